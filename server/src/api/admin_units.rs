@@ -1,0 +1,58 @@
+//! `GET /api/v1/admin-units`: counties, townships and villages as GeoJSON.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::api::params::{Bbox, Params, bbox_binds};
+use crate::api::{AppState, geojson_response};
+use crate::error::ApiError;
+use crate::model::AdminLevel;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin-units", get(list))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    level: AdminLevel,
+    bbox: Option<Bbox>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Params(params): Params<ListParams>,
+) -> Result<Response, ApiError> {
+    let [a, b, c, d] = bbox_binds(params.bbox);
+    let body: String = sqlx::query_scalar(
+        "SELECT json_build_object(
+                    'type', 'FeatureCollection',
+                    'features', COALESCE(json_agg(f.feature ORDER BY f.code), '[]'::json)
+                )::text
+         FROM (
+             SELECT u.code, json_build_object(
+                        'type', 'Feature',
+                        'id', u.code,
+                        'geometry', ST_AsGeoJSON(u.geom, 6)::json,
+                        'properties', json_build_object(
+                            'code', u.code, 'name', u.name, 'level', u.level,
+                            'parent_code', p.code)
+                    ) AS feature
+             FROM admin_unit u
+             LEFT JOIN admin_unit p ON p.id = u.parent_id
+             WHERE u.level = $1
+               AND ($2::float8 IS NULL OR u.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+         ) f",
+    )
+    .bind(params.level)
+    .bind(a)
+    .bind(b)
+    .bind(c)
+    .bind(d)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(geojson_response(body))
+}

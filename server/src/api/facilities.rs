@@ -1,0 +1,55 @@
+//! `GET /api/v1/facilities`: facilities as GeoJSON points, by kind and area.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::api::params::{Bbox, Params, bbox_binds};
+use crate::api::{AppState, geojson_response};
+use crate::error::ApiError;
+use crate::model::FacilityKind;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/facilities", get(list))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    bbox: Option<Bbox>,
+    kind: Option<FacilityKind>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Params(params): Params<ListParams>,
+) -> Result<Response, ApiError> {
+    let [a, b, c, d] = bbox_binds(params.bbox);
+    let body: String = sqlx::query_scalar(
+        "SELECT json_build_object(
+                    'type', 'FeatureCollection',
+                    'features', COALESCE(json_agg(f.feature ORDER BY f.id), '[]'::json)
+                )::text
+         FROM (
+             SELECT id, json_build_object(
+                        'type', 'Feature',
+                        'id', id,
+                        'geometry', ST_AsGeoJSON(geom, 6)::json,
+                        'properties', json_build_object('id', id, 'kind', kind, 'name', name)
+                    ) AS feature
+             FROM facility
+             WHERE ($1::facility_kind IS NULL OR kind = $1)
+               AND ($2::float8 IS NULL OR geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+         ) f",
+    )
+    .bind(params.kind)
+    .bind(a)
+    .bind(b)
+    .bind(c)
+    .bind(d)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(geojson_response(body))
+}

@@ -1,0 +1,73 @@
+//! `GET /api/v1/grid-cells`: the grid cells of the published plan (or of a given plan
+//! version) as GeoJSON.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::api::params::{Bbox, Params, bbox_binds};
+use crate::api::{AppState, geojson_response};
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/grid-cells", get(list))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    bbox: Option<Bbox>,
+    /// A plan version; the published plan when absent.
+    plan: Option<i32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Params(params): Params<ListParams>,
+) -> Result<Response, ApiError> {
+    let [a, b, c, d] = bbox_binds(params.bbox);
+    let plan_id: Option<i64> = match params.plan {
+        Some(version) => sqlx::query_scalar("SELECT id FROM grid_plan WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&state.pool)
+            .await?
+            .ok_or(ApiError::NotFound)
+            .map(Some)?,
+        None => {
+            sqlx::query_scalar("SELECT id FROM grid_plan WHERE status = 'published'")
+                .fetch_optional(&state.pool)
+                .await?
+        }
+    };
+    let body: String = sqlx::query_scalar(
+        "SELECT json_build_object(
+                    'type', 'FeatureCollection',
+                    'features', COALESCE(json_agg(f.feature ORDER BY f.code), '[]'::json)
+                )::text
+         FROM (
+             SELECT g.code, json_build_object(
+                        'type', 'Feature',
+                        'id', g.code,
+                        'geometry', ST_AsGeoJSON(g.geom, 6)::json,
+                        'properties', json_build_object(
+                            'code', g.code, 'name', g.name, 'village_code', v.code,
+                            'plan_version', p.version)
+                    ) AS feature
+             FROM grid_cell g
+             JOIN grid_plan p ON p.id = g.plan_id
+             JOIN admin_unit v ON v.id = g.village_id
+             WHERE g.plan_id = $1
+               AND ($2::float8 IS NULL OR g.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+         ) f",
+    )
+    .bind(plan_id)
+    .bind(a)
+    .bind(b)
+    .bind(c)
+    .bind(d)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(geojson_response(body))
+}

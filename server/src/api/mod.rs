@@ -1,0 +1,92 @@
+//! The HTTP application: one router per resource module, merged by [`app`].
+
+mod admin_units;
+mod facilities;
+mod glyphs;
+mod grid_cells;
+mod health;
+pub mod params;
+mod stats;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// Largest request body accepted anywhere (bytes).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Config) -> Self {
+        Self {
+            pool,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The whole application. Tests drive it in-process with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let client_dir = state.config.client_dir.clone();
+    let client = ServeDir::new(&client_dir)
+        .append_index_html_on_directories(true)
+        .fallback(ServeFile::new(client_dir.join("index.html")));
+
+    let api = Router::new()
+        .merge(admin_units::router())
+        .merge(grid_cells::router())
+        .merge(facilities::router())
+        .merge(stats::router())
+        .fallback(not_found);
+
+    Router::new()
+        .merge(health::router())
+        .merge(glyphs::router())
+        .nest("/api/v1", api)
+        .fallback_service(client)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("handler panicked").into_response()
+}
+
+/// A GeoJSON FeatureCollection assembled by PostGIS, sent as is.
+pub(crate) fn geojson_response(body: String) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    response
+}

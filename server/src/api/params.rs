@@ -1,0 +1,131 @@
+//! Query parameters parsed into validated types at the boundary.
+
+use std::fmt;
+use std::str::FromStr;
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::error::ApiError;
+
+/// Like axum's `Query`, but a bad query string is a problem+json 400 naming the problem.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Params<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Params<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
+        }
+    }
+}
+
+/// A longitude/latitude box `minLon,minLat,maxLon,maxLat` (WGS-84 degrees).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bbox {
+    pub min_lon: f64,
+    pub min_lat: f64,
+    pub max_lon: f64,
+    pub max_lat: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BboxError(String);
+
+impl fmt::Display for BboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bbox {}", self.0)
+    }
+}
+
+impl std::error::Error for BboxError {}
+
+impl FromStr for Bbox {
+    type Err = BboxError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(',').collect();
+        let [a, b, c, d] = parts.as_slice() else {
+            return Err(BboxError(
+                "must be four numbers: minLon,minLat,maxLon,maxLat".into(),
+            ));
+        };
+        let number = |text: &str| -> Result<f64, BboxError> {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| BboxError(format!("has `{text}`, which is not a finite number")))
+        };
+        let bbox = Bbox {
+            min_lon: number(a)?,
+            min_lat: number(b)?,
+            max_lon: number(c)?,
+            max_lat: number(d)?,
+        };
+        for lon in [bbox.min_lon, bbox.max_lon] {
+            if !(-180.0..=180.0).contains(&lon) {
+                return Err(BboxError(format!("longitude {lon} is outside -180..180")));
+            }
+        }
+        for lat in [bbox.min_lat, bbox.max_lat] {
+            if !(-90.0..=90.0).contains(&lat) {
+                return Err(BboxError(format!("latitude {lat} is outside -90..90")));
+            }
+        }
+        if bbox.min_lon > bbox.max_lon || bbox.min_lat > bbox.max_lat {
+            return Err(BboxError("minimum exceeds maximum".into()));
+        }
+        Ok(bbox)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bbox {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Binds an optional bbox as four nullable floats (SQL: `$n::float8 IS NULL OR geom &&
+/// ST_MakeEnvelope($n, $n+1, $n+2, $n+3, 4326)`).
+pub fn bbox_binds(bbox: Option<Bbox>) -> [Option<f64>; 4] {
+    match bbox {
+        Some(b) => [Some(b.min_lon), Some(b.min_lat), Some(b.max_lon), Some(b.max_lat)],
+        None => [None; 4],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bbox_parses_and_validates() {
+        let b: Bbox = "102.1,24.0,102.9,24.8".parse().unwrap();
+        assert_eq!(b.min_lon, 102.1);
+        assert_eq!(b.max_lat, 24.8);
+        for bad in [
+            "",
+            "1,2,3",
+            "1,2,3,4,5",
+            "a,2,3,4",
+            "NaN,2,3,4",
+            "181,0,182,1",
+            "0,-91,1,0",
+            "24.0,102.1,24.8,102.9", // latitude first: 102.1 is no latitude
+            "3,0,1,1",
+        ] {
+            assert!(bad.parse::<Bbox>().is_err(), "{bad:?} should be refused");
+        }
+    }
+}

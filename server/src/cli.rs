@@ -1,0 +1,319 @@
+//! The command line: `wangge serve | demo | migrate | import | db`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, DatabaseConfig};
+use crate::demo::{self, Scale};
+use crate::embedded::{EmbeddedError, EmbeddedPostgres};
+use crate::import::{self, Datum, ImportError};
+use crate::model::AdminLevel;
+use crate::{api, db};
+
+#[derive(Debug, Parser)]
+#[command(name = "wangge", version, about = "Grid management and situational awareness (网格)")]
+pub struct Cli {
+    /// Use this PostgreSQL + PostGIS server instead of the embedded one.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Folder of the embedded database (created on first run).
+    #[arg(long, env = "WANGGE_DATA_DIR", default_value = ".wangge/data", global = true)]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the map client.
+    Serve(ServeArgs),
+    /// Load the Yuxi demo into an empty database (first run), then serve.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// `full`: the whole city; `small`: one county (红塔区), for quick runs and tests.
+        #[arg(long, value_enum, default_value_t = ScaleArg::Full)]
+        scale: ScaleArg,
+        /// Seed of the deterministic generator.
+        #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+        seed: u64,
+        /// Load (if needed) and exit without serving.
+        #[arg(long)]
+        load_only: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load administrative units, grid cells or households from files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Manage the embedded database on its own (for scripts and tools).
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WANGGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The built map client.
+    #[arg(long, env = "WANGGE_CLIENT_DIR", default_value = "map-client/dist")]
+    pub client_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScaleArg {
+    Full,
+    Small,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A GeoJSON FeatureCollection of units of one level; each feature has `code` (or
+    /// `adcode`) and `name` properties. Parents must already exist.
+    AdminUnits {
+        file: PathBuf,
+        #[arg(long)]
+        level: AdminLevel,
+        /// The datum of the file's coordinates: WGS-84, or GCJ-02 (converted to WGS-84).
+        #[arg(long, value_enum)]
+        datum: Datum,
+    },
+    /// A GeoJSON FeatureCollection of grid cells (`code`, `name`, `village_code`) into a new
+    /// draft plan of the given version.
+    GridCells {
+        file: PathBuf,
+        #[arg(long)]
+        plan: i32,
+        #[arg(long, value_enum)]
+        datum: Datum,
+    },
+    /// A CSV of households: `address,size,village_code,lon,lat`.
+    Households {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        datum: Datum,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Start the embedded database and leave it running; prints its URL.
+    Start,
+    /// Stop the embedded database.
+    Stop,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("serving failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+/// An open database: the pool, and the embedded cluster behind it when there is one.
+#[derive(Debug)]
+pub struct Database {
+    pub pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    pub async fn open(config: &DatabaseConfig, max_connections: u32) -> Result<Self, CliError> {
+        let (options, embedded) = match config {
+            DatabaseConfig::External { url } => {
+                let options: PgConnectOptions = url
+                    .parse()
+                    .map_err(|e| CliError::Usage(format!("DATABASE_URL is not a valid URL: {e}")))?;
+                (options, None)
+            }
+            DatabaseConfig::Embedded { data_dir } => {
+                let cluster = EmbeddedPostgres::start(data_dir).await?;
+                (cluster.connect_options(), Some(cluster))
+            }
+        };
+        let pool = db::connect(options, max_connections).await?;
+        db::migrate(&pool).await?;
+        Ok(Self { pool, embedded })
+    }
+
+    /// Closes the pool, then stops the embedded cluster if this process started it.
+    pub async fn close(self) -> Result<(), CliError> {
+        self.pool.close().await;
+        if let Some(cluster) = self.embedded {
+            cluster.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+fn database_config(cli: &Cli) -> DatabaseConfig {
+    match &cli.database_url {
+        Some(url) => DatabaseConfig::External { url: url.clone() },
+        None => DatabaseConfig::Embedded {
+            data_dir: cli.data_dir.clone(),
+        },
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let database = database_config(&cli);
+    match cli.command {
+        Command::Serve(args) => {
+            let config = serve_config(database, &args);
+            let db = Database::open(&config.database, config.max_connections).await?;
+            let result = serve(db.pool.clone(), config).await;
+            db.close().await?;
+            result
+        }
+        Command::Demo {
+            serve: args,
+            scale,
+            seed,
+            load_only,
+        } => {
+            let config = serve_config(database, &args);
+            let db = Database::open(&config.database, config.max_connections).await?;
+            let scale = match scale {
+                ScaleArg::Full => Scale::Full,
+                ScaleArg::Small => Scale::Small,
+            };
+            let loaded = load_demo_if_needed(&db.pool, scale, seed).await;
+            let result = match loaded {
+                Err(e) => Err(e),
+                Ok(()) if load_only => Ok(()),
+                Ok(()) => serve(db.pool.clone(), config).await,
+            };
+            db.close().await?;
+            result
+        }
+        Command::Migrate => {
+            let db = Database::open(&database, 2).await?;
+            println!("migrations applied");
+            db.close().await
+        }
+        Command::Import(what) => {
+            let db = Database::open(&database, 2).await?;
+            let result = run_import(&db.pool, what).await;
+            db.close().await?;
+            result
+        }
+        Command::Db(DbCommand::Start) => {
+            let DatabaseConfig::Embedded { data_dir } = database else {
+                return Err(CliError::Usage("`db start` manages the embedded database; unset DATABASE_URL".into()));
+            };
+            let cluster = EmbeddedPostgres::start(&data_dir).await?;
+            println!("{}", cluster.url());
+            cluster.detach();
+            Ok(())
+        }
+        Command::Db(DbCommand::Stop) => {
+            let DatabaseConfig::Embedded { data_dir } = database else {
+                return Err(CliError::Usage("`db stop` manages the embedded database; unset DATABASE_URL".into()));
+            };
+            EmbeddedPostgres::start(&data_dir).await?.stop().await?;
+            Ok(())
+        }
+    }
+}
+
+fn serve_config(database: DatabaseConfig, args: &ServeArgs) -> Config {
+    Config {
+        listen: args.listen,
+        client_dir: args.client_dir.clone(),
+        ..Config::for_database(database)
+    }
+}
+
+async fn load_demo_if_needed(pool: &PgPool, scale: Scale, seed: u64) -> Result<(), CliError> {
+    if let Some(detail) = demo::loaded_demo(pool).await? {
+        println!("demo already loaded ({detail}); serving it");
+        return Ok(());
+    }
+    let started = Instant::now();
+    let report = demo::generate_and_load(pool, scale, seed, &mut |step: &str| {
+        println!("[{:>5.1} s] {step}", started.elapsed().as_secs_f64());
+    })
+    .await?;
+    println!(
+        "demo loaded in {:.1} s: {report}",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn run_import(pool: &PgPool, what: ImportCommand) -> Result<(), CliError> {
+    let report = match what {
+        ImportCommand::AdminUnits { file, level, datum } => {
+            let text = read(&file)?;
+            import::import_admin_units(pool, &text, level, datum).await?
+        }
+        ImportCommand::GridCells { file, plan, datum } => {
+            let text = read(&file)?;
+            import::import_grid_cells(pool, &text, plan, datum).await?
+        }
+        ImportCommand::Households { file, datum } => {
+            let text = read(&file)?;
+            import::import_households(pool, &text, datum).await?
+        }
+    };
+    println!("{report}");
+    Ok(())
+}
+
+fn read(file: &PathBuf) -> Result<String, CliError> {
+    std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
+pub async fn serve(pool: PgPool, config: Config) -> Result<(), CliError> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let app = api::app(api::AppState::new(pool, config));
+    println!("wangge is serving http://{address}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    println!("wangge stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,119 @@
+//! The one way geometry crosses the database boundary.
+//!
+//! Into the database: [`Ewkb`], hex-encoded extended WKB with SRID 4326 stamped in, which
+//! PostGIS's geometry input accepts in parameters (`$1::geometry`) and in `COPY`. Out of the
+//! database: `ST_AsGeoJSON(geom, 7)`, RFC 7946 GeoJSON. Both are longitude/latitude in that
+//! order (x = longitude), WGS-84, so no caller ever chooses an axis order or an SRID.
+
+use geo::{Coord, LineString, MultiPolygon, Point, Polygon};
+
+/// WGS-84 longitude/latitude: the only SRID wangge stores.
+pub const SRID: u32 = 4326;
+
+const WKB_POINT: u32 = 1;
+const WKB_POLYGON: u32 = 3;
+const WKB_MULTIPOLYGON: u32 = 6;
+const EWKB_SRID_FLAG: u32 = 0x2000_0000;
+
+/// A geometry ready to send to PostGIS: hex EWKB, little-endian, SRID 4326.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ewkb(String);
+
+impl Ewkb {
+    pub fn point(point: Point<f64>) -> Self {
+        let mut w = Writer::with_capacity(50);
+        w.header(WKB_POINT, true);
+        w.coord(point.0);
+        Self(w.finish())
+    }
+
+    pub fn multi_polygon(multi: &MultiPolygon<f64>) -> Self {
+        let vertices: usize = multi
+            .0
+            .iter()
+            .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+            .sum();
+        let mut w = Writer::with_capacity(32 + vertices * 32);
+        w.header(WKB_MULTIPOLYGON, true);
+        w.u32(multi.0.len() as u32);
+        for polygon in &multi.0 {
+            w.polygon(polygon);
+        }
+        Self(w.finish())
+    }
+
+    /// The hex text, for binding as a parameter or writing into a `COPY` stream.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+struct Writer(String);
+
+impl Writer {
+    fn with_capacity(capacity: usize) -> Self {
+        Self(String::with_capacity(capacity))
+    }
+
+    fn header(&mut self, kind: u32, with_srid: bool) {
+        self.0.push_str("01"); // little-endian
+        if with_srid {
+            self.u32(kind | EWKB_SRID_FLAG);
+            self.u32(SRID);
+        } else {
+            self.u32(kind);
+        }
+    }
+
+    fn polygon(&mut self, polygon: &Polygon<f64>) {
+        self.header(WKB_POLYGON, false);
+        self.u32(1 + polygon.interiors().len() as u32);
+        self.ring(polygon.exterior());
+        for ring in polygon.interiors() {
+            self.ring(ring);
+        }
+    }
+
+    fn ring(&mut self, ring: &LineString<f64>) {
+        self.u32(ring.0.len() as u32);
+        for c in &ring.0 {
+            self.coord(*c);
+        }
+    }
+
+    fn coord(&mut self, c: Coord<f64>) {
+        self.bytes(&c.x.to_le_bytes());
+        self.bytes(&c.y.to_le_bytes());
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_le_bytes());
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        for b in bytes {
+            self.0.push(HEX[usize::from(b >> 4)] as char);
+            self.0.push(HEX[usize::from(b & 0x0F)] as char);
+        }
+    }
+
+    fn finish(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_matches_postgis_hex_ewkb() {
+        // SELECT ST_AsHEXEWKB(ST_SetSRID(ST_MakePoint(1, 2), 4326)) in PostGIS.
+        let ewkb = Ewkb::point(Point::new(1.0, 2.0));
+        assert_eq!(
+            ewkb.as_str(),
+            "0101000020E6100000000000000000F03F0000000000000040"
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! The database: connecting (embedded cluster or `DATABASE_URL`), migrations, and the one way
+//! geometry crosses the boundary ([`geometry`]).
+
+pub mod geometry;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("connecting to the database failed: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error(
+        "the PostGIS extension is not installed on the database server; install it with \
+         `scripts/install-deps.sh` (Debian package postgresql-15-postgis-3)"
+    )]
+    PostgisMissing,
+    #[error("running migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Opens a pool. Every connection gets a statement timeout so no request can hold the
+/// database indefinitely, and speaks UTC.
+pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, DbError> {
+    let options = options
+        .application_name("wangge")
+        .options([("statement_timeout", "30s"), ("timezone", "UTC")]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)
+}
+
+/// Applies pending migrations; reports a missing PostGIS plainly.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    let available: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(DbError::Connect)?;
+    if !available {
+        return Err(DbError::PostgisMissing);
+    }
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}

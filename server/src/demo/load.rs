@@ -1,0 +1,232 @@
+//! Loading a generated demo with `COPY`, in one transaction: the database holds the whole
+//! demo or none of it.
+
+use chrono::{DateTime, Utc};
+use geo::Point;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::generate::{DemoData, Scale};
+use crate::db::geometry::Ewkb;
+
+/// Rows per `COPY` chunk sent to the server.
+const CHUNK_BYTES: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("the database already holds administrative units; the demo loads only into an empty database")]
+    NotEmpty,
+    #[error("loading the demo failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Loads `data`, reporting each step through `progress`.
+pub async fn load(
+    pool: &PgPool,
+    data: &DemoData,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), LoadError> {
+    let mut tx = pool.begin().await?;
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM admin_unit")
+        .fetch_one(&mut *tx)
+        .await?;
+    if existing > 0 {
+        return Err(LoadError::NotEmpty);
+    }
+    // The load is one long transaction; it must not hit the pool's statement timeout.
+    sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
+
+    copy(&mut tx, "COPY admin_unit (id, level, code, name, parent_id, geom) FROM STDIN", data.units.iter().map(|u| {
+        row(&[
+            &u.id.to_string(),
+            u.level.as_str(),
+            &u.code,
+            &u.name,
+            &u.parent_id.map(|p| p.to_string()).unwrap_or_else(|| NULL.into()),
+            Ewkb::multi_polygon(&u.geom).as_str(),
+        ])
+    }))
+    .await?;
+    progress(&format!("{} administrative units", data.units.len()));
+
+    sqlx::query(
+        "INSERT INTO grid_plan (id, version, name, status, created_at, published_at)
+         OVERRIDING SYSTEM VALUE VALUES (1, 1, '玉溪市网格划分(演示)', 'published', $1, $1)",
+    )
+    .bind(data.reference)
+    .execute(&mut *tx)
+    .await?;
+    copy(&mut tx, "COPY grid_cell (id, plan_id, village_id, code, name, geom) FROM STDIN", data.grid_cells.iter().map(|g| {
+        row(&[
+            &g.id.to_string(),
+            "1",
+            &g.village_id.to_string(),
+            &g.code,
+            &g.name,
+            Ewkb::multi_polygon(&g.geom).as_str(),
+        ])
+    }))
+    .await?;
+    progress(&format!("{} grid cells", data.grid_cells.len()));
+
+    copy(&mut tx, "COPY household (id, address, size, village_id, geom) FROM STDIN", data.households.iter().map(|h| {
+        row(&[
+            &h.id.to_string(),
+            &h.address,
+            &h.size.to_string(),
+            &h.village_id.to_string(),
+            point(h.lonlat).as_str(),
+        ])
+    }))
+    .await?;
+    progress(&format!("{} households", data.households.len()));
+
+    copy(&mut tx, "COPY facility (id, kind, name, address, admin_unit_id, geom) FROM STDIN", data.facilities.iter().map(|f| {
+        row(&[
+            &f.id.to_string(),
+            f.kind.as_str(),
+            &f.name,
+            &f.address,
+            &f.admin_unit_id.to_string(),
+            point(f.lonlat).as_str(),
+        ])
+    }))
+    .await?;
+    progress(&format!("{} facilities", data.facilities.len()));
+
+    copy(&mut tx, "COPY grid_worker (id, name, phone, status, last_position, last_seen_at) FROM STDIN", data.workers.iter().map(|w| {
+        row(&[
+            &w.id.to_string(),
+            &w.name,
+            &w.phone,
+            w.status,
+            point(w.lonlat).as_str(),
+            &timestamp(w.last_seen_at),
+        ])
+    }))
+    .await?;
+    copy(&mut tx, "COPY grid_worker_cell (worker_id, grid_cell_id) FROM STDIN", data.workers.iter().flat_map(|w| {
+        w.grid_cell_ids.iter().map(|c| row(&[&w.id.to_string(), &c.to_string()]))
+    }))
+    .await?;
+    progress(&format!("{} grid workers", data.workers.len()));
+
+    copy(&mut tx, "COPY incident (id, category, severity, status, tier, resolved_tier, title, description, geom, \
+         grid_cell_id, village_id, township_id, county_id, reported_at, updated_at, resolved_at, closed_at) FROM STDIN",
+        data.incidents.iter().map(|i| {
+            row(&[
+                &i.id.to_string(),
+                i.category,
+                i.severity,
+                i.status,
+                i.tier,
+                i.resolved_tier.unwrap_or(NULL),
+                &i.title,
+                &i.description,
+                point(i.lonlat).as_str(),
+                &i.grid_cell_id.to_string(),
+                &i.village_id.to_string(),
+                &i.township_id.to_string(),
+                &i.county_id.to_string(),
+                &timestamp(i.reported_at),
+                &timestamp(i.updated_at),
+                &i.resolved_at.map(timestamp).unwrap_or_else(|| NULL.into()),
+                &i.closed_at.map(timestamp).unwrap_or_else(|| NULL.into()),
+            ])
+        }))
+    .await?;
+    copy(&mut tx, "COPY incident_event (incident_id, at, kind, status, tier, actor, note) FROM STDIN", data.events.iter().map(|e| {
+        row(&[
+            &e.incident_id.to_string(),
+            &timestamp(e.at),
+            e.kind,
+            e.status,
+            e.tier,
+            &e.actor,
+            &e.note,
+        ])
+    }))
+    .await?;
+    progress(&format!("{} incidents, {} timeline events", data.incidents.len(), data.events.len()));
+
+    // Identity columns continue after the ids the demo chose.
+    for table in ["admin_unit", "grid_plan", "grid_cell", "household", "facility", "grid_worker", "incident", "incident_event"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let scale = match data.scale {
+        Scale::Full => "full",
+        Scale::Small => "small",
+    };
+    sqlx::query("INSERT INTO dataset_load (kind, detail) VALUES ('demo', $1)")
+        .bind(serde_json::json!({
+            "scale": scale,
+            "seed": data.seed,
+            "reference": data.reference,
+        }))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    progress("committed");
+    sqlx::query("ANALYZE").execute(pool).await?;
+    progress("analyzed");
+    Ok(())
+}
+
+const NULL: &str = "\\N";
+
+fn point(lonlat: (f64, f64)) -> Ewkb {
+    Ewkb::point(Point::new(lonlat.0, lonlat.1))
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()
+}
+
+/// One line of COPY text format. Fields are escaped, except the NULL marker.
+fn row(fields: &[&str]) -> String {
+    let mut line = String::with_capacity(fields.iter().map(|f| f.len() + 1).sum());
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push('\t');
+        }
+        if *field == NULL {
+            line.push_str(NULL);
+            continue;
+        }
+        for ch in field.chars() {
+            match ch {
+                '\\' => line.push_str("\\\\"),
+                '\t' => line.push_str("\\t"),
+                '\n' => line.push_str("\\n"),
+                '\r' => line.push_str("\\r"),
+                c => line.push(c),
+            }
+        }
+    }
+    line.push('\n');
+    line
+}
+
+async fn copy(
+    tx: &mut Transaction<'static, Postgres>,
+    statement: &'static str,
+    rows: impl Iterator<Item = String>,
+) -> Result<(), sqlx::Error> {
+    let mut copy_in = (&mut **tx).copy_in_raw(statement).await?;
+    let mut buffer = String::with_capacity(CHUNK_BYTES + 4096);
+    for line in rows {
+        buffer.push_str(&line);
+        if buffer.len() >= CHUNK_BYTES {
+            copy_in.send(std::mem::take(&mut buffer).into_bytes()).await?;
+            buffer.reserve(CHUNK_BYTES + 4096);
+        }
+    }
+    if !buffer.is_empty() {
+        copy_in.send(buffer.into_bytes()).await?;
+    }
+    copy_in.finish().await?;
+    Ok(())
+}

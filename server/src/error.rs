@@ -1,0 +1,120 @@
+//! API errors and their one mapping to `application/problem+json` (RFC 9457).
+//!
+//! Every handler returns [`ApiError`]; this is the only place an error becomes a response, so
+//! each kind has one stable `type` URI and a 5xx never carries internals (they go to the log,
+//! tagged with an id the client also gets).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter or path segment that does not parse or is out of range.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// A request body that is not what the endpoint takes.
+    #[error("{0}")]
+    MalformedBody(String),
+    #[error("no such resource")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// The stable problem type slug; the `type` member is `/problems/{slug}`.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::InvalidParameter(_) => "invalid-parameter",
+            Self::MalformedBody(_) => "malformed-body",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::InvalidParameter(_) => "Invalid parameter",
+            Self::MalformedBody(_) => "Malformed request body",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Unavailable(_) => "Service unavailable",
+            Self::Internal(_) => "Internal server error",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(error)
+            }
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// The body of an `application/problem+json` response.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (detail, error_id) = if status.is_server_error() {
+            // Internals go to the log under an id; the client gets only the id.
+            let id = uuid::Uuid::new_v4().to_string();
+            tracing::error!(error = ?self, error_id = %id, "request failed");
+            (None, Some(id))
+        } else {
+            (Some(self.to_string()), None)
+        };
+        let problem = Problem {
+            kind: format!("/problems/{}", self.slug()),
+            title: self.title(),
+            status: status.as_u16(),
+            detail,
+            error_id,
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}

@@ -1,0 +1,18 @@
+//! wangge: the spatial backend and live map for grid-based community governance.
+//!
+//! The crate is both the `wangge` binary's engine and a library, so tests drive the whole HTTP
+//! application in-process through [`app`]. See `ARCHITECTURE.md` at the repository root for the
+//! code map and the path a request takes.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod embedded;
+pub mod error;
+pub mod import;
+pub mod model;
+
+pub use api::{AppState, app};
+pub use config::Config;

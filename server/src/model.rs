@@ -1,0 +1,121 @@
+//! Domain vocabulary shared by the API, the importer and the demo: each enum mirrors a
+//! PostgreSQL enum type of the same name.
+
+use serde::{Deserialize, Serialize};
+
+/// city (市) → county/district (县区) → township/street (乡镇/街道) → village/community (村/社区).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "admin_level", rename_all = "snake_case")]
+pub enum AdminLevel {
+    City,
+    County,
+    Township,
+    Village,
+}
+
+impl AdminLevel {
+    pub const ALL: [AdminLevel; 4] = [Self::City, Self::County, Self::Township, Self::Village];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::City => "city",
+            Self::County => "county",
+            Self::Township => "township",
+            Self::Village => "village",
+        }
+    }
+
+    /// The level a unit of this level hangs under.
+    pub fn parent(self) -> Option<AdminLevel> {
+        match self {
+            Self::City => None,
+            Self::County => Some(Self::City),
+            Self::Township => Some(Self::County),
+            Self::Village => Some(Self::Township),
+        }
+    }
+
+    /// Digits of the official statistics-bureau code at this level.
+    pub fn code_len(self) -> usize {
+        match self {
+            Self::City | Self::County => 6,
+            Self::Township => 9,
+            Self::Village => 12,
+        }
+    }
+
+    /// The parent's official code, derived from the child's (the codes nest by prefix:
+    /// village `530402001001` → township `530402001` → county `530402` → city `530400`).
+    pub fn parent_code(self, code: &str) -> Option<String> {
+        match self {
+            Self::City => None,
+            Self::County => code.get(..4).map(|p| format!("{p}00")),
+            Self::Township => code.get(..6).map(str::to_owned),
+            Self::Village => code.get(..9).map(str::to_owned),
+        }
+    }
+
+    /// True when `code` has this level's form.
+    pub fn is_valid_code(self, code: &str) -> bool {
+        code.len() == self.code_len() && code.bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
+impl std::str::FromStr for AdminLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("unknown level `{s}`: expected city, county, township or village"))
+    }
+}
+
+/// Kinds of facility a case may be routed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "facility_kind", rename_all = "snake_case")]
+pub enum FacilityKind {
+    /// 综治维稳信访中心: the township's one-stop reception.
+    GovernanceCentre,
+    /// 为民服务站.
+    ServiceStation,
+    /// 流动人口综合服务站.
+    MigrantServiceStation,
+    /// 调解组织.
+    MediationOrganisation,
+    /// 派出所.
+    PoliceStation,
+    School,
+    Hospital,
+    /// 过渡性安置基地.
+    ResettlementBase,
+}
+
+impl FacilityKind {
+    pub const ALL: [FacilityKind; 8] = [
+        Self::GovernanceCentre,
+        Self::ServiceStation,
+        Self::MigrantServiceStation,
+        Self::MediationOrganisation,
+        Self::PoliceStation,
+        Self::School,
+        Self::Hospital,
+        Self::ResettlementBase,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GovernanceCentre => "governance_centre",
+            Self::ServiceStation => "service_station",
+            Self::MigrantServiceStation => "migrant_service_station",
+            Self::MediationOrganisation => "mediation_organisation",
+            Self::PoliceStation => "police_station",
+            Self::School => "school",
+            Self::Hospital => "hospital",
+            Self::ResettlementBase => "resettlement_base",
+        }
+    }
+}
