@@ -122,7 +122,7 @@ impl EmbeddedPostgres {
     /// A URL for another database of this cluster (tests create one per test).
     pub fn url_for(&self, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}@/{database}?host={}&port={SOCKET_PORT}",
+            "postgres://{SUPERUSER}@localhost/{database}?host={}&port={SOCKET_PORT}",
             self.folder.display()
         )
     }

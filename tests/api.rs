@@ -1,0 +1,261 @@
+//! The HTTP API, driven in-process against a real PostGIS.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use wangge::config::{Config, DatabaseConfig};
+use wangge::{AppState, app};
+
+use common::TestDb;
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+        })
+    }
+}
+
+async fn get(db: &TestDb, uri: &str) -> Reply {
+    request(db, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn request(db: &TestDb, request: Request<Body>) -> Reply {
+    let config = Config::for_database(DatabaseConfig::External { url: db.url() });
+    let response = app(AppState::new(db.pool.clone(), config))
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Reply { status, content_type, body }
+}
+
+/// A problem+json reply with the given status and stable type.
+fn assert_problem(reply: &Reply, status: StatusCode, slug: &str) {
+    assert_eq!(reply.status, status, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.content_type, "application/problem+json");
+    let problem = reply.json();
+    assert_eq!(problem["type"], format!("/problems/{slug}"));
+    assert_eq!(problem["status"], status.as_u16());
+    assert!(problem["title"].is_string());
+}
+
+fn features(reply: &Reply) -> Vec<Value> {
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.content_type, "application/geo+json");
+    let collection = reply.json();
+    assert_eq!(collection["type"], "FeatureCollection");
+    collection["features"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let db = TestDb::empty().await;
+    let reply = get(&db, "/healthz").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["status"], "ok");
+    let reply = get(&db, "/readyz").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["status"], "ready");
+}
+
+#[tokio::test]
+async fn readiness_fails_cleanly_when_the_database_is_gone() {
+    let db = TestDb::empty().await;
+    db.pool.close().await;
+    let reply = get(&db, "/readyz").await;
+    assert_problem(&reply, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let text = String::from_utf8_lossy(&reply.body);
+    assert!(!text.contains("Pool"), "a 5xx body never carries internals: {text}");
+    assert!(reply.json()["error_id"].is_string());
+}
+
+#[tokio::test]
+async fn admin_units_by_level_are_rfc7946_features_with_names_and_parents() {
+    let db = TestDb::small_demo().await;
+    let counties = features(&get(&db, "/api/v1/admin-units?level=county").await);
+    assert_eq!(counties.len(), 1);
+    let hongta = &counties[0];
+    assert_eq!(hongta["id"], "530402");
+    assert_eq!(hongta["properties"]["name"], "红塔区");
+    assert_eq!(hongta["properties"]["level"], "county");
+    assert_eq!(hongta["properties"]["parent_code"], "530400");
+    assert_eq!(hongta["geometry"]["type"], "MultiPolygon");
+    // RFC 7946: longitude first, outer rings counter-clockwise.
+    let ring = hongta["geometry"]["coordinates"][0][0].as_array().unwrap();
+    let first = ring[0].as_array().unwrap();
+    let (lon, lat) = (first[0].as_f64().unwrap(), first[1].as_f64().unwrap());
+    assert!((101.0..104.0).contains(&lon) && (23.0..26.0).contains(&lat), "lon/lat order: {lon},{lat}");
+    let signed_area: f64 = ring
+        .windows(2)
+        .map(|w| {
+            let (a, b) = (w[0].as_array().unwrap(), w[1].as_array().unwrap());
+            a[0].as_f64().unwrap() * b[1].as_f64().unwrap() - b[0].as_f64().unwrap() * a[1].as_f64().unwrap()
+        })
+        .sum();
+    assert!(signed_area > 0.0, "outer ring is counter-clockwise");
+
+    let townships = features(&get(&db, "/api/v1/admin-units?level=township").await);
+    assert_eq!(townships.len(), db_count(&db, "township").await);
+    assert_eq!(townships.len(), 11, "红塔区 has 11 townships/streets in the 2023 list");
+    assert!(townships.iter().all(|t| t["properties"]["parent_code"] == "530402"));
+    let villages = features(&get(&db, "/api/v1/admin-units?level=village").await);
+    assert_eq!(villages.len(), 105);
+    assert!(villages.iter().any(|v| v["properties"]["name"] == "荷花社区居民委员会"));
+}
+
+async fn db_count(db: &TestDb, level: &str) -> usize {
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM admin_unit WHERE level = $1::admin_level")
+        .bind(level)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap() as usize
+}
+
+#[tokio::test]
+async fn bbox_selects_what_intersects_it() {
+    let db = TestDb::small_demo().await;
+    // A small box around one grid cell's interior point.
+    let (lon, lat): (f64, f64) = sqlx::query_as(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell ORDER BY code LIMIT 1) s",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let bbox = format!("{},{},{},{}", lon - 0.0001, lat - 0.0001, lon + 0.0001, lat + 0.0001);
+    let expected: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM grid_cell WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)",
+    )
+    .bind(lon - 0.0001)
+    .bind(lat - 0.0001)
+    .bind(lon + 0.0001)
+    .bind(lat + 0.0001)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let cells = features(&get(&db, &format!("/api/v1/grid-cells?bbox={bbox}")).await);
+    assert!(!cells.is_empty());
+    assert_eq!(cells.len() as i64, expected);
+    let all = features(&get(&db, "/api/v1/grid-cells").await);
+    assert_eq!(all.len() as i64, db.count("grid_cell").await);
+    assert!(cells.len() < all.len());
+    let cell = &all[0];
+    for key in ["code", "name", "village_code", "plan_version"] {
+        assert!(!cell["properties"][key].is_null(), "grid cell has {key}");
+    }
+    // Outside the city: nothing.
+    let none = features(&get(&db, "/api/v1/admin-units?level=village&bbox=0,0,1,1").await);
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn grid_cells_of_an_unknown_plan_are_404() {
+    let db = TestDb::small_demo().await;
+    assert_problem(&get(&db, "/api/v1/grid-cells?plan=99").await, StatusCode::NOT_FOUND, "not-found");
+    let plan1 = features(&get(&db, "/api/v1/grid-cells?plan=1").await);
+    assert_eq!(plan1.len() as i64, db.count("grid_cell").await);
+}
+
+#[tokio::test]
+async fn facilities_filter_by_kind() {
+    let db = TestDb::small_demo().await;
+    let all = features(&get(&db, "/api/v1/facilities").await);
+    assert_eq!(all.len() as i64, db.count("facility").await);
+    let centres = features(&get(&db, "/api/v1/facilities?kind=governance_centre").await);
+    assert_eq!(centres.len(), 11, "one governance centre per township");
+    assert!(centres.iter().all(|f| f["properties"]["kind"] == "governance_centre"
+        && f["geometry"]["type"] == "Point"
+        && f["properties"]["name"].as_str().unwrap().ends_with("综治维稳信访中心")));
+}
+
+#[tokio::test]
+async fn summary_counts_every_kind_of_record() {
+    let db = TestDb::small_demo().await;
+    let reply = get(&db, "/api/v1/stats/summary").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let summary = reply.json();
+    assert_eq!(summary["admin_units"]["county"], 1);
+    assert_eq!(summary["admin_units"]["township"], 11);
+    assert_eq!(summary["admin_units"]["village"], 105);
+    for (key, table) in [
+        ("grid_cells", "grid_cell"),
+        ("households", "household"),
+        ("residents", "resident"),
+        ("facilities", "facility"),
+        ("grid_workers", "grid_worker"),
+        ("incidents", "incident"),
+        ("incident_events", "incident_event"),
+    ] {
+        assert_eq!(summary[key], db.count(table).await, "{key}");
+    }
+    assert!(summary["households"].as_i64().unwrap() > 100_000);
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_problems_never_500() {
+    let db = TestDb::empty().await;
+    for uri in [
+        "/api/v1/admin-units",
+        "/api/v1/admin-units?level=province",
+        "/api/v1/admin-units?level=county&bbox=1,2,3",
+        "/api/v1/admin-units?level=county&bbox=24.0,102.1,24.8,102.9",
+        "/api/v1/admin-units?level=county&bbox=NaN,1,2,3",
+        "/api/v1/admin-units?level=county&bbox=3,0,1,1",
+        "/api/v1/admin-units?level=county&colour=red",
+        "/api/v1/grid-cells?plan=abc",
+        "/api/v1/grid-cells?bbox=181,0,182,1",
+        "/api/v1/facilities?kind=castle",
+    ] {
+        assert_problem(&get(&db, uri).await, StatusCode::BAD_REQUEST, "invalid-parameter");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let db = TestDb::empty().await;
+    assert_problem(&get(&db, "/api/v1/no-such-thing").await, StatusCode::NOT_FOUND, "not-found");
+    let post = Request::post("/api/v1/admin-units?level=county").body(Body::empty()).unwrap();
+    assert_problem(&request(&db, post).await, StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed");
+}
+
+#[tokio::test]
+async fn glyph_ranges_are_served_locally() {
+    let db = TestDb::empty().await;
+    let reply = get(&db, "/glyphs/Noto%20Sans%20Regular/0-255.pbf").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.content_type, "application/x-protobuf");
+    assert_problem(&get(&db, "/glyphs/x/0-254.pbf").await, StatusCode::BAD_REQUEST, "invalid-parameter");
+}
+
+#[tokio::test]
+async fn responses_are_gzipped_for_clients_that_accept_it() {
+    let db = TestDb::small_demo().await;
+    let config = Config::for_database(DatabaseConfig::External { url: db.url() });
+    let response = app(AppState::new(db.pool.clone(), config))
+        .oneshot(
+            Request::get("/api/v1/grid-cells")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+}

@@ -1,0 +1,183 @@
+//! The test harness: a fresh PostgreSQL + PostGIS database per test, cloned from templates
+//! that are migrated (and, for demo tests, loaded) once per cluster.
+//!
+//! The cluster is `WANGGE_TEST_DATABASE_URL` (a URL of any database on a server where the
+//! test role may create databases), which `scripts/test.sh` sets after starting a private
+//! cluster with `wangge db start`. Without it, the harness starts an embedded cluster of its
+//! own in the system's temporary folder and leaves it running for the next run.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use wangge::demo::{self, Scale};
+
+/// The fixed end of the demo's history in tests, so their data never depends on the clock.
+pub fn reference_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+}
+
+/// Where the test cluster is, found (or started) once per test binary.
+fn server_options() -> &'static PgConnectOptions {
+    static OPTIONS: OnceLock<PgConnectOptions> = OnceLock::new();
+    OPTIONS.get_or_init(|| {
+        if let Ok(url) = std::env::var("WANGGE_TEST_DATABASE_URL") {
+            return url.parse().expect("WANGGE_TEST_DATABASE_URL is a valid URL");
+        }
+        // Start (or reuse) an embedded cluster on a runtime of its own: the options outlive
+        // any one test's runtime.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async {
+                let dir = std::env::temp_dir().join("wangge-test-cluster");
+                let cluster = wangge::embedded::EmbeddedPostgres::start(&dir)
+                    .await
+                    .expect("start an embedded test cluster (is PostGIS installed? run scripts/install-deps.sh)");
+                let url = cluster.url_for("postgres");
+                cluster.detach();
+                url.parse::<PgConnectOptions>().unwrap()
+            })
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+fn options_for(database: &str) -> PgConnectOptions {
+    server_options().clone().database(database)
+}
+
+async fn maintenance() -> PgConnection {
+    options_for("postgres").connect().await.expect("connect to the test cluster")
+}
+
+async fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+/// A short hash of the migrations, so a template built from older ones is never used.
+fn migrations_hash() -> String {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for m in wangge::db::MIGRATOR.iter() {
+        for b in m.checksum.iter().chain(m.version.to_le_bytes().iter()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01B3);
+        }
+    }
+    format!("{:012x}", h & 0xFFFF_FFFF_FFFF)
+}
+
+/// Builds template `name` once per cluster (serialised across processes by an advisory lock).
+async fn ensure_template(name: &str, fill: impl AsyncFnOnce(&PgPool)) {
+    let mut conn = maintenance().await;
+    sqlx::query("SELECT pg_advisory_lock(77001)").execute(&mut conn).await.unwrap();
+    if !database_exists(&mut conn, name).await {
+        let building = format!("{name}_building");
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options_for(&building))
+            .await
+            .unwrap();
+        wangge::db::migrate(&pool).await.expect("migrations apply to a fresh database");
+        fill(&pool).await;
+        pool.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {building} RENAME TO {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("SELECT pg_advisory_unlock(77001)").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
+/// A database of its own for one test, dropped when the value is.
+#[derive(Debug)]
+pub struct TestDb {
+    pub pool: PgPool,
+    pub name: String,
+}
+
+impl TestDb {
+    /// A fresh, migrated, empty database.
+    pub async fn empty() -> Self {
+        let template = format!("wangge_tpl_{}", migrations_hash());
+        ensure_template(&template, async |_| {}).await;
+        Self::from_template(&template).await
+    }
+
+    /// A fresh database holding the small (one-county) demo.
+    pub async fn small_demo() -> Self {
+        let template = format!("wangge_tpl_small_{}", migrations_hash());
+        ensure_template(&template, async |pool| {
+            let data = demo::generate(Scale::Small, demo::DEFAULT_SEED, reference_time());
+            demo::load::load(pool, &data, &mut |_| {}).await.expect("the small demo loads");
+        })
+        .await;
+        Self::from_template(&template).await
+    }
+
+    /// A fresh, migrated database that `wangge` itself has not touched beyond that: for
+    /// tests that load data their own way.
+    async fn from_template(template: &str) -> Self {
+        let name = format!("wangge_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = maintenance().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {template}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options_for(&name))
+            .await
+            .unwrap();
+        Self { pool, name }
+    }
+
+    /// A URL of this test's database, for running the `wangge` binary against it.
+    pub fn url(&self) -> String {
+        options_for(&self.name).to_url_lossy().to_string()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Dropped inside a test's runtime: do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                if let Ok(mut conn) = options_for("postgres").connect().await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
