@@ -21,7 +21,10 @@ struct Reply {
 impl Reply {
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 }
@@ -42,13 +45,28 @@ async fn request(db: &TestDb, request: Request<Body>) -> Reply {
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Reply { status, content_type, body }
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        content_type,
+        body,
+    }
 }
 
 /// A problem+json reply with the given status and stable type.
 fn assert_problem(reply: &Reply, status: StatusCode, slug: &str) {
-    assert_eq!(reply.status, status, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        status,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     assert_eq!(reply.content_type, "application/problem+json");
     let problem = reply.json();
     assert_eq!(problem["type"], format!("/problems/{slug}"));
@@ -57,7 +75,12 @@ fn assert_problem(reply: &Reply, status: StatusCode, slug: &str) {
 }
 
 fn features(reply: &Reply) -> Vec<Value> {
-    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     assert_eq!(reply.content_type, "application/geo+json");
     let collection = reply.json();
     assert_eq!(collection["type"], "FeatureCollection");
@@ -82,7 +105,10 @@ async fn readiness_fails_cleanly_when_the_database_is_gone() {
     let reply = get(&db, "/readyz").await;
     assert_problem(&reply, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     let text = String::from_utf8_lossy(&reply.body);
-    assert!(!text.contains("Pool"), "a 5xx body never carries internals: {text}");
+    assert!(
+        !text.contains("Pool"),
+        "a 5xx body never carries internals: {text}"
+    );
     assert!(reply.json()["error_id"].is_string());
 }
 
@@ -101,23 +127,39 @@ async fn admin_units_by_level_are_rfc7946_features_with_names_and_parents() {
     let ring = hongta["geometry"]["coordinates"][0][0].as_array().unwrap();
     let first = ring[0].as_array().unwrap();
     let (lon, lat) = (first[0].as_f64().unwrap(), first[1].as_f64().unwrap());
-    assert!((101.0..104.0).contains(&lon) && (23.0..26.0).contains(&lat), "lon/lat order: {lon},{lat}");
+    assert!(
+        (101.0..104.0).contains(&lon) && (23.0..26.0).contains(&lat),
+        "lon/lat order: {lon},{lat}"
+    );
     let signed_area: f64 = ring
         .windows(2)
         .map(|w| {
             let (a, b) = (w[0].as_array().unwrap(), w[1].as_array().unwrap());
-            a[0].as_f64().unwrap() * b[1].as_f64().unwrap() - b[0].as_f64().unwrap() * a[1].as_f64().unwrap()
+            a[0].as_f64().unwrap() * b[1].as_f64().unwrap()
+                - b[0].as_f64().unwrap() * a[1].as_f64().unwrap()
         })
         .sum();
     assert!(signed_area > 0.0, "outer ring is counter-clockwise");
 
     let townships = features(&get(&db, "/api/v1/admin-units?level=township").await);
     assert_eq!(townships.len(), db_count(&db, "township").await);
-    assert_eq!(townships.len(), 11, "红塔区 has 11 townships/streets in the 2023 list");
-    assert!(townships.iter().all(|t| t["properties"]["parent_code"] == "530402"));
+    assert_eq!(
+        townships.len(),
+        11,
+        "红塔区 has 11 townships/streets in the 2023 list"
+    );
+    assert!(
+        townships
+            .iter()
+            .all(|t| t["properties"]["parent_code"] == "530402")
+    );
     let villages = features(&get(&db, "/api/v1/admin-units?level=village").await);
     assert_eq!(villages.len(), 105);
-    assert!(villages.iter().any(|v| v["properties"]["name"] == "荷花社区居民委员会"));
+    assert!(
+        villages
+            .iter()
+            .any(|v| v["properties"]["name"] == "荷花社区居民委员会")
+    );
 }
 
 async fn db_count(db: &TestDb, level: &str) -> usize {
@@ -138,7 +180,13 @@ async fn bbox_selects_what_intersects_it() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    let bbox = format!("{},{},{},{}", lon - 0.0001, lat - 0.0001, lon + 0.0001, lat + 0.0001);
+    let bbox = format!(
+        "{},{},{},{}",
+        lon - 0.0001,
+        lat - 0.0001,
+        lon + 0.0001,
+        lat + 0.0001
+    );
     let expected: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM grid_cell WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)",
     )
@@ -167,7 +215,11 @@ async fn bbox_selects_what_intersects_it() {
 #[tokio::test]
 async fn grid_cells_of_an_unknown_plan_are_404() {
     let db = TestDb::small_demo().await;
-    assert_problem(&get(&db, "/api/v1/grid-cells?plan=99").await, StatusCode::NOT_FOUND, "not-found");
+    assert_problem(
+        &get(&db, "/api/v1/grid-cells?plan=99").await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    );
     let plan1 = features(&get(&db, "/api/v1/grid-cells?plan=1").await);
     assert_eq!(plan1.len() as i64, db.count("grid_cell").await);
 }
@@ -179,9 +231,14 @@ async fn facilities_filter_by_kind() {
     assert_eq!(all.len() as i64, db.count("facility").await);
     let centres = features(&get(&db, "/api/v1/facilities?kind=governance_centre").await);
     assert_eq!(centres.len(), 11, "one governance centre per township");
-    assert!(centres.iter().all(|f| f["properties"]["kind"] == "governance_centre"
-        && f["geometry"]["type"] == "Point"
-        && f["properties"]["name"].as_str().unwrap().ends_with("综治维稳信访中心")));
+    assert!(centres.iter().all(|f| {
+        f["properties"]["kind"] == "governance_centre"
+            && f["geometry"]["type"] == "Point"
+            && f["properties"]["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("综治维稳信访中心")
+    }));
 }
 
 #[tokio::test]
@@ -222,16 +279,30 @@ async fn bad_parameters_are_400_problems_never_500() {
         "/api/v1/grid-cells?bbox=181,0,182,1",
         "/api/v1/facilities?kind=castle",
     ] {
-        assert_problem(&get(&db, uri).await, StatusCode::BAD_REQUEST, "invalid-parameter");
+        assert_problem(
+            &get(&db, uri).await,
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+        );
     }
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let db = TestDb::empty().await;
-    assert_problem(&get(&db, "/api/v1/no-such-thing").await, StatusCode::NOT_FOUND, "not-found");
-    let post = Request::post("/api/v1/admin-units?level=county").body(Body::empty()).unwrap();
-    assert_problem(&request(&db, post).await, StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed");
+    assert_problem(
+        &get(&db, "/api/v1/no-such-thing").await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    );
+    let post = Request::post("/api/v1/admin-units?level=county")
+        .body(Body::empty())
+        .unwrap();
+    assert_problem(
+        &request(&db, post).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+    );
 }
 
 #[tokio::test]
@@ -240,7 +311,11 @@ async fn glyph_ranges_are_served_locally() {
     let reply = get(&db, "/glyphs/Noto%20Sans%20Regular/0-255.pbf").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.content_type, "application/x-protobuf");
-    assert_problem(&get(&db, "/glyphs/x/0-254.pbf").await, StatusCode::BAD_REQUEST, "invalid-parameter");
+    assert_problem(
+        &get(&db, "/glyphs/x/0-254.pbf").await,
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+    );
 }
 
 #[tokio::test]

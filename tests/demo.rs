@@ -12,7 +12,9 @@ use wangge::demo::{self, Scale};
 async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
     let db = TestDb::empty().await;
     let data = demo::generate(Scale::Full, demo::DEFAULT_SEED, reference_time());
-    demo::load::load(&db.pool, &data, &mut |_| {}).await.unwrap();
+    demo::load::load(&db.pool, &data, &mut |_| {})
+        .await
+        .unwrap();
 
     let levels: Vec<(String, i64)> = sqlx::query_as(
         "SELECT level::text, count(*) FROM admin_unit GROUP BY level ORDER BY level",
@@ -22,14 +24,25 @@ async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
     .unwrap();
     assert_eq!(
         levels,
-        vec![("city".into(), 1), ("county".into(), 9), ("township".into(), 76), ("village".into(), 718)]
+        vec![
+            ("city".into(), 1),
+            ("county".into(), 9),
+            ("township".into(), 76),
+            ("village".into(), 718)
+        ]
     );
     assert_eq!(db.count("grid_cell").await, 5162);
     assert_eq!(db.count("grid_worker").await, 7817);
     let households = db.count("household").await;
-    assert!((700_000..=800_000).contains(&households), "about 750,000 households: {households}");
+    assert!(
+        (700_000..=800_000).contains(&households),
+        "about 750,000 households: {households}"
+    );
     let facilities = db.count("facility").await;
-    assert!((1_700..=2_300).contains(&facilities), "about 2,000 facilities: {facilities}");
+    assert!(
+        (1_700..=2_300).contains(&facilities),
+        "about 2,000 facilities: {facilities}"
+    );
 
     // Every grid cell lies within its village, no two overlap, and together they cover the
     // city exactly (equal area + no overlap + all inside = no gaps).
@@ -66,7 +79,10 @@ async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
     .await
     .unwrap();
     for (level, parent, children) in areas {
-        assert!((parent - children).abs() / parent < 1e-9, "{level}: children tile the parent");
+        assert!(
+            (parent - children).abs() / parent < 1e-9,
+            "{level}: children tile the parent"
+        );
     }
     let (city, cells): (f64, f64) = sqlx::query_as(
         "SELECT (SELECT ST_Area(geom) FROM admin_unit WHERE level = 'city'), (SELECT sum(ST_Area(geom)) FROM grid_cell)",
@@ -74,7 +90,10 @@ async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    assert!((city - cells).abs() / city < 1e-9, "grid cells cover the city: {city} vs {cells}");
+    assert!(
+        (city - cells).abs() / city < 1e-9,
+        "grid cells cover the city: {city} vs {cells}"
+    );
 
     // Counties about their real size (km², on the spheroid).
     let county_areas: Vec<(String, f64)> = sqlx::query_as(
@@ -84,8 +103,15 @@ async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
     .await
     .unwrap();
     for (code, area) in county_areas {
-        let real = demo::divisions::COUNTIES.iter().find(|c| c.code == code).unwrap().area_km2;
-        assert!((area - real).abs() / real < 0.1, "{code}: {area:.0} km² vs about {real} km²");
+        let real = demo::divisions::COUNTIES
+            .iter()
+            .find(|c| c.code == code)
+            .unwrap()
+            .area_km2;
+        assert!(
+            (area - real).abs() / real < 0.1,
+            "{code}: {area:.0} km² vs about {real} km²"
+        );
     }
 
     // About 20,000 incidents a year, over 80% resolved at township level or below.
@@ -98,8 +124,14 @@ async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    assert!((18_000.0..=22_000.0).contains(&per_year), "{per_year} incidents a year");
-    assert!(low_share > 0.8, "resolved at township level or below: {low_share}");
+    assert!(
+        (18_000.0..=22_000.0).contains(&per_year),
+        "{per_year} incidents a year"
+    );
+    assert!(
+        low_share > 0.8,
+        "resolved at township level or below: {low_share}"
+    );
     // Every incident lies in its grid cell, which lies in its village.
     let misplaced: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM incident i JOIN grid_cell g ON g.id = i.grid_cell_id
@@ -128,20 +160,53 @@ fn the_demo_is_deterministic_and_the_small_one_is_a_county_of_the_full_one() {
     let small = demo::generate(Scale::Small, 7, reference_time());
     assert_eq!(full.households.len(), again.households.len());
     assert_eq!(
-        full.households.iter().map(|h| (h.lonlat, &h.address)).collect::<Vec<_>>(),
-        again.households.iter().map(|h| (h.lonlat, &h.address)).collect::<Vec<_>>()
+        full.households
+            .iter()
+            .map(|h| (h.lonlat, &h.address))
+            .collect::<Vec<_>>(),
+        again
+            .households
+            .iter()
+            .map(|h| (h.lonlat, &h.address))
+            .collect::<Vec<_>>()
     );
     let other = demo::generate(Scale::Small, 8, reference_time());
-    assert_ne!(small.households[0].lonlat, other.households[0].lonlat, "the seed matters");
+    assert_ne!(
+        small.households[0].lonlat, other.households[0].lonlat,
+        "the seed matters"
+    );
 
-    let codes = |d: &demo::DemoData| d.grid_cells.iter().map(|g| g.code.clone()).collect::<HashSet<_>>();
+    let codes = |d: &demo::DemoData| {
+        d.grid_cells
+            .iter()
+            .map(|g| g.code.clone())
+            .collect::<HashSet<_>>()
+    };
     let small_codes = codes(&small);
-    let full_in_county: HashSet<String> =
-        codes(&full).into_iter().filter(|c| c.starts_with(demo::generate::SMALL_COUNTY)).collect();
+    let full_in_county: HashSet<String> = codes(&full)
+        .into_iter()
+        .filter(|c| c.starts_with(demo::generate::SMALL_COUNTY))
+        .collect();
     assert_eq!(small_codes, full_in_county);
-    assert_eq!(small.units.iter().filter(|u| u.level == wangge::model::AdminLevel::County).count(), 1);
+    assert_eq!(
+        small
+            .units
+            .iter()
+            .filter(|u| u.level == wangge::model::AdminLevel::County)
+            .count(),
+        1
+    );
     let small_addresses: HashSet<&String> = small.households.iter().map(|h| &h.address).collect();
-    let full_addresses_in_county = full.households.iter().filter(|h| h.address.contains("红塔区")).count();
+    let full_addresses_in_county = full
+        .households
+        .iter()
+        .filter(|h| h.address.contains("红塔区"))
+        .count();
     assert_eq!(small.households.len(), full_addresses_in_county);
-    assert!(full.households.iter().filter(|h| h.address.contains("红塔区")).all(|h| small_addresses.contains(&h.address)));
+    assert!(
+        full.households
+            .iter()
+            .filter(|h| h.address.contains("红塔区"))
+            .all(|h| small_addresses.contains(&h.address))
+    );
 }

@@ -53,7 +53,17 @@ async fn migrations_create_the_schema_with_postgis_and_gist_indexes() {
     .await
     .unwrap();
     let tables: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
-    assert_eq!(tables, ["admin_unit", "facility", "grid_cell", "grid_worker", "household", "incident"]);
+    assert_eq!(
+        tables,
+        [
+            "admin_unit",
+            "facility",
+            "grid_cell",
+            "grid_worker",
+            "household",
+            "incident"
+        ]
+    );
     for (table, column, srid) in &columns {
         assert_eq!(*srid, 4326, "{table}.{column}");
         let indexed: bool = sqlx::query_scalar(
@@ -79,18 +89,20 @@ async fn migrations_create_the_schema_with_postgis_and_gist_indexes() {
 #[tokio::test]
 async fn geometry_crosses_the_boundary_as_lon_lat_srid_4326() {
     let db = TestDb::empty().await;
-    let (text, srid): (String, i32) = sqlx::query_as("SELECT ST_AsText(g), ST_SRID(g) FROM (SELECT $1::geometry g) s")
-        .bind(Ewkb::point(Point::new(102.5437, 24.352)).as_str())
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let (text, srid): (String, i32) =
+        sqlx::query_as("SELECT ST_AsText(g), ST_SRID(g) FROM (SELECT $1::geometry g) s")
+            .bind(Ewkb::point(Point::new(102.5437, 24.352)).as_str())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(text, "POINT(102.5437 24.352)");
     assert_eq!(srid, 4326);
-    let (kind, area): (String, f64) = sqlx::query_as("SELECT GeometryType(g), ST_Area(g) FROM (SELECT $1::geometry g) s")
-        .bind(square(102.0, 24.0, 0.5).as_str())
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let (kind, area): (String, f64) =
+        sqlx::query_as("SELECT GeometryType(g), ST_Area(g) FROM (SELECT $1::geometry g) s")
+            .bind(square(102.0, 24.0, 0.5).as_str())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(kind, "MULTIPOLYGON");
     assert!((area - 0.25).abs() < 1e-12);
 }
@@ -98,36 +110,118 @@ async fn geometry_crosses_the_boundary_as_lon_lat_srid_4326() {
 #[tokio::test]
 async fn admin_units_must_be_valid_lonlat_well_coded_and_under_the_right_parent() {
     let db = TestDb::empty().await;
-    let city = insert_unit(&db, "city", "530400", None, square(101.0, 23.0, 2.0).as_str()).await.unwrap();
-    let county = insert_unit(&db, "county", "530402", Some(city), square(102.0, 24.0, 0.5).as_str()).await.unwrap();
+    let city = insert_unit(
+        &db,
+        "city",
+        "530400",
+        None,
+        square(101.0, 23.0, 2.0).as_str(),
+    )
+    .await
+    .unwrap();
+    let county = insert_unit(
+        &db,
+        "county",
+        "530402",
+        Some(city),
+        square(102.0, 24.0, 0.5).as_str(),
+    )
+    .await
+    .unwrap();
 
     // A self-intersecting "bow tie".
     let bow_tie = "SRID=4326;MULTIPOLYGON(((102 24,102.1 24.1,102.1 24,102 24.1,102 24)))";
-    let err = insert_unit(&db, "township", "530402001", Some(county), bow_tie).await.unwrap_err();
+    let err = insert_unit(&db, "township", "530402001", Some(county), bow_tie)
+        .await
+        .unwrap_err();
     assert!(err.contains("admin_unit_geom_valid"), "{err}");
     // Web Mercator metres instead of degrees.
-    let err = insert_unit(&db, "township", "530402001", Some(county), "SRID=3857;MULTIPOLYGON(((0 0,1 0,1 1,0 0)))").await.unwrap_err();
+    let err = insert_unit(
+        &db,
+        "township",
+        "530402001",
+        Some(county),
+        "SRID=3857;MULTIPOLYGON(((0 0,1 0,1 1,0 0)))",
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("SRID"), "{err}");
     // Latitude/longitude swapped: latitude 102 is out of bounds.
-    let err = insert_unit(&db, "township", "530402001", Some(county), "SRID=4326;MULTIPOLYGON(((24 102,24.1 102,24.1 102.1,24 102)))").await.unwrap_err();
+    let err = insert_unit(
+        &db,
+        "township",
+        "530402001",
+        Some(county),
+        "SRID=4326;MULTIPOLYGON(((24 102,24.1 102,24.1 102.1,24 102)))",
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("admin_unit_geom_lonlat"), "{err}");
     // A point where a MultiPolygon belongs.
-    let err = insert_unit(&db, "township", "530402001", Some(county), "SRID=4326;POINT(102 24)").await.unwrap_err();
+    let err = insert_unit(
+        &db,
+        "township",
+        "530402001",
+        Some(county),
+        "SRID=4326;POINT(102 24)",
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_lowercase().contains("geometry type"), "{err}");
     // Code of the wrong form for the level.
-    let err = insert_unit(&db, "township", "5304020", Some(county), square(102.0, 24.0, 0.1).as_str()).await.unwrap_err();
+    let err = insert_unit(
+        &db,
+        "township",
+        "5304020",
+        Some(county),
+        square(102.0, 24.0, 0.1).as_str(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("admin_unit_code_format"), "{err}");
     // A township directly under the city.
-    let err = insert_unit(&db, "township", "530402001", Some(city), square(102.0, 24.0, 0.1).as_str()).await.unwrap_err();
+    let err = insert_unit(
+        &db,
+        "township",
+        "530402001",
+        Some(city),
+        square(102.0, 24.0, 0.1).as_str(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("admin_unit_parent_fk"), "{err}");
     // A county without a parent.
-    let err = insert_unit(&db, "county", "530403", None, square(102.0, 24.0, 0.1).as_str()).await.unwrap_err();
+    let err = insert_unit(
+        &db,
+        "county",
+        "530403",
+        None,
+        square(102.0, 24.0, 0.1).as_str(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("admin_unit_parent_required"), "{err}");
     // The same code twice at one level.
-    let err = insert_unit(&db, "county", "530402", Some(city), square(102.0, 24.0, 0.1).as_str()).await.unwrap_err();
+    let err = insert_unit(
+        &db,
+        "county",
+        "530402",
+        Some(city),
+        square(102.0, 24.0, 0.1).as_str(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("admin_unit_code_unique_per_level"), "{err}");
     // And a good one goes in.
-    insert_unit(&db, "township", "530402001", Some(county), square(102.0, 24.0, 0.1).as_str()).await.unwrap();
+    insert_unit(
+        &db,
+        "township",
+        "530402001",
+        Some(county),
+        square(102.0, 24.0, 0.1).as_str(),
+    )
+    .await
+    .unwrap();
     assert_eq!(db.count("admin_unit").await, 3);
 }
 
@@ -144,22 +238,28 @@ async fn only_one_grid_plan_is_published_at_a_time() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("grid_plan_single_published"), "{err}");
-    sqlx::query("INSERT INTO grid_plan (version, name) VALUES (2, 'b')").execute(&db.pool).await.unwrap();
+    sqlx::query("INSERT INTO grid_plan (version, name) VALUES (2, 'b')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     // Publishing plan 2 means archiving plan 1 in the same transaction.
     let mut tx = db.pool.begin().await.unwrap();
     sqlx::query("UPDATE grid_plan SET status = 'archived', archived_at = now() WHERE version = 1")
         .execute(&mut *tx)
         .await
         .unwrap();
-    sqlx::query("UPDATE grid_plan SET status = 'published', published_at = now() WHERE version = 2")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE grid_plan SET status = 'published', published_at = now() WHERE version = 2",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
-    let published: i32 = sqlx::query_scalar("SELECT version FROM grid_plan WHERE status = 'published'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let published: i32 =
+        sqlx::query_scalar("SELECT version FROM grid_plan WHERE status = 'published'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(published, 2);
 }
 
@@ -172,7 +272,11 @@ async fn the_incident_timeline_is_append_only() {
         "DELETE FROM incident_event WHERE id = 1",
         "TRUNCATE incident_event CASCADE",
     ] {
-        let err = sqlx::query(statement).execute(&db.pool).await.unwrap_err().to_string();
+        let err = sqlx::query(statement)
+            .execute(&db.pool)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("append-only"), "{statement}: {err}");
     }
     assert_eq!(db.count("incident_event").await, before);
@@ -187,7 +291,10 @@ async fn incidents_keep_status_and_resolution_consistent() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("incident_resolved_status") || err.contains("incident_resolution"), "{err}");
+    assert!(
+        err.contains("incident_resolved_status") || err.contains("incident_resolution"),
+        "{err}"
+    );
     // Coordinates outside lon/lat bounds are refused.
     let err = sqlx::query("UPDATE incident SET geom = 'SRID=4326;POINT(24.3 102.5)' WHERE id = 1")
         .execute(&db.pool)

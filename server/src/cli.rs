@@ -17,13 +17,22 @@ use crate::model::AdminLevel;
 use crate::{api, db};
 
 #[derive(Debug, Parser)]
-#[command(name = "wangge", version, about = "Grid management and situational awareness (网格)")]
+#[command(
+    name = "wangge",
+    version,
+    about = "Grid management and situational awareness (网格)"
+)]
 pub struct Cli {
     /// Use this PostgreSQL + PostGIS server instead of the embedded one.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
     /// Folder of the embedded database (created on first run).
-    #[arg(long, env = "WANGGE_DATA_DIR", default_value = ".wangge/data", global = true)]
+    #[arg(
+        long,
+        env = "WANGGE_DATA_DIR",
+        default_value = ".wangge/data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -129,7 +138,10 @@ pub enum CliError {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 /// An open database: the pool, and the embedded cluster behind it when there is one.
@@ -143,9 +155,9 @@ impl Database {
     pub async fn open(config: &DatabaseConfig, max_connections: u32) -> Result<Self, CliError> {
         let (options, embedded) = match config {
             DatabaseConfig::External { url } => {
-                let options: PgConnectOptions = url
-                    .parse()
-                    .map_err(|e| CliError::Usage(format!("DATABASE_URL is not a valid URL: {e}")))?;
+                let options: PgConnectOptions = url.parse().map_err(|e| {
+                    CliError::Usage(format!("DATABASE_URL is not a valid URL: {e}"))
+                })?;
                 (options, None)
             }
             DatabaseConfig::Embedded { data_dir } => {
@@ -221,7 +233,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Db(DbCommand::Start) => {
             let DatabaseConfig::Embedded { data_dir } = database else {
-                return Err(CliError::Usage("`db start` manages the embedded database; unset DATABASE_URL".into()));
+                return Err(CliError::Usage(
+                    "`db start` manages the embedded database; unset DATABASE_URL".into(),
+                ));
             };
             let cluster = EmbeddedPostgres::start(&data_dir).await?;
             println!("{}", cluster.url());
@@ -230,7 +244,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Db(DbCommand::Stop) => {
             let DatabaseConfig::Embedded { data_dir } = database else {
-                return Err(CliError::Usage("`db stop` manages the embedded database; unset DATABASE_URL".into()));
+                return Err(CliError::Usage(
+                    "`db stop` manages the embedded database; unset DATABASE_URL".into(),
+                ));
             };
             EmbeddedPostgres::start(&data_dir).await?.stop().await?;
             Ok(())

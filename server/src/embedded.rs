@@ -73,7 +73,9 @@ impl EmbeddedPostgres {
         if socket_path.as_os_str().len() > MAX_SOCKET_PATH {
             return Err(folder_error(
                 &folder,
-                format!("its path is too long for a Unix socket (at most {MAX_SOCKET_PATH} bytes with the socket name); choose a shorter path"),
+                format!(
+                    "its path is too long for a Unix socket (at most {MAX_SOCKET_PATH} bytes with the socket name); choose a shorter path"
+                ),
             ));
         }
         let run_as_postgres = running_as_root();
@@ -155,7 +157,11 @@ impl EmbeddedPostgres {
     }
 
     async fn hand_folder_to_postgres(&self) -> Result<(), EmbeddedError> {
-        run(self.command("chown", false).args(["-R", SYSTEM_USER]).arg(&self.folder)).await?;
+        run(self
+            .command("chown", false)
+            .args(["-R", SYSTEM_USER])
+            .arg(&self.folder))
+        .await?;
         run(self.command("chmod", false).arg("700").arg(&self.folder)).await?;
         // The postgres user must be able to reach the folder through every parent.
         let reachable = self
@@ -182,9 +188,15 @@ impl EmbeddedPostgres {
     async fn initdb(&self) -> Result<(), EmbeddedError> {
         tracing::info!(folder = %self.folder.display(), "creating the embedded PostgreSQL cluster");
         let mut cmd = self.command(&self.program("initdb"), true);
-        cmd.arg("-D")
-            .arg(self.pgdata())
-            .args(["-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8"]);
+        cmd.arg("-D").arg(self.pgdata()).args([
+            "-A",
+            "trust",
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]);
         run(&mut cmd).await.map(|_| ())
     }
 

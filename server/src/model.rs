@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// city (市) → county/district (县区) → township/street (乡镇/街道) → village/community (村/社区).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "admin_level", rename_all = "snake_case")]
 pub enum AdminLevel {
@@ -69,7 +71,9 @@ impl std::str::FromStr for AdminLevel {
         Self::ALL
             .into_iter()
             .find(|l| l.as_str() == s)
-            .ok_or_else(|| format!("unknown level `{s}`: expected city, county, township or village"))
+            .ok_or_else(|| {
+                format!("unknown level `{s}`: expected city, county, township or village")
+            })
     }
 }
 

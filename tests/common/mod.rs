@@ -51,7 +51,10 @@ fn options_for(database: &str) -> PgConnectOptions {
 }
 
 async fn maintenance() -> PgConnection {
-    options_for("postgres").connect().await.expect("connect to the test cluster")
+    options_for("postgres")
+        .connect()
+        .await
+        .expect("connect to the test cluster")
 }
 
 async fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
@@ -77,13 +80,18 @@ fn migrations_hash() -> String {
 /// Builds template `name` once per cluster (serialised across processes by an advisory lock).
 async fn ensure_template(name: &str, fill: impl AsyncFnOnce(&PgPool)) {
     let mut conn = maintenance().await;
-    sqlx::query("SELECT pg_advisory_lock(77001)").execute(&mut conn).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(77001)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     if !database_exists(&mut conn, name).await {
         let building = format!("{name}_building");
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
             .execute(&mut conn)
             .await
@@ -93,15 +101,22 @@ async fn ensure_template(name: &str, fill: impl AsyncFnOnce(&PgPool)) {
             .connect_with(options_for(&building))
             .await
             .unwrap();
-        wangge::db::migrate(&pool).await.expect("migrations apply to a fresh database");
+        wangge::db::migrate(&pool)
+            .await
+            .expect("migrations apply to a fresh database");
         fill(&pool).await;
         pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {building} RENAME TO {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {building} RENAME TO {name}"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
-    sqlx::query("SELECT pg_advisory_unlock(77001)").execute(&mut conn).await.unwrap();
+    sqlx::query("SELECT pg_advisory_unlock(77001)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.unwrap();
 }
 
@@ -125,7 +140,9 @@ impl TestDb {
         let template = format!("wangge_tpl_small_{}", migrations_hash());
         ensure_template(&template, async |pool| {
             let data = demo::generate(Scale::Small, demo::DEFAULT_SEED, reference_time());
-            demo::load::load(pool, &data, &mut |_| {}).await.expect("the small demo loads");
+            demo::load::load(pool, &data, &mut |_| {})
+                .await
+                .expect("the small demo loads");
         })
         .await;
         Self::from_template(&template).await
@@ -136,10 +153,12 @@ impl TestDb {
     async fn from_template(template: &str) -> Self {
         let name = format!("wangge_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = maintenance().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {template}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name} TEMPLATE {template}"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
         conn.close().await.unwrap();
         let pool = PgPoolOptions::new()
             .max_connections(8)
@@ -167,7 +186,10 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Dropped inside a test's runtime: do the async cleanup on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 if let Ok(mut conn) = options_for("postgres").connect().await {
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -100,7 +100,12 @@ impl<'de> Deserialize<'de> for Bbox {
 /// ST_MakeEnvelope($n, $n+1, $n+2, $n+3, 4326)`).
 pub fn bbox_binds(bbox: Option<Bbox>) -> [Option<f64>; 4] {
     match bbox {
-        Some(b) => [Some(b.min_lon), Some(b.min_lat), Some(b.max_lon), Some(b.max_lat)],
+        Some(b) => [
+            Some(b.min_lon),
+            Some(b.min_lat),
+            Some(b.max_lon),
+            Some(b.max_lat),
+        ],
         None => [None; 4],
     }
 }

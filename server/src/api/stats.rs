@@ -57,8 +57,16 @@ async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, ApiErro
     )
     .fetch_one(&state.pool)
     .await?;
-    let (grid_plans, grid_cells, households, residents, facilities, grid_workers, incidents, incident_events) =
-        counts;
+    let (
+        grid_plans,
+        grid_cells,
+        households,
+        residents,
+        facilities,
+        grid_workers,
+        incidents,
+        incident_events,
+    ) = counts;
     Ok(Json(Summary {
         admin_units,
         grid_plans,

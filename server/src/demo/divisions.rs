@@ -18,15 +18,60 @@ pub struct County {
 
 /// The 9 county-level units, with their seats and approximate official land areas.
 pub const COUNTIES: [County; 9] = [
-    County { code: "530402", name: "红塔区", seat: (102.5437, 24.3520), area_km2: 1004.0 },
-    County { code: "530403", name: "江川区", seat: (102.7536, 24.2876), area_km2: 850.0 },
-    County { code: "530423", name: "通海县", seat: (102.7597, 24.1113), area_km2: 721.0 },
-    County { code: "530424", name: "华宁县", seat: (102.9282, 24.1927), area_km2: 1248.0 },
-    County { code: "530425", name: "易门县", seat: (102.1626, 24.6712), area_km2: 1571.0 },
-    County { code: "530426", name: "峨山彝族自治县", seat: (102.4058, 24.1690), area_km2: 1972.0 },
-    County { code: "530427", name: "新平彝族傣族自治县", seat: (101.9903, 24.0703), area_km2: 4223.0 },
-    County { code: "530428", name: "元江哈尼族彝族傣族自治县", seat: (101.9985, 23.5963), area_km2: 2858.0 },
-    County { code: "530481", name: "澄江市", seat: (102.9080, 24.6738), area_km2: 755.0 },
+    County {
+        code: "530402",
+        name: "红塔区",
+        seat: (102.5437, 24.3520),
+        area_km2: 1004.0,
+    },
+    County {
+        code: "530403",
+        name: "江川区",
+        seat: (102.7536, 24.2876),
+        area_km2: 850.0,
+    },
+    County {
+        code: "530423",
+        name: "通海县",
+        seat: (102.7597, 24.1113),
+        area_km2: 721.0,
+    },
+    County {
+        code: "530424",
+        name: "华宁县",
+        seat: (102.9282, 24.1927),
+        area_km2: 1248.0,
+    },
+    County {
+        code: "530425",
+        name: "易门县",
+        seat: (102.1626, 24.6712),
+        area_km2: 1571.0,
+    },
+    County {
+        code: "530426",
+        name: "峨山彝族自治县",
+        seat: (102.4058, 24.1690),
+        area_km2: 1972.0,
+    },
+    County {
+        code: "530427",
+        name: "新平彝族傣族自治县",
+        seat: (101.9903, 24.0703),
+        area_km2: 4223.0,
+    },
+    County {
+        code: "530428",
+        name: "元江哈尼族彝族傣族自治县",
+        seat: (101.9985, 23.5963),
+        area_km2: 2858.0,
+    },
+    County {
+        code: "530481",
+        name: "澄江市",
+        seat: (102.9080, 24.6738),
+        area_km2: 755.0,
+    },
 ];
 
 /// One row of the township or village list.
@@ -101,7 +146,7 @@ pub fn chinese_number(n: usize) -> String {
         0..=9 => DIGITS[n].to_owned(),
         10 => "十".to_owned(),
         11..=19 => format!("十{}", DIGITS[n % 10]),
-        _ if n % 10 == 0 => format!("{}十", DIGITS[(n / 10) % 10]),
+        _ if n.is_multiple_of(10) => format!("{}十", DIGITS[(n / 10) % 10]),
         _ => format!("{}十{}", DIGITS[(n / 10) % 10], DIGITS[n % 10]),
     }
 }
@@ -117,10 +162,18 @@ mod tests {
         assert_eq!(townships.len(), 76);
         assert_eq!(villages.len(), 718);
         for t in &townships {
-            assert!(COUNTIES.iter().any(|c| c.code == t.parent_code), "{} has a county", t.code);
+            assert!(
+                COUNTIES.iter().any(|c| c.code == t.parent_code),
+                "{} has a county",
+                t.code
+            );
         }
         for v in &villages {
-            assert!(townships.iter().any(|t| t.code == v.parent_code), "{} has a township", v.code);
+            assert!(
+                townships.iter().any(|t| t.code == v.parent_code),
+                "{} has a township",
+                v.code
+            );
         }
     }
 

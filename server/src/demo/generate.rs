@@ -17,7 +17,7 @@ use super::divisions::{
     self, CITY_CODE, CITY_NAME, COUNTIES, Division, chinese_number, is_community, is_street,
     short_village_name,
 };
-use super::hexgrid::Lattice;
+use super::hexgrid::{self, Lattice};
 use super::noise::Noise;
 use super::partition::{self, NONE, Seed};
 use super::rng::Rng;
@@ -160,7 +160,12 @@ const CATEGORIES: [(&str, &str, f64); 12] = [
     ("public_security", "治安隐患", 3.0),
     ("public_service", "公共服务诉求", 3.0),
 ];
-const SEVERITIES: [(&str, f64); 4] = [("minor", 55.0), ("moderate", 30.0), ("major", 12.0), ("critical", 3.0)];
+const SEVERITIES: [(&str, f64); 4] = [
+    ("minor", 55.0),
+    ("moderate", 30.0),
+    ("major", 12.0),
+    ("critical", 3.0),
+];
 /// Share of cases finally resolved at village, township, county, city tier, by severity.
 const RESOLUTION_TIERS: [[f64; 4]; 4] = [
     [75.0, 20.0, 4.5, 0.5],
@@ -187,7 +192,8 @@ const DIRECTIONS: [&str; 5] = ["东", "西", "南", "北", "中"];
 pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
     let townships = divisions::townships();
     let villages = divisions::villages();
-    let lattice = Lattice::new((102.4, 24.2), HEX_SIZE_KM, (101.0, 23.0), (103.7, 25.3));
+    let lattice = Lattice::new((102.4, 24.2), HEX_SIZE_KM, (101.0, 23.0), (103.7, 25.3))
+        .with_jitter(seed, hexgrid::MAX_JITTER);
     let noise = Noise::new(seed, 9.0);
 
     // Counties: grown from their seats with quotas from their areas.
@@ -195,12 +201,21 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
     let county_seeds: Vec<Seed> = COUNTIES
         .iter()
         .map(|c| Seed {
-            hex: lattice.hex_at_lonlat(c.seat.0, c.seat.1).expect("seats lie on the lattice"),
+            hex: lattice
+                .hex_at_lonlat(c.seat.0, c.seat.1)
+                .expect("seats lie on the lattice"),
             weight: (c.area_km2 / std::f64::consts::PI).sqrt(),
             quota: (c.area_km2 / lattice.hex_area_km2()).round() as usize,
         })
         .collect();
-    partition::grow(&lattice, &county_seeds, |_| true, &noise, 0.45, &mut county_of);
+    partition::grow(
+        &lattice,
+        &county_seeds,
+        |_| true,
+        &noise,
+        0.45,
+        &mut county_of,
+    );
     fill_enclosed_gaps(&lattice, &mut county_of);
 
     let mut units: Vec<Unit> = Vec::new();
@@ -210,7 +225,9 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
         next_unit_id += 1;
         id
     };
-    let city_hexes: Vec<usize> = (0..lattice.len()).filter(|&h| county_of[h] != NONE).collect();
+    let city_hexes: Vec<usize> = (0..lattice.len())
+        .filter(|&h| county_of[h] != NONE)
+        .collect();
     let city_id = new_unit_id();
     units.push(Unit {
         id: city_id,
@@ -245,7 +262,10 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
             &lattice,
             &county_hexes[ci],
             seat_hex,
-            &members.iter().map(|&t| is_street(&townships[t].name)).collect::<Vec<_>>(),
+            &members
+                .iter()
+                .map(|&t| is_street(&townships[t].name))
+                .collect::<Vec<_>>(),
             6.0,
             &mut rng,
         );
@@ -254,12 +274,23 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
             .zip(&seeds)
             .map(|(&t, &hex)| Seed {
                 hex,
-                weight: if is_street(&townships[t].name) { 0.45 } else { 1.0 },
+                weight: if is_street(&townships[t].name) {
+                    0.45
+                } else {
+                    1.0
+                },
                 quota: usize::MAX,
             })
             .collect();
         let mut local = vec![NONE; lattice.len()];
-        partition::grow(&lattice, &parts, |h| county_of[h] == ci as u32, &noise, 0.35, &mut local);
+        partition::grow(
+            &lattice,
+            &parts,
+            |h| county_of[h] == ci as u32,
+            &noise,
+            0.35,
+            &mut local,
+        );
         for &h in &county_hexes[ci] {
             township_of[h] = members[local[h] as usize] as u32;
         }
@@ -281,7 +312,10 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
             &lattice,
             &township_hexes[ti],
             township_seed_hex[ti],
-            &members.iter().map(|&v| is_community(&villages[v].name)).collect::<Vec<_>>(),
+            &members
+                .iter()
+                .map(|&v| is_community(&villages[v].name))
+                .collect::<Vec<_>>(),
             1.5,
             &mut rng,
         );
@@ -290,12 +324,23 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
             .zip(&seeds)
             .map(|(&v, &hex)| Seed {
                 hex,
-                weight: if is_community(&villages[v].name) { 0.6 } else { 1.0 },
+                weight: if is_community(&villages[v].name) {
+                    0.6
+                } else {
+                    1.0
+                },
                 quota: usize::MAX,
             })
             .collect();
         let mut local = vec![NONE; lattice.len()];
-        partition::grow(&lattice, &parts, |h| township_of[h] == ti as u32, &noise, 0.3, &mut local);
+        partition::grow(
+            &lattice,
+            &parts,
+            |h| township_of[h] == ti as u32,
+            &noise,
+            0.3,
+            &mut local,
+        );
         for &h in &township_hexes[ti] {
             village_of[h] = members[local[h] as usize] as u32;
         }
@@ -331,7 +376,9 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
     }
     let mut township_id = vec![0i64; townships.len()];
     for (ti, t) in townships.iter().enumerate() {
-        let Some(&parent) = county_id.get(t.parent_code.as_str()) else { continue };
+        let Some(&parent) = county_id.get(t.parent_code.as_str()) else {
+            continue;
+        };
         township_id[ti] = new_unit_id();
         units.push(Unit {
             id: township_id[ti],
@@ -342,8 +389,11 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
             geom: lattice.dissolve(&township_hexes[ti]),
         });
     }
-    let township_index: HashMap<&str, usize> =
-        townships.iter().enumerate().map(|(i, t)| (t.code.as_str(), i)).collect();
+    let township_index: HashMap<&str, usize> = townships
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.code.as_str(), i))
+        .collect();
     let mut village_id = vec![0i64; villages.len()];
     for (vi, v) in villages.iter().enumerate() {
         let ti = township_index[v.parent_code.as_str()];
@@ -409,24 +459,46 @@ pub fn generate(scale: Scale, seed: u64, reference: DateTime<Utc>) -> DemoData {
         if township_id[ti] == 0 {
             continue;
         }
-        let members: Vec<usize> =
-            (0..villages.len()).filter(|&v| villages[v].parent_code == township.code).collect();
+        let members: Vec<usize> = (0..villages.len())
+            .filter(|&v| villages[v].parent_code == township.code)
+            .collect();
         let mut rng = Rng::derive(seed, &format!("facilities-{}", township.code));
         add_facilities(
             &lattice,
             township,
             township_id[ti],
             township_seed_hex[ti],
-            &members.iter().map(|&v| (&villages[v], village_id[v], village_seed_hex[v], &village_hexes[v][..])).collect::<Vec<_>>(),
+            &members
+                .iter()
+                .map(|&v| {
+                    (
+                        &villages[v],
+                        village_id[v],
+                        village_seed_hex[v],
+                        &village_hexes[v][..],
+                    )
+                })
+                .collect::<Vec<_>>(),
             county_name[township.parent_code.as_str()],
             &mut rng,
             &mut data,
         );
     }
     for (ci, county) in COUNTIES.iter().enumerate() {
-        let Some(&id) = county_id.get(county.code) else { continue };
+        let Some(&id) = county_id.get(county.code) else {
+            continue;
+        };
         let mut rng = Rng::derive(seed, &format!("county-facilities-{}", county.code));
-        add_county_facilities(&lattice, county.name, id, county_seeds[ci].hex, &county_hexes[ci], ci, &mut rng, &mut data);
+        add_county_facilities(
+            &lattice,
+            county.name,
+            id,
+            county_seeds[ci].hex,
+            &county_hexes[ci],
+            ci,
+            &mut rng,
+            &mut data,
+        );
     }
     data
 }
@@ -476,7 +548,11 @@ fn place_seeds(
         }
     }
     while urban_seeds.len() < urban {
-        urban_seeds.push(rural_seeds.pop().expect("regions hold more hexagons than parts"));
+        urban_seeds.push(
+            rural_seeds
+                .pop()
+                .expect("regions hold more hexagons than parts"),
+        );
     }
     let (mut u, mut r) = (urban_seeds.into_iter(), rural_seeds.into_iter());
     flags
@@ -497,7 +573,11 @@ fn fill_enclosed_gaps(lattice: &Lattice, owner: &mut [u32]) {
             continue;
         }
         outside[h] = true;
-        stack.extend(lattice.neighbours(h).filter(|&n| !outside[n] && owner[n] == NONE));
+        stack.extend(
+            lattice
+                .neighbours(h)
+                .filter(|&n| !outside[n] && owner[n] == NONE),
+        );
     }
     partition::absorb_unowned(lattice, |h| !outside[h], owner);
 }
@@ -505,8 +585,10 @@ fn fill_enclosed_gaps(lattice: &Lattice, owner: &mut [u32]) {
 /// Households per village: communities are dense, rural villages smaller; scaled so the city
 /// holds [`HOUSEHOLDS`].
 fn allocate_households(villages: &[Division], townships: &[Division], seed: u64) -> Vec<usize> {
-    let street: HashMap<&str, bool> =
-        townships.iter().map(|t| (t.code.as_str(), is_street(&t.name))).collect();
+    let street: HashMap<&str, bool> = townships
+        .iter()
+        .map(|t| (t.code.as_str(), is_street(&t.name)))
+        .collect();
     let raw: Vec<f64> = villages
         .iter()
         .map(|v| {
@@ -519,7 +601,12 @@ fn allocate_households(villages: &[Division], townships: &[Division], seed: u64)
             base * (0.35 * rng.normal()).exp()
         })
         .collect();
-    apportion(&raw, HOUSEHOLDS, &vec![1; raw.len()], &vec![usize::MAX; raw.len()])
+    apportion(
+        &raw,
+        HOUSEHOLDS,
+        &vec![1; raw.len()],
+        &vec![usize::MAX; raw.len()],
+    )
 }
 
 /// Grid cells per village in proportion to households: at least one each, at most one per
@@ -534,7 +621,12 @@ fn allocate_grid_cells(households: &[usize], village_hexes: &[Vec<usize>]) -> Ve
 fn allocate_extra_workers(households: &[usize], grid_cells: &[usize]) -> Vec<usize> {
     let weights: Vec<f64> = households.iter().map(|&h| h as f64).collect();
     let caps = grid_cells.to_vec();
-    apportion(&weights, GRID_WORKERS - GRID_CELLS, &vec![0; weights.len()], &caps)
+    apportion(
+        &weights,
+        GRID_WORKERS - GRID_CELLS,
+        &vec![0; weights.len()],
+        &caps,
+    )
 }
 
 /// Splits `total` into integer shares proportional to `weights`, each within `[min, cap]`
@@ -593,20 +685,39 @@ struct VillageContext<'a> {
 
 /// Cuts a village into grid cells and fills it with households, workers and incidents.
 /// `scratch` is a lattice-sized array of [`NONE`], left as it was found.
-fn populate_village(c: &VillageContext<'_>, rng: &mut Rng, scratch: &mut [u32], data: &mut DemoData) {
+fn populate_village(
+    c: &VillageContext<'_>,
+    rng: &mut Rng,
+    scratch: &mut [u32],
+    data: &mut DemoData,
+) {
     let lattice = c.lattice;
     let short = short_village_name(&c.village.name);
     let community = is_community(&c.village.name);
-    let address_prefix = format!("云南省{CITY_NAME}{}{}{short}", c.county_name, c.township.name);
+    let address_prefix = format!(
+        "云南省{CITY_NAME}{}{}{short}",
+        c.county_name, c.township.name
+    );
 
     // Grid cells: the village cut into `grid_cells` connected parts.
     let seeds: Vec<Seed> = partition::spread_seeds(lattice, c.hexes, c.seed_hex, c.grid_cells, rng)
         .into_iter()
-        .map(|hex| Seed { hex, weight: 1.0, quota: usize::MAX })
+        .map(|hex| Seed {
+            hex,
+            weight: 1.0,
+            quota: usize::MAX,
+        })
         .collect();
     let member: std::collections::HashSet<usize> = c.hexes.iter().copied().collect();
     let mut owner: HashMap<usize, u32> = HashMap::with_capacity(c.hexes.len());
-    partition::grow(lattice, &seeds, |h| member.contains(&h), c.noise, 0.25, scratch);
+    partition::grow(
+        lattice,
+        &seeds,
+        |h| member.contains(&h),
+        c.noise,
+        0.25,
+        scratch,
+    );
     for &h in c.hexes {
         owner.insert(h, scratch[h]);
         scratch[h] = NONE;
@@ -628,7 +739,12 @@ fn populate_village(c: &VillageContext<'_>, rng: &mut Rng, scratch: &mut [u32], 
 
     // Households: split among the cells, clustered in hamlets (rural) or spread (urban).
     let cell_weights: Vec<f64> = (0..seeds.len()).map(|_| rng.range_f64(0.7, 1.3)).collect();
-    let per_cell = apportion(&cell_weights, c.households, &vec![1; seeds.len()], &vec![usize::MAX; seeds.len()]);
+    let per_cell = apportion(
+        &cell_weights,
+        c.households,
+        &vec![1; seeds.len()],
+        &vec![usize::MAX; seeds.len()],
+    );
     let mut cell_households: Vec<Vec<(f64, f64)>> = vec![Vec::new(); seeds.len()];
     for (k, hexes) in cell_hexes.iter().enumerate() {
         let hamlets: Vec<usize> = (0..rng.between(1, 3)).map(|_| *rng.pick(hexes)).collect();
@@ -641,8 +757,11 @@ fn populate_village(c: &VillageContext<'_>, rng: &mut Rng, scratch: &mut [u32], 
                 let mut point = None;
                 for _ in 0..12 {
                     let (px, py) = (hx + 0.22 * rng.normal(), hy + 0.22 * rng.normal());
-                    if lattice.hex_at_km(px, py).is_some_and(|h| owner.get(&h) == Some(&(k as u32))) {
-                        point = Some((px, py));
+                    if let Some(h) = lattice
+                        .hex_at_km(px, py)
+                        .filter(|h| owner.get(h) == Some(&(k as u32)))
+                    {
+                        point = Some(lattice.into_core(h, (px, py)));
                         break;
                     }
                 }
@@ -651,9 +770,18 @@ fn populate_village(c: &VillageContext<'_>, rng: &mut Rng, scratch: &mut [u32], 
             let lonlat = lattice.to_lonlat(x, y);
             cell_households[k].push(lonlat);
             let detail = if community {
-                format!("{}{}路{}号", short.trim_end_matches("社区"), rng.pick(&DIRECTIONS), rng.between(1, 399))
+                format!(
+                    "{}{}路{}号",
+                    short.trim_end_matches("社区"),
+                    rng.pick(&DIRECTIONS),
+                    rng.between(1, 399)
+                )
             } else {
-                format!("{}组{}号", n % hamlets.len() + 1 + 3 * (k % 4), rng.between(1, 180))
+                format!(
+                    "{}组{}号",
+                    n % hamlets.len() + 1 + 3 * (k % 4),
+                    rng.between(1, 180)
+                )
             };
             data.households.push(Household {
                 id: data.households.len() as i64 + 1,
@@ -681,7 +809,11 @@ fn populate_village(c: &VillageContext<'_>, rng: &mut Rng, scratch: &mut [u32], 
         data.workers.push(Worker {
             id,
             name: person_name(rng),
-            phone: format!("1{}{:09}", rng.pick(&["3", "5", "8", "9"]), rng.below(1_000_000_000)),
+            phone: format!(
+                "1{}{:09}",
+                rng.pick(&["3", "5", "8", "9"]),
+                rng.below(1_000_000_000)
+            ),
             status,
             lonlat: lattice.to_lonlat(x, y),
             last_seen_at: data.reference - Duration::minutes(seen_minutes),
@@ -691,14 +823,23 @@ fn populate_village(c: &VillageContext<'_>, rng: &mut Rng, scratch: &mut [u32], 
     }
 
     // Incidents: about INCIDENTS_PER_YEAR city-wide over HISTORY_DAYS, where people live.
-    let expected = (INCIDENTS_PER_YEAR as f64) * (HISTORY_DAYS as f64 / 365.0) * c.households as f64
-        / HOUSEHOLDS as f64;
+    let expected =
+        (INCIDENTS_PER_YEAR as f64) * (HISTORY_DAYS as f64 / 365.0) * c.households as f64
+            / HOUSEHOLDS as f64;
     let count = expected.floor() as usize + usize::from(rng.chance(expected.fract()));
     for _ in 0..count {
         let k = rng.weighted(&per_cell.iter().map(|&n| n as f64).collect::<Vec<_>>());
         let place = *rng.pick(&cell_households[k]);
         let worker = *rng.pick(&workers_of_cell[k]);
-        add_incident(c, &short, first_cell_id + k as i64, place, worker, rng, data);
+        add_incident(
+            c,
+            &short,
+            first_cell_id + k as i64,
+            place,
+            worker,
+            rng,
+            data,
+        );
     }
 }
 
@@ -718,8 +859,23 @@ fn add_incident(
     let reported_at = data.reference - Duration::minutes(rng.between(10, HISTORY_DAYS * 24 * 60));
     let worker_actor = format!("grid_worker:{worker}");
 
-    let mut timeline: Vec<(DateTime<Utc>, &'static str, &'static str, &'static str, String, String)> =
-        vec![(reported_at, "reported", "reported", "village", worker_actor.clone(), String::new())];
+    let event = |at, kind, status, tier, actor: &str, note: &str| Event {
+        incident_id: id,
+        at,
+        kind,
+        status,
+        tier,
+        actor: actor.to_owned(),
+        note: note.to_owned(),
+    };
+    let mut timeline = vec![event(
+        reported_at,
+        "reported",
+        "reported",
+        "village",
+        &worker_actor,
+        "",
+    )];
     let mut at = reported_at;
     let mut step = |minutes_lo: i64, minutes_hi: i64, rng: &mut Rng| {
         at += Duration::minutes(rng.between(minutes_lo, minutes_hi));
@@ -727,16 +883,55 @@ fn add_incident(
     };
     let mut resolved_tier = None;
     if rng.chance(0.03) {
-        let (kind, status) = if rng.chance(0.5) { ("rejected", "rejected") } else { ("marked_duplicate", "duplicate") };
-        timeline.push((step(10, 240, rng), kind, status, "village", "dispatcher".into(), String::new()));
+        let (kind, status) = if rng.chance(0.5) {
+            ("rejected", "rejected")
+        } else {
+            ("marked_duplicate", "duplicate")
+        };
+        timeline.push(event(
+            step(10, 240, rng),
+            kind,
+            status,
+            "village",
+            "dispatcher",
+            "",
+        ));
     } else {
-        timeline.push((step(5, 120, rng), "assigned", "assigned", "village", "dispatcher".into(), String::new()));
-        timeline.push((step(5, 60, rng), "accepted", "accepted", "village", worker_actor.clone(), String::new()));
-        timeline.push((step(10, 240, rng), "started", "in_progress", "village", worker_actor.clone(), String::new()));
+        timeline.push(event(
+            step(5, 120, rng),
+            "assigned",
+            "assigned",
+            "village",
+            "dispatcher",
+            "",
+        ));
+        timeline.push(event(
+            step(5, 60, rng),
+            "accepted",
+            "accepted",
+            "village",
+            &worker_actor,
+            "",
+        ));
+        timeline.push(event(
+            step(10, 240, rng),
+            "started",
+            "in_progress",
+            "village",
+            &worker_actor,
+            "",
+        ));
         let final_tier = rng.weighted(&RESOLUTION_TIERS[severity_index]);
         for tier in TIERS.iter().take(final_tier + 1).skip(1) {
             let note = format!("升级至{}处理", tier_name(tier));
-            timeline.push((step(6 * 60, 5 * 24 * 60, rng), "escalated", "in_progress", tier, "system".into(), note));
+            timeline.push(event(
+                step(6 * 60, 5 * 24 * 60, rng),
+                "escalated",
+                "in_progress",
+                tier,
+                "system",
+                &note,
+            ));
         }
         let tier = TIERS[final_tier];
         let resolve_minutes = match final_tier {
@@ -745,37 +940,54 @@ fn add_incident(
             2 => (5 * 24 * 60, 30 * 24 * 60),
             _ => (20 * 24 * 60, 60 * 24 * 60),
         };
-        timeline.push((step(resolve_minutes.0, resolve_minutes.1, rng), "resolved", "resolved", tier, worker_actor.clone(), "调解成功".into()));
-        timeline.push((step(24 * 60, 3 * 24 * 60, rng), "closed", "closed", tier, "dispatcher".into(), String::new()));
+        let resolved = step(resolve_minutes.0, resolve_minutes.1, rng);
+        timeline.push(event(
+            resolved,
+            "resolved",
+            "resolved",
+            tier,
+            &worker_actor,
+            "调解成功",
+        ));
+        timeline.push(event(
+            step(24 * 60, 3 * 24 * 60, rng),
+            "closed",
+            "closed",
+            tier,
+            "dispatcher",
+            "",
+        ));
         resolved_tier = Some(tier);
     }
     // Only what has happened by the reference time is history.
-    timeline.retain(|e| e.0 <= data.reference);
+    timeline.retain(|e| e.at <= data.reference);
     let last = timeline.last().expect("the report itself is in the past");
-    let resolved_at = timeline.iter().find(|e| e.1 == "resolved").map(|e| e.0);
-    let closed_at = timeline.iter().find(|e| e.1 == "closed").map(|e| e.0);
+    let resolved_at = timeline.iter().find(|e| e.kind == "resolved").map(|e| e.at);
+    let closed_at = timeline.iter().find(|e| e.kind == "closed").map(|e| e.at);
+    let (status, tier, updated_at) = (last.status, last.tier, last.at);
     data.incidents.push(Incident {
         id,
         category,
         severity,
-        status: last.2,
-        tier: last.3,
+        status,
+        tier,
         resolved_tier: resolved_at.and(resolved_tier),
         title: format!("{place_name}{category_name}"),
-        description: format!("{}{place_name}群众反映{category_name},请网格员核实处理。", c.township.name),
+        description: format!(
+            "{}{place_name}群众反映{category_name},请网格员核实处理。",
+            c.township.name
+        ),
         lonlat,
         grid_cell_id,
         village_id: c.village_id,
         township_id: c.township_id,
         county_id: c.county_id,
         reported_at,
-        updated_at: last.0,
+        updated_at,
         resolved_at,
         closed_at,
     });
-    for (at, kind, status, tier, actor, note) in timeline {
-        data.events.push(Event { incident_id: id, at, kind, status, tier, actor, note });
-    }
+    data.events.extend(timeline);
 }
 
 fn tier_name(tier: &str) -> &'static str {
@@ -811,27 +1023,93 @@ fn add_facilities(
         });
     };
     let t = &township.name;
-    add(FacilityKind::GovernanceCentre, format!("{t}综治维稳信访中心"), township_id, seat_hex, rng);
-    add(FacilityKind::ServiceStation, format!("{t}为民服务站"), township_id, seat_hex, rng);
-    add(FacilityKind::MediationOrganisation, format!("{t}人民调解委员会"), township_id, seat_hex, rng);
-    add(FacilityKind::PoliceStation, format!("{t}派出所"), township_id, seat_hex, rng);
-    add(FacilityKind::Hospital, format!("{t}卫生院"), township_id, seat_hex, rng);
-    add(FacilityKind::School, format!("{t}中学"), township_id, seat_hex, rng);
+    add(
+        FacilityKind::GovernanceCentre,
+        format!("{t}综治维稳信访中心"),
+        township_id,
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::ServiceStation,
+        format!("{t}为民服务站"),
+        township_id,
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::MediationOrganisation,
+        format!("{t}人民调解委员会"),
+        township_id,
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::PoliceStation,
+        format!("{t}派出所"),
+        township_id,
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::Hospital,
+        format!("{t}卫生院"),
+        township_id,
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::School,
+        format!("{t}中学"),
+        township_id,
+        seat_hex,
+        rng,
+    );
     // Migrant service stations: one per township, a second where towns are large.
-    add(FacilityKind::MigrantServiceStation, format!("{t}流动人口综合服务站"), township_id, seat_hex, rng);
+    add(
+        FacilityKind::MigrantServiceStation,
+        format!("{t}流动人口综合服务站"),
+        township_id,
+        seat_hex,
+        rng,
+    );
     if villages.len() >= 12 {
-        add(FacilityKind::MigrantServiceStation, format!("{t}流动人口综合服务站第二站"), township_id, seat_hex, rng);
+        add(
+            FacilityKind::MigrantServiceStation,
+            format!("{t}流动人口综合服务站第二站"),
+            township_id,
+            seat_hex,
+            rng,
+        );
     }
     for &(village, village_id, village_seed, hexes) in villages {
         let short = short_village_name(&village.name);
-        add(FacilityKind::MediationOrganisation, format!("{short}人民调解委员会"), village_id, village_seed, rng);
+        add(
+            FacilityKind::MediationOrganisation,
+            format!("{short}人民调解委员会"),
+            village_id,
+            village_seed,
+            rng,
+        );
         if rng.chance(0.55) {
             let hex = *rng.pick(hexes);
-            add(FacilityKind::School, format!("{short}小学"), village_id, hex, rng);
+            add(
+                FacilityKind::School,
+                format!("{short}小学"),
+                village_id,
+                hex,
+                rng,
+            );
         }
         if rng.chance(0.2) {
             let hex = *rng.pick(hexes);
-            add(FacilityKind::MediationOrganisation, format!("{short}网格调解室"), village_id, hex, rng);
+            add(
+                FacilityKind::MediationOrganisation,
+                format!("{short}网格调解室"),
+                village_id,
+                hex,
+                rng,
+            );
         }
     }
 }
@@ -859,25 +1137,70 @@ fn add_county_facilities(
             lonlat: lattice.to_lonlat(x, y),
         });
     };
-    add(FacilityKind::Hospital, format!("{county_name}人民医院"), seat_hex, rng);
-    add(FacilityKind::Hospital, format!("{county_name}中医医院"), seat_hex, rng);
-    add(FacilityKind::PoliceStation, format!("{county_name}公安局"), seat_hex, rng);
-    add(FacilityKind::MediationOrganisation, format!("{county_name}医疗纠纷人民调解委员会"), seat_hex, rng);
-    add(FacilityKind::MediationOrganisation, format!("{county_name}交通事故纠纷人民调解委员会"), seat_hex, rng);
-    add(FacilityKind::MigrantServiceStation, format!("{county_name}流动人口服务管理中心"), seat_hex, rng);
-    add(FacilityKind::School, format!("{county_name}第一中学"), seat_hex, rng);
-    add(FacilityKind::School, format!("{county_name}职业高级中学"), seat_hex, rng);
+    add(
+        FacilityKind::Hospital,
+        format!("{county_name}人民医院"),
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::Hospital,
+        format!("{county_name}中医医院"),
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::PoliceStation,
+        format!("{county_name}公安局"),
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::MediationOrganisation,
+        format!("{county_name}医疗纠纷人民调解委员会"),
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::MediationOrganisation,
+        format!("{county_name}交通事故纠纷人民调解委员会"),
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::MigrantServiceStation,
+        format!("{county_name}流动人口服务管理中心"),
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::School,
+        format!("{county_name}第一中学"),
+        seat_hex,
+        rng,
+    );
+    add(
+        FacilityKind::School,
+        format!("{county_name}职业高级中学"),
+        seat_hex,
+        rng,
+    );
     // Seven resettlement and community-correction work bases city-wide (the source document).
     if county_index < 7 {
         let hex = *rng.pick(hexes);
-        add(FacilityKind::ResettlementBase, format!("{county_name}过渡性安置基地"), hex, rng);
+        add(
+            FacilityKind::ResettlementBase,
+            format!("{county_name}过渡性安置基地"),
+            hex,
+            rng,
+        );
     }
 }
 
-/// A uniformly random point inside a hexagon (within its inscribed circle), km.
+/// A uniformly random point in a hexagon's core (inside its outline whatever the jitter), km.
 fn random_point_in_hex(lattice: &Lattice, hex: usize, rng: &mut Rng) -> (f64, f64) {
     let (cx, cy) = lattice.centre_km(hex);
-    let r = lattice.size_km() * 0.85 * rng.f64().sqrt();
+    let r = lattice.size_km() * hexgrid::CORE_RADIUS * rng.f64().sqrt();
     let angle = rng.range_f64(0.0, std::f64::consts::TAU);
     (cx + r * angle.cos(), cy + r * angle.sin())
 }
@@ -902,7 +1225,12 @@ mod tests {
 
     #[test]
     fn apportion_hits_the_total_within_bounds() {
-        let shares = apportion(&[1.0, 2.0, 3.0, 0.5], 100, &[1, 1, 1, 1], &[usize::MAX, 30, usize::MAX, usize::MAX]);
+        let shares = apportion(
+            &[1.0, 2.0, 3.0, 0.5],
+            100,
+            &[1, 1, 1, 1],
+            &[usize::MAX, 30, usize::MAX, usize::MAX],
+        );
         assert_eq!(shares.iter().sum::<usize>(), 100);
         assert!(shares[1] <= 30);
         assert!(shares.iter().all(|&s| s >= 1));

@@ -14,6 +14,9 @@ use std::collections::HashMap;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
+/// A closed ring of lattice vertices (the first is not repeated at the end).
+type Ring = Vec<(i64, i64)>;
+
 const CORNERS: [(i64, i64); 6] = [(1, 1), (0, 2), (-1, 1), (-1, -1), (0, -2), (1, -1)];
 const NEIGHBOURS: [(i32, i32); 6] = [(1, 0), (1, -1), (0, -1), (-1, 0), (-1, 1), (0, 1)];
 const KM_PER_DEGREE_LAT: f64 = 110.574;
@@ -31,7 +34,18 @@ pub struct Lattice {
     r0: i32,
     width: i32,
     height: i32,
+    /// Vertex displacement, as a fraction of `size_km`, and the seed that draws it.
+    jitter: f64,
+    jitter_seed: u64,
 }
+
+/// The largest vertex displacement that keeps every dissolved outline valid: a vertex is at
+/// least √3/2·size from any edge it is not on, and each end of an edge moving by `j` moves
+/// the edge by at most `j`, so 2j must stay well under √3/2.
+pub const MAX_JITTER: f64 = 0.2;
+/// Radius (in sizes) of the disc around a hexagon's centre that stays inside its outline
+/// however its vertices are displaced: √3/2 − MAX_JITTER, rounded down.
+pub const CORE_RADIUS: f64 = 0.6;
 
 impl Lattice {
     /// A lattice of hexagons of `size_km` covering the lon/lat box around `origin`.
@@ -45,6 +59,8 @@ impl Lattice {
             r0: 0,
             width: 0,
             height: 0,
+            jitter: 0.0,
+            jitter_seed: 0,
         };
         let corners = [min, max, (min.0, max.1), (max.0, min.1)];
         let axial: Vec<(i32, i32)> = corners
@@ -64,6 +80,15 @@ impl Lattice {
         lattice.width = qmax - qmin + 1;
         lattice.height = rmax - rmin + 1;
         lattice
+    }
+
+    /// Displaces every vertex by a deterministic amount up to `fraction` (at most
+    /// [`MAX_JITTER`]) of the size, so outlines wander instead of zigzagging regularly. A
+    /// vertex shared by several outlines moves the same way in all of them.
+    pub fn with_jitter(mut self, seed: u64, fraction: f64) -> Self {
+        self.jitter = fraction.clamp(0.0, MAX_JITTER);
+        self.jitter_seed = seed;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -154,9 +179,41 @@ impl Lattice {
     }
 
     fn vertex_lonlat(&self, v: (i64, i64)) -> Coord<f64> {
-        let (x, y) = self.vertex_km(v.0, v.1);
+        let (mut x, mut y) = self.vertex_km(v.0, v.1);
+        if self.jitter > 0.0 {
+            let (dx, dy) = self.displacement(v);
+            x += dx;
+            y += dy;
+        }
         let (lon, lat) = self.to_lonlat(x, y);
         Coord { x: lon, y: lat }
+    }
+
+    /// A vertex's displacement (km), within a disc of radius `jitter · size`.
+    fn displacement(&self, (vx, vy): (i64, i64)) -> (f64, f64) {
+        let mut h = self.jitter_seed ^ (vx as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h = (h ^ (vy as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9)).rotate_left(29);
+        h = (h ^ (h >> 31)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h ^= h >> 29;
+        let unit = |bits: u64| (bits & 0xFFFF_FFFF) as f64 / 4_294_967_296.0;
+        let radius = self.jitter * self.size_km * unit(h).sqrt();
+        let angle = std::f64::consts::TAU * unit(h >> 32);
+        (radius * angle.cos(), radius * angle.sin())
+    }
+
+    /// A point moved, if need be, into the core of hexagon `index` (within
+    /// [`CORE_RADIUS`]·size of its centre), where it lies inside the hexagon's outline
+    /// whatever the jitter.
+    pub fn into_core(&self, index: usize, (x, y): (f64, f64)) -> (f64, f64) {
+        let (cx, cy) = self.centre_km(index);
+        let (dx, dy) = (x - cx, y - cy);
+        let d = dx.hypot(dy);
+        let limit = CORE_RADIUS * self.size_km;
+        if d <= limit {
+            (x, y)
+        } else {
+            (cx + dx * limit / d, cy + dy * limit / d)
+        }
     }
 
     /// The outline of a set of hexagons: outer rings counter-clockwise, holes clockwise, as
@@ -203,11 +260,14 @@ impl Lattice {
         }
         let (outers, holes): (Vec<_>, Vec<_>) =
             rings.into_iter().partition(|ring| signed_area2(ring) > 0);
-        let mut polygons: Vec<(Vec<(i64, i64)>, Vec<Vec<(i64, i64)>>)> =
+        let mut polygons: Vec<(Ring, Vec<Ring>)> =
             outers.into_iter().map(|o| (o, Vec::new())).collect();
         for hole in holes {
             let probe = hole[0];
-            if let Some(p) = polygons.iter_mut().find(|(outer, _)| contains(outer, probe)) {
+            if let Some(p) = polygons
+                .iter_mut()
+                .find(|(outer, _)| contains(outer, probe))
+            {
                 p.1.push(hole);
             }
         }
@@ -285,7 +345,10 @@ mod tests {
         for n in l.neighbours(h) {
             let (nx, ny) = l.centre_km(n);
             let d = ((nx - cx).powi(2) + (ny - cy).powi(2)).sqrt();
-            assert!((d - 0.2 * 3f64.sqrt()).abs() < 1e-9, "neighbour centres are √3·size apart");
+            assert!(
+                (d - 0.2 * 3f64.sqrt()).abs() < 1e-9,
+                "neighbour centres are √3·size apart"
+            );
         }
     }
 
@@ -308,6 +371,40 @@ mod tests {
         assert!((ratio - 7.0 / 6.0).abs() < 1e-6);
         assert!(filled.0[0].exterior().is_closed());
         assert!(mp.signed_area() > 0.0, "outer rings are counter-clockwise");
+    }
+
+    #[test]
+    fn jittered_outlines_stay_valid_and_shared_vertices_stay_shared() {
+        let l = lattice().with_jitter(9, MAX_JITTER);
+        let centre = l.hex_at_lonlat(102.5, 24.3).unwrap();
+        let ring: Vec<usize> = l.neighbours(centre).collect();
+        let outer = l.dissolve(&ring);
+        let inner = l.dissolve(&[centre]);
+        assert!(outer.is_valid() && inner.is_valid());
+        // The hole of the ring is exactly the centre hexagon's outline, vertex for vertex.
+        let mut hole: Vec<_> = outer.0[0].interiors()[0]
+            .0
+            .iter()
+            .map(|c| (c.x.to_bits(), c.y.to_bits()))
+            .collect();
+        let mut own: Vec<_> = inner.0[0]
+            .exterior()
+            .0
+            .iter()
+            .map(|c| (c.x.to_bits(), c.y.to_bits()))
+            .collect();
+        hole.sort_unstable();
+        own.sort_unstable();
+        assert_eq!(hole, own);
+        // A point pulled into a hexagon's core is inside its jittered outline.
+        use geo::Contains;
+        let (cx, cy) = l.centre_km(centre);
+        for k in 0..36 {
+            let a = f64::from(k) * 10f64.to_radians();
+            let (x, y) = l.into_core(centre, (cx + a.cos(), cy + a.sin()));
+            let (lon, lat) = l.to_lonlat(x, y);
+            assert!(inner.contains(&geo::Point::new(lon, lat)));
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ const CHUNK_BYTES: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("the database already holds administrative units; the demo loads only into an empty database")]
+    #[error(
+        "the database already holds administrative units; the demo loads only into an empty database"
+    )]
     NotEmpty,
     #[error("loading the demo failed: {0}")]
     Database(#[from] sqlx::Error),
@@ -33,18 +35,26 @@ pub async fn load(
         return Err(LoadError::NotEmpty);
     }
     // The load is one long transaction; it must not hit the pool's statement timeout.
-    sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
 
-    copy(&mut tx, "COPY admin_unit (id, level, code, name, parent_id, geom) FROM STDIN", data.units.iter().map(|u| {
-        row(&[
-            &u.id.to_string(),
-            u.level.as_str(),
-            &u.code,
-            &u.name,
-            &u.parent_id.map(|p| p.to_string()).unwrap_or_else(|| NULL.into()),
-            Ewkb::multi_polygon(&u.geom).as_str(),
-        ])
-    }))
+    copy(
+        &mut tx,
+        "COPY admin_unit (id, level, code, name, parent_id, geom) FROM STDIN",
+        data.units.iter().map(|u| {
+            row(&[
+                &u.id.to_string(),
+                u.level.as_str(),
+                &u.code,
+                &u.name,
+                &u.parent_id
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| NULL.into()),
+                Ewkb::multi_polygon(&u.geom).as_str(),
+            ])
+        }),
+    )
     .await?;
     progress(&format!("{} administrative units", data.units.len()));
 
@@ -55,58 +65,80 @@ pub async fn load(
     .bind(data.reference)
     .execute(&mut *tx)
     .await?;
-    copy(&mut tx, "COPY grid_cell (id, plan_id, village_id, code, name, geom) FROM STDIN", data.grid_cells.iter().map(|g| {
-        row(&[
-            &g.id.to_string(),
-            "1",
-            &g.village_id.to_string(),
-            &g.code,
-            &g.name,
-            Ewkb::multi_polygon(&g.geom).as_str(),
-        ])
-    }))
+    copy(
+        &mut tx,
+        "COPY grid_cell (id, plan_id, village_id, code, name, geom) FROM STDIN",
+        data.grid_cells.iter().map(|g| {
+            row(&[
+                &g.id.to_string(),
+                "1",
+                &g.village_id.to_string(),
+                &g.code,
+                &g.name,
+                Ewkb::multi_polygon(&g.geom).as_str(),
+            ])
+        }),
+    )
     .await?;
     progress(&format!("{} grid cells", data.grid_cells.len()));
 
-    copy(&mut tx, "COPY household (id, address, size, village_id, geom) FROM STDIN", data.households.iter().map(|h| {
-        row(&[
-            &h.id.to_string(),
-            &h.address,
-            &h.size.to_string(),
-            &h.village_id.to_string(),
-            point(h.lonlat).as_str(),
-        ])
-    }))
+    copy(
+        &mut tx,
+        "COPY household (id, address, size, village_id, geom) FROM STDIN",
+        data.households.iter().map(|h| {
+            row(&[
+                &h.id.to_string(),
+                &h.address,
+                &h.size.to_string(),
+                &h.village_id.to_string(),
+                point(h.lonlat).as_str(),
+            ])
+        }),
+    )
     .await?;
     progress(&format!("{} households", data.households.len()));
 
-    copy(&mut tx, "COPY facility (id, kind, name, address, admin_unit_id, geom) FROM STDIN", data.facilities.iter().map(|f| {
-        row(&[
-            &f.id.to_string(),
-            f.kind.as_str(),
-            &f.name,
-            &f.address,
-            &f.admin_unit_id.to_string(),
-            point(f.lonlat).as_str(),
-        ])
-    }))
+    copy(
+        &mut tx,
+        "COPY facility (id, kind, name, address, admin_unit_id, geom) FROM STDIN",
+        data.facilities.iter().map(|f| {
+            row(&[
+                &f.id.to_string(),
+                f.kind.as_str(),
+                &f.name,
+                &f.address,
+                &f.admin_unit_id.to_string(),
+                point(f.lonlat).as_str(),
+            ])
+        }),
+    )
     .await?;
     progress(&format!("{} facilities", data.facilities.len()));
 
-    copy(&mut tx, "COPY grid_worker (id, name, phone, status, last_position, last_seen_at) FROM STDIN", data.workers.iter().map(|w| {
-        row(&[
-            &w.id.to_string(),
-            &w.name,
-            &w.phone,
-            w.status,
-            point(w.lonlat).as_str(),
-            &timestamp(w.last_seen_at),
-        ])
-    }))
+    copy(
+        &mut tx,
+        "COPY grid_worker (id, name, phone, status, last_position, last_seen_at) FROM STDIN",
+        data.workers.iter().map(|w| {
+            row(&[
+                &w.id.to_string(),
+                &w.name,
+                &w.phone,
+                w.status,
+                point(w.lonlat).as_str(),
+                &timestamp(w.last_seen_at),
+            ])
+        }),
+    )
     .await?;
-    copy(&mut tx, "COPY grid_worker_cell (worker_id, grid_cell_id) FROM STDIN", data.workers.iter().flat_map(|w| {
-        w.grid_cell_ids.iter().map(|c| row(&[&w.id.to_string(), &c.to_string()]))
-    }))
+    copy(
+        &mut tx,
+        "COPY grid_worker_cell (worker_id, grid_cell_id) FROM STDIN",
+        data.workers.iter().flat_map(|w| {
+            w.grid_cell_ids
+                .iter()
+                .map(|c| row(&[&w.id.to_string(), &c.to_string()]))
+        }),
+    )
     .await?;
     progress(&format!("{} grid workers", data.workers.len()));
 
@@ -134,22 +166,39 @@ pub async fn load(
             ])
         }))
     .await?;
-    copy(&mut tx, "COPY incident_event (incident_id, at, kind, status, tier, actor, note) FROM STDIN", data.events.iter().map(|e| {
-        row(&[
-            &e.incident_id.to_string(),
-            &timestamp(e.at),
-            e.kind,
-            e.status,
-            e.tier,
-            &e.actor,
-            &e.note,
-        ])
-    }))
+    copy(
+        &mut tx,
+        "COPY incident_event (incident_id, at, kind, status, tier, actor, note) FROM STDIN",
+        data.events.iter().map(|e| {
+            row(&[
+                &e.incident_id.to_string(),
+                &timestamp(e.at),
+                e.kind,
+                e.status,
+                e.tier,
+                &e.actor,
+                &e.note,
+            ])
+        }),
+    )
     .await?;
-    progress(&format!("{} incidents, {} timeline events", data.incidents.len(), data.events.len()));
+    progress(&format!(
+        "{} incidents, {} timeline events",
+        data.incidents.len(),
+        data.events.len()
+    ));
 
     // Identity columns continue after the ids the demo chose.
-    for table in ["admin_unit", "grid_plan", "grid_cell", "household", "facility", "grid_worker", "incident", "incident_event"] {
+    for table in [
+        "admin_unit",
+        "grid_plan",
+        "grid_cell",
+        "household",
+        "facility",
+        "grid_worker",
+        "incident",
+        "incident_event",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
         )))
@@ -215,12 +264,14 @@ async fn copy(
     statement: &'static str,
     rows: impl Iterator<Item = String>,
 ) -> Result<(), sqlx::Error> {
-    let mut copy_in = (&mut **tx).copy_in_raw(statement).await?;
+    let mut copy_in = tx.copy_in_raw(statement).await?;
     let mut buffer = String::with_capacity(CHUNK_BYTES + 4096);
     for line in rows {
         buffer.push_str(&line);
         if buffer.len() >= CHUNK_BYTES {
-            copy_in.send(std::mem::take(&mut buffer).into_bytes()).await?;
+            copy_in
+                .send(std::mem::take(&mut buffer).into_bytes())
+                .await?;
             buffer.reserve(CHUNK_BYTES + 4096);
         }
     }

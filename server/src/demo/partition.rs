@@ -132,10 +132,7 @@ pub fn spread_seeds(
     rng: &mut super::rng::Rng,
 ) -> Vec<usize> {
     let mut chosen = vec![first];
-    let mut nearest: Vec<f64> = region
-        .iter()
-        .map(|&h| dist2(lattice, h, first))
-        .collect();
+    let mut nearest: Vec<f64> = region.iter().map(|&h| dist2(lattice, h, first)).collect();
     while chosen.len() < count.min(region.len()) {
         let mut best = (f64::MIN, 0usize);
         for (i, &d) in nearest.iter().enumerate() {
@@ -180,11 +177,26 @@ mod tests {
         let mut rng = Rng::new(3);
         let seeds: Vec<Seed> = spread_seeds(&lattice, &region, region[0], 5, &mut rng)
             .into_iter()
-            .map(|hex| Seed { hex, weight: 1.0, quota: usize::MAX })
+            .map(|hex| Seed {
+                hex,
+                weight: 1.0,
+                quota: usize::MAX,
+            })
             .collect();
         let mut owner = vec![NONE; lattice.len()];
-        let claimed = grow(&lattice, &seeds, |h| inside[h], &Noise::new(1, 5.0), 0.3, &mut owner);
-        assert_eq!(claimed.iter().sum::<usize>(), region.len(), "every hexagon is claimed");
+        let claimed = grow(
+            &lattice,
+            &seeds,
+            |h| inside[h],
+            &Noise::new(1, 5.0),
+            0.3,
+            &mut owner,
+        );
+        assert_eq!(
+            claimed.iter().sum::<usize>(),
+            region.len(),
+            "every hexagon is claimed"
+        );
         for part in 0..seeds.len() as u32 {
             // Flood from the seed through the part's own hexagons reaches all of them.
             let mut seen = vec![false; lattice.len()];

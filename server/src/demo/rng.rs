@@ -102,10 +102,23 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_streams_differ_by_label() {
-        let a: Vec<u64> = (0..5).map({ let mut r = Rng::new(7); move |_| r.next_u64() }).collect();
-        let b: Vec<u64> = (0..5).map({ let mut r = Rng::new(7); move |_| r.next_u64() }).collect();
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_eq!(a, b);
-        assert_ne!(Rng::derive(7, "x").next_u64(), Rng::derive(7, "y").next_u64());
+        assert_ne!(
+            Rng::derive(7, "x").next_u64(),
+            Rng::derive(7, "y").next_u64()
+        );
     }
 
     #[test]

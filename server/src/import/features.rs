@@ -42,7 +42,10 @@ pub fn parse_feature_collection(
         ));
     }
     if let Some(crs) = root.get("crs") {
-        let name = crs.pointer("/properties/name").and_then(Value::as_str).unwrap_or("");
+        let name = crs
+            .pointer("/properties/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !LONLAT_CRS.contains(&name) {
             return Err(ImportError::NotFeatureCollection(format!(
                 "its crs `{name}` is not WGS-84 longitude/latitude (EPSG:4326); reproject it first"
@@ -50,7 +53,9 @@ pub fn parse_feature_collection(
         }
     }
     let Some(features) = root.get("features").and_then(Value::as_array) else {
-        return Err(ImportError::NotFeatureCollection("it has no `features` array".into()));
+        return Err(ImportError::NotFeatureCollection(
+            "it has no `features` array".into(),
+        ));
     };
     let mut parsed = Vec::with_capacity(features.len());
     let mut problems = Vec::new();
@@ -153,21 +158,33 @@ fn polygons(value: &GeometryValue, datum: Datum) -> Result<MultiPolygon<f64>, St
 
 fn ring(positions: &[Position], datum: Datum) -> Result<LineString<f64>, String> {
     if positions.len() < 4 {
-        return Err(format!("it has {} positions; a ring needs at least 4", positions.len()));
+        return Err(format!(
+            "it has {} positions; a ring needs at least 4",
+            positions.len()
+        ));
     }
     let mut coords = Vec::with_capacity(positions.len());
     for (i, position) in positions.iter().enumerate() {
         let p = position.as_slice();
         if !(2..=3).contains(&p.len()) {
-            return Err(format!("position {i} has {} numbers; expected longitude, latitude", p.len()));
+            return Err(format!(
+                "position {i} has {} numbers; expected longitude, latitude",
+                p.len()
+            ));
         }
         let (lon, lat) = (p[0], p[1]);
         check_lonlat(lon, lat).map_err(|e| format!("position {i}: {e}"))?;
         let (lon, lat) = datum.to_wgs84(lon, lat);
         coords.push(Coord { x: lon, y: lat });
     }
-    if positions.first().map(Position::as_slice).map(|p| (p[0], p[1]))
-        != positions.last().map(Position::as_slice).map(|p| (p[0], p[1]))
+    if positions
+        .first()
+        .map(Position::as_slice)
+        .map(|p| (p[0], p[1]))
+        != positions
+            .last()
+            .map(Position::as_slice)
+            .map(|p| (p[0], p[1]))
     {
         return Err("it is not closed (its first and last positions differ)".into());
     }
@@ -205,8 +222,16 @@ mod tests {
     #[test]
     fn lonlat_checks_name_the_mistake() {
         assert!(check_lonlat(102.5, 24.3).is_ok());
-        assert!(check_lonlat(24.3, 102.5).unwrap_err().contains("looks like latitude, longitude"));
-        assert!(check_lonlat(11_415_000.0, 2_795_000.0).unwrap_err().contains("projected metres"));
+        assert!(
+            check_lonlat(24.3, 102.5)
+                .unwrap_err()
+                .contains("looks like latitude, longitude")
+        );
+        assert!(
+            check_lonlat(11_415_000.0, 2_795_000.0)
+                .unwrap_err()
+                .contains("projected metres")
+        );
         assert!(check_lonlat(f64::NAN, 1.0).is_err());
     }
 }

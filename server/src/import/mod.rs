@@ -54,7 +54,10 @@ fn describe(what: &str, problems: &[Problem]) -> String {
         text.push_str(&format!("\n  {what} {}: {}", p.index, p.message));
     }
     if problems.len() > MAX_LISTED_PROBLEMS {
-        text.push_str(&format!("\n  … and {} more", problems.len() - MAX_LISTED_PROBLEMS));
+        text.push_str(&format!(
+            "\n  … and {} more",
+            problems.len() - MAX_LISTED_PROBLEMS
+        ));
     }
     text
 }
@@ -83,15 +86,21 @@ pub async fn import_admin_units(
     let mut seen = std::collections::HashSet::new();
     for f in &features {
         if !level.is_valid_code(&f.code) {
-            problems.push(problem(f.index, format!(
-                "code `{}` is not a {}-digit {} code",
-                f.code,
-                level.code_len(),
-                level.as_str()
-            )));
+            problems.push(problem(
+                f.index,
+                format!(
+                    "code `{}` is not a {}-digit {} code",
+                    f.code,
+                    level.code_len(),
+                    level.as_str()
+                ),
+            ));
         }
         if !seen.insert(f.code.clone()) {
-            problems.push(problem(f.index, format!("code `{}` appears more than once in the file", f.code)));
+            problems.push(problem(
+                f.index,
+                format!("code `{}` appears more than once in the file", f.code),
+            ));
         }
     }
 
@@ -122,9 +131,15 @@ pub async fn import_admin_units(
         }
     };
     let codes: Vec<String> = features.iter().map(|f| f.code.clone()).collect();
-    for (f, existing) in features.iter().zip(ids_by_code(&mut tx, level, &codes).await?) {
+    for (f, existing) in features
+        .iter()
+        .zip(ids_by_code(&mut tx, level, &codes).await?)
+    {
         if existing.is_some() {
-            problems.push(problem(f.index, format!("{} `{}` already exists", level.as_str(), f.code)));
+            problems.push(problem(
+                f.index,
+                format!("{} `{}` already exists", level.as_str(), f.code),
+            ));
         }
     }
     problems.extend(postgis_problems(&mut tx, &features).await?);
@@ -162,30 +177,51 @@ pub async fn import_grid_cells(
     let (features, mut problems) = parse_feature_collection(text, datum, &["code"])?;
     let village_codes: Vec<String> = features
         .iter()
-        .map(|f| f.properties.get("village_code").map(property_text).unwrap_or_default())
+        .map(|f| {
+            f.properties
+                .get("village_code")
+                .map(property_text)
+                .unwrap_or_default()
+        })
         .collect();
     let mut seen = std::collections::HashSet::new();
     for f in &features {
         if !seen.insert(f.code.clone()) {
-            problems.push(problem(f.index, format!("code `{}` appears more than once in the file", f.code)));
+            problems.push(problem(
+                f.index,
+                format!("code `{}` appears more than once in the file", f.code),
+            ));
         }
-        if f.code.is_empty() || f.code.len() > 40 || !f.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            problems.push(problem(f.index, format!("code `{}` must be 1 to 40 letters, digits or '-'", f.code)));
+        if f.code.is_empty()
+            || f.code.len() > 40
+            || !f
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            problems.push(problem(
+                f.index,
+                format!("code `{}` must be 1 to 40 letters, digits or '-'", f.code),
+            ));
         }
     }
 
     let mut tx = pool.begin().await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grid_plan WHERE version = $1)")
-        .bind(plan_version)
-        .fetch_one(&mut *tx)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grid_plan WHERE version = $1)")
+            .bind(plan_version)
+            .fetch_one(&mut *tx)
+            .await?;
     if exists {
         return Err(ImportError::PlanExists(plan_version));
     }
     let village_ids = ids_by_code(&mut tx, AdminLevel::Village, &village_codes).await?;
     for ((f, code), id) in features.iter().zip(&village_codes).zip(&village_ids) {
         if id.is_none() {
-            problems.push(problem(f.index, format!("its village `{code}` is not in the database")));
+            problems.push(problem(
+                f.index,
+                format!("its village `{code}` is not in the database"),
+            ));
         }
     }
     problems.extend(postgis_problems(&mut tx, &features).await?);
@@ -230,8 +266,13 @@ pub async fn import_households(
     datum: Datum,
 ) -> Result<ImportReport, ImportError> {
     const HEADER: [&str; 5] = ["address", "size", "village_code", "lon", "lat"];
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| ImportError::Csv(e.to_string()))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| ImportError::Csv(e.to_string()))?
+        .clone();
     if header.iter().collect::<Vec<_>>() != HEADER {
         return Err(ImportError::Csv(format!(
             "the header must be `{}`, found `{}`",
@@ -257,14 +298,20 @@ pub async fn import_households(
         let size = match record[1].parse::<i16>() {
             Ok(s) if (1..=60).contains(&s) => s,
             _ => {
-                problems.push(problem(line, format!("size `{}` is not a whole number from 1 to 60", &record[1])));
+                problems.push(problem(
+                    line,
+                    format!("size `{}` is not a whole number from 1 to 60", &record[1]),
+                ));
                 continue;
             }
         };
         let (lon, lat) = match (record[3].parse::<f64>(), record[4].parse::<f64>()) {
             (Ok(lon), Ok(lat)) => (lon, lat),
             _ => {
-                problems.push(problem(line, format!("lon/lat `{}`,`{}` are not numbers", &record[3], &record[4])));
+                problems.push(problem(
+                    line,
+                    format!("lon/lat `{}`,`{}` are not numbers", &record[3], &record[4]),
+                ));
                 continue;
             }
         };
@@ -273,7 +320,13 @@ pub async fn import_households(
             continue;
         }
         let (lon, lat) = datum.to_wgs84(lon, lat);
-        rows.push((line, address, size, record[2].to_owned(), Ewkb::point(geo::Point::new(lon, lat))));
+        rows.push((
+            line,
+            address,
+            size,
+            record[2].to_owned(),
+            Ewkb::point(geo::Point::new(lon, lat)),
+        ));
     }
 
     let mut tx = pool.begin().await?;
@@ -281,7 +334,10 @@ pub async fn import_households(
     let village_ids = ids_by_code(&mut tx, AdminLevel::Village, &codes).await?;
     for (row, id) in rows.iter().zip(&village_ids) {
         if id.is_none() {
-            problems.push(problem(row.0, format!("its village `{}` is not in the database", row.3)));
+            problems.push(problem(
+                row.0,
+                format!("its village `{}` is not in the database", row.3),
+            ));
         }
     }
     if problems.is_empty() {
@@ -293,12 +349,19 @@ pub async fn import_households(
              ORDER BY t.ord",
         )
         .bind(&village_ids)
-        .bind(rows.iter().map(|r| r.4.as_str().to_owned()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.4.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *tx)
         .await?;
         for ord in outside {
             let row = &rows[ord as usize - 1];
-            problems.push(problem(row.0, format!("the point lies outside its village `{}`", row.3)));
+            problems.push(problem(
+                row.0,
+                format!("the point lies outside its village `{}`", row.3),
+            ));
         }
     }
     if !problems.is_empty() {
@@ -370,13 +433,21 @@ async fn postgis_problems(
          WHERE NOT ST_IsValid(t.geom::geometry)
          ORDER BY t.ord",
     )
-    .bind(features.iter().map(|f| f.ewkb.as_str().to_owned()).collect::<Vec<_>>())
+    .bind(
+        features
+            .iter()
+            .map(|f| f.ewkb.as_str().to_owned())
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(&mut **tx)
     .await?;
     Ok(invalid
         .into_iter()
         .map(|(ord, reason)| {
-            problem(features[ord as usize - 1].index, format!("invalid geometry: {reason}"))
+            problem(
+                features[ord as usize - 1].index,
+                format!("invalid geometry: {reason}"),
+            )
         })
         .collect())
 }
@@ -387,7 +458,10 @@ async fn grid_topology_problems(
     features: &[ParsedFeature],
     village_ids: &[Option<i64>],
 ) -> Result<Vec<Problem>, sqlx::Error> {
-    let geoms: Vec<String> = features.iter().map(|f| f.ewkb.as_str().to_owned()).collect();
+    let geoms: Vec<String> = features
+        .iter()
+        .map(|f| f.ewkb.as_str().to_owned())
+        .collect();
     let outside: Vec<i32> = sqlx::query_scalar(
         "SELECT t.ord::int4
          FROM unnest($1::int8[], $2::text[]) WITH ORDINALITY AS t(village_id, geom, ord)
@@ -414,7 +488,12 @@ async fn grid_topology_problems(
     .await?;
     let mut problems: Vec<Problem> = outside
         .into_iter()
-        .map(|ord| problem(features[ord as usize - 1].index, "it is not within its village".into()))
+        .map(|ord| {
+            problem(
+                features[ord as usize - 1].index,
+                "it is not within its village".into(),
+            )
+        })
         .collect();
     for (a, b) in overlapping {
         problems.push(problem(

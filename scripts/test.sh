@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The second command: every check and test, against a real PostgreSQL + PostGIS and a real
+# headless Chromium, all started here and stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --with-browser
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "map client: type check and build"
+(cd map-client && npm run --silent typecheck && npm run --silent build >/dev/null)
+
+step "building wangge and its tests"
+cargo build --workspace --all-targets --quiet
+
+work=$(mktemp -d /tmp/wangge-test.XXXXXX)
+chmod 755 "$work"
+demo_pid=""
+cleanup() {
+    [[ -n "$demo_pid" ]] && kill "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null || true
+    target/debug/wangge --data-dir "$work/pg" db stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "starting a private PostgreSQL + PostGIS for the tests"
+WANGGE_TEST_DATABASE_URL=$(target/debug/wangge --data-dir "$work/pg" db start | tail -n 1)
+export WANGGE_TEST_DATABASE_URL
+
+step "Rust unit and integration tests"
+cargo test --workspace --quiet
+
+step "browser tests (headless Chromium) against the small demo"
+port=18090
+target/debug/wangge --data-dir "$work/demo" demo --scale small --listen "127.0.0.1:$port" \
+    >"$work/demo.log" 2>&1 &
+demo_pid=$!
+for _ in $(seq 1 180); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    kill -0 "$demo_pid" 2>/dev/null || { cat "$work/demo.log"; exit 1; }
+    sleep 1
+done
+WANGGE_URL="http://127.0.0.1:$port" node --test tests/browser/
+kill "$demo_pid" && wait "$demo_pid" || true
+demo_pid=""
+grep -q "wangge stopped" "$work/demo.log" || { echo "wangge did not stop cleanly:"; cat "$work/demo.log"; exit 1; }
+
+step "all checks and tests passed"
