@@ -1091,7 +1091,7 @@ fn add_facilities(
             village_seed,
             rng,
         );
-        if rng.chance(0.55) {
+        if rng.chance(0.7) {
             let hex = *rng.pick(hexes);
             add(
                 FacilityKind::School,
