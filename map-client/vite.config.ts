@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 
 // The Rust server (`wangge serve`) serves dist/ at `/`, next to `/api/v1/...`
-// and `/glyphs/...`. During `npm run dev` those paths are proxied to a locally
+// and `/healthz`. During `npm run dev` those paths are proxied to a locally
 // running server (override with WANGGE_URL).
 const backend = process.env.WANGGE_URL ?? 'http://127.0.0.1:18080';
 
@@ -27,7 +27,6 @@ export default defineConfig({
   server: {
     proxy: {
       '/api': backend,
-      '/glyphs': backend,
       '/healthz': backend,
     },
   },

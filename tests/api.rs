@@ -306,19 +306,6 @@ async fn unknown_routes_and_methods_are_problems() {
 }
 
 #[tokio::test]
-async fn glyph_ranges_are_served_locally() {
-    let db = TestDb::empty().await;
-    let reply = get(&db, "/glyphs/Noto%20Sans%20Regular/0-255.pbf").await;
-    assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.content_type, "application/x-protobuf");
-    assert_problem(
-        &get(&db, "/glyphs/x/0-254.pbf").await,
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-    );
-}
-
-#[tokio::test]
 async fn responses_are_gzipped_for_clients_that_accept_it() {
     let db = TestDb::small_demo().await;
     let config = Config::for_database(DatabaseConfig::External { url: db.url() });
@@ -333,4 +320,32 @@ async fn responses_are_gzipped_for_clients_that_accept_it() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+}
+
+#[tokio::test]
+async fn the_built_map_client_is_served_at_the_root_for_any_page_path() {
+    let db = TestDb::empty().await;
+    let dir = std::env::temp_dir().join(format!("wangge-client-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>网格</title>").unwrap();
+    let config = Config {
+        client_dir: dir.clone(),
+        ..Config::for_database(DatabaseConfig::External { url: db.url() })
+    };
+    for path in ["/", "/some/view"] {
+        let response = app(AppState::new(db.pool.clone(), config.clone()))
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("网格"));
+    }
+    // API paths are never answered with the page.
+    let response = app(AppState::new(db.pool.clone(), config))
+        .oneshot(Request::get("/api/v1/nothing").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

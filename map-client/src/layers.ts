@@ -2,15 +2,12 @@
 //
 // No external basemap, fonts, glyphs or sprites: the page works offline.
 //
-// Text: maplibre-gl 6 draws every glyph in the browser (TinySDF with the
-// text-font names used as CSS font families) when the style has no `glyphs`
-// URL; see the `glyphs` doc in @maplibre/maplibre-gl-style-spec ("Otherwise,
-// font faces will be determined by the `text-font` property based on the local
-// environment") and GlyphManager._getAndCacheGlyphsPromise (`!this.url`). That
-// is the default here ('local'), so digits and Latin letters in names are drawn
-// too. `?glyphs=server` switches to the older set-up: the style's `glyphs`
-// points at the server's `/glyphs/{fontstack}/{range}.pbf` (empty PBFs) and
-// only CJK is drawn locally, with the map option `localIdeographFontFamily`.
+// Text: with no `glyphs` URL in the style, maplibre-gl 6 draws every glyph in
+// the browser (TinySDF, reading `text-font` as CSS font families; see the
+// `glyphs` doc in @maplibre/maplibre-gl-style-spec and
+// GlyphManager._getAndCacheGlyphsPromise, `!this.url`). So no font files are
+// needed, and digits and Latin letters in names come out in the same font as
+// the Chinese around them.
 
 import type {
   DataDrivenPropertyValueSpecification,
@@ -23,10 +20,8 @@ import type {
 import type { FeatureCollection } from 'geojson';
 import { FACILITY_KINDS, type FacilityKind } from './api';
 
-export type GlyphMode = 'local' | 'server';
-
-/** CSS font families for labels (used by `localIdeographFontFamily` too). */
-export const CJK_FONT_FAMILIES = [
+/** CSS font families for labels; "Bold" in the first name makes MapLibre draw at weight 700. */
+const FONT_REGULAR = [
   'Noto Sans CJK SC',
   'Noto Sans SC',
   'Source Han Sans SC',
@@ -34,14 +29,7 @@ export const CJK_FONT_FAMILIES = [
   'Microsoft YaHei',
   'sans-serif',
 ];
-
-export const LOCAL_IDEOGRAPH_FONT_FAMILY = CJK_FONT_FAMILIES.map((f) => (f.includes(' ') ? `"${f}"` : f)).join(', ');
-
-/** In 'local' mode, text-font names are CSS families; "Bold" in the first name makes MapLibre draw at weight 700. */
-const FONT_REGULAR = CJK_FONT_FAMILIES;
-const FONT_BOLD = ['Noto Sans CJK SC Bold', ...CJK_FONT_FAMILIES];
-
-export const SERVER_GLYPHS_PATH = '/glyphs/{fontstack}/{range}.pbf';
+const FONT_BOLD = ['Noto Sans CJK SC Bold', ...FONT_REGULAR];
 
 /** Layer groups the legend panel switches on and off. */
 export type LayerGroup = 'county' | 'township' | 'village' | 'grid' | 'facility';
@@ -143,7 +131,6 @@ function label(
     sortKey?: number;
     offset?: [number, number];
   },
-  glyphs: GlyphMode,
 ): SymbolLayerSpecification {
   const layer: SymbolLayerSpecification = {
     id,
@@ -151,6 +138,7 @@ function label(
     source,
     layout: {
       'text-field': ['get', 'name'],
+      'text-font': opts.bold ? FONT_BOLD : FONT_REGULAR,
       'text-size': ['interpolate', ['linear'], ['zoom'], ...opts.size.flat()],
       'text-max-width': 8,
       'text-padding': 4,
@@ -164,9 +152,6 @@ function label(
       'text-halo-blur': 0.4,
     },
   };
-  // In 'server' glyph mode the default font stack is kept, so that MapLibre
-  // draws CJK with `localIdeographFontFamily` instead of asking the server.
-  if (glyphs === 'local') layer.layout = { ...layer.layout, 'text-font': opts.bold ? FONT_BOLD : FONT_REGULAR };
   if (opts.minzoom !== undefined) layer.minzoom = opts.minzoom;
   if (opts.maxzoom !== undefined) layer.maxzoom = opts.maxzoom;
   return layer;
@@ -178,7 +163,7 @@ function facilityColor(): ExpressionSpecification {
   return ['match', ['get', 'kind'], ...pairs, '#666666'] as unknown as ExpressionSpecification;
 }
 
-export function buildLayers(glyphs: GlyphMode): LayerSpecification[] {
+export function buildLayers(): LayerSpecification[] {
   return [
     { id: 'background', type: 'background', paint: { 'background-color': COLORS.background } },
 
@@ -279,36 +264,31 @@ export function buildLayers(glyphs: GlyphMode): LayerSpecification[] {
       'grid-label',
       labelSourceId('grid'),
       { minzoom: ZOOM.gridLabels, size: [[13, 10], [16, 13]], color: '#1d4f99' },
-      glyphs,
     ),
     label(
       'village-label',
       labelSourceId('village'),
       { minzoom: ZOOM.villageLabels, maxzoom: 16, size: [[11, 11], [14, 14]], color: '#2f5a1c' },
-      glyphs,
     ),
     label(
       'township-label',
       labelSourceId('township'),
       { minzoom: ZOOM.townshipLabels, maxzoom: 14, size: [[9, 12], [12, 15]], color: '#8a4510', bold: true },
-      glyphs,
     ),
     label(
       'county-label',
       labelSourceId('county'),
       { maxzoom: 12, size: [[7, 14], [10, 19]], color: COLORS.county, bold: true },
-      glyphs,
     ),
     label(
       'facility-label',
       FACILITY_SOURCE,
       { minzoom: ZOOM.facilityLabels, size: [[15, 11], [18, 13]], color: '#333333', offset: [0, 0.7] },
-      glyphs,
     ),
   ];
 }
 
-export function buildStyle(glyphs: GlyphMode): StyleSpecification {
+export function buildStyle(): StyleSpecification {
   const sources: Record<string, SourceSpecification> = {};
   for (const source of AREA_SOURCES) {
     sources[source] = geojsonSource('code');
@@ -316,20 +296,5 @@ export function buildStyle(glyphs: GlyphMode): StyleSpecification {
   }
   sources[FACILITY_SOURCE] = geojsonSource('id', 16);
 
-  const style: StyleSpecification = {
-    version: 8,
-    name: 'wangge',
-    sources,
-    layers: buildLayers(glyphs),
-  };
-  if (glyphs === 'server') {
-    // The style spec asks for an absolute URL.
-    style.glyphs = `${window.location.origin}${SERVER_GLYPHS_PATH}`;
-  }
-  return style;
-}
-
-/** `?glyphs=server` selects the server glyph endpoint; anything else draws all glyphs locally. */
-export function glyphModeFromUrl(): GlyphMode {
-  return new URLSearchParams(window.location.search).get('glyphs') === 'server' ? 'server' : 'local';
+  return { version: 8, name: 'wangge', sources, layers: buildLayers() };
 }

@@ -39,9 +39,7 @@ import {
   DATA_SOURCES,
   FACILITY_SOURCE,
   GROUP_LAYERS,
-  LOCAL_IDEOGRAPH_FONT_FAMILY,
   buildStyle,
-  glyphModeFromUrl,
   labelSourceId,
   type AreaSource,
 } from './layers';
@@ -66,15 +64,12 @@ if (!container || !uiRoot) throw new Error('index.html must have #map and #ui');
 
 const map = new MapLibreMap({
   container,
-  style: buildStyle(glyphModeFromUrl()),
+  style: buildStyle(),
   center: YUXI_CENTER,
   zoom: YUXI_ZOOM,
   minZoom: 5,
   maxZoom: 18,
   hash: true,
-  // Used for CJK in `?glyphs=server` mode; in the default mode every glyph is
-  // drawn locally from the layers' text-font families anyway (see layers.ts).
-  localIdeographFontFamily: LOCAL_IDEOGRAPH_FONT_FAMILY,
   locale: mapLocale(),
   attributionControl: { compact: true },
   dragRotate: false,

@@ -305,6 +305,12 @@ fn read(file: &PathBuf) -> Result<String, CliError> {
 
 /// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
 pub async fn serve(pool: PgPool, config: Config) -> Result<(), CliError> {
+    if !config.client_dir.join("index.html").exists() {
+        tracing::warn!(
+            client_dir = %config.client_dir.display(),
+            "the map client is not built (run `npm run build` in map-client); serving the API only"
+        );
+    }
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let app = api::app(api::AppState::new(pool, config));

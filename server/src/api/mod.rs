@@ -2,7 +2,6 @@
 
 mod admin_units;
 mod facilities;
-mod glyphs;
 mod grid_cells;
 mod health;
 pub mod params;
@@ -45,9 +44,7 @@ impl AppState {
 /// The whole application. Tests drive it in-process with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
     let client_dir = state.config.client_dir.clone();
-    let client = ServeDir::new(&client_dir)
-        .append_index_html_on_directories(true)
-        .fallback(ServeFile::new(client_dir.join("index.html")));
+    let index = client_dir.join("index.html");
 
     let api = Router::new()
         .merge(admin_units::router())
@@ -56,11 +53,19 @@ pub fn app(state: AppState) -> Router {
         .merge(stats::router())
         .fallback(not_found);
 
-    Router::new()
-        .merge(health::router())
-        .merge(glyphs::router())
-        .nest("/api/v1", api)
-        .fallback_service(client)
+    let router = Router::new().merge(health::router()).nest("/api/v1", api);
+    // The map client is a single page: any other path gets its index.html. Without a built
+    // client, other paths are plain 404 problems.
+    let router = if index.exists() {
+        router.fallback_service(
+            ServeDir::new(&client_dir)
+                .append_index_html_on_directories(true)
+                .fallback(ServeFile::new(index)),
+        )
+    } else {
+        router.fallback(not_found)
+    };
+    router
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

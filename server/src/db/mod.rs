@@ -5,6 +5,7 @@ pub mod geometry;
 
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -27,9 +28,11 @@ pub enum DbError {
 /// Opens a pool. Every connection gets a statement timeout so no request can hold the
 /// database indefinitely, and speaks UTC.
 pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, DbError> {
+    // Bulk loads and ANALYZE are slow by nature; a statement is worth a warning from 10 s.
     let options = options
         .application_name("wangge")
-        .options([("statement_timeout", "30s"), ("timezone", "UTC")]);
+        .options([("statement_timeout", "30s"), ("timezone", "UTC")])
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(10));
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
