@@ -46,6 +46,18 @@ fn collection(features: Vec<Value>) -> String {
     json!({ "type": "FeatureCollection", "features": features }).to_string()
 }
 
+/// The first village's code and a point inside it.
+async fn first_village_interior(db: &TestDb) -> (String, f64, f64) {
+    sqlx::query_as(
+        "SELECT v.code, ST_X(c), ST_Y(c)
+         FROM admin_unit v, LATERAL (SELECT ST_PointOnSurface(v.geom) c) p
+         WHERE v.level = 'village' ORDER BY v.code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
 async fn with_city(db: &TestDb) {
     import::import_admin_units(&db.pool, &city_collection(), AdminLevel::City, Datum::Wgs84)
         .await
@@ -261,14 +273,7 @@ async fn every_kind_of_bad_feature_is_refused_and_nothing_is_written() {
 #[tokio::test]
 async fn grid_cells_must_nest_in_their_village_and_not_overlap() {
     let db = TestDb::small_demo().await;
-    let (village_code, lon, lat): (String, f64, f64) = sqlx::query_as(
-        "SELECT v.code, ST_X(c), ST_Y(c)
-         FROM admin_unit v, LATERAL (SELECT ST_PointOnSurface(v.geom) c) p
-         WHERE v.level = 'village' ORDER BY v.code LIMIT 1",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let (village_code, lon, lat) = first_village_interior(&db).await;
     let cell = |code: &str, lon: f64, lat: f64, size: f64| json!({ "type": "Feature", "properties": { "code": code, "name": "新网格", "village_code": village_code }, "geometry": square(lon, lat, size) });
     let tiny = 0.0004;
     // Two cells that overlap.
@@ -338,14 +343,7 @@ async fn grid_cells_must_nest_in_their_village_and_not_overlap() {
 #[tokio::test]
 async fn households_csv_rows_are_checked_line_by_line() {
     let db = TestDb::small_demo().await;
-    let (village_code, lon, lat): (String, f64, f64) = sqlx::query_as(
-        "SELECT v.code, ST_X(c), ST_Y(c)
-         FROM admin_unit v, LATERAL (SELECT ST_PointOnSurface(v.geom) c) p
-         WHERE v.level = 'village' ORDER BY v.code LIMIT 1",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let (village_code, lon, lat) = first_village_interior(&db).await;
     let before = db.count("household").await;
     let bad = format!(
         "address,size,village_code,lon,lat\n\

@@ -148,8 +148,12 @@ impl TestDb {
         Self::from_template(&template).await
     }
 
-    /// A fresh, migrated database that `wangge` itself has not touched beyond that: for
-    /// tests that load data their own way.
+    /// A fresh database with nothing in it, not even PostGIS: what `wangge migrate` meets
+    /// on a new server.
+    pub async fn bare() -> Self {
+        Self::from_template("template0").await
+    }
+
     async fn from_template(template: &str) -> Self {
         let name = format!("wangge_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = maintenance().await;

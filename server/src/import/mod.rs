@@ -49,7 +49,9 @@ pub enum ImportError {
 }
 
 fn describe(what: &str, problems: &[Problem]) -> String {
-    let mut text = format!("{} bad {what}; nothing was imported:", problems.len());
+    let bad: std::collections::BTreeSet<usize> = problems.iter().map(|p| p.index).collect();
+    let plural = if bad.len() == 1 { "" } else { "s" };
+    let mut text = format!("{} bad {what}{plural}; nothing was imported:", bad.len());
     for p in problems.iter().take(MAX_LISTED_PROBLEMS) {
         text.push_str(&format!("\n  {what} {}: {}", p.index, p.message));
     }
