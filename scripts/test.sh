@@ -37,6 +37,7 @@ cargo test --workspace --quiet
 
 step "browser tests (headless Chromium) against the small demo"
 port=18090
+export WANGGE_DEMO_PASSWORD="browser-test-$RANDOM$RANDOM"
 target/debug/wangge --data-dir "$work/demo" demo --scale small --listen "127.0.0.1:$port" \
     >"$work/demo.log" 2>&1 &
 demo_pid=$!

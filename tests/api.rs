@@ -29,8 +29,41 @@ impl Reply {
     }
 }
 
+/// A GET as the given bearer token (or none).
+async fn get_as(db: &TestDb, token: Option<&str>, uri: &str) -> Reply {
+    let mut builder = Request::get(uri);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    request(db, builder.body(Body::empty()).unwrap()).await
+}
+
+/// A GET as a city-wide operator.
 async fn get(db: &TestDb, uri: &str) -> Reply {
-    request(db, Request::get(uri).body(Body::empty()).unwrap()).await
+    let token = match sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM app_user WHERE username = 'operator')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+    {
+        // One operator per test database, signed in afresh for each request.
+        true => {
+            wangge::auth::session::sign_in(
+                &db.pool,
+                "operator",
+                common::PASSWORD,
+                wangge::auth::session::SessionKind::Bearer,
+                "test",
+                &Default::default(),
+            )
+            .await
+            .unwrap()
+            .token
+        }
+        false => db.city_operator().await,
+    };
+    get_as(db, Some(&token), uri).await
 }
 
 async fn request(db: &TestDb, request: Request<Body>) -> Reply {
@@ -90,10 +123,10 @@ fn features(reply: &Reply) -> Vec<Value> {
 #[tokio::test]
 async fn health_and_readiness() {
     let db = TestDb::empty().await;
-    let reply = get(&db, "/healthz").await;
+    let reply = get_as(&db, None, "/healthz").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["status"], "ok");
-    let reply = get(&db, "/readyz").await;
+    let reply = get_as(&db, None, "/readyz").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["status"], "ready");
 }
@@ -102,7 +135,7 @@ async fn health_and_readiness() {
 async fn readiness_fails_cleanly_when_the_database_is_gone() {
     let db = TestDb::empty().await;
     db.pool.close().await;
-    let reply = get(&db, "/readyz").await;
+    let reply = get_as(&db, None, "/readyz").await;
     assert_problem(&reply, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     let text = String::from_utf8_lossy(&reply.body);
     assert!(
@@ -266,7 +299,7 @@ async fn summary_counts_every_kind_of_record() {
 
 #[tokio::test]
 async fn bad_parameters_are_400_problems_never_500() {
-    let db = TestDb::empty().await;
+    let db = TestDb::small_demo().await;
     for uri in [
         "/api/v1/admin-units",
         "/api/v1/admin-units?level=province",
@@ -291,7 +324,7 @@ async fn bad_parameters_are_400_problems_never_500() {
 async fn unknown_routes_and_methods_are_problems() {
     let db = TestDb::empty().await;
     assert_problem(
-        &get(&db, "/api/v1/no-such-thing").await,
+        &get_as(&db, None, "/api/v1/no-such-thing").await,
         StatusCode::NOT_FOUND,
         "not-found",
     );
@@ -308,10 +341,12 @@ async fn unknown_routes_and_methods_are_problems() {
 #[tokio::test]
 async fn responses_are_gzipped_for_clients_that_accept_it() {
     let db = TestDb::small_demo().await;
+    let token = db.city_operator().await;
     let config = Config::for_database(DatabaseConfig::External { url: db.url() });
     let response = app(AppState::new(db.pool.clone(), config))
         .oneshot(
             Request::get("/api/v1/grid-cells")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
                 .header(header::ACCEPT_ENCODING, "gzip")
                 .body(Body::empty())
                 .unwrap(),

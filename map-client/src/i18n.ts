@@ -20,6 +20,35 @@ const zh = {
   'lang.switch': 'English',
   'lang.switch.title': 'Switch to English',
 
+  'login.title': '用户登录',
+  'login.username': '用户名',
+  'login.password': '密码',
+  'login.submit': '登录',
+  'login.submitting': '正在登录…',
+  'login.checking': '正在检查登录状态…',
+  'login.missing': '请输入用户名和密码',
+  'login.invalid': '用户名或密码错误',
+  'login.tooMany': '登录尝试次数过多，请在 {wait}后重试',
+  'login.tooManyLater': '登录尝试次数过多，请稍后重试',
+  'login.failed': '登录失败',
+  'login.expired': '会话已过期，请重新登录',
+  'login.signedOut': '已退出登录',
+  'login.checkFailed': '无法检查登录状态',
+  'wait.seconds': '{n} 秒',
+  'wait.minutes': '{n} 分钟',
+
+  'user.label': '当前用户',
+  'user.area': '管辖区域',
+  'user.signOut': '退出登录',
+  'user.signOutFailed': '退出登录失败',
+
+  'role.operator': '指挥中心操作员',
+  'role.dispatcher': '调度员',
+  'role.planner': '网格规划员',
+  'role.worker': '网格员',
+  'role.auditor': '审计员',
+  'role.admin': '系统管理员',
+
   'layers.title': '图层',
   'layer.county': '县（市、区）',
   'layer.township': '乡镇（街道）',
@@ -60,6 +89,7 @@ const zh = {
   'level.township': '乡镇（街道）',
   'level.village': '村（社区）',
   'level.grid': '网格',
+  'level.grid_cell': '网格',
   'level.facility': '服务设施',
 
   'kind.governance_centre': '综治中心',
@@ -94,6 +124,35 @@ const en: Record<MessageKey, string> = {
   'app.subtitle': 'Grid map',
   'lang.switch': '中文',
   'lang.switch.title': '切换到中文',
+
+  'login.title': 'Sign in',
+  'login.username': 'Username',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.submitting': 'Signing in…',
+  'login.checking': 'Checking your session…',
+  'login.missing': 'Enter your username and password',
+  'login.invalid': 'Wrong username or password',
+  'login.tooMany': 'Too many sign-in attempts: try again in {wait}',
+  'login.tooManyLater': 'Too many sign-in attempts: try again later',
+  'login.failed': 'Sign-in failed',
+  'login.expired': 'Your session has expired: please sign in again',
+  'login.signedOut': 'Signed out',
+  'login.checkFailed': 'Could not check your session',
+  'wait.seconds': '{n} s',
+  'wait.minutes': '{n} min',
+
+  'user.label': 'Signed in as',
+  'user.area': 'Area',
+  'user.signOut': 'Sign out',
+  'user.signOutFailed': 'Sign-out failed',
+
+  'role.operator': 'Command-centre operator',
+  'role.dispatcher': 'Dispatcher',
+  'role.planner': 'Grid planner',
+  'role.worker': 'Grid worker',
+  'role.auditor': 'Auditor',
+  'role.admin': 'Administrator',
 
   'layers.title': 'Layers',
   'layer.county': 'Counties',
@@ -135,6 +194,7 @@ const en: Record<MessageKey, string> = {
   'level.township': 'Township / subdistrict',
   'level.village': 'Village / community',
   'level.grid': 'Grid cell',
+  'level.grid_cell': 'Grid cell',
   'level.facility': 'Facility',
 
   'kind.governance_centre': 'Governance centre',
@@ -195,6 +255,19 @@ export function getLang(): Lang {
 
 export function t(key: MessageKey): string {
   return dictionaries[current][key];
+}
+
+/** `t(key)` with `{name}` placeholders replaced from `params`. */
+export function tf(key: MessageKey, params: Record<string, string | number>): string {
+  return t(key).replace(/\{(\w+)\}/g, (whole, name: string) =>
+    Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole,
+  );
+}
+
+/** A wait in seconds, as "30 秒" / "30 s", or whole minutes (rounded up) from one minute on. */
+export function formatWait(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  return s < 60 ? tf('wait.seconds', { n: s }) : tf('wait.minutes', { n: Math.ceil(s / 60) });
 }
 
 /** Looks up a key built at run time (e.g. `kind.${kind}`), falling back to `fallback`. */

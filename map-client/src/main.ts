@@ -1,5 +1,6 @@
-// Bootstrap: the map, its data from the API, the panels, and the test hook
-// `window.__wangge = { map, ready }`.
+// Bootstrap: the session (sign-in form until there is one), the map, its data
+// from the API, the panels, and the test hook `window.__wangge = { map, ready,
+// session }`.
 
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
@@ -25,11 +26,15 @@ import {
   fetchAdminUnits,
   fetchFacilities,
   fetchGridCells,
+  fetchSession,
   fetchStatsSummary,
+  isUnauthenticated,
+  signOut,
   type AdminLevel,
   type AdminUnitProperties,
   type FacilityProperties,
   type GridCellProperties,
+  type Session,
 } from './api';
 import { labelPoints } from './geo';
 import { applyDocumentLang, mapLocale, onLangChange, t, type MessageKey } from './i18n';
@@ -43,11 +48,21 @@ import {
   labelSourceId,
   type AreaSource,
 } from './layers';
+import { createLoginScreen, type LoginReason } from './login';
 import { createUi, popupContent, type Selection } from './ui';
 
 declare global {
   interface Window {
-    __wangge?: { map: MapLibreMap; ready: Promise<void> };
+    __wangge?: {
+      map: MapLibreMap;
+      /**
+       * Resolves once signed in and every data source is loaded and drawn.
+       * A new promise after each sign-out or expiry (for the next sign-in).
+       */
+      readonly ready: Promise<void>;
+      /** The session: pending while checked, then the session JSON, or null when signed out. */
+      readonly session: Promise<Session | null>;
+    };
   }
 }
 
@@ -88,7 +103,9 @@ const ui = createUi(uiRoot, {
       if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
     }
   },
+  onSignOut: () => signOutNow(),
 });
+const login = createLoginScreen(document.body);
 
 // ---------------------------------------------------------------- data
 
@@ -129,40 +146,48 @@ async function loadArea(source: AreaSource, data: FeatureCollection<Geometry, ob
   await Promise.all([setSourceData(source, areas), setSourceData(labelSourceId(source), labelPoints(areas))]);
 }
 
+const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
+
+/** Empties every data source (on sign-out or expiry: nothing of the last user stays on the map). */
+async function clearData(): Promise<void> {
+  await Promise.all(DATA_SOURCES.map((id) => setSourceData(id, EMPTY)));
+}
+
 const LEVEL_LABEL: Record<AdminLevel, MessageKey> = {
   county: 'layer.county',
   township: 'layer.township',
   village: 'layer.village',
 };
 
-function tasks(): Promise<void>[] {
-  const admin = (level: AdminLevel): Promise<void> =>
-    fetchAdminUnits(level)
-      .then((fc) => loadArea(level, fc))
-      .catch((err: unknown) => {
-        ui.showError(describeError(LEVEL_LABEL[level], err));
+/**
+ * One fetch per source. Errors go to the banner, except 401 (the session is
+ * gone: the sign-in form says so) and those of an abandoned load (`signal`
+ * aborted by a sign-out).
+ */
+function tasks(signal: AbortSignal): Promise<void>[] {
+  const task = <T>(what: MessageKey, fetched: Promise<T>, use: (value: T) => unknown, onError?: () => void): Promise<void> =>
+    fetched.then(
+      async (value) => {
+        if (!signal.aborted) await use(value);
+      },
+      (err: unknown) => {
+        if (!signal.aborted && !isUnauthenticated(err)) {
+          onError?.();
+          ui.showError(describeError(what, err));
+        }
         throw err;
-      });
-  const grid = fetchGridCells()
-    .then((fc) => loadArea('grid', fc))
-    .catch((err: unknown) => {
-      ui.showError(describeError('layer.grid', err));
-      throw err;
-    });
-  const facilities = fetchFacilities()
-    .then((fc) => setSourceData(FACILITY_SOURCE, fc))
-    .catch((err: unknown) => {
-      ui.showError(describeError('layer.facility', err));
-      throw err;
-    });
-  const stats = fetchStatsSummary()
-    .then((s) => ui.setStats(s, new Date()))
-    .catch((err: unknown) => {
-      ui.setStatsUnavailable();
-      ui.showError(describeError('stats.title', err));
-      throw err;
-    });
-  return [admin('county'), admin('township'), admin('village'), grid, facilities, stats];
+      },
+    );
+  const admin = (level: AdminLevel): Promise<void> =>
+    task(LEVEL_LABEL[level], fetchAdminUnits(level, undefined, signal), (fc) => loadArea(level, fc));
+  return [
+    admin('county'),
+    admin('township'),
+    admin('village'),
+    task('layer.grid', fetchGridCells(undefined, signal), (fc) => loadArea('grid', fc)),
+    task('layer.facility', fetchFacilities(undefined, undefined, signal), (fc) => setSourceData(FACILITY_SOURCE, fc)),
+    task('stats.title', fetchStatsSummary(signal), (s) => ui.setStats(s, new Date()), () => ui.setStatsUnavailable()),
+  ];
 }
 
 /** Resolves once every data source has its data and the map has drawn it. */
@@ -176,24 +201,158 @@ async function sourcesLoaded(): Promise<void> {
 
 /**
  * Style loaded, all API data in its sources, tiles for the current view
- * built. Rejects with the first API error (after the others have settled:
- * whatever loaded is still shown).
+ * built. Rejects with the first 401 if any (the session has expired), else
+ * with the first API error (after the others have settled: whatever loaded
+ * is still shown).
  */
-async function load(): Promise<void> {
+async function load(signal: AbortSignal): Promise<void> {
   await styleLoaded;
-  const results = await Promise.allSettled(tasks());
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const results = await Promise.allSettled(tasks(signal));
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
   await sourcesLoaded();
-  if (failed) throw failed.reason;
+  const failed = failures.find(isUnauthenticated) ?? failures[0];
+  if (failed !== undefined) throw failed;
 }
 
-const ready = load();
-ready.catch(() => {
-  // Already shown in the error banner; this only keeps the rejection from
-  // being reported as unhandled when nobody awaits `ready`.
-});
+// ---------------------------------------------------------------- session
 
-window.__wangge = { map, ready };
+// Signed out: the sign-in screen covers the page and the map and panels are
+// inert. Signed in: the panels show the user; the data is loaded. A 401 from
+// any data call, or the session found gone when it was due to expire, brings
+// the form back with "session expired".
+
+type AuthState = 'checking' | 'signed-out' | 'signed-in';
+
+let sessionState: Promise<Session | null>;
+let ready: Promise<void>;
+/** Aborted when the signed-in session ends: its data loads are abandoned. */
+let current: AbortController | null = null;
+let authState: AuthState = 'checking';
+let expiryTimer = 0;
+
+function setAuthState(state: AuthState): void {
+  authState = state;
+  document.body.dataset['auth'] = state;
+  const out = state !== 'signed-in';
+  for (const node of [map.getContainer(), ui.root]) node.inert = out;
+}
+
+/** Longest setTimeout delay is 2^31-1 ms; far expiries are checked again daily. */
+const MAX_TIMER_MS = 24 * 3600 * 1000;
+
+/** When the session is due to expire, asks the server whether it still holds (it may have been renewed). */
+function scheduleExpiryCheck(session: Session): void {
+  window.clearTimeout(expiryTimer);
+  const due = Date.parse(session.expires_at);
+  if (Number.isNaN(due)) return;
+  const delay = Math.min(Math.max(due - Date.now() + 1000, 0), MAX_TIMER_MS);
+  expiryTimer = window.setTimeout(() => {
+    fetchSession().then(
+      (now) => {
+        if (authState !== 'signed-in') return;
+        if (now) {
+          sessionState = Promise.resolve(now);
+          ui.setSession(now);
+          scheduleExpiryCheck(now);
+        } else {
+          endSession({ kind: 'expired' });
+        }
+      },
+      () => {
+        // server unreachable: ask again in a minute
+        if (authState === 'signed-in') expiryTimer = window.setTimeout(() => scheduleExpiryCheck(session), 60_000);
+      },
+    );
+  }, delay);
+}
+
+function enterSession(session: Session): void {
+  sessionState = Promise.resolve(session);
+  ui.setSession(session);
+  setAuthState('signed-in');
+  scheduleExpiryCheck(session);
+}
+
+/** Forgets everything of the last session: data, popup, stats, errors, expiry check. */
+function leaveSession(): void {
+  window.clearTimeout(expiryTimer);
+  popup?.remove();
+  clearSelection();
+  ui.reset();
+  sessionState = Promise.resolve(null);
+  setAuthState('signed-out');
+  clearData().catch((err: unknown) => console.error(err));
+}
+
+/** Sign in (unless `session` is given), load the data; sign in again whenever a load answers 401. */
+async function run(session: Session | null, reason: LoginReason | undefined, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    if (!session) {
+      setAuthState('signed-out');
+      session = await login.prompt(reason);
+    }
+    enterSession(session);
+    try {
+      await load(signal);
+      return;
+    } catch (err) {
+      if (signal.aborted || !isUnauthenticated(err)) throw err;
+      leaveSession();
+      session = null;
+      reason = { kind: 'expired' };
+    }
+  }
+}
+
+function start(session: Session | null, reason?: LoginReason): void {
+  current = new AbortController();
+  ready = run(session, reason, current.signal);
+  ready.catch(() => {
+    // Already shown in the error banner; this only keeps the rejection from
+    // being reported as unhandled when nobody awaits `ready`.
+  });
+}
+
+/** The signed-in session is over (signed out, or found expired): back to the form. */
+function endSession(reason: LoginReason): void {
+  if (authState !== 'signed-in') return;
+  current?.abort();
+  leaveSession();
+  start(null, reason);
+}
+
+async function signOutNow(): Promise<void> {
+  try {
+    await signOut();
+  } catch (err) {
+    ui.showError(describeError('user.signOutFailed', err));
+    return;
+  }
+  endSession({ kind: 'signedOut' });
+}
+
+setAuthState('checking');
+login.checking();
+const checked = fetchSession().then(
+  (session) => ({ session, reason: undefined }),
+  (err: unknown) => ({ session: null, reason: { kind: 'checkFailed', error: err } as const }),
+);
+sessionState = checked.then(({ session }) => session);
+ready = checked.then(({ session, reason }) => {
+  start(session, reason);
+  return ready; // the one start() has just set
+});
+ready.catch(() => {});
+
+window.__wangge = {
+  map,
+  get ready() {
+    return ready;
+  },
+  get session() {
+    return sessionState;
+  },
+};
 
 // ---------------------------------------------------------------- popups
 

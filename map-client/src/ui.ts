@@ -1,9 +1,11 @@
-// Panels around the map: title + language switch, layer legend/toggles, the
-// statistics panel, the error banner and popup contents. All text comes from
-// i18n.ts; elements carrying `data-i18n` are re-labelled on a language switch.
+// Panels around the map: title + signed-in user + sign-out + language switch,
+// layer legend/toggles, the statistics panel, the error banner and popup
+// contents. All text comes from i18n.ts; elements carrying `data-i18n` are
+// re-labelled on a language switch.
 
-import type { AdminUnitProperties, FacilityProperties, GridCellProperties, StatsSummary } from './api';
+import type { AdminUnitProperties, FacilityProperties, GridCellProperties, Session, StatsSummary } from './api';
 import { FACILITY_KINDS } from './api';
+import { el, relabel, text } from './dom';
 import {
   formatNumber,
   formatTime,
@@ -15,37 +17,6 @@ import {
   type MessageKey,
 } from './i18n';
 import { COLORS, FACILITY_COLORS, LAYER_GROUPS, type LayerGroup } from './layers';
-
-type Attrs = Record<string, string>;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  node.append(...children);
-  return node;
-}
-
-/** An element whose text is the translation of `key`, kept up to date on language switches. */
-function text<K extends keyof HTMLElementTagNameMap>(tag: K, key: MessageKey, attrs: Attrs = {}): HTMLElementTagNameMap[K] {
-  const node = el(tag, { ...attrs, 'data-i18n': key });
-  node.textContent = t(key);
-  return node;
-}
-
-function relabel(root: ParentNode): void {
-  for (const node of root.querySelectorAll<HTMLElement>('[data-i18n]')) {
-    node.textContent = t(node.dataset['i18n'] as MessageKey);
-  }
-  for (const node of root.querySelectorAll<HTMLElement>('[data-i18n-title]')) {
-    const title = t(node.dataset['i18nTitle'] as MessageKey);
-    node.title = title;
-    node.setAttribute('aria-label', title);
-  }
-}
 
 const GROUP_LABEL: Record<LayerGroup, MessageKey> = {
   county: 'layer.county',
@@ -85,25 +56,73 @@ const STAT_ROWS: { key: string; label: MessageKey; get: (s: StatsSummary) => num
 export interface UiOptions {
   /** Called when a layer group is switched on or off in the legend. */
   onToggleGroup: (group: LayerGroup, visible: boolean) => void;
+  /** Called when the sign-out button is pressed (the button stays disabled until it settles). */
+  onSignOut: () => Promise<void>;
 }
 
 export interface Ui {
+  /** The element holding the panels. */
+  readonly root: HTMLElement;
+  /** Shows who is signed in (username, role, area) in the header. */
+  setSession(session: Session): void;
   setStats(stats: StatsSummary, loadedAt: Date): void;
   /** The summary could not be loaded (the error itself goes to the banner). */
   setStatsUnavailable(): void;
   showError(message: string): void;
+  /** Back to the state before any data: stats "loading", no error lines (on sign-out). */
+  reset(): void;
+}
+
+/** A role's name in the current language (the role itself if unknown). */
+export function roleName(role: string): string {
+  return tDynamic(`role.${role}`, role);
+}
+
+/** A language switch button; `id` tells the header's from the sign-in form's. */
+export function langSwitch(id: string): HTMLButtonElement {
+  const button = el('button', { type: 'button', id, class: 'lang-switch', 'data-i18n-title': 'lang.switch.title' });
+  button.append(text('span', 'lang.switch'));
+  button.addEventListener('click', () => setLang(getLang() === 'en' ? 'zh-CN' : 'en'));
+  return button;
 }
 
 export function createUi(root: HTMLElement, options: UiOptions): Ui {
-  // Title and language switch.
-  const langButton = el('button', { type: 'button', id: 'lang-switch', class: 'lang-switch', 'data-i18n-title': 'lang.switch.title' });
-  langButton.append(text('span', 'lang.switch'));
-  langButton.addEventListener('click', () => setLang(getLang() === 'en' ? 'zh-CN' : 'en'));
+  // Title, signed-in user, sign-out and language switch.
+  let session: Session | null = null;
+  const userName = el('span', { class: 'user-name', 'data-user': 'username' });
+  const userRole = el('span', { class: 'user-role', 'data-user': 'role' });
+  const userArea = el('span', { class: 'user-area', 'data-user': 'area' });
+  const user = el(
+    'div',
+    { class: 'user', id: 'user-info' },
+    text('span', 'user.label', { class: 'visually-hidden' }),
+    userName,
+    el('span', { class: 'user-details' }, userRole, el('span', { class: 'sep', 'aria-hidden': 'true' }, ' · '), userArea),
+  );
+  const renderUser = (): void => {
+    if (!session) return;
+    userName.textContent = session.username;
+    userRole.textContent = roleName(session.role);
+    userRole.dataset['role'] = session.role;
+    userArea.textContent = session.area.name;
+    userArea.dataset['code'] = session.area.code;
+    userArea.title = `${t('user.area')}: ${tDynamic(`level.${session.area.level}`, session.area.level)} ${session.area.code}`;
+  };
+  const signOutButton = el('button', { type: 'button', id: 'sign-out', class: 'sign-out' });
+  signOutButton.append(text('span', 'user.signOut'));
+  signOutButton.addEventListener('click', () => {
+    signOutButton.disabled = true;
+    options.onSignOut().finally(() => {
+      signOutButton.disabled = false;
+    });
+  });
   const header = el(
     'header',
     { class: 'panel title-panel', id: 'title-panel' },
     el('div', { class: 'titles' }, text('h1', 'app.title'), text('p', 'app.subtitle', { class: 'subtitle' })),
-    langButton,
+    user,
+    signOutButton,
+    langSwitch('lang-switch'),
   );
 
   // Layer legend with toggles.
@@ -185,10 +204,16 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
 
   onLangChange(() => {
     relabel(root);
+    renderUser();
     renderStats();
   });
 
   return {
+    root,
+    setSession(s) {
+      session = s;
+      renderUser();
+    },
     setStats(s, loadedAt) {
       lastStats = { stats: s, loadedAt };
       renderStats();
@@ -198,6 +223,13 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
       statsBody.replaceChildren(text('p', 'stats.unavailable', { class: 'loading' }));
     },
     showError,
+    reset() {
+      lastStats = null;
+      statsBody.replaceChildren(text('p', 'stats.loading', { class: 'loading' }));
+      banner.replaceChildren();
+      shown.clear();
+      banner.hidden = true;
+    },
   };
 }
 

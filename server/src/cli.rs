@@ -9,6 +9,8 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
+use crate::auth::users::{self, AreaCode, UserError};
+use crate::auth::{Role, password};
 use crate::config::{Config, DatabaseConfig};
 use crate::demo::{self, Scale};
 use crate::embedded::{EmbeddedError, EmbeddedPostgres};
@@ -64,6 +66,35 @@ pub enum Command {
     /// Manage the embedded database on its own (for scripts and tools).
     #[command(subcommand)]
     Db(DbCommand),
+    /// Manage users. New passwords come from WANGGE_PASSWORD, or are generated and printed.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user bound to an area: an administrative unit's code, or a grid cell's.
+    Add {
+        username: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// The official code of the city, county, township or village the user works in.
+        #[arg(
+            long,
+            conflicts_with = "grid_cell",
+            required_unless_present = "grid_cell"
+        )]
+        area: Option<String>,
+        /// The code of the grid cell the user works in (grid workers).
+        #[arg(long)]
+        grid_cell: Option<String>,
+    },
+    /// List users, their roles and areas.
+    List,
+    /// Disable a user and end their sessions.
+    Disable { username: String },
+    /// Set a new password, clear any lockout and end the user's sessions.
+    ResetPassword { username: String },
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +160,8 @@ pub enum CliError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    #[error(transparent)]
+    User(#[from] UserError),
     #[error("{0}")]
     Usage(String),
     #[error("serving failed: {0}")]
@@ -211,7 +244,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 ScaleArg::Full => Scale::Full,
                 ScaleArg::Small => Scale::Small,
             };
-            let loaded = load_demo_if_needed(&db.pool, scale, seed).await;
+            let loaded = match load_demo_if_needed(&db.pool, scale, seed).await {
+                Ok(()) => set_up_demo_users(&db.pool).await,
+                Err(e) => Err(e),
+            };
             let result = match loaded {
                 Err(e) => Err(e),
                 Ok(()) if load_only => Ok(()),
@@ -228,6 +264,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(what) => {
             let db = Database::open(&database, 2).await?;
             let result = run_import(&db.pool, what).await;
+            db.close().await?;
+            result
+        }
+        Command::User(command) => {
+            let db = Database::open(&database, 2).await?;
+            let result = run_user_command(&db.pool, command).await;
             db.close().await?;
             result
         }
@@ -279,6 +321,74 @@ async fn load_demo_if_needed(pool: &PgPool, scale: Scale, seed: u64) -> Result<(
     Ok(())
 }
 
+/// The demo's users, one per role, with the password from WANGGE_DEMO_PASSWORD or a new one,
+/// printed so whoever started the demo can sign in.
+async fn set_up_demo_users(pool: &PgPool) -> Result<(), CliError> {
+    let password = std::env::var("WANGGE_DEMO_PASSWORD").unwrap_or_else(|_| password::generate());
+    users::ensure_demo_users(pool, &password).await?;
+    let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    println!("demo users: {} (password: {password})", names.join(", "));
+    Ok(())
+}
+
+fn new_password() -> (String, bool) {
+    match std::env::var("WANGGE_PASSWORD") {
+        Ok(given) => (given, false),
+        Err(_) => (password::generate(), true),
+    }
+}
+
+async fn run_user_command(pool: &PgPool, command: UserCommand) -> Result<(), CliError> {
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            area,
+            grid_cell,
+        } => {
+            let area = match (area, grid_cell) {
+                (Some(code), _) => AreaCode::Unit(code),
+                (None, Some(code)) => AreaCode::GridCell(code),
+                (None, None) => return Err(CliError::Usage("give --area or --grid-cell".into())),
+            };
+            let (password, generated) = new_password();
+            users::add(pool, &username, role, &area, &password).await?;
+            println!("added {username} ({})", role.as_str());
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            for user in users::list(pool).await? {
+                let state = match (user.disabled, user.locked) {
+                    (true, _) => " [disabled]",
+                    (false, true) => " [locked]",
+                    _ => "",
+                };
+                println!(
+                    "{}\t{}\t{}{state}",
+                    user.username,
+                    user.role.as_str(),
+                    user.area
+                );
+            }
+        }
+        UserCommand::Disable { username } => {
+            users::disable(pool, &username).await?;
+            println!("disabled {username}; their sessions are ended");
+        }
+        UserCommand::ResetPassword { username } => {
+            let (password, generated) = new_password();
+            users::reset_password(pool, &username, &password).await?;
+            println!("new password set for {username}; their sessions are ended");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn run_import(pool: &PgPool, what: ImportCommand) -> Result<(), CliError> {
     let report = match what {
         ImportCommand::AdminUnits { file, level, datum } => {
@@ -315,9 +425,12 @@ pub async fn serve(pool: PgPool, config: Config) -> Result<(), CliError> {
     let address = listener.local_addr()?;
     let app = api::app(api::AppState::new(pool, config));
     println!("wangge is serving http://{address}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     println!("wangge stopped");
     Ok(())
 }

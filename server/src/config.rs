@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where the database is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,43 @@ pub struct Config {
     pub client_dir: PathBuf,
     /// Upper bound on pooled database connections.
     pub max_connections: u32,
+    pub auth: AuthConfig,
+}
+
+/// Sessions, tokens and sign-in limits.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// A browser session unused this long ends.
+    pub idle_timeout: Duration,
+    /// A browser session ends this long after sign-in, however busy.
+    pub session_lifetime: Duration,
+    /// A bearer token ends this long after it was issued.
+    pub token_lifetime: Duration,
+    /// Failed sign-ins in a row that lock a user ...
+    pub max_failures: u32,
+    /// ... for this long.
+    pub lockout: Duration,
+    /// Sign-in attempts one client address may make per `address_window`.
+    pub address_limit: usize,
+    pub address_window: Duration,
+    /// Mark the session cookie `Secure` (browsers still accept it from http://127.0.0.1 and
+    /// localhost, which they treat as secure origins).
+    pub secure_cookie: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+            token_lifetime: Duration::from_secs(30 * 24 * 3600),
+            max_failures: 5,
+            lockout: Duration::from_secs(15 * 60),
+            address_limit: 30,
+            address_window: Duration::from_secs(5 * 60),
+            secure_cookie: true,
+        }
+    }
 }
 
 impl Config {
@@ -31,6 +69,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             client_dir: PathBuf::from("map-client/dist"),
             max_connections: 16,
+            auth: AuthConfig::default(),
         }
     }
 }

@@ -21,6 +21,14 @@ pub enum ApiError {
     MalformedBody(String),
     #[error("no such resource")]
     NotFound,
+    #[error("sign in first: this needs a session cookie or a bearer token")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("your role may not do this")]
+    Forbidden,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the database is unavailable")]
@@ -40,6 +48,10 @@ impl ApiError {
             Self::InvalidParameter(_) => "invalid-parameter",
             Self::MalformedBody(_) => "malformed-body",
             Self::NotFound => "not-found",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid-credentials",
+            Self::TooManyAttempts { .. } => "too-many-attempts",
+            Self::Forbidden => "forbidden",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -51,6 +63,9 @@ impl ApiError {
             Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
             Self::MalformedBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,6 +77,10 @@ impl ApiError {
             Self::InvalidParameter(_) => "Invalid parameter",
             Self::MalformedBody(_) => "Malformed request body",
             Self::NotFound => "Not found",
+            Self::Unauthenticated => "Authentication required",
+            Self::InvalidCredentials => "Invalid credentials",
+            Self::TooManyAttempts { .. } => "Too many attempts",
+            Self::Forbidden => "Forbidden",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
@@ -111,10 +130,19 @@ impl IntoResponse for ApiError {
             detail,
             error_id,
         };
+        let retry_after = match &self {
+            Self::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         let mut response = (status, axum::Json(problem)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }

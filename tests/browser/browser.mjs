@@ -1,8 +1,24 @@
-// Shared by map.test.mjs and screenshot.mjs: where the server is and how to
-// start Debian's Chromium (never a downloaded browser build).
+// Shared by map.test.mjs and screenshot.mjs: where the server is, how to
+// start Debian's Chromium (never a downloaded browser build), and how to sign
+// in (the demo's users share one password: env WANGGE_DEMO_PASSWORD).
 import { chromium } from 'playwright-core';
 
 export const WANGGE_URL = (process.env.WANGGE_URL ?? 'http://127.0.0.1:18080').replace(/\/+$/, '');
+
+/** The demo user the tests and screenshots sign in as. */
+export const DEMO_USER = 'operator';
+
+/** The demo users' password, from env WANGGE_DEMO_PASSWORD; throws a clear error if it is not set. */
+export function demoPassword() {
+  const password = process.env.WANGGE_DEMO_PASSWORD;
+  if (!password) {
+    throw new Error(
+      'WANGGE_DEMO_PASSWORD is not set: the map client needs a signed-in user. Set it to the password of the ' +
+        "demo users (the value the demo was started with, or the one `wangge demo` printed).",
+    );
+  }
+  return password;
+}
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -24,6 +40,47 @@ export const VIEWPORT = { width: 1280, height: 800 };
 
 export function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: LAUNCH_ARGS });
+}
+
+/**
+ * Signs in from Node (no browser): returns the `Cookie` header value to send
+ * with API requests. Throws unless the server answers 200 with the cookie.
+ */
+export async function apiSignIn(username, password) {
+  const res = await fetch(`${WANGGE_URL}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 200) throw new Error(`POST /api/v1/session as ${username} answered ${res.status}: ${await res.text()}`);
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .find((c) => c.startsWith('wangge_session='));
+  if (!cookie) throw new Error('POST /api/v1/session set no wangge_session cookie');
+  return cookie;
+}
+
+/** Waits until the page shows the sign-in form, ready for input (the session check has answered). */
+export async function waitForLoginForm(page) {
+  await page.waitForFunction(() => document.body.dataset.auth === 'signed-out');
+  await page.locator('#login-form').waitFor({ state: 'visible' });
+}
+
+/** Fills in and submits the sign-in form (Enter in the password field). Does not wait for the result. */
+export async function submitLogin(page, username, password) {
+  await waitForLoginForm(page);
+  await page.locator('#login-username').fill(username);
+  await page.locator('#login-password').fill(password);
+  await page.locator('#login-password').press('Enter');
+}
+
+/** Signs in through the form if the page has no session yet, then waits for `ready`. */
+export async function signInAndWaitForReady(page, username = DEMO_USER, password = demoPassword()) {
+  await page.waitForFunction(() => window.__wangge !== undefined);
+  const session = await page.evaluate(() => window.__wangge.session);
+  if (session === null) await submitLogin(page, username, password);
+  await waitForReady(page);
 }
 
 /** Waits until the page's `window.__wangge.ready` has resolved (rejects if it rejected). */

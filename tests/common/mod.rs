@@ -13,7 +13,14 @@ use std::sync::OnceLock;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use wangge::auth::Role;
+use wangge::auth::session::{self, SessionKind};
+use wangge::auth::users::{self, AreaCode};
+use wangge::config::AuthConfig;
 use wangge::demo::{self, Scale};
+
+/// The password of every user the tests create.
+pub const PASSWORD: &str = "test-password-2026";
 
 /// The fixed end of the demo's history in tests, so their data never depends on the clock.
 pub fn reference_time() -> DateTime<Utc> {
@@ -175,6 +182,30 @@ impl TestDb {
     /// A URL of this test's database, for running the `wangge` binary against it.
     pub fn url(&self) -> String {
         options_for(&self.name).to_url_lossy().to_string()
+    }
+
+    /// Adds a user and returns a bearer token for them.
+    pub async fn user_token(&self, username: &str, role: Role, area: AreaCode) -> String {
+        users::add(&self.pool, username, role, &area, PASSWORD)
+            .await
+            .unwrap();
+        session::sign_in(
+            &self.pool,
+            username,
+            PASSWORD,
+            SessionKind::Bearer,
+            "test",
+            &AuthConfig::default(),
+        )
+        .await
+        .unwrap()
+        .token
+    }
+
+    /// A bearer token of a command-centre operator for the whole city.
+    pub async fn city_operator(&self) -> String {
+        self.user_token("operator", Role::Operator, AreaCode::Unit("530400".into()))
+            .await
     }
 
     pub async fn count(&self, table: &str) -> i64 {

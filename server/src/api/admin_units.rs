@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::api::params::{Bbox, Params, bbox_binds};
 use crate::api::{AppState, geojson_response};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::AdminLevel;
 
@@ -22,8 +23,10 @@ struct ListParams {
     bbox: Option<Bbox>,
 }
 
+/// Units inside the caller's area (a grid worker's: their village).
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Params(params): Params<ListParams>,
 ) -> Result<Response, ApiError> {
     let [a, b, c, d] = bbox_binds(params.bbox);
@@ -45,6 +48,7 @@ async fn list(
              LEFT JOIN admin_unit p ON p.id = u.parent_id
              WHERE u.level = $1
                AND ($2::float8 IS NULL OR u.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+               AND u.code LIKE $6 || '%'
          ) f",
     )
     .bind(params.level)
@@ -52,6 +56,7 @@ async fn list(
     .bind(b)
     .bind(c)
     .bind(d)
+    .bind(&caller.area.prefix)
     .fetch_one(&state.pool)
     .await?;
     Ok(geojson_response(body))

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::api::params::{Bbox, Params, bbox_binds};
 use crate::api::{AppState, geojson_response};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::FacilityKind;
 
@@ -22,8 +23,10 @@ struct ListParams {
     kind: Option<FacilityKind>,
 }
 
+/// Facilities of units inside the caller's area.
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Params(params): Params<ListParams>,
 ) -> Result<Response, ApiError> {
     let [a, b, c, d] = bbox_binds(params.bbox);
@@ -33,15 +36,17 @@ async fn list(
                     'features', COALESCE(json_agg(f.feature ORDER BY f.id), '[]'::json)
                 )::text
          FROM (
-             SELECT id, json_build_object(
+             SELECT f.id, json_build_object(
                         'type', 'Feature',
-                        'id', id,
-                        'geometry', ST_AsGeoJSON(geom, 6)::json,
-                        'properties', json_build_object('id', id, 'kind', kind, 'name', name)
+                        'id', f.id,
+                        'geometry', ST_AsGeoJSON(f.geom, 6)::json,
+                        'properties', json_build_object('id', f.id, 'kind', f.kind, 'name', f.name)
                     ) AS feature
-             FROM facility
-             WHERE ($1::facility_kind IS NULL OR kind = $1)
-               AND ($2::float8 IS NULL OR geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+             FROM facility f
+             JOIN admin_unit a ON a.id = f.admin_unit_id
+             WHERE ($1::facility_kind IS NULL OR f.kind = $1)
+               AND ($2::float8 IS NULL OR f.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+               AND a.code LIKE $6 || '%'
          ) f",
     )
     .bind(params.kind)
@@ -49,6 +54,7 @@ async fn list(
     .bind(b)
     .bind(c)
     .bind(d)
+    .bind(&caller.area.prefix)
     .fetch_one(&state.pool)
     .await?;
     Ok(geojson_response(body))

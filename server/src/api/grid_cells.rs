@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::api::params::{Bbox, Params, bbox_binds};
 use crate::api::{AppState, geojson_response};
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
@@ -23,8 +24,10 @@ struct ListParams {
     plan: Option<i32>,
 }
 
+/// Cells inside the caller's area (a grid worker's: their own cell).
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Params(params): Params<ListParams>,
 ) -> Result<Response, ApiError> {
     let [a, b, c, d] = bbox_binds(params.bbox);
@@ -60,6 +63,8 @@ async fn list(
              JOIN admin_unit v ON v.id = g.village_id
              WHERE g.plan_id = $1
                AND ($2::float8 IS NULL OR g.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
+               AND v.code LIKE $6 || '%'
+               AND ($7::int8 IS NULL OR g.id = $7)
          ) f",
     )
     .bind(plan_id)
@@ -67,6 +72,8 @@ async fn list(
     .bind(b)
     .bind(c)
     .bind(d)
+    .bind(&caller.area.prefix)
+    .bind(caller.area.grid_cell_id)
     .fetch_one(&state.pool)
     .await?;
     Ok(geojson_response(body))

@@ -5,6 +5,7 @@ mod facilities;
 mod grid_cells;
 mod health;
 pub mod params;
+mod session;
 mod stats;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
 use crate::error::ApiError;
 
@@ -30,13 +32,20 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
+    /// Sign-in attempts per client address.
+    pub login_limiter: Arc<AttemptLimiter>,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config) -> Self {
+        let login_limiter = Arc::new(AttemptLimiter::new(
+            config.auth.address_limit,
+            config.auth.address_window,
+        ));
         Self {
             pool,
             config: Arc::new(config),
+            login_limiter,
         }
     }
 }
@@ -51,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(grid_cells::router())
         .merge(facilities::router())
         .merge(stats::router())
+        .merge(session::router())
         .fallback(not_found);
 
     let router = Router::new().merge(health::router()).nest("/api/v1", api);

@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::api::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
@@ -24,7 +25,7 @@ pub struct AdminUnitCounts {
 pub struct Summary {
     pub admin_units: AdminUnitCounts,
     pub grid_plans: i64,
-    /// Cells of the published plan.
+    /// Cells of the published plan in the caller's area.
     pub grid_cells: i64,
     pub households: i64,
     pub residents: i64,
@@ -34,27 +35,51 @@ pub struct Summary {
     pub incident_events: i64,
 }
 
-async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, ApiError> {
+/// Counts inside the caller's area (a grid worker's: their own cell).
+async fn summary(State(state): State<AppState>, caller: Caller) -> Result<Json<Summary>, ApiError> {
+    let prefix = &caller.area.prefix;
+    let cell = caller.area.grid_cell_id;
     let admin_units: AdminUnitCounts = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE level = 'city') AS city,
                 count(*) FILTER (WHERE level = 'county') AS county,
                 count(*) FILTER (WHERE level = 'township') AS township,
                 count(*) FILTER (WHERE level = 'village') AS village
-         FROM admin_unit",
+         FROM admin_unit WHERE code LIKE $1 || '%'",
     )
+    .bind(prefix)
     .fetch_one(&state.pool)
     .await?;
+    // Records hang off villages; a grid-cell area narrows them to the cell.
     let counts: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM grid_plan),
-                (SELECT count(*) FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
-                  WHERE p.status = 'published'),
-                (SELECT count(*) FROM household),
-                (SELECT count(*) FROM resident),
-                (SELECT count(*) FROM facility),
-                (SELECT count(*) FROM grid_worker),
-                (SELECT count(*) FROM incident),
-                (SELECT count(*) FROM incident_event)",
+        "WITH villages AS (
+             SELECT id FROM admin_unit WHERE level = 'village' AND code LIKE $1 || '%'
+         ), cells AS (
+             SELECT g.id, g.geom FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+             WHERE p.status = 'published' AND g.village_id IN (SELECT id FROM villages)
+               AND ($2::int8 IS NULL OR g.id = $2)
+         ), households AS (
+             SELECT h.id FROM household h
+             WHERE h.village_id IN (SELECT id FROM villages)
+               AND ($2::int8 IS NULL OR EXISTS (
+                   SELECT 1 FROM cells c WHERE ST_Intersects(c.geom, h.geom)))
+         ), incidents AS (
+             SELECT i.id FROM incident i
+             WHERE i.village_id IN (SELECT id FROM villages)
+               AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
+         )
+         SELECT (SELECT count(*) FROM grid_plan),
+                (SELECT count(*) FROM cells),
+                (SELECT count(*) FROM households),
+                (SELECT count(*) FROM resident WHERE household_id IN (SELECT id FROM households)),
+                (SELECT count(*) FROM facility f JOIN admin_unit a ON a.id = f.admin_unit_id
+                  WHERE a.code LIKE $1 || '%'),
+                (SELECT count(DISTINCT wc.worker_id) FROM grid_worker_cell wc
+                  WHERE wc.grid_cell_id IN (SELECT id FROM cells)),
+                (SELECT count(*) FROM incidents),
+                (SELECT count(*) FROM incident_event WHERE incident_id IN (SELECT id FROM incidents))",
     )
+    .bind(prefix)
+    .bind(cell)
     .fetch_one(&state.pool)
     .await?;
     let (

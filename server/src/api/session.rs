@@ -1,0 +1,178 @@
+//! Signing in and out: `POST/GET/DELETE /api/v1/session` (browser sessions in an HttpOnly
+//! cookie) and `POST /api/v1/tokens` (bearer tokens for field devices and API clients).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::AppState;
+use crate::api::params::JsonBody;
+use crate::auth::session::{self, SessionKind};
+use crate::auth::{Area, COOKIE, Caller, Role};
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", get(current).post(sign_in).delete(sign_out))
+        .route("/tokens", post(issue_token))
+}
+
+/// The client's address, when the server knows it (in-process tests have none).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    username: String,
+    password: String,
+    /// What the token is for (a device's name), shown in session lists.
+    #[serde(default)]
+    label: String,
+}
+
+/// Who is signed in, as the client sees it.
+#[derive(Debug, Serialize)]
+struct SessionInfo {
+    username: String,
+    role: Role,
+    area: Area,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<&Caller> for SessionInfo {
+    fn from(caller: &Caller) -> Self {
+        Self {
+            username: caller.username.clone(),
+            role: caller.role,
+            area: caller.area.clone(),
+            expires_at: caller.expires_at,
+        }
+    }
+}
+
+async fn current(caller: Caller) -> Json<SessionInfo> {
+    Json(SessionInfo::from(&caller))
+}
+
+fn check_address(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
+    let ip = addr.0.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    state
+        .login_limiter
+        .attempt(ip)
+        .map_err(|wait| ApiError::TooManyAttempts {
+            retry_after_secs: wait.as_secs().max(1),
+        })
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    JsonBody(credentials): JsonBody<Credentials>,
+) -> Result<Response, ApiError> {
+    check_address(&state, addr)?;
+    let auth = &state.config.auth;
+    let issued = session::sign_in(
+        &state.pool,
+        &credentials.username,
+        &credentials.password,
+        SessionKind::Cookie,
+        "browser",
+        auth,
+    )
+    .await?;
+    let cookie = format!(
+        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        issued.token,
+        auth.session_lifetime.as_secs(),
+        if auth.secure_cookie { "; Secure" } else { "" }
+    );
+    let mut response = Json(SessionInfo::from(&issued.caller)).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    session::revoke(&state.pool, &caller.token_hash).await?;
+    let clear = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&clear).map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Serialize)]
+struct IssuedToken {
+    token: String,
+    token_type: &'static str,
+    expires_at: DateTime<Utc>,
+    username: String,
+    role: Role,
+    area: Area,
+}
+
+async fn issue_token(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    JsonBody(request): JsonBody<TokenRequest>,
+) -> Result<Response, ApiError> {
+    check_address(&state, addr)?;
+    let label = request.label.chars().take(100).collect::<String>();
+    let issued = session::sign_in(
+        &state.pool,
+        &request.username,
+        &request.password,
+        SessionKind::Bearer,
+        &label,
+        &state.config.auth,
+    )
+    .await?;
+    let body = IssuedToken {
+        token: issued.token,
+        token_type: "Bearer",
+        expires_at: issued.caller.expires_at,
+        username: issued.caller.username,
+        role: issued.caller.role,
+        area: issued.caller.area,
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

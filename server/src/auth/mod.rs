@@ -1,0 +1,135 @@
+//! Who is calling, and what they may see: users, roles, areas, sessions and bearer tokens.
+//!
+//! Every request but health checks, signing in and the client's files carries a session
+//! cookie or a bearer token; [`Caller`] turns it into the user, their role and their [`Area`].
+//! Handlers pass the area into their SQL, so scoping happens in the query itself.
+
+pub mod limiter;
+pub mod password;
+pub mod session;
+pub mod token;
+pub mod users;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+
+use crate::api::AppState;
+use crate::error::ApiError;
+
+/// The name of the session cookie.
+pub const COOKIE: &str = "wangge_session";
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "user_role", rename_all = "snake_case")]
+pub enum Role {
+    /// Command-centre operator: watches the live map.
+    Operator,
+    /// Assigns incidents to grid workers.
+    Dispatcher,
+    /// Redraws grid boundaries.
+    Planner,
+    /// Grid worker (网格员): works one grid cell.
+    Worker,
+    /// Reads the audit trail.
+    Auditor,
+    /// Manages users.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Self::Operator,
+        Self::Dispatcher,
+        Self::Planner,
+        Self::Worker,
+        Self::Auditor,
+        Self::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Dispatcher => "dispatcher",
+            Self::Planner => "planner",
+            Self::Worker => "worker",
+            Self::Auditor => "auditor",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// The part of the city a user may see and act in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Area {
+    /// `city`, `county`, `township`, `village` or `grid_cell`.
+    pub level: String,
+    /// The unit's official code, or the grid cell's code.
+    pub code: String,
+    pub name: String,
+    /// Units and records whose (village) code starts with this are inside the area.
+    #[serde(skip)]
+    pub prefix: String,
+    /// For a grid-cell area: only this cell.
+    #[serde(skip)]
+    pub grid_cell_id: Option<i64>,
+}
+
+impl Area {
+    /// The code prefix of an administrative unit's area: official codes nest by prefix,
+    /// except the city's (`530400`), whose counties share its first four digits.
+    pub fn unit_prefix(level: &str, code: &str) -> String {
+        if level == "city" {
+            code.get(..4).unwrap_or(code).to_owned()
+        } else {
+            code.to_owned()
+        }
+    }
+}
+
+/// The signed-in user behind a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub area: Area,
+    /// The hash of the token that authenticated this request.
+    pub token_hash: [u8; 32],
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = presented_token(parts).ok_or(ApiError::Unauthenticated)?;
+        session::authenticate(&state.pool, &token::hash(&token), &state.config.auth)
+            .await?
+            .ok_or(ApiError::Unauthenticated)
+    }
+}
+
+/// The bearer token, or else the session cookie, of a request.
+pub fn presented_token(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}

@@ -1,0 +1,174 @@
+//! Sessions and tokens in the database: sign-in with lockout, look-up with idle and absolute
+//! expiry, revocation.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::{Area, Caller, Role, password, token};
+use crate::config::AuthConfig;
+use crate::error::ApiError;
+
+/// Resolves a token hash to its live session's user, touching its idle clock.
+pub async fn authenticate(
+    pool: &PgPool,
+    token_hash: &[u8; 32],
+    config: &AuthConfig,
+) -> Result<Option<Caller>, ApiError> {
+    type Row = (
+        i64,
+        String,
+        Role,
+        String,
+        String,
+        String,
+        Option<i64>,
+        Option<String>,
+        DateTime<Utc>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "UPDATE auth_session s SET last_seen_at = now()
+         FROM app_user u
+         LEFT JOIN admin_unit au ON au.id = u.area_unit_id
+         LEFT JOIN grid_cell gc ON gc.id = u.area_grid_cell_id
+         LEFT JOIN admin_unit gv ON gv.id = gc.village_id
+         WHERE s.token_hash = $1 AND u.id = s.user_id
+           AND s.revoked_at IS NULL AND s.expires_at > now()
+           AND (s.kind = 'bearer' OR s.last_seen_at > now() - make_interval(secs => $2))
+           AND u.disabled_at IS NULL
+         RETURNING u.id, u.username, u.role,
+                   COALESCE(au.level::text, 'grid_cell'), COALESCE(au.code, gc.code),
+                   COALESCE(au.name, gc.name), u.area_grid_cell_id, gv.code, s.expires_at",
+    )
+    .bind(&token_hash[..])
+    .bind(config.idle_timeout.as_secs_f64())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(user_id, username, role, level, code, name, grid_cell_id, village_code, expires_at)| {
+            let prefix = match &village_code {
+                Some(village) => village.clone(),
+                None => Area::unit_prefix(&level, &code),
+            };
+            Caller {
+                user_id,
+                username,
+                role,
+                area: Area {
+                    level,
+                    code,
+                    name,
+                    prefix,
+                    grid_cell_id,
+                },
+                token_hash: *token_hash,
+                expires_at,
+            }
+        },
+    ))
+}
+
+/// What kind of credential a successful sign-in issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "session_kind", rename_all = "snake_case")]
+pub enum SessionKind {
+    /// A browser session in an HttpOnly cookie, with idle and absolute expiry.
+    Cookie,
+    /// A bearer token for field devices and API clients, with absolute expiry.
+    Bearer,
+}
+
+/// A new session's token (shown to the client once) and its user.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: String,
+    pub caller: Caller,
+}
+
+/// Checks a username and password; on success opens a session of `kind`.
+///
+/// Failures are counted per user; after `config.max_failures` in a row the user is locked
+/// for `config.lockout`. Unknown users and wrong passwords are indistinguishable to the
+/// caller and take the same time.
+pub async fn sign_in(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+    kind: SessionKind,
+    label: &str,
+    config: &AuthConfig,
+) -> Result<Issued, ApiError> {
+    let user: Option<(i64, String, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
+        "SELECT id, password_hash, locked_until, disabled_at IS NOT NULL FROM app_user WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    let password = password.to_owned();
+    let Some((user_id, phc, locked_until, disabled)) = user else {
+        tokio::task::spawn_blocking(move || password::verify_nobody(&password))
+            .await
+            .map_err(ApiError::internal)?;
+        return Err(ApiError::InvalidCredentials);
+    };
+    if let Some(until) = locked_until.filter(|until| *until > Utc::now()) {
+        let wait = (until - Utc::now()).num_seconds().max(1) as u64;
+        return Err(ApiError::TooManyAttempts {
+            retry_after_secs: wait,
+        });
+    }
+    let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+        .await
+        .map_err(ApiError::internal)?;
+    if !matches || disabled {
+        sqlx::query(
+            "UPDATE app_user SET
+                 failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(secs => $3)
+                                     ELSE locked_until END
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(config.max_failures as i32)
+        .bind(config.lockout.as_secs_f64())
+        .execute(pool)
+        .await?;
+        return Err(ApiError::InvalidCredentials);
+    }
+    let lifetime = match kind {
+        SessionKind::Cookie => config.session_lifetime,
+        SessionKind::Bearer => config.token_lifetime,
+    };
+    let (token, token_hash) = token::generate();
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO auth_session (token_hash, user_id, kind, label, expires_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    )
+    .bind(&token_hash[..])
+    .bind(user_id)
+    .bind(kind)
+    .bind(label)
+    .bind(lifetime.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let caller = authenticate(pool, &token_hash, config)
+        .await?
+        .ok_or_else(|| ApiError::internal("a session just created was not found"))?;
+    Ok(Issued { token, caller })
+}
+
+/// Ends the session a token opened.
+pub async fn revoke(pool: &PgPool, token_hash: &[u8; 32]) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE auth_session SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(&token_hash[..])
+    .execute(pool)
+    .await?;
+    Ok(())
+}

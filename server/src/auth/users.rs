@@ -1,0 +1,213 @@
+//! Managing users: `wangge user add | list | disable | reset-password`, and the demo's users.
+
+use sqlx::PgPool;
+
+use super::{Role, password};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("no user named `{0}`")]
+    NoSuchUser(String),
+    #[error("a user named `{0}` already exists")]
+    Exists(String),
+    #[error(
+        "`{0}` is not a username: use 2 to 40 lowercase letters, digits, '.', '_' or '-', starting with a letter"
+    )]
+    BadUsername(String),
+    #[error("no administrative unit or grid cell has the code `{0}`")]
+    NoSuchArea(String),
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Where a new user works: a unit's official code or a grid cell's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AreaCode {
+    Unit(String),
+    GridCell(String),
+}
+
+/// One row of `wangge user list`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserSummary {
+    pub username: String,
+    pub role: Role,
+    pub area: String,
+    pub disabled: bool,
+    pub locked: bool,
+}
+
+fn valid_username(name: &str) -> bool {
+    let mut chars = name.chars();
+    (2..=40).contains(&name.len())
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
+/// Resolves an area code to (admin unit id, grid cell id), one of them set.
+async fn area_ids(pool: &PgPool, area: &AreaCode) -> Result<(Option<i64>, Option<i64>), UserError> {
+    match area {
+        AreaCode::Unit(code) => {
+            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM admin_unit WHERE code = $1")
+                .bind(code)
+                .fetch_optional(pool)
+                .await?;
+            id.map(|id| (Some(id), None))
+                .ok_or_else(|| UserError::NoSuchArea(code.clone()))
+        }
+        AreaCode::GridCell(code) => {
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT g.id FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+                 WHERE g.code = $1 ORDER BY (p.status = 'published') DESC, p.version DESC LIMIT 1",
+            )
+            .bind(code)
+            .fetch_optional(pool)
+            .await?;
+            id.map(|id| (None, Some(id)))
+                .ok_or_else(|| UserError::NoSuchArea(code.clone()))
+        }
+    }
+}
+
+/// Adds a user with the given password.
+pub async fn add(
+    pool: &PgPool,
+    username: &str,
+    role: Role,
+    area: &AreaCode,
+    password: &str,
+) -> Result<(), UserError> {
+    if !valid_username(username) {
+        return Err(UserError::BadUsername(username.to_owned()));
+    }
+    if let Some(why) = password::weakness(password) {
+        return Err(UserError::WeakPassword(why));
+    }
+    let (unit, cell) = area_ids(pool, area).await?;
+    let phc = hash_off_thread(password).await;
+    let inserted = sqlx::query(
+        "INSERT INTO app_user (username, role, area_unit_id, area_grid_cell_id, password_hash)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(username)
+    .bind(role)
+    .bind(unit)
+    .bind(cell)
+    .bind(phc)
+    .execute(pool)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(UserError::Exists(username.to_owned()));
+    }
+    Ok(())
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<UserSummary>, UserError> {
+    Ok(sqlx::query_as(
+        "SELECT u.username, u.role, COALESCE(au.code || ' ' || au.name, 'grid cell ' || gc.code) AS area,
+                u.disabled_at IS NOT NULL AS disabled, COALESCE(u.locked_until > now(), false) AS locked
+         FROM app_user u
+         LEFT JOIN admin_unit au ON au.id = u.area_unit_id
+         LEFT JOIN grid_cell gc ON gc.id = u.area_grid_cell_id
+         ORDER BY u.username",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Disables a user and ends all their sessions.
+pub async fn disable(pool: &PgPool, username: &str) -> Result<(), UserError> {
+    let mut tx = pool.begin().await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE app_user SET disabled_at = COALESCE(disabled_at, now()) WHERE username = $1 RETURNING id",
+    )
+    .bind(username)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = id.ok_or_else(|| UserError::NoSuchUser(username.to_owned()))?;
+    sqlx::query(
+        "UPDATE auth_session SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password, clears any lockout and ends all the user's sessions.
+pub async fn reset_password(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+) -> Result<(), UserError> {
+    if let Some(why) = password::weakness(password) {
+        return Err(UserError::WeakPassword(why));
+    }
+    let phc = hash_off_thread(password).await;
+    let mut tx = pool.begin().await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE app_user SET password_hash = $2, password_changed_at = now(), failed_logins = 0,
+                             locked_until = NULL
+         WHERE username = $1 RETURNING id",
+    )
+    .bind(username)
+    .bind(phc)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = id.ok_or_else(|| UserError::NoSuchUser(username.to_owned()))?;
+    sqlx::query(
+        "UPDATE auth_session SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The demo's users, one per role and named after it: the whole city, except `worker`, who
+/// works the first grid cell of the published plan. Created or reset to `password`.
+pub async fn ensure_demo_users(pool: &PgPool, password: &str) -> Result<(), UserError> {
+    if let Some(why) = password::weakness(password) {
+        return Err(UserError::WeakPassword(why));
+    }
+    let city: String = sqlx::query_scalar(
+        "SELECT code FROM admin_unit WHERE level = 'city' ORDER BY code LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    let cell: String = sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+         WHERE p.status = 'published' ORDER BY g.code LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    for role in Role::ALL {
+        let area = if role == Role::Worker {
+            AreaCode::GridCell(cell.clone())
+        } else {
+            AreaCode::Unit(city.clone())
+        };
+        match add(pool, role.as_str(), role, &area, password).await {
+            Err(UserError::Exists(_)) => {
+                reset_password(pool, role.as_str(), password).await?;
+                sqlx::query("UPDATE app_user SET disabled_at = NULL WHERE username = $1")
+                    .bind(role.as_str())
+                    .execute(pool)
+                    .await?;
+            }
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+async fn hash_off_thread(password: &str) -> String {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .expect("hashing does not panic")
+}

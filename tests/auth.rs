@@ -1,0 +1,530 @@
+//! Access control: signing in and out, sessions and tokens, lockout and rate limits, and
+//! every data route scoped to the caller's area in the query itself.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wangge::auth::Role;
+use wangge::auth::users::AreaCode;
+use wangge::config::{AuthConfig, Config, DatabaseConfig};
+use wangge::{AppState, app};
+
+use common::{PASSWORD, TestDb};
+
+/// Every route that serves data; each must refuse a caller without credentials.
+const DATA_ROUTES: [&str; 7] = [
+    "/api/v1/admin-units?level=county",
+    "/api/v1/admin-units?level=township",
+    "/api/v1/admin-units?level=village",
+    "/api/v1/grid-cells",
+    "/api/v1/facilities",
+    "/api/v1/stats/summary",
+    "/api/v1/session",
+];
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+struct Server {
+    state: AppState,
+}
+
+impl Server {
+    fn new(db: &TestDb) -> Self {
+        Self::with_auth(db, AuthConfig::default())
+    }
+
+    fn with_auth(db: &TestDb, auth: AuthConfig) -> Self {
+        let config = Config {
+            auth,
+            ..Config::for_database(DatabaseConfig::External { url: db.url() })
+        };
+        Self {
+            state: AppState::new(db.pool.clone(), config),
+        }
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, uri: &str, credential: Option<&str>) -> Reply {
+        let mut builder = Request::get(uri);
+        if let Some(c) = credential {
+            builder = if c.starts_with("wangge_session=") {
+                builder.header(header::COOKIE, c)
+            } else {
+                builder.header(header::AUTHORIZATION, format!("Bearer {c}"))
+            };
+        }
+        self.send(builder.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post_json(&self, uri: &str, body: Value, from: Option<SocketAddr>) -> Reply {
+        let mut request = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        if let Some(addr) = from {
+            request.extensions_mut().insert(ConnectInfo(addr));
+        }
+        self.send(request).await
+    }
+
+    /// Signs in through the API; returns the `name=value` of the session cookie.
+    async fn sign_in(&self, username: &str, password: &str) -> Result<String, Reply> {
+        let reply = self
+            .post_json(
+                "/api/v1/session",
+                json!({ "username": username, "password": password }),
+                None,
+            )
+            .await;
+        if reply.status != StatusCode::OK {
+            return Err(reply);
+        }
+        let cookie = reply.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        Ok(cookie.split(';').next().unwrap().to_owned())
+    }
+}
+
+fn problem_type(reply: &Reply) -> String {
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    reply.json()["type"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn data_routes_need_a_session_or_token_but_health_does_not() {
+    let db = TestDb::small_demo().await;
+    let server = Server::new(&db);
+    for route in DATA_ROUTES {
+        let reply = server.get(route, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{route}");
+        assert_eq!(problem_type(&reply), "/problems/unauthenticated");
+        assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
+        let forged = server.get(route, Some("0123456789abcdef")).await;
+        assert_eq!(
+            forged.status,
+            StatusCode::UNAUTHORIZED,
+            "{route} with a made-up token"
+        );
+    }
+    for route in ["/healthz", "/readyz"] {
+        assert_eq!(
+            server.get(route, None).await.status,
+            StatusCode::OK,
+            "{route}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_with_an_httponly_cookie_and_out_again() {
+    let db = TestDb::small_demo().await;
+    db.city_operator().await;
+    let server = Server::new(&db);
+
+    let reply = server
+        .post_json(
+            "/api/v1/session",
+            json!({ "username": "operator", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let set_cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{set_cookie} lacks {attribute}"
+        );
+    }
+    assert_eq!(reply.json()["role"], "operator");
+    assert_eq!(reply.json()["area"]["code"], "530400");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    // The database keeps only the token's hash.
+    let token = cookie.trim_start_matches("wangge_session=");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM auth_session WHERE encode(token_hash, 'hex') = $1",
+    )
+    .bind(token)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0, "no session is stored under its plain token");
+
+    assert_eq!(
+        server.get("/api/v1/session", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.get("/api/v1/grid-cells", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+
+    let out = server
+        .send(
+            Request::delete("/api/v1/session")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(
+        out.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        server.get("/api/v1/grid-cells", Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_users_look_the_same_and_lock_after_five() {
+    let db = TestDb::small_demo().await;
+    db.city_operator().await;
+    let server = Server::new(&db);
+    let unknown = server.sign_in("nobody", PASSWORD).await.unwrap_err();
+    let wrong = server
+        .sign_in("operator", "wrong-password")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (unknown.status, wrong.status),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(
+        unknown.body, wrong.body,
+        "the answer does not tell whether the user exists"
+    );
+    for _ in 0..4 {
+        server
+            .sign_in("operator", "wrong-password")
+            .await
+            .unwrap_err();
+    }
+    // Five failures in a row: locked, even with the right password.
+    let locked = server.sign_in("operator", PASSWORD).await.unwrap_err();
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem_type(&locked), "/problems/too-many-attempts");
+    let wait: u64 = locked.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15 * 60).contains(&wait), "{wait}");
+    // An administrator's reset clears the lockout.
+    wangge::auth::users::reset_password(&db.pool, "operator", "another-password-1")
+        .await
+        .unwrap();
+    assert!(
+        server
+            .sign_in("operator", "another-password-1")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_client_address() {
+    let db = TestDb::small_demo().await;
+    db.city_operator().await;
+    let server = Server::with_auth(
+        &db,
+        AuthConfig {
+            address_limit: 3,
+            ..AuthConfig::default()
+        },
+    );
+    let (a, b): (SocketAddr, SocketAddr) = (
+        "10.1.1.1:5000".parse().unwrap(),
+        "10.1.1.2:5000".parse().unwrap(),
+    );
+    let attempt = |from| {
+        server.post_json(
+            "/api/v1/session",
+            json!({ "username": "x", "password": "y" }),
+            Some(from),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt(a).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = attempt(a).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        attempt(b).await.status,
+        StatusCode::UNAUTHORIZED,
+        "another address is still heard"
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_or_old_and_tokens_when_old() {
+    let db = TestDb::small_demo().await;
+    let token = db.city_operator().await;
+    let server = Server::new(&db);
+    let cookie = server.sign_in("operator", PASSWORD).await.unwrap();
+    // Idle past the timeout: the cookie session ends, the bearer token does not.
+    sqlx::query("UPDATE auth_session SET last_seen_at = now() - interval '31 minutes'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        server.get("/api/v1/session", Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.get("/api/v1/session", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    // Past its absolute expiry, a token ends too.
+    sqlx::query("UPDATE auth_session SET created_at = now() - interval '40 days', expires_at = now() - interval '1 second'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        server.get("/api/v1/session", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn field_devices_get_bearer_tokens_and_disabled_users_lose_them() {
+    let db = TestDb::small_demo().await;
+    let cell: String = sqlx::query_scalar("SELECT code FROM grid_cell ORDER BY code LIMIT 1")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    wangge::auth::users::add(
+        &db.pool,
+        "worker",
+        Role::Worker,
+        &AreaCode::GridCell(cell.clone()),
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let server = Server::new(&db);
+    let reply = server
+        .post_json(
+            "/api/v1/tokens",
+            json!({ "username": "worker", "password": PASSWORD, "label": "phone 1" }),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.json()["token_type"], "Bearer");
+    assert_eq!(reply.json()["area"]["code"], cell.as_str());
+    let token = reply.json()["token"].as_str().unwrap().to_owned();
+    let me = server.get("/api/v1/session", Some(&token)).await;
+    assert_eq!(me.json()["username"], "worker");
+    wangge::auth::users::disable(&db.pool, "worker")
+        .await
+        .unwrap();
+    assert_eq!(
+        server.get("/api/v1/session", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        server.sign_in("worker", PASSWORD).await.is_err(),
+        "a disabled user cannot sign in"
+    );
+}
+
+#[tokio::test]
+async fn a_body_with_fields_the_caller_may_not_set_is_refused() {
+    let db = TestDb::small_demo().await;
+    db.city_operator().await;
+    let server = Server::new(&db);
+    let before: i64 = db.count("auth_session").await;
+    for body in [
+        json!({ "username": "operator", "password": PASSWORD, "role": "admin" }),
+        json!({ "username": "operator" }),
+        json!([1, 2]),
+    ] {
+        let reply = server
+            .post_json("/api/v1/session", body.clone(), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(problem_type(&reply), "/problems/malformed-body");
+    }
+    assert_eq!(db.count("auth_session").await, before, "nothing written");
+}
+
+/// For each area kind and role, every route answers only what lies inside the area, even
+/// when asked for the whole city; the summary equals counts computed here independently.
+#[tokio::test]
+async fn every_route_for_every_role_answers_only_inside_the_callers_area() {
+    let db = TestDb::small_demo().await;
+    let server = Server::new(&db);
+    let (township, village): (String, String) = sqlx::query_as(
+        "SELECT t.code, v.code FROM admin_unit t JOIN admin_unit v ON v.parent_id = t.id
+         WHERE t.level = 'township' ORDER BY t.code, v.code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let (cell_id, cell): (i64, String) = sqlx::query_as(
+        "SELECT g.id, g.code FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
+         WHERE v.code = $1 ORDER BY g.code LIMIT 1",
+    )
+    .bind(&village)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let areas = [
+        (
+            "township",
+            AreaCode::Unit(township.clone()),
+            township.clone(),
+            None,
+        ),
+        (
+            "village",
+            AreaCode::Unit(village.clone()),
+            village.clone(),
+            None,
+        ),
+        (
+            "grid_cell",
+            AreaCode::GridCell(cell.clone()),
+            village.clone(),
+            Some(cell_id),
+        ),
+    ];
+    let city_bbox = "bbox=100,22,105,26";
+    let mut n = 0;
+    for (kind, area, prefix, only_cell) in &areas {
+        for role in Role::ALL {
+            n += 1;
+            let token = db.user_token(&format!("u{n}"), role, area.clone()).await;
+            let who = format!("{} scoped to a {kind}", role.as_str());
+            for level in ["county", "township", "village"] {
+                let reply = server
+                    .get(
+                        &format!("/api/v1/admin-units?level={level}&{city_bbox}"),
+                        Some(&token),
+                    )
+                    .await;
+                assert_eq!(reply.status, StatusCode::OK, "{who}");
+                for f in reply.json()["features"].as_array().unwrap() {
+                    let code = f["properties"]["code"].as_str().unwrap();
+                    assert!(
+                        code.starts_with(prefix.as_str()),
+                        "{who} was shown {level} {code}"
+                    );
+                }
+            }
+            let cells = server
+                .get(&format!("/api/v1/grid-cells?{city_bbox}"), Some(&token))
+                .await;
+            let cells = cells.json()["features"].as_array().unwrap().clone();
+            assert!(!cells.is_empty(), "{who} sees the cells of their own area");
+            for f in &cells {
+                assert!(
+                    f["properties"]["village_code"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(prefix.as_str()),
+                    "{who}"
+                );
+                if only_cell.is_some() {
+                    assert_eq!(
+                        f["properties"]["code"],
+                        cell.as_str(),
+                        "{who} sees only their cell"
+                    );
+                }
+            }
+            let facilities = server
+                .get(&format!("/api/v1/facilities?{city_bbox}"), Some(&token))
+                .await;
+            let ids: Vec<i64> = facilities.json()["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["properties"]["id"].as_i64().unwrap())
+                .collect();
+            let outside: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM facility f JOIN admin_unit a ON a.id = f.admin_unit_id
+                 WHERE f.id = ANY($1) AND a.code NOT LIKE $2 || '%'",
+            )
+            .bind(&ids)
+            .bind(prefix)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            assert_eq!(outside, 0, "{who} was shown facilities outside their area");
+
+            let summary = server
+                .get("/api/v1/stats/summary", Some(&token))
+                .await
+                .json();
+            let (cells_n, incidents_n, households_n): (i64, i64, i64) = sqlx::query_as(
+                "SELECT
+                   (SELECT count(*) FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
+                     WHERE v.code LIKE $1 || '%' AND ($2::int8 IS NULL OR g.id = $2)),
+                   (SELECT count(*) FROM incident i JOIN admin_unit v ON v.id = i.village_id
+                     WHERE v.code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)),
+                   (SELECT count(*) FROM household h JOIN admin_unit v ON v.id = h.village_id
+                     WHERE v.code LIKE $1 || '%'
+                       AND ($2::int8 IS NULL OR ST_Intersects(h.geom, (SELECT geom FROM grid_cell WHERE id = $2))))",
+            )
+            .bind(prefix)
+            .bind(*only_cell)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            assert_eq!(summary["grid_cells"], cells_n, "{who}");
+            assert_eq!(summary["incidents"], incidents_n, "{who}");
+            assert_eq!(summary["households"], households_n, "{who}");
+            assert!(
+                summary["households"].as_i64().unwrap() < db.count("household").await,
+                "{who}"
+            );
+        }
+    }
+}
