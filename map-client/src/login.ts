@@ -22,8 +22,10 @@ export type LoginReason =
 export interface LoginScreen {
   /** Shows the screen with the form disabled while `GET /api/v1/session` is under way. */
   checking(): void;
-  /** Shows the form (focus on the username) and resolves with the session once signed in; then hides. */
+  /** Shows the form (focus on the username) and resolves with the session once signed in. */
   prompt(reason?: LoginReason): Promise<Session>;
+  /** Hides the screen (signed in). */
+  hide(): void;
 }
 
 /** A message on the form: what it says is worked out at render time, so it follows language switches. */
@@ -178,7 +180,6 @@ export function createLoginScreen(parent: HTMLElement): LoginScreen {
       .then((session) => {
         password.value = '';
         show(null);
-        screen.hidden = true;
         const resolve = pending;
         pending = null;
         resolve?.(session);
@@ -224,6 +225,11 @@ export function createLoginScreen(parent: HTMLElement): LoginScreen {
         username.focus();
         username.select();
       });
+    },
+    hide() {
+      pending = null;
+      show(null);
+      screen.hidden = true;
     },
   };
 }

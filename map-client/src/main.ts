@@ -269,6 +269,7 @@ function scheduleExpiryCheck(session: Session): void {
 function enterSession(session: Session): void {
   sessionState = Promise.resolve(session);
   ui.setSession(session);
+  login.hide();
   setAuthState('signed-in');
   scheduleExpiryCheck(session);
 }

@@ -264,7 +264,8 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
 
     // remembered across a reload (localStorage)
     await page.reload();
-    await waitForReady(page);
+    await waitForReady(page); // still signed in: no form
+    assert.equal(await page.locator('#login-screen').isVisible(), false, 'sign-in screen over the map after a reload');
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
     assert.equal(await page.locator('#lang-switch').textContent(), '中文');
 
