@@ -56,6 +56,7 @@ async fn get(db: &TestDb, uri: &str) -> Reply {
                 wangge::auth::session::SessionKind::Bearer,
                 "test",
                 &Default::default(),
+                &wangge::audit::RequestMeta::cli(),
             )
             .await
             .unwrap()

@@ -255,9 +255,14 @@ async fn wrong_passwords_and_unknown_users_look_the_same_and_lock_after_five() {
         .unwrap();
     assert!((1..=15 * 60).contains(&wait), "{wait}");
     // An administrator's reset clears the lockout.
-    wangge::auth::users::reset_password(&db.pool, "operator", "another-password-1")
-        .await
-        .unwrap();
+    wangge::auth::users::reset_password(
+        &db.pool,
+        "operator",
+        "another-password-1",
+        &wangge::audit::RequestMeta::cli(),
+    )
+    .await
+    .unwrap();
     assert!(
         server
             .sign_in("operator", "another-password-1")
@@ -344,6 +349,7 @@ async fn field_devices_get_bearer_tokens_and_disabled_users_lose_them() {
         Role::Worker,
         &AreaCode::GridCell(cell.clone()),
         PASSWORD,
+        &wangge::audit::RequestMeta::cli(),
     )
     .await
     .unwrap();
@@ -361,7 +367,7 @@ async fn field_devices_get_bearer_tokens_and_disabled_users_lose_them() {
     let token = reply.json()["token"].as_str().unwrap().to_owned();
     let me = server.get("/api/v1/session", Some(&token)).await;
     assert_eq!(me.json()["username"], "worker");
-    wangge::auth::users::disable(&db.pool, "worker")
+    wangge::auth::users::disable(&db.pool, "worker", &wangge::audit::RequestMeta::cli())
         .await
         .unwrap();
     assert_eq!(

@@ -125,34 +125,115 @@ async fn users_are_added_listed_disabled_and_reset_from_the_command_line() {
         .unwrap();
     let run = |args: &[&str], password: Option<&str>| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wangge"));
-        command.arg("--database-url").arg(db.url()).args(args).env("RUST_LOG", "warn");
+        command
+            .arg("--database-url")
+            .arg(db.url())
+            .args(args)
+            .env("RUST_LOG", "warn");
         match password {
             Some(p) => command.env("WANGGE_PASSWORD", p),
             None => command.env_remove("WANGGE_PASSWORD"),
         };
         command.output().expect("run wangge")
     };
-    let added = run(&["user", "add", "chen", "--role", "dispatcher", "--area", "530402"], Some("a-long-password"));
+    let added = run(
+        &[
+            "user",
+            "add",
+            "chen",
+            "--role",
+            "dispatcher",
+            "--area",
+            "530402",
+        ],
+        Some("a-long-password"),
+    );
     assert!(added.status.success(), "{}", text(&added.stderr));
-    assert!(!text(&added.stdout).contains("a-long-password"), "a given password is not echoed");
-    let worker = run(&["user", "add", "li", "--role", "worker", "--grid-cell", &cell], None);
+    assert!(
+        !text(&added.stdout).contains("a-long-password"),
+        "a given password is not echoed"
+    );
+    let worker = run(
+        &[
+            "user",
+            "add",
+            "li",
+            "--role",
+            "worker",
+            "--grid-cell",
+            &cell,
+        ],
+        None,
+    );
     assert!(worker.status.success(), "{}", text(&worker.stderr));
     let generated = text(&worker.stdout);
-    let password = generated.lines().find_map(|l| l.strip_prefix("password: ")).expect("a generated password is printed");
-    assert!(wangge::auth::session::sign_in(&db.pool, "li", password, wangge::auth::session::SessionKind::Bearer, "t", &Default::default()).await.is_ok());
+    let password = generated
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("a generated password is printed");
+    assert!(
+        wangge::auth::session::sign_in(
+            &db.pool,
+            "li",
+            password,
+            wangge::auth::session::SessionKind::Bearer,
+            "t",
+            &Default::default(),
+            &wangge::audit::RequestMeta::cli()
+        )
+        .await
+        .is_ok()
+    );
 
-    let weak = run(&["user", "add", "wang", "--role", "planner", "--area", "530402"], Some("short"));
+    let weak = run(
+        &[
+            "user", "add", "wang", "--role", "planner", "--area", "530402",
+        ],
+        Some("short"),
+    );
     assert!(!weak.status.success());
-    let nowhere = run(&["user", "add", "wang", "--role", "planner", "--area", "999999"], Some("a-long-password"));
-    assert!(text(&nowhere.stderr).contains("no administrative unit or grid cell has the code `999999`"));
+    let nowhere = run(
+        &[
+            "user", "add", "wang", "--role", "planner", "--area", "999999",
+        ],
+        Some("a-long-password"),
+    );
+    assert!(
+        text(&nowhere.stderr).contains("no administrative unit or grid cell has the code `999999`")
+    );
 
     assert!(run(&["user", "disable", "chen"], None).status.success());
     let listed = text(&run(&["user", "list"], None).stdout);
-    assert!(listed.lines().any(|l| l.starts_with("chen\tdispatcher\t530402 红塔区 [disabled]")), "{listed}");
-    assert!(listed.lines().any(|l| l.starts_with("li\tworker\tgrid cell ")), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("chen\tdispatcher\t530402 红塔区 [disabled]")),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("li\tworker\tgrid cell ")),
+        "{listed}"
+    );
 
     let reset = run(&["user", "reset-password", "li"], None);
-    let new_password = text(&reset.stdout).lines().find_map(|l| l.strip_prefix("password: ").map(str::to_owned)).unwrap();
+    let new_password = text(&reset.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("password: ").map(str::to_owned))
+        .unwrap();
     assert_ne!(new_password, password);
-    assert!(wangge::auth::session::sign_in(&db.pool, "li", password, wangge::auth::session::SessionKind::Bearer, "t", &Default::default()).await.is_err());
+    assert!(
+        wangge::auth::session::sign_in(
+            &db.pool,
+            "li",
+            password,
+            wangge::auth::session::SessionKind::Bearer,
+            "t",
+            &Default::default(),
+            &wangge::audit::RequestMeta::cli()
+        )
+        .await
+        .is_err()
+    );
 }

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
+use crate::audit::{AuditError, RequestMeta};
 use crate::auth::users::{self, AreaCode, UserError};
 use crate::auth::{Role, password};
 use crate::config::{Config, DatabaseConfig};
@@ -69,6 +70,15 @@ pub enum Command {
     /// Manage users. New passwords come from WANGGE_PASSWORD, or are generated and printed.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain: finds altered, deleted or inserted rows (exit status 1 if so).
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +172,8 @@ pub enum CliError {
     Demo(#[from] demo::DemoError),
     #[error(transparent)]
     User(#[from] UserError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
     #[error("{0}")]
     Usage(String),
     #[error("serving failed: {0}")]
@@ -267,6 +279,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             db.close().await?;
             result
         }
+        Command::Audit(AuditCommand::Verify) => {
+            let db = Database::open(&database, 2).await?;
+            let result = crate::audit::verify(&db.pool).await;
+            db.close().await?;
+            let rows = result?;
+            println!("the audit trail is intact: {rows} rows, each chained to the one before");
+            Ok(())
+        }
         Command::User(command) => {
             let db = Database::open(&database, 2).await?;
             let result = run_user_command(&db.pool, command).await;
@@ -325,7 +345,7 @@ async fn load_demo_if_needed(pool: &PgPool, scale: Scale, seed: u64) -> Result<(
 /// printed so whoever started the demo can sign in.
 async fn set_up_demo_users(pool: &PgPool) -> Result<(), CliError> {
     let password = std::env::var("WANGGE_DEMO_PASSWORD").unwrap_or_else(|_| password::generate());
-    users::ensure_demo_users(pool, &password).await?;
+    users::ensure_demo_users(pool, &password, &RequestMeta::cli()).await?;
     let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
     println!("demo users: {} (password: {password})", names.join(", "));
     Ok(())
@@ -352,7 +372,7 @@ async fn run_user_command(pool: &PgPool, command: UserCommand) -> Result<(), Cli
                 (None, None) => return Err(CliError::Usage("give --area or --grid-cell".into())),
             };
             let (password, generated) = new_password();
-            users::add(pool, &username, role, &area, &password).await?;
+            users::add(pool, &username, role, &area, &password, &RequestMeta::cli()).await?;
             println!("added {username} ({})", role.as_str());
             if generated {
                 println!("password: {password}");
@@ -374,12 +394,12 @@ async fn run_user_command(pool: &PgPool, command: UserCommand) -> Result<(), Cli
             }
         }
         UserCommand::Disable { username } => {
-            users::disable(pool, &username).await?;
+            users::disable(pool, &username, &RequestMeta::cli()).await?;
             println!("disabled {username}; their sessions are ended");
         }
         UserCommand::ResetPassword { username } => {
             let (password, generated) = new_password();
-            users::reset_password(pool, &username, &password).await?;
+            users::reset_password(pool, &username, &password, &RequestMeta::cli()).await?;
             println!("new password set for {username}; their sessions are ended");
             if generated {
                 println!("password: {password}");

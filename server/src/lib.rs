@@ -5,6 +5,7 @@
 //! code map and the path a request takes.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

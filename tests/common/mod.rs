@@ -4,7 +4,9 @@
 //! The cluster is `WANGGE_TEST_DATABASE_URL` (a URL of any database on a server where the
 //! test role may create databases), which `scripts/test.sh` sets after starting a private
 //! cluster with `wangge db start`. Without it, the harness starts an embedded cluster of its
-//! own in the system's temporary folder and leaves it running for the next run.
+//! own in the system's temporary folder and leaves it running for the next run. Templates are
+//! keyed by the migrations only: after changing the demo generator or loader, run the tests
+//! through `scripts/test.sh` (a new cluster each time) or drop the `wangge_tpl_*` databases.
 
 #![allow(dead_code)]
 
@@ -186,9 +188,16 @@ impl TestDb {
 
     /// Adds a user and returns a bearer token for them.
     pub async fn user_token(&self, username: &str, role: Role, area: AreaCode) -> String {
-        users::add(&self.pool, username, role, &area, PASSWORD)
-            .await
-            .unwrap();
+        users::add(
+            &self.pool,
+            username,
+            role,
+            &area,
+            PASSWORD,
+            &wangge::audit::RequestMeta::cli(),
+        )
+        .await
+        .unwrap();
         session::sign_in(
             &self.pool,
             username,
@@ -196,6 +205,7 @@ impl TestDb {
             SessionKind::Bearer,
             "test",
             &AuthConfig::default(),
+            &wangge::audit::RequestMeta::cli(),
         )
         .await
         .unwrap()

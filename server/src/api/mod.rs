@@ -5,21 +5,24 @@ mod facilities;
 mod grid_cells;
 mod health;
 pub mod params;
-mod session;
+pub mod session;
 mod stats;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::HeaderName;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
+use crate::audit::REQUEST_ID_HEADER;
 use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -82,6 +85,13 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
+            REQUEST_ID_HEADER,
+        )))
+        .layer(SetRequestIdLayer::new(
+            HeaderName::from_static(REQUEST_ID_HEADER),
+            MakeRequestUuid,
+        ))
 }
 
 async fn not_found() -> ApiError {

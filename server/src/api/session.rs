@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::AppState;
 use crate::api::params::JsonBody;
+use crate::audit::RequestMeta;
 use crate::auth::session::{self, SessionKind};
 use crate::auth::{Area, COOKIE, Caller, Role};
 use crate::error::ApiError;
@@ -95,6 +96,7 @@ fn check_address(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
 async fn sign_in(
     State(state): State<AppState>,
     addr: ClientAddr,
+    meta: RequestMeta,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
     check_address(&state, addr)?;
@@ -106,6 +108,7 @@ async fn sign_in(
         SessionKind::Cookie,
         "browser",
         auth,
+        &meta,
     )
     .await?;
     let cookie = format!(
@@ -125,8 +128,12 @@ async fn sign_in(
     Ok(response)
 }
 
-async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    session::revoke(&state.pool, &caller.token_hash).await?;
+async fn sign_out(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+) -> Result<Response, ApiError> {
+    session::revoke(&state.pool, &caller, &meta).await?;
     let clear = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
@@ -149,6 +156,7 @@ struct IssuedToken {
 async fn issue_token(
     State(state): State<AppState>,
     addr: ClientAddr,
+    meta: RequestMeta,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<Response, ApiError> {
     check_address(&state, addr)?;
@@ -160,6 +168,7 @@ async fn issue_token(
         SessionKind::Bearer,
         &label,
         &state.config.auth,
+        &meta,
     )
     .await?;
     let body = IssuedToken {

@@ -103,6 +103,29 @@ pub struct Caller {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl Caller {
+    /// An audit row for something this caller did.
+    pub fn entry<'a>(
+        &'a self,
+        action: &'a str,
+        object_type: &'a str,
+        object_id: String,
+        meta: &'a crate::audit::RequestMeta,
+    ) -> crate::audit::Entry<'a> {
+        crate::audit::Entry {
+            user_id: Some(self.user_id),
+            username: &self.username,
+            role: self.role.as_str(),
+            action,
+            object_type,
+            object_id,
+            area_code: &self.area.code,
+            outcome: crate::audit::Outcome::Ok,
+            meta,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{Area, Caller, Role, password, token};
+use crate::audit::{self, Entry, Outcome, RequestMeta};
 use crate::config::AuthConfig;
 use crate::error::ApiError;
 
 /// Resolves a token hash to its live session's user, touching its idle clock.
 pub async fn authenticate(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     token_hash: &[u8; 32],
     config: &AuthConfig,
 ) -> Result<Option<Caller>, ApiError> {
@@ -41,7 +42,7 @@ pub async fn authenticate(
     )
     .bind(&token_hash[..])
     .bind(config.idle_timeout.as_secs_f64())
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.map(
         |(user_id, username, role, level, code, name, grid_cell_id, village_code, expires_at)| {
@@ -96,7 +97,12 @@ pub async fn sign_in(
     kind: SessionKind,
     label: &str,
     config: &AuthConfig,
+    meta: &RequestMeta,
 ) -> Result<Issued, ApiError> {
+    let action = match kind {
+        SessionKind::Cookie => "sign_in",
+        SessionKind::Bearer => "issue_token",
+    };
     let user: Option<(i64, String, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
         "SELECT id, password_hash, locked_until, disabled_at IS NOT NULL FROM app_user WHERE username = $1",
     )
@@ -108,6 +114,13 @@ pub async fn sign_in(
         tokio::task::spawn_blocking(move || password::verify_nobody(&password))
             .await
             .map_err(ApiError::internal)?;
+        // What was typed as a username may be anything (even a password): not recorded.
+        let mut conn = pool.acquire().await?;
+        let mut entry = Entry::system(action, "user", String::new(), meta);
+        entry.username = "(unknown)";
+        entry.role = "";
+        entry.outcome = Outcome::Denied;
+        audit::record(&mut conn, &entry).await?;
         return Err(ApiError::InvalidCredentials);
     };
     if let Some(until) = locked_until.filter(|until| *until > Utc::now()) {
@@ -119,7 +132,19 @@ pub async fn sign_in(
     let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
         .await
         .map_err(ApiError::internal)?;
+    let denied = |user_id: i64| Entry {
+        user_id: Some(user_id),
+        username,
+        role: "",
+        action,
+        object_type: "user",
+        object_id: user_id.to_string(),
+        area_code: "",
+        outcome: Outcome::Denied,
+        meta,
+    };
     if !matches || disabled {
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE app_user SET
                  failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
@@ -130,8 +155,10 @@ pub async fn sign_in(
         .bind(user_id)
         .bind(config.max_failures as i32)
         .bind(config.lockout.as_secs_f64())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        audit::record(&mut tx, &denied(user_id)).await?;
+        tx.commit().await?;
         return Err(ApiError::InvalidCredentials);
     }
     let lifetime = match kind {
@@ -155,20 +182,32 @@ pub async fn sign_in(
     .bind(lifetime.as_secs_f64())
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    let caller = authenticate(pool, &token_hash, config)
+    let caller = authenticate(&mut *tx, &token_hash, config)
         .await?
         .ok_or_else(|| ApiError::internal("a session just created was not found"))?;
+    audit::record(
+        &mut tx,
+        &caller.entry(action, "session", label.to_owned(), meta),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(Issued { token, caller })
 }
 
-/// Ends the session a token opened.
-pub async fn revoke(pool: &PgPool, token_hash: &[u8; 32]) -> Result<(), ApiError> {
+/// Ends the caller's session.
+pub async fn revoke(pool: &PgPool, caller: &Caller, meta: &RequestMeta) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE auth_session SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
     )
-    .bind(&token_hash[..])
-    .execute(pool)
+    .bind(&caller.token_hash[..])
+    .execute(&mut *tx)
     .await?;
+    audit::record(
+        &mut tx,
+        &caller.entry("sign_out", "session", String::new(), meta),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

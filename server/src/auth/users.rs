@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use super::{Role, password};
+use crate::audit::{self, Entry, RequestMeta};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -78,6 +79,7 @@ pub async fn add(
     role: Role,
     area: &AreaCode,
     password: &str,
+    meta: &RequestMeta,
 ) -> Result<(), UserError> {
     if !valid_username(username) {
         return Err(UserError::BadUsername(username.to_owned()));
@@ -87,20 +89,25 @@ pub async fn add(
     }
     let (unit, cell) = area_ids(pool, area).await?;
     let phc = hash_off_thread(password).await;
-    let inserted = sqlx::query(
+    let mut tx = pool.begin().await?;
+    let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO app_user (username, role, area_unit_id, area_grid_cell_id, password_hash)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id",
     )
     .bind(username)
     .bind(role)
     .bind(unit)
     .bind(cell)
     .bind(phc)
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(UserError::Exists(username.to_owned()));
-    }
+    let id = id.ok_or_else(|| UserError::Exists(username.to_owned()))?;
+    audit::record(
+        &mut tx,
+        &Entry::system("add_user", "user", id.to_string(), meta),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -118,7 +125,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<UserSummary>, UserError> {
 }
 
 /// Disables a user and ends all their sessions.
-pub async fn disable(pool: &PgPool, username: &str) -> Result<(), UserError> {
+pub async fn disable(pool: &PgPool, username: &str, meta: &RequestMeta) -> Result<(), UserError> {
     let mut tx = pool.begin().await?;
     let id: Option<i64> = sqlx::query_scalar(
         "UPDATE app_user SET disabled_at = COALESCE(disabled_at, now()) WHERE username = $1 RETURNING id",
@@ -133,6 +140,11 @@ pub async fn disable(pool: &PgPool, username: &str) -> Result<(), UserError> {
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    audit::record(
+        &mut tx,
+        &Entry::system("disable_user", "user", id.to_string(), meta),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -142,6 +154,7 @@ pub async fn reset_password(
     pool: &PgPool,
     username: &str,
     password: &str,
+    meta: &RequestMeta,
 ) -> Result<(), UserError> {
     if let Some(why) = password::weakness(password) {
         return Err(UserError::WeakPassword(why));
@@ -164,13 +177,22 @@ pub async fn reset_password(
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    audit::record(
+        &mut tx,
+        &Entry::system("reset_password", "user", id.to_string(), meta),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// The demo's users, one per role and named after it: the whole city, except `worker`, who
 /// works the first grid cell of the published plan. Created or reset to `password`.
-pub async fn ensure_demo_users(pool: &PgPool, password: &str) -> Result<(), UserError> {
+pub async fn ensure_demo_users(
+    pool: &PgPool,
+    password: &str,
+    meta: &RequestMeta,
+) -> Result<(), UserError> {
     if let Some(why) = password::weakness(password) {
         return Err(UserError::WeakPassword(why));
     }
@@ -191,9 +213,9 @@ pub async fn ensure_demo_users(pool: &PgPool, password: &str) -> Result<(), User
         } else {
             AreaCode::Unit(city.clone())
         };
-        match add(pool, role.as_str(), role, &area, password).await {
+        match add(pool, role.as_str(), role, &area, password, meta).await {
             Err(UserError::Exists(_)) => {
-                reset_password(pool, role.as_str(), password).await?;
+                reset_password(pool, role.as_str(), password, meta).await?;
                 sqlx::query("UPDATE app_user SET disabled_at = NULL WHERE username = $1")
                     .bind(role.as_str())
                     .execute(pool)

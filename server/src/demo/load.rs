@@ -6,6 +6,7 @@ use geo::Point;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::generate::{DemoData, Scale};
+use crate::audit::{self, Entry, RequestMeta};
 use crate::db::geometry::Ewkb;
 
 /// Rows per `COPY` chunk sent to the server.
@@ -217,6 +218,12 @@ pub async fn load(
         }))
         .execute(&mut *tx)
         .await?;
+    let what = format!("{scale} demo, seed {}", data.seed);
+    audit::record(
+        &mut tx,
+        &Entry::system("load_demo", "dataset", what, &RequestMeta::cli()),
+    )
+    .await?;
     tx.commit().await?;
     progress("committed");
     sqlx::query("ANALYZE").execute(pool).await?;

@@ -16,6 +16,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 pub use datum::{Datum, gcj02_to_wgs84, wgs84_to_gcj02};
 pub use features::{ParsedFeature, parse_feature_collection};
 
+use crate::audit::{self, Entry, RequestMeta};
 use crate::db::geometry::Ewkb;
 use crate::model::AdminLevel;
 
@@ -161,6 +162,12 @@ pub async fn import_admin_units(
     .bind(features.iter().map(|f| f.ewkb.as_str().to_owned()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
+    let what = format!("{} {}", features.len(), level.as_str());
+    audit::record(
+        &mut tx,
+        &Entry::system("import", "admin_unit", what, &RequestMeta::cli()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(ImportReport {
         what: "administrative units",
@@ -252,6 +259,12 @@ pub async fn import_grid_cells(
     .bind(features.iter().map(|f| f.name.clone()).collect::<Vec<_>>())
     .bind(features.iter().map(|f| f.ewkb.as_str().to_owned()).collect::<Vec<_>>())
     .execute(&mut *tx)
+    .await?;
+    let what = format!("plan {plan_version}: {} cells", features.len());
+    audit::record(
+        &mut tx,
+        &Entry::system("import", "grid_cell", what, &RequestMeta::cli()),
+    )
     .await?;
     tx.commit().await?;
     Ok(ImportReport {
@@ -380,6 +393,12 @@ pub async fn import_households(
     .bind(&village_ids)
     .bind(rows.iter().map(|r| r.4.as_str().to_owned()).collect::<Vec<_>>())
     .execute(&mut *tx)
+    .await?;
+    let what = format!("{} households", rows.len());
+    audit::record(
+        &mut tx,
+        &Entry::system("import", "household", what, &RequestMeta::cli()),
+    )
     .await?;
     tx.commit().await?;
     Ok(ImportReport {

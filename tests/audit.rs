@@ -1,0 +1,311 @@
+//! The audit trail: one row per write, in the same transaction, chained so that
+//! `wangge audit verify` finds any altered or removed row.
+
+mod common;
+
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+use tower::ServiceExt;
+use wangge::audit::{self, AuditError, RequestMeta};
+use wangge::auth::Role;
+use wangge::auth::users::{self, AreaCode};
+use wangge::config::{Config, DatabaseConfig};
+use wangge::{AppState, app};
+
+use common::{PASSWORD, TestDb};
+
+async fn post(
+    state: &AppState,
+    uri: &str,
+    body: serde_json::Value,
+    cookie: Option<&str>,
+) -> (StatusCode, Option<String>) {
+    let mut builder = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", "req-under-test");
+    if let Some(c) = cookie {
+        builder = builder.header(header::COOKIE, c);
+    }
+    let response = app(state.clone())
+        .oneshot(builder.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+    (response.status(), cookie)
+}
+
+#[tokio::test]
+async fn every_write_leaves_exactly_one_audit_row_in_its_transaction() {
+    let db = TestDb::small_demo().await;
+    let meta = RequestMeta::cli();
+    let before = db.count("audit_log").await;
+    assert_eq!(before, 1, "the demo load itself is audited");
+
+    users::add(
+        &db.pool,
+        "zhao",
+        Role::Operator,
+        &AreaCode::Unit("530402".into()),
+        PASSWORD,
+        &meta,
+    )
+    .await
+    .unwrap();
+    users::add(
+        &db.pool,
+        "qian",
+        Role::Dispatcher,
+        &AreaCode::Unit("530402".into()),
+        PASSWORD,
+        &meta,
+    )
+    .await
+    .unwrap();
+    // A refused write (the user exists) leaves no row.
+    assert!(
+        users::add(
+            &db.pool,
+            "qian",
+            Role::Dispatcher,
+            &AreaCode::Unit("530402".into()),
+            PASSWORD,
+            &meta
+        )
+        .await
+        .is_err()
+    );
+
+    let state = AppState::new(
+        db.pool.clone(),
+        Config::for_database(DatabaseConfig::External { url: db.url() }),
+    );
+    let (ok, cookie) = post(
+        &state,
+        "/api/v1/session",
+        json!({ "username": "zhao", "password": PASSWORD }),
+        None,
+    )
+    .await;
+    assert_eq!(ok, StatusCode::OK);
+    let (denied, _) = post(
+        &state,
+        "/api/v1/session",
+        json!({ "username": "zhao", "password": "wrong-one" }),
+        None,
+    )
+    .await;
+    assert_eq!(denied, StatusCode::UNAUTHORIZED);
+    let (unknown, _) = post(
+        &state,
+        "/api/v1/session",
+        json!({ "username": "my-secret-pass", "password": "x" }),
+        None,
+    )
+    .await;
+    assert_eq!(unknown, StatusCode::UNAUTHORIZED);
+    let (malformed, _) = post(
+        &state,
+        "/api/v1/session",
+        json!({ "username": "zhao" }),
+        None,
+    )
+    .await;
+    assert_eq!(
+        malformed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "refused before any write: no row"
+    );
+    let (token, _) = post(
+        &state,
+        "/api/v1/tokens",
+        json!({ "username": "qian", "password": PASSWORD, "label": "pad" }),
+        None,
+    )
+    .await;
+    assert_eq!(token, StatusCode::CREATED);
+    let out = app(state.clone())
+        .oneshot(
+            Request::delete("/api/v1/session")
+                .header(header::COOKIE, cookie.unwrap())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    users::disable(&db.pool, "qian", &meta).await.unwrap();
+    users::reset_password(&db.pool, "zhao", "a-new-password", &meta)
+        .await
+        .unwrap();
+
+    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT action, outcome, username, area_code, request_id, client_addr FROM audit_log WHERE id > $1 ORDER BY id",
+    )
+    .bind(before)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let actions: Vec<(&str, &str)> = rows.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("add_user", "ok"),
+            ("add_user", "ok"),
+            ("sign_in", "ok"),
+            ("sign_in", "denied"),
+            ("sign_in", "denied"),
+            ("issue_token", "ok"),
+            ("sign_out", "ok"),
+            ("disable_user", "ok"),
+            ("reset_password", "ok"),
+        ]
+    );
+    let sign_in = &rows[2];
+    assert_eq!(
+        (sign_in.2.as_str(), sign_in.3.as_str(), sign_in.4.as_str()),
+        ("zhao", "530402", "req-under-test")
+    );
+    assert!(
+        !rows.iter().any(|r| r.2.contains("my-secret-pass")),
+        "what was typed as a username is not kept"
+    );
+    assert_eq!(audit::verify(&db.pool).await.unwrap(), before + 9);
+}
+
+#[tokio::test]
+async fn altered_or_deleted_rows_are_found_by_audit_verify() {
+    let db = TestDb::small_demo().await;
+    for n in 0..5 {
+        users::add(
+            &db.pool,
+            &format!("user{n}"),
+            Role::Planner,
+            &AreaCode::Unit("530402".into()),
+            PASSWORD,
+            &RequestMeta::cli(),
+        )
+        .await
+        .unwrap();
+    }
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args(["--database-url", &db.url(), "audit", "verify"])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact: 6 rows"));
+
+    // The application cannot change or remove rows: the table refuses.
+    for statement in [
+        "UPDATE audit_log SET username = 'x' WHERE id = 3",
+        "DELETE FROM audit_log WHERE id = 3",
+        "TRUNCATE audit_log",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&db.pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("append-only"), "{statement}: {err}");
+    }
+    // Someone with the power to switch the guard off alters a row: found.
+    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET object_id = '999' WHERE id = 3")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let altered = verify();
+    assert!(!altered.status.success());
+    assert!(
+        String::from_utf8_lossy(&altered.stderr).contains("broken at row 3"),
+        "{}",
+        String::from_utf8_lossy(&altered.stderr)
+    );
+    let err = audit::verify(&db.pool).await.unwrap_err();
+    assert!(matches!(err, AuditError::Broken { id: 3, .. }));
+
+    // Deleting the last row (restoring row 3 first by removing everything after it would
+    // still leave the head pointing past the end): found.
+    let db2 = TestDb::small_demo().await;
+    users::add(
+        &db2.pool,
+        "solo",
+        Role::Planner,
+        &AreaCode::Unit("530402".into()),
+        PASSWORD,
+        &RequestMeta::cli(),
+    )
+    .await
+    .unwrap();
+    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        .execute(&db2.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)")
+        .execute(&db2.pool)
+        .await
+        .unwrap();
+    let err = audit::verify(&db2.pool).await.unwrap_err().to_string();
+    assert!(err.contains("rows were removed"), "{err}");
+    sqlx::query("DELETE FROM audit_log WHERE id = 1")
+        .execute(&db2.pool)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        .execute(&db2.pool)
+        .await
+        .unwrap();
+    users::add(
+        &db2.pool,
+        "late",
+        Role::Planner,
+        &AreaCode::Unit("530402".into()),
+        PASSWORD,
+        &RequestMeta::cli(),
+    )
+    .await
+    .unwrap();
+    let err = audit::verify(&db2.pool).await.unwrap_err().to_string();
+    assert!(err.contains("row 1 is missing"), "{err}");
+}
+
+#[tokio::test]
+async fn concurrent_writers_keep_one_unbroken_chain() {
+    let db = TestDb::small_demo().await;
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let pool = db.pool.clone();
+        tasks.push(tokio::spawn(async move {
+            users::add(
+                &pool,
+                &format!("w{n}"),
+                Role::Worker,
+                &AreaCode::Unit("530402".into()),
+                PASSWORD,
+                &RequestMeta::cli(),
+            )
+            .await
+            .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(audit::verify(&db.pool).await.unwrap(), 17);
+}
