@@ -309,3 +309,90 @@ async fn concurrent_writers_keep_one_unbroken_chain() {
     }
     assert_eq!(audit::verify(&db.pool).await.unwrap(), 17);
 }
+
+#[tokio::test]
+async fn auditors_query_the_trail_by_user_and_area_and_no_one_else_can() {
+    let db = TestDb::small_demo().await;
+    let meta = RequestMeta::cli();
+    let auditor = db
+        .user_token("shen", Role::Auditor, AreaCode::Unit("530400".into()))
+        .await;
+    let operator = db
+        .user_token("han", Role::Operator, AreaCode::Unit("530400".into()))
+        .await;
+    let township: String = sqlx::query_scalar(
+        "SELECT code FROM admin_unit WHERE level = 'township' ORDER BY code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let local = db
+        .user_token("yang", Role::Auditor, AreaCode::Unit(township.clone()))
+        .await;
+    users::disable(&db.pool, "han", &meta).await.unwrap();
+    let state = AppState::new(
+        db.pool.clone(),
+        Config::for_database(DatabaseConfig::External { url: db.url() }),
+    );
+    let get = |token: String, uri: &'static str| {
+        let state = state.clone();
+        async move {
+            let response = app(state)
+                .oneshot(
+                    Request::get(uri)
+                        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default(),
+            )
+        }
+    };
+    let (status, rows) = get(auditor.clone(), "/api/v1/audit?user=shen").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "shen's own token issue: {rows:?}");
+    assert_eq!(rows[0]["action"], "issue_token");
+    let (_, all) = get(auditor.clone(), "/api/v1/audit?object_type=user").await;
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "disable_user"),
+        "city-wide auditors see system rows"
+    );
+    // A township auditor sees only rows of their township: yang's own sign-in.
+    let (_, mine) = get(local, "/api/v1/audit").await;
+    let mine = mine.as_array().unwrap();
+    assert!(!mine.is_empty());
+    assert!(
+        mine.iter().all(|r| r["area_code"]
+            .as_str()
+            .unwrap()
+            .starts_with(township.as_str())),
+        "{mine:?}"
+    );
+    // Operators may not read the trail (han is disabled: use a fresh operator).
+    let other = db
+        .user_token("lu", Role::Operator, AreaCode::Unit("530400".into()))
+        .await;
+    let (status, _) = get(other, "/api/v1/audit").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = get(operator, "/api/v1/audit").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a disabled user's token is dead"
+    );
+    let (status, _) = get(auditor, "/api/v1/audit?limit=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

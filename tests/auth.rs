@@ -19,7 +19,7 @@ use wangge::{AppState, app};
 use common::{PASSWORD, TestDb};
 
 /// Every route that serves data; each must refuse a caller without credentials.
-const DATA_ROUTES: [&str; 7] = [
+const DATA_ROUTES: [&str; 8] = [
     "/api/v1/admin-units?level=county",
     "/api/v1/admin-units?level=township",
     "/api/v1/admin-units?level=village",
@@ -27,6 +27,7 @@ const DATA_ROUTES: [&str; 7] = [
     "/api/v1/facilities",
     "/api/v1/stats/summary",
     "/api/v1/session",
+    "/api/v1/audit",
 ];
 
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! The HTTP application: one router per resource module, merged by [`app`].
 
 mod admin_units;
+mod audit;
 mod facilities;
 mod grid_cells;
 mod health;
@@ -64,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .merge(facilities::router())
         .merge(stats::router())
         .merge(session::router())
+        .merge(audit::router())
         .fallback(not_found);
 
     let router = Router::new().merge(health::router()).nest("/api/v1", api);
