@@ -108,6 +108,15 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal("handler panicked").into_response()
 }
 
+/// Runs a write to its end even if the client goes away: axum drops a handler whose client
+/// disconnected, and a transaction cancelled halfway can leave its pooled connection idle in
+/// a transaction (sqlx issues 4385 and 4393). A spawned task is not cancelled with it.
+pub(crate) async fn run_to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::spawn(work).await.map_err(ApiError::internal)?
+}
+
 /// A GeoJSON FeatureCollection assembled by PostGIS, sent as is.
 pub(crate) fn geojson_response(body: String) -> Response {
     let mut response = body.into_response();

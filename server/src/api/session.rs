@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
 use crate::api::params::JsonBody;
+use crate::api::{AppState, run_to_completion};
 use crate::audit::RequestMeta;
 use crate::auth::session::{self, SessionKind};
 use crate::auth::{Area, COOKIE, Caller, Role};
@@ -101,15 +101,21 @@ async fn sign_in(
 ) -> Result<Response, ApiError> {
     check_address(&state, addr)?;
     let auth = &state.config.auth;
-    let issued = session::sign_in(
-        &state.pool,
-        &credentials.username,
-        &credentials.password,
-        SessionKind::Cookie,
-        "browser",
-        auth,
-        &meta,
-    )
+    let issued = run_to_completion({
+        let (pool, auth) = (state.pool.clone(), auth.clone());
+        async move {
+            session::sign_in(
+                &pool,
+                &credentials.username,
+                &credentials.password,
+                SessionKind::Cookie,
+                "browser",
+                &auth,
+                &meta,
+            )
+            .await
+        }
+    })
     .await?;
     let cookie = format!(
         "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
@@ -133,7 +139,9 @@ async fn sign_out(
     caller: Caller,
     meta: RequestMeta,
 ) -> Result<Response, ApiError> {
-    session::revoke(&state.pool, &caller, &meta).await?;
+    let pool = state.pool.clone();
+    let revoked = caller.clone();
+    run_to_completion(async move { session::revoke(&pool, &revoked, &meta).await }).await?;
     let clear = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
@@ -161,15 +169,21 @@ async fn issue_token(
 ) -> Result<Response, ApiError> {
     check_address(&state, addr)?;
     let label = request.label.chars().take(100).collect::<String>();
-    let issued = session::sign_in(
-        &state.pool,
-        &request.username,
-        &request.password,
-        SessionKind::Bearer,
-        &label,
-        &state.config.auth,
-        &meta,
-    )
+    let issued = run_to_completion({
+        let (pool, auth) = (state.pool.clone(), state.config.auth.clone());
+        async move {
+            session::sign_in(
+                &pool,
+                &request.username,
+                &request.password,
+                SessionKind::Bearer,
+                &label,
+                &auth,
+                &meta,
+            )
+            .await
+        }
+    })
     .await?;
     let body = IssuedToken {
         token: issued.token,
