@@ -12,7 +12,8 @@ use wangge::demo::{self, Scale};
 async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
     let db = TestDb::empty().await;
     let data = demo::generate(Scale::Full, demo::DEFAULT_SEED, reference_time());
-    demo::load::load(&db.pool, &data, &mut |_| {})
+    let cipher = wangge::personal::Cipher::new(&common::test_key());
+    demo::load::load(&db.pool, &data, &cipher, &mut |_| {})
         .await
         .unwrap();
 

@@ -17,6 +17,7 @@ use crate::demo::{self, Scale};
 use crate::embedded::{EmbeddedError, EmbeddedPostgres};
 use crate::import::{self, Datum, ImportError};
 use crate::model::AdminLevel;
+use crate::personal::{Cipher, DataKey, PersonalDataError};
 use crate::{api, db};
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,11 @@ pub struct Cli {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// File holding the key that seals personal data (64 hex digits). Default: beside the
+    /// embedded database's folder (`<data-dir>.key`, created on first run); required with
+    /// DATABASE_URL unless WANGGE_DATA_KEY gives the key itself.
+    #[arg(long, env = "WANGGE_DATA_KEY_FILE", global = true)]
+    pub data_key_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -174,6 +180,8 @@ pub enum CliError {
     User(#[from] UserError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    PersonalData(#[from] PersonalDataError),
     #[error("{0}")]
     Usage(String),
     #[error("serving failed: {0}")]
@@ -225,6 +233,29 @@ impl Database {
     }
 }
 
+/// The key that seals personal data: WANGGE_DATA_KEY, else the key file.
+fn data_key(cli: &Cli) -> Result<DataKey, CliError> {
+    if let Ok(hex) = std::env::var("WANGGE_DATA_KEY") {
+        return Ok(DataKey::from_hex(&hex)?);
+    }
+    let path = match (&cli.data_key_file, &cli.database_url) {
+        (Some(path), _) => path.clone(),
+        (None, None) => {
+            let mut name = cli.data_dir.clone().into_os_string();
+            name.push(".key");
+            PathBuf::from(name)
+        }
+        (None, Some(_)) => {
+            return Err(CliError::Usage(
+                "with DATABASE_URL, give the personal-data key: WANGGE_DATA_KEY (64 hex digits) \
+                 or --data-key-file"
+                    .into(),
+            ));
+        }
+    };
+    Ok(DataKey::load_or_create(&path)?)
+}
+
 fn database_config(cli: &Cli) -> DatabaseConfig {
     match &cli.database_url {
         Some(url) => DatabaseConfig::External { url: url.clone() },
@@ -236,27 +267,29 @@ fn database_config(cli: &Cli) -> DatabaseConfig {
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let database = database_config(&cli);
+    let key = || data_key(&cli);
     match cli.command {
-        Command::Serve(args) => {
-            let config = serve_config(database, &args);
+        Command::Serve(ref args) => {
+            let config = serve_config(database, args, key()?);
             let db = Database::open(&config.database, config.max_connections).await?;
             let result = serve(db.pool.clone(), config).await;
             db.close().await?;
             result
         }
         Command::Demo {
-            serve: args,
+            serve: ref args,
             scale,
             seed,
             load_only,
         } => {
-            let config = serve_config(database, &args);
+            let config = serve_config(database, args, key()?);
             let db = Database::open(&config.database, config.max_connections).await?;
             let scale = match scale {
                 ScaleArg::Full => Scale::Full,
                 ScaleArg::Small => Scale::Small,
             };
-            let loaded = match load_demo_if_needed(&db.pool, scale, seed).await {
+            let cipher = Cipher::new(&config.data_key);
+            let loaded = match load_demo_if_needed(&db.pool, scale, seed, &cipher).await {
                 Ok(()) => set_up_demo_users(&db.pool).await,
                 Err(e) => Err(e),
             };
@@ -316,21 +349,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-fn serve_config(database: DatabaseConfig, args: &ServeArgs) -> Config {
+fn serve_config(database: DatabaseConfig, args: &ServeArgs, data_key: DataKey) -> Config {
     Config {
         listen: args.listen,
         client_dir: args.client_dir.clone(),
+        data_key,
         ..Config::for_database(database)
     }
 }
 
-async fn load_demo_if_needed(pool: &PgPool, scale: Scale, seed: u64) -> Result<(), CliError> {
+async fn load_demo_if_needed(
+    pool: &PgPool,
+    scale: Scale,
+    seed: u64,
+    cipher: &Cipher,
+) -> Result<(), CliError> {
     if let Some(detail) = demo::loaded_demo(pool).await? {
         println!("demo already loaded ({detail}); serving it");
         return Ok(());
     }
     let started = Instant::now();
-    let report = demo::generate_and_load(pool, scale, seed, &mut |step: &str| {
+    let report = demo::generate_and_load(pool, scale, seed, cipher, &mut |step: &str| {
         println!("[{:>5.1} s] {step}", started.elapsed().as_secs_f64());
     })
     .await?;

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::personal::DataKey;
+
 /// Where the database is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
@@ -23,6 +25,8 @@ pub struct Config {
     /// Upper bound on pooled database connections.
     pub max_connections: u32,
     pub auth: AuthConfig,
+    /// The key personal data is sealed with; kept outside the database.
+    pub data_key: DataKey,
 }
 
 /// Sessions, tokens and sign-in limits.
@@ -70,6 +74,7 @@ impl Config {
             client_dir: PathBuf::from("map-client/dist"),
             max_connections: 16,
             auth: AuthConfig::default(),
+            data_key: DataKey::generate(),
         }
     }
 }

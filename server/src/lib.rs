@@ -15,6 +15,7 @@ pub mod embedded;
 pub mod error;
 pub mod import;
 pub mod model;
+pub mod personal;
 
 pub use api::{AppState, app};
 pub use config::Config;

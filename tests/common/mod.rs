@@ -21,6 +21,11 @@ use wangge::auth::users::{self, AreaCode};
 use wangge::config::AuthConfig;
 use wangge::demo::{self, Scale};
 
+/// The key the test templates' personal data is sealed with.
+pub fn test_key() -> wangge::personal::DataKey {
+    wangge::personal::DataKey::from_hex(&"5a".repeat(32)).unwrap()
+}
+
 /// The password of every user the tests create.
 pub const PASSWORD: &str = "test-password-2026";
 
@@ -149,7 +154,8 @@ impl TestDb {
         let template = format!("wangge_tpl_small_{}", migrations_hash());
         ensure_template(&template, async |pool| {
             let data = demo::generate(Scale::Small, demo::DEFAULT_SEED, reference_time());
-            demo::load::load(pool, &data, &mut |_| {})
+            let cipher = wangge::personal::Cipher::new(&test_key());
+            demo::load::load(pool, &data, &cipher, &mut |_| {})
                 .await
                 .expect("the small demo loads");
         })
@@ -216,6 +222,21 @@ impl TestDb {
     pub async fn city_operator(&self) -> String {
         self.user_token("operator", Role::Operator, AreaCode::Unit("530400".into()))
             .await
+    }
+
+    /// A URL of this test's database in libpq's form, for PostgreSQL's own tools.
+    pub fn libpq_url(&self) -> String {
+        let o = options_for(&self.name);
+        let host = match o.get_socket() {
+            Some(dir) => dir.display().to_string(),
+            None => o.get_host().to_owned(),
+        };
+        format!(
+            "postgres://{}@localhost/{}?host={host}&port={}",
+            o.get_username(),
+            self.name,
+            o.get_port()
+        )
     }
 
     pub async fn count(&self, table: &str) -> i64 {

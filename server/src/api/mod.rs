@@ -5,6 +5,7 @@ mod audit;
 mod facilities;
 mod grid_cells;
 mod health;
+mod households;
 pub mod params;
 pub mod session;
 mod stats;
@@ -27,6 +28,7 @@ use crate::audit::REQUEST_ID_HEADER;
 use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::personal::Cipher;
 
 /// Largest request body accepted anywhere (bytes).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Sign-in attempts per client address.
     pub login_limiter: Arc<AttemptLimiter>,
+    /// Seals and opens personal data.
+    pub cipher: Cipher,
 }
 
 impl AppState {
@@ -46,10 +50,12 @@ impl AppState {
             config.auth.address_limit,
             config.auth.address_window,
         ));
+        let cipher = Cipher::new(&config.data_key);
         Self {
             pool,
             config: Arc::new(config),
             login_limiter,
+            cipher,
         }
     }
 }
@@ -66,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .merge(stats::router())
         .merge(session::router())
         .merge(audit::router())
+        .merge(households::router())
         .fallback(not_found);
 
     let router = Router::new().merge(health::router()).nest("/api/v1", api);

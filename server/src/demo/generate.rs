@@ -73,6 +73,17 @@ pub struct Household {
     pub size: i16,
     pub village_id: i64,
     pub lonlat: (f64, f64),
+    /// The head of household, as the register lists them.
+    pub head: Person,
+}
+
+/// A resident's personal data (generated: no real person).
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub name: String,
+    /// An 18-character mainland resident ID number with a valid check character.
+    pub id_number: String,
+    pub phone: String,
 }
 
 #[derive(Debug, Clone)]
@@ -783,12 +794,18 @@ fn populate_village(
                     rng.between(1, 180)
                 )
             };
+            let head = Person {
+                name: person_name(rng),
+                id_number: id_number(&c.village.code[..6], rng),
+                phone: phone_number(rng),
+            };
             data.households.push(Household {
                 id: data.households.len() as i64 + 1,
                 address: format!("{address_prefix}{detail}"),
                 size: household_size(rng),
                 village_id: c.village_id,
                 lonlat,
+                head,
             });
         }
     }
@@ -809,11 +826,7 @@ fn populate_village(
         data.workers.push(Worker {
             id,
             name: person_name(rng),
-            phone: format!(
-                "1{}{:09}",
-                rng.pick(&["3", "5", "8", "9"]),
-                rng.below(1_000_000_000)
-            ),
+            phone: phone_number(rng),
             status,
             lonlat: lattice.to_lonlat(x, y),
             last_seen_at: data.reference - Duration::minutes(seen_minutes),
@@ -1208,6 +1221,28 @@ fn random_point_in_hex(lattice: &Lattice, hex: usize, rng: &mut Rng) -> (f64, f6
 fn household_size(rng: &mut Rng) -> i16 {
     // About 3.1 people a household, 1 to 8.
     [1, 2, 3, 4, 5, 6, 7, 8][rng.weighted(&[10.0, 24.0, 28.0, 20.0, 10.0, 5.0, 2.0, 1.0])]
+}
+
+/// A mobile number: 1, then 3, 5, 8 or 9, then nine digits.
+fn phone_number(rng: &mut Rng) -> String {
+    format!(
+        "1{}{:09}",
+        rng.pick(&["3", "5", "8", "9"]),
+        rng.below(1_000_000_000)
+    )
+}
+
+/// A resident ID number registered in `county_code`, born 1940–2005.
+fn id_number(county_code: &str, rng: &mut Rng) -> String {
+    let first17 = format!(
+        "{county_code}{}{:02}{:02}{:03}",
+        rng.between(1940, 2005),
+        rng.between(1, 12),
+        rng.between(1, 28),
+        rng.between(1, 999)
+    );
+    let check = crate::personal::id_check_digit(&first17);
+    format!("{first17}{check}")
 }
 
 fn person_name(rng: &mut Rng) -> String {

@@ -8,6 +8,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use super::generate::{DemoData, Scale};
 use crate::audit::{self, Entry, RequestMeta};
 use crate::db::geometry::Ewkb;
+use crate::personal::Cipher;
 
 /// Rows per `COPY` chunk sent to the server.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -23,9 +24,11 @@ pub enum LoadError {
 }
 
 /// Loads `data`, reporting each step through `progress`.
+/// Personal data (residents' ID numbers and phones, workers' phones) is sealed with `cipher`.
 pub async fn load(
     pool: &PgPool,
     data: &DemoData,
+    cipher: &Cipher,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), LoadError> {
     let mut tx = pool.begin().await?;
@@ -97,7 +100,23 @@ pub async fn load(
         }),
     )
     .await?;
-    progress(&format!("{} households", data.households.len()));
+    copy(
+        &mut tx,
+        "COPY resident (household_id, name, id_number_enc, phone_enc) FROM STDIN",
+        data.households.iter().map(|h| {
+            row(&[
+                &h.id.to_string(),
+                &h.head.name,
+                &bytea(&cipher.seal(&h.head.id_number)),
+                &bytea(&cipher.seal(&h.head.phone)),
+            ])
+        }),
+    )
+    .await?;
+    progress(&format!(
+        "{} households and their heads (ID numbers and phones sealed)",
+        data.households.len()
+    ));
 
     copy(
         &mut tx,
@@ -118,12 +137,12 @@ pub async fn load(
 
     copy(
         &mut tx,
-        "COPY grid_worker (id, name, phone, status, last_position, last_seen_at) FROM STDIN",
+        "COPY grid_worker (id, name, phone_enc, status, last_position, last_seen_at) FROM STDIN",
         data.workers.iter().map(|w| {
             row(&[
                 &w.id.to_string(),
                 &w.name,
-                &w.phone,
+                &bytea(&cipher.seal(&w.phone)),
                 w.status,
                 point(w.lonlat).as_str(),
                 &timestamp(w.last_seen_at),
@@ -235,6 +254,18 @@ const NULL: &str = "\\N";
 
 fn point(lonlat: (f64, f64)) -> Ewkb {
     Ewkb::point(Point::new(lonlat.0, lonlat.1))
+}
+
+/// A bytea value in hex input form (a backslash, `x`, then hex); [`row`] escapes the backslash for COPY.
+fn bytea(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(3 + bytes.len() * 2);
+    text.push_str(r"\x");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        text.push(HEX[usize::from(b >> 4)] as char);
+        text.push(HEX[usize::from(b & 0x0F)] as char);
+    }
+    text
 }
 
 fn timestamp(t: DateTime<Utc>) -> String {

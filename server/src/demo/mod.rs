@@ -39,6 +39,7 @@ pub async fn generate_and_load(
     pool: &PgPool,
     scale: Scale,
     seed: u64,
+    cipher: &crate::personal::Cipher,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, DemoError> {
     let reference = Utc::now()
@@ -51,7 +52,7 @@ pub async fn generate_and_load(
         data.grid_cells.len(),
         data.households.len()
     ));
-    load::load(pool, &data, progress).await?;
+    load::load(pool, &data, cipher, progress).await?;
     Ok(format!(
         "{} administrative units, {} grid cells, {} households, {} facilities, {} grid workers, {} incidents",
         data.units.len(),

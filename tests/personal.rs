@@ -1,0 +1,215 @@
+//! Personal data: sealed at rest (no plaintext ID number or phone in a database dump), masked
+//! in answers except for roles that need it, and every read audited.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use wangge::auth::Role;
+use wangge::auth::users::AreaCode;
+use wangge::config::{Config, DatabaseConfig};
+use wangge::{AppState, app};
+
+use common::{TestDb, test_key};
+
+fn state(db: &TestDb) -> AppState {
+    let config = Config {
+        data_key: test_key(),
+        ..Config::for_database(DatabaseConfig::External { url: db.url() })
+    };
+    AppState::new(db.pool.clone(), config)
+}
+
+async fn get(state: &AppState, token: &str, uri: &str) -> (StatusCode, Value) {
+    let response = app(state.clone())
+        .oneshot(
+            Request::get(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+/// A household inside the first grid cell (by code), and one outside it in the same village.
+async fn households(db: &TestDb) -> (String, i64, i64) {
+    sqlx::query_as(
+        "WITH c AS (SELECT g.id, g.code, g.geom, g.village_id FROM grid_cell g ORDER BY g.code LIMIT 1)
+         SELECT c.code,
+                (SELECT h.id FROM household h WHERE ST_Intersects(c.geom, h.geom) ORDER BY h.id LIMIT 1),
+                (SELECT h.id FROM household h WHERE h.village_id = c.village_id
+                   AND NOT ST_Intersects(c.geom, h.geom) ORDER BY h.id LIMIT 1)
+         FROM c",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+fn is_id_number(s: &str) -> bool {
+    s.len() == 18
+        && s[..17].bytes().all(|b| b.is_ascii_digit())
+        && wangge::personal::id_check_digit(&s[..17]) == s.chars().last().unwrap()
+}
+
+#[tokio::test]
+async fn residents_are_masked_unless_a_role_that_needs_them_asks_and_every_read_is_audited() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db);
+    let (cell, inside, outside) = households(&db).await;
+    let operator = db.city_operator().await;
+    let dispatcher = db
+        .user_token("zhou", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let worker = db
+        .user_token("wu", Role::Worker, AreaCode::GridCell(cell))
+        .await;
+    let audit_before = db.count("audit_log").await;
+
+    let (status, masked) = get(&state, &operator, &format!("/api/v1/households/{inside}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(masked["revealed"], false);
+    let resident = &masked["residents"][0];
+    let id_number = resident["id_number"].as_str().unwrap();
+    assert!(
+        id_number.len() == 18 && &id_number[4..14] == "**********",
+        "{id_number}"
+    );
+    let phone = resident["phone"].as_str().unwrap();
+    assert_eq!(&phone[3..7], "****", "{phone}");
+    assert!(resident["name"].as_str().unwrap().contains('*'));
+
+    let (status, _) = get(
+        &state,
+        &operator,
+        &format!("/api/v1/households/{inside}?reveal=true"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "operators do not need the plaintext"
+    );
+
+    let (status, revealed) = get(
+        &state,
+        &dispatcher,
+        &format!("/api/v1/households/{inside}?reveal=true"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let full = &revealed["residents"][0];
+    let full_id = full["id_number"].as_str().unwrap();
+    assert!(is_id_number(full_id), "{full_id}");
+    assert_eq!(&full_id[..4], &id_number[..4]);
+    assert_eq!(&full_id[14..], &id_number[14..]);
+    let full_phone = full["phone"].as_str().unwrap();
+    assert!(full_phone.len() == 11 && full_phone.starts_with('1'));
+
+    // A grid worker sees the households of their own cell, and no others.
+    let (status, own) = get(
+        &state,
+        &worker,
+        &format!("/api/v1/households/{inside}?reveal=true"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(own["residents"][0]["id_number"], full_id);
+    let (status, _) = get(&state, &worker, &format!("/api/v1/households/{outside}")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "outside the area answers as if absent"
+    );
+    let (status, _) = get(&state, &worker, "/api/v1/households/999999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let reads: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT username, action, object_id FROM audit_log WHERE id > $1 AND action IN ('read_residents', 'reveal_residents') ORDER BY id",
+    )
+    .bind(audit_before)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let inside = inside.to_string();
+    assert_eq!(
+        reads,
+        vec![
+            ("operator".into(), "read_residents".into(), inside.clone()),
+            ("zhou".into(), "reveal_residents".into(), inside.clone()),
+            ("wu".into(), "reveal_residents".into(), inside.clone()),
+        ],
+        "one row per successful read; refused ones read nothing"
+    );
+}
+
+/// Splits a text into runs of letters and digits.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+#[tokio::test]
+async fn a_database_dump_holds_no_plaintext_id_number_or_phone() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db);
+    let dispatcher = db
+        .user_token("zheng", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let (_, inside, _) = households(&db).await;
+    let (_, revealed) = get(
+        &state,
+        &dispatcher,
+        &format!("/api/v1/households/{inside}?reveal=true"),
+    )
+    .await;
+    let known_id = revealed["residents"][0]["id_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let known_phone = revealed["residents"][0]["phone"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        db.count("resident").await > 100_000,
+        "the demo has residents to leak"
+    );
+
+    let dump = std::process::Command::new("pg_dump")
+        .arg("--dbname")
+        .arg(db.libpq_url())
+        .output()
+        .expect("pg_dump runs (Debian's postgresql-client)");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.len() > 10_000_000, "a real dump: {} bytes", text.len());
+    assert!(
+        !text.contains(&known_id),
+        "a revealed ID number is in the dump"
+    );
+    assert!(
+        !text.contains(&known_phone),
+        "a revealed phone is in the dump"
+    );
+    let ids = words(&text).filter(|w| is_id_number(w)).count();
+    let phones = words(&text)
+        .filter(|w| w.len() == 11 && w.starts_with('1') && w.bytes().all(|b| b.is_ascii_digit()))
+        .count();
+    assert_eq!(
+        (ids, phones),
+        (0, 0),
+        "18-digit ID numbers or 11-digit phones in the dump"
+    );
+}
