@@ -213,3 +213,110 @@ async fn a_database_dump_holds_no_plaintext_id_number_or_phone() {
         "18-digit ID numbers or 11-digit phones in the dump"
     );
 }
+
+/// One HTTP/1.1 exchange over a fresh connection: (status line, head, body).
+async fn http(addr: &str, request: String) -> (String, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (
+        head.lines().next().unwrap().to_owned(),
+        head.to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn personal_data_and_secrets_never_reach_the_logs() {
+    use tokio::io::AsyncBufReadExt;
+    let db = TestDb::small_demo().await;
+    db.user_token("zhou", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let (_, inside, _) = households(&db).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args([
+            "--database-url",
+            &db.url(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("WANGGE_DATA_KEY", "5a".repeat(32))
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = String::new();
+    let addr = loop {
+        let line = stdout
+            .next_line()
+            .await
+            .unwrap()
+            .expect("wangge prints where it serves");
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(addr) = line.strip_prefix("wangge is serving http://") {
+            break addr.to_owned();
+        }
+    };
+    let body = format!(r#"{{"username":"zhou","password":"{}"}}"#, common::PASSWORD);
+    let (status, head, _) = http(&addr, format!(
+        "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+    .await;
+    assert!(status.contains("200"), "{status}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let token = cookie.trim_start_matches("wangge_session=").to_owned();
+    let (status, _, body) = http(&addr, format!(
+        "GET /api/v1/households/{inside}?reveal=true HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    assert!(status.contains("200"), "{status}");
+    let revealed: Value = serde_json::from_str(&body).unwrap();
+    let id_number = revealed["residents"][0]["id_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = revealed["residents"][0]["phone"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let name = revealed["residents"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    child.start_kill().unwrap();
+    while let Ok(Some(line)) = stdout.next_line().await {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    log.push_str(&stderr);
+    assert!(
+        log.contains("DEBUG"),
+        "the server logged at debug level: {log}"
+    );
+    for secret in [common::PASSWORD, &token, &id_number, &phone, &name] {
+        assert!(
+            !log.contains(secret),
+            "`{secret}` appears in the server's log"
+        );
+    }
+}
