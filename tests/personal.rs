@@ -230,13 +230,12 @@ async fn http(addr: &str, request: String) -> (String, String, String) {
     )
 }
 
-#[tokio::test]
-async fn personal_data_and_secrets_never_reach_the_logs() {
+type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// Starts `wangge serve` on a free port against the test database, logging at debug level;
+/// returns the process, its address, the rest of its output and what it printed so far.
+async fn spawn_server(db: &TestDb) -> (tokio::process::Child, String, Lines, String) {
     use tokio::io::AsyncBufReadExt;
-    let db = TestDb::small_demo().await;
-    db.user_token("zhou", Role::Dispatcher, AreaCode::Unit("530400".into()))
-        .await;
-    let (_, inside, _) = households(&db).await;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
         .args([
             "--database-url",
@@ -254,7 +253,7 @@ async fn personal_data_and_secrets_never_reach_the_logs() {
         .unwrap();
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut log = String::new();
-    let addr = loop {
+    loop {
         let line = stdout
             .next_line()
             .await
@@ -263,9 +262,18 @@ async fn personal_data_and_secrets_never_reach_the_logs() {
         log.push_str(&line);
         log.push('\n');
         if let Some(addr) = line.strip_prefix("wangge is serving http://") {
-            break addr.to_owned();
+            return (child, addr.to_owned(), stdout, log);
         }
-    };
+    }
+}
+
+#[tokio::test]
+async fn personal_data_and_secrets_never_reach_the_logs() {
+    let db = TestDb::small_demo().await;
+    db.user_token("zhou", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let (_, inside, _) = households(&db).await;
+    let (mut child, addr, mut stdout, mut log) = spawn_server(&db).await;
     let body = format!(r#"{{"username":"zhou","password":"{}"}}"#, common::PASSWORD);
     let (status, head, _) = http(&addr, format!(
         "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -319,4 +327,81 @@ async fn personal_data_and_secrets_never_reach_the_logs() {
             "`{secret}` appears in the server's log"
         );
     }
+}
+
+/// Clients that give up at any moment, a thousand times: afterwards no session of wangge's
+/// is left idle in a transaction, every finished read left its audit row, and the server
+/// still answers.
+#[tokio::test]
+async fn aborted_requests_leave_no_transaction_open() {
+    use tokio::io::AsyncWriteExt;
+    let db = TestDb::small_demo().await;
+    let token = db
+        .user_token("qin", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let (_, inside, _) = households(&db).await;
+    let (mut child, addr, mut stdout, _) = spawn_server(&db).await;
+    // Keep reading the server's log, or it blocks once the pipe is full.
+    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    let request = format!(
+        "GET /api/v1/households/{inside}?reveal=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    // A fixed sequence of "random" cut points: mid-header, after the request, a little later.
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..1000 {
+        let cut = (next() % (request.len() as u64 + 40)) as usize;
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if cut < request.len() {
+            stream.write_all(&request.as_bytes()[..cut]).await.unwrap();
+        } else {
+            stream.write_all(request.as_bytes()).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_micros(
+                (cut - request.len()) as u64 * 50,
+            ))
+            .await;
+        }
+        drop(stream);
+    }
+    // Let work that outlived its client finish, then look.
+    let idle_in_transaction = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'wangge' AND datname = current_database()
+               AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let mut open = idle_in_transaction().await;
+    for _ in 0..50 {
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        open = idle_in_transaction().await;
+    }
+    assert_eq!(open, 0, "sessions left idle in a transaction");
+    let (status, _, body) = http(
+        &addr,
+        request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(
+        status.contains("200"),
+        "the server still answers: {status} {body}"
+    );
+    let reads: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'reveal_residents'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(reads >= 1, "completed reads are audited");
+    child.start_kill().unwrap();
 }
