@@ -33,6 +33,23 @@ async fn the_full_demo_has_yuxis_figures_and_clean_topology() {
         ]
     );
     assert_eq!(db.count("grid_cell").await, 5162);
+    // The loader rebuilds the big tables' indexes after the load: all are back.
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename IN ('household', 'resident') ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "household_geom_idx",
+            "household_pkey",
+            "household_village_idx",
+            "resident_household_idx",
+            "resident_pkey"
+        ]
+    );
     assert_eq!(db.count("grid_worker").await, 7817);
     let households = db.count("household").await;
     assert!(
