@@ -133,20 +133,7 @@ pub async fn disable(pool: &PgPool, username: &str, meta: &RequestMeta) -> Resul
     .bind(username)
     .fetch_optional(&mut *tx)
     .await?;
-    let id = id.ok_or_else(|| UserError::NoSuchUser(username.to_owned()))?;
-    sqlx::query(
-        "UPDATE auth_session SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    audit::record(
-        &mut tx,
-        &Entry::system("disable_user", "user", id.to_string(), meta),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    end_sessions_and_audit(tx, id, username, "disable_user", meta).await
 }
 
 /// Sets a new password, clears any lockout and ends all the user's sessions.
@@ -170,6 +157,18 @@ pub async fn reset_password(
     .bind(phc)
     .fetch_optional(&mut *tx)
     .await?;
+    end_sessions_and_audit(tx, id, username, "reset_password", meta).await
+}
+
+/// Finishes a change to user `id` (`None`: there is no such user): ends all their sessions,
+/// audits `action`, and commits.
+async fn end_sessions_and_audit(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    id: Option<i64>,
+    username: &str,
+    action: &str,
+    meta: &RequestMeta,
+) -> Result<(), UserError> {
     let id = id.ok_or_else(|| UserError::NoSuchUser(username.to_owned()))?;
     sqlx::query(
         "UPDATE auth_session SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
@@ -179,7 +178,7 @@ pub async fn reset_password(
     .await?;
     audit::record(
         &mut tx,
-        &Entry::system("reset_password", "user", id.to_string(), meta),
+        &Entry::system(action, "user", id.to_string(), meta),
     )
     .await?;
     tx.commit().await?;
