@@ -401,11 +401,56 @@ async fn a_body_with_fields_the_caller_may_not_set_is_refused() {
     assert_eq!(db.count("auth_session").await, before, "nothing written");
 }
 
+/// A second county (江川区) with one township, village, grid cell, household, facility and
+/// incident, so that a neighbouring county's records exist to leak.
+async fn add_another_county(db: &TestDb) {
+    sqlx::query(
+        "WITH city AS (SELECT id FROM admin_unit WHERE level = 'city'),
+              county AS (
+                  INSERT INTO admin_unit (level, code, name, parent_id, geom)
+                  SELECT 'county', '530403', '江川区', id,
+                         ST_Multi(ST_MakeEnvelope(102.70, 24.20, 102.80, 24.30, 4326)) FROM city
+                  RETURNING id),
+              township AS (
+                  INSERT INTO admin_unit (level, code, name, parent_id, geom)
+                  SELECT 'township', '530403001', '大街街道', id,
+                         ST_Multi(ST_MakeEnvelope(102.70, 24.20, 102.80, 24.30, 4326)) FROM county
+                  RETURNING id),
+              village AS (
+                  INSERT INTO admin_unit (level, code, name, parent_id, geom)
+                  SELECT 'village', '530403001001', '新街社区居民委员会', id,
+                         ST_Multi(ST_MakeEnvelope(102.70, 24.20, 102.80, 24.30, 4326)) FROM township
+                  RETURNING id),
+              cell AS (
+                  INSERT INTO grid_cell (plan_id, village_id, code, name, geom)
+                  SELECT p.id, v.id, '530403001001-01', '新街社区第一网格',
+                         ST_Multi(ST_MakeEnvelope(102.70, 24.20, 102.80, 24.30, 4326))
+                  FROM village v, grid_plan p WHERE p.status = 'published'
+                  RETURNING id, village_id),
+              household AS (
+                  INSERT INTO household (address, size, village_id, geom)
+                  SELECT '江川区新街社区1号', 3, village_id, ST_SetSRID(ST_MakePoint(102.75, 24.25), 4326) FROM cell
+                  RETURNING id),
+              facility AS (
+                  INSERT INTO facility (kind, name, admin_unit_id, geom)
+                  SELECT 'police_station', '大街派出所', id, ST_SetSRID(ST_MakePoint(102.75, 24.25), 4326) FROM township
+                  RETURNING id)
+         INSERT INTO incident (category, severity, title, geom, grid_cell_id, village_id, township_id, county_id)
+         SELECT 'neighbour', 'minor', '邻里纠纷', ST_SetSRID(ST_MakePoint(102.75, 24.25), 4326),
+                cell.id, cell.village_id, township.id, county.id
+         FROM cell, township, county, household, facility",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
 /// For each area kind and role, every route answers only what lies inside the area, even
 /// when asked for the whole city; the summary equals counts computed here independently.
 #[tokio::test]
 async fn every_route_for_every_role_answers_only_inside_the_callers_area() {
     let db = TestDb::small_demo().await;
+    add_another_county(&db).await;
     let server = Server::new(&db);
     let (township, village): (String, String) = sqlx::query_as(
         "SELECT t.code, v.code FROM admin_unit t JOIN admin_unit v ON v.parent_id = t.id
@@ -423,6 +468,18 @@ async fn every_route_for_every_role_answers_only_inside_the_callers_area() {
     .await
     .unwrap();
     let areas = [
+        (
+            "county",
+            AreaCode::Unit("530402".into()),
+            "530402".to_owned(),
+            None,
+        ),
+        (
+            "another county",
+            AreaCode::Unit("530403".into()),
+            "530403".to_owned(),
+            None,
+        ),
         (
             "township",
             AreaCode::Unit(township.clone()),
