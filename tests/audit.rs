@@ -15,7 +15,7 @@ use wangge::auth::users::{self, AreaCode};
 use wangge::config::{Config, DatabaseConfig};
 use wangge::{AppState, app};
 
-use common::{PASSWORD, TestDb};
+use common::{PASSWORD, TestDb, get_as_bearer};
 
 async fn post(
     state: &AppState,
@@ -334,35 +334,12 @@ async fn auditors_query_the_trail_by_user_and_area_and_no_one_else_can() {
         db.pool.clone(),
         Config::for_database(DatabaseConfig::External { url: db.url() }),
     );
-    let get = |token: String, uri: &'static str| {
-        let state = state.clone();
-        async move {
-            let response = app(state)
-                .oneshot(
-                    Request::get(uri)
-                        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                        .body(Body::empty())
-                        .unwrap(),
-                )
-                .await
-                .unwrap();
-            let status = response.status();
-            let body = http_body_util::BodyExt::collect(response.into_body())
-                .await
-                .unwrap()
-                .to_bytes();
-            (
-                status,
-                serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default(),
-            )
-        }
-    };
-    let (status, rows) = get(auditor.clone(), "/api/v1/audit?user=shen").await;
+    let (status, rows) = get_as_bearer(&state, &auditor, "/api/v1/audit?user=shen").await;
     assert_eq!(status, StatusCode::OK);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 1, "shen's own token issue: {rows:?}");
     assert_eq!(rows[0]["action"], "issue_token");
-    let (_, all) = get(auditor.clone(), "/api/v1/audit?object_type=user").await;
+    let (_, all) = get_as_bearer(&state, &auditor, "/api/v1/audit?object_type=user").await;
     assert!(
         all.as_array()
             .unwrap()
@@ -371,7 +348,7 @@ async fn auditors_query_the_trail_by_user_and_area_and_no_one_else_can() {
         "city-wide auditors see system rows"
     );
     // A township auditor sees only rows of their township: yang's own sign-in.
-    let (_, mine) = get(local, "/api/v1/audit").await;
+    let (_, mine) = get_as_bearer(&state, &local, "/api/v1/audit").await;
     let mine = mine.as_array().unwrap();
     assert!(!mine.is_empty());
     assert!(
@@ -385,14 +362,14 @@ async fn auditors_query_the_trail_by_user_and_area_and_no_one_else_can() {
     let other = db
         .user_token("lu", Role::Operator, AreaCode::Unit("530400".into()))
         .await;
-    let (status, _) = get(other, "/api/v1/audit").await;
+    let (status, _) = get_as_bearer(&state, &other, "/api/v1/audit").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = get(operator, "/api/v1/audit").await;
+    let (status, _) = get_as_bearer(&state, &operator, "/api/v1/audit").await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
         "a disabled user's token is dead"
     );
-    let (status, _) = get(auditor, "/api/v1/audit?limit=0").await;
+    let (status, _) = get_as_bearer(&state, &auditor, "/api/v1/audit?limit=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

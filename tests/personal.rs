@@ -3,17 +3,14 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::Value;
-use tower::ServiceExt;
+use wangge::AppState;
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
-use wangge::{AppState, app};
 
-use common::{TestDb, test_key};
+use common::{TestDb, get_as_bearer, test_key};
 
 fn state(db: &TestDb) -> AppState {
     let config = Config {
@@ -21,21 +18,6 @@ fn state(db: &TestDb) -> AppState {
         ..Config::for_database(DatabaseConfig::External { url: db.url() })
     };
     AppState::new(db.pool.clone(), config)
-}
-
-async fn get(state: &AppState, token: &str, uri: &str) -> (StatusCode, Value) {
-    let response = app(state.clone())
-        .oneshot(
-            Request::get(uri)
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or_default())
 }
 
 /// A household inside the first grid cell (by code), and one outside it in the same village.
@@ -73,7 +55,8 @@ async fn residents_are_masked_unless_a_role_that_needs_them_asks_and_every_read_
         .await;
     let audit_before = db.count("audit_log").await;
 
-    let (status, masked) = get(&state, &operator, &format!("/api/v1/households/{inside}")).await;
+    let (status, masked) =
+        get_as_bearer(&state, &operator, &format!("/api/v1/households/{inside}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(masked["revealed"], false);
     let resident = &masked["residents"][0];
@@ -86,7 +69,7 @@ async fn residents_are_masked_unless_a_role_that_needs_them_asks_and_every_read_
     assert_eq!(&phone[3..7], "****", "{phone}");
     assert!(resident["name"].as_str().unwrap().contains('*'));
 
-    let (status, _) = get(
+    let (status, _) = get_as_bearer(
         &state,
         &operator,
         &format!("/api/v1/households/{inside}?reveal=true"),
@@ -98,7 +81,7 @@ async fn residents_are_masked_unless_a_role_that_needs_them_asks_and_every_read_
         "operators do not need the plaintext"
     );
 
-    let (status, revealed) = get(
+    let (status, revealed) = get_as_bearer(
         &state,
         &dispatcher,
         &format!("/api/v1/households/{inside}?reveal=true"),
@@ -114,7 +97,7 @@ async fn residents_are_masked_unless_a_role_that_needs_them_asks_and_every_read_
     assert!(full_phone.len() == 11 && full_phone.starts_with('1'));
 
     // A grid worker sees the households of their own cell, and no others.
-    let (status, own) = get(
+    let (status, own) = get_as_bearer(
         &state,
         &worker,
         &format!("/api/v1/households/{inside}?reveal=true"),
@@ -122,13 +105,14 @@ async fn residents_are_masked_unless_a_role_that_needs_them_asks_and_every_read_
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(own["residents"][0]["id_number"], full_id);
-    let (status, _) = get(&state, &worker, &format!("/api/v1/households/{outside}")).await;
+    let (status, _) =
+        get_as_bearer(&state, &worker, &format!("/api/v1/households/{outside}")).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
         "outside the area answers as if absent"
     );
-    let (status, _) = get(&state, &worker, "/api/v1/households/999999999").await;
+    let (status, _) = get_as_bearer(&state, &worker, "/api/v1/households/999999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let reads: Vec<(String, String, String)> = sqlx::query_as(
@@ -164,7 +148,7 @@ async fn a_database_dump_holds_no_plaintext_id_number_or_phone() {
         .user_token("zheng", Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await;
     let (_, inside, _) = households(&db).await;
-    let (_, revealed) = get(
+    let (_, revealed) = get_as_bearer(
         &state,
         &dispatcher,
         &format!("/api/v1/households/{inside}?reveal=true"),

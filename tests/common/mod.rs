@@ -21,6 +21,25 @@ use wangge::auth::users::{self, AreaCode};
 use wangge::config::AuthConfig;
 use wangge::demo::{self, Scale};
 
+/// A GET through the in-process app as a bearer token: the status and the JSON body (null
+/// when the body is not JSON).
+pub async fn get_as_bearer(
+    state: &wangge::AppState,
+    token: &str,
+    uri: &str,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::get(uri)
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = wangge::app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
 /// The key the test templates' personal data is sealed with.
 pub fn test_key() -> wangge::personal::DataKey {
     wangge::personal::DataKey::from_hex(&"5a".repeat(32)).unwrap()

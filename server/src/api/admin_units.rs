@@ -7,7 +7,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::api::params::{Bbox, Params, bbox_binds};
-use crate::api::{AppState, geojson_response};
+use crate::api::{AppState, feature_collection_sql, geojson_response};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::AdminLevel;
@@ -30,13 +30,8 @@ async fn list(
     Params(params): Params<ListParams>,
 ) -> Result<Response, ApiError> {
     let [a, b, c, d] = bbox_binds(params.bbox);
-    let body: String = sqlx::query_scalar(
-        "SELECT json_build_object(
-                    'type', 'FeatureCollection',
-                    'features', COALESCE(json_agg(f.feature ORDER BY f.code), '[]'::json)
-                )::text
-         FROM (
-             SELECT u.code, json_build_object(
+    let body: String = sqlx::query_scalar(feature_collection_sql!(
+        "SELECT u.code AS sort_key, json_build_object(
                         'type', 'Feature',
                         'id', u.code,
                         'geometry', ST_AsGeoJSON(u.geom, 6)::json,
@@ -48,9 +43,8 @@ async fn list(
              LEFT JOIN admin_unit p ON p.id = u.parent_id
              WHERE u.level = $1
                AND ($2::float8 IS NULL OR u.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
-               AND u.code LIKE $6 || '%'
-         ) f",
-    )
+               AND u.code LIKE $6 || '%'"
+    ))
     .bind(params.level)
     .bind(a)
     .bind(b)

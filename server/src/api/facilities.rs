@@ -7,7 +7,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::api::params::{Bbox, Params, bbox_binds};
-use crate::api::{AppState, geojson_response};
+use crate::api::{AppState, feature_collection_sql, geojson_response};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::FacilityKind;
@@ -30,13 +30,8 @@ async fn list(
     Params(params): Params<ListParams>,
 ) -> Result<Response, ApiError> {
     let [a, b, c, d] = bbox_binds(params.bbox);
-    let body: String = sqlx::query_scalar(
-        "SELECT json_build_object(
-                    'type', 'FeatureCollection',
-                    'features', COALESCE(json_agg(f.feature ORDER BY f.id), '[]'::json)
-                )::text
-         FROM (
-             SELECT f.id, json_build_object(
+    let body: String = sqlx::query_scalar(feature_collection_sql!(
+        "SELECT f.id AS sort_key, json_build_object(
                         'type', 'Feature',
                         'id', f.id,
                         'geometry', ST_AsGeoJSON(f.geom, 6)::json,
@@ -46,9 +41,8 @@ async fn list(
              JOIN admin_unit a ON a.id = f.admin_unit_id
              WHERE ($1::facility_kind IS NULL OR f.kind = $1)
                AND ($2::float8 IS NULL OR f.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
-               AND a.code LIKE $6 || '%'
-         ) f",
-    )
+               AND a.code LIKE $6 || '%'"
+    ))
     .bind(params.kind)
     .bind(a)
     .bind(b)

@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::api::params::{Bbox, Params, bbox_binds};
-use crate::api::{AppState, geojson_response};
+use crate::api::{AppState, feature_collection_sql, geojson_response};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -44,13 +44,8 @@ async fn list(
                 .await?
         }
     };
-    let body: String = sqlx::query_scalar(
-        "SELECT json_build_object(
-                    'type', 'FeatureCollection',
-                    'features', COALESCE(json_agg(f.feature ORDER BY f.code), '[]'::json)
-                )::text
-         FROM (
-             SELECT g.code, json_build_object(
+    let body: String = sqlx::query_scalar(feature_collection_sql!(
+        "SELECT g.code AS sort_key, json_build_object(
                         'type', 'Feature',
                         'id', g.code,
                         'geometry', ST_AsGeoJSON(g.geom, 6)::json,
@@ -64,9 +59,8 @@ async fn list(
              WHERE g.plan_id = $1
                AND ($2::float8 IS NULL OR g.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
                AND v.code LIKE $6 || '%'
-               AND ($7::int8 IS NULL OR g.id = $7)
-         ) f",
-    )
+               AND ($7::int8 IS NULL OR g.id = $7)"
+    ))
     .bind(plan_id)
     .bind(a)
     .bind(b)

@@ -124,6 +124,23 @@ pub(crate) async fn run_to_completion<T: Send + 'static>(
     tokio::spawn(work).await.map_err(ApiError::internal)?
 }
 
+/// SQL answering one row, one column: the text of a GeoJSON FeatureCollection of the
+/// `feature` column of the given query, in the order of its `sort_key` column.
+macro_rules! feature_collection_sql {
+    ($features:literal) => {
+        concat!(
+            "SELECT json_build_object(
+                 'type', 'FeatureCollection',
+                 'features', COALESCE(json_agg(f.feature ORDER BY f.sort_key), '[]'::json)
+             )::text
+             FROM (",
+            $features,
+            ") f"
+        )
+    };
+}
+pub(crate) use feature_collection_sql;
+
 /// A GeoJSON FeatureCollection assembled by PostGIS, sent as is.
 pub(crate) fn geojson_response(body: String) -> Response {
     let mut response = body.into_response();
