@@ -7,8 +7,8 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
+use wangge::app;
 use wangge::config::{Config, DatabaseConfig};
-use wangge::{AppState, app};
 
 use common::TestDb;
 
@@ -69,10 +69,11 @@ async fn get(db: &TestDb, uri: &str) -> Reply {
 
 async fn request(db: &TestDb, request: Request<Body>) -> Reply {
     let config = Config::for_database(DatabaseConfig::External { url: db.url() });
-    let response = app(AppState::new(db.pool.clone(), config))
-        .oneshot(request)
-        .await
-        .unwrap();
+    send(db.state(config).await, request).await
+}
+
+async fn send(state: wangge::AppState, request: Request<Body>) -> Reply {
+    let response = app(state).oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response
         .headers()
@@ -135,8 +136,13 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn readiness_fails_cleanly_when_the_database_is_gone() {
     let db = TestDb::empty().await;
-    db.pool.close().await;
-    let reply = get_as(&db, None, "/readyz").await;
+    let state = db
+        .state(Config::for_database(DatabaseConfig::External {
+            url: db.url(),
+        }))
+        .await;
+    state.pool.close().await;
+    let reply = send(state, Request::get("/readyz").body(Body::empty()).unwrap()).await;
     assert_problem(&reply, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     let text = String::from_utf8_lossy(&reply.body);
     assert!(
@@ -344,7 +350,7 @@ async fn responses_are_gzipped_for_clients_that_accept_it() {
     let db = TestDb::small_demo().await;
     let token = db.city_operator().await;
     let config = Config::for_database(DatabaseConfig::External { url: db.url() });
-    let response = app(AppState::new(db.pool.clone(), config))
+    let response = app(db.state(config).await)
         .oneshot(
             Request::get("/api/v1/grid-cells")
                 .header(header::AUTHORIZATION, format!("Bearer {token}"))
@@ -369,7 +375,7 @@ async fn the_built_map_client_is_served_at_the_root_for_any_page_path() {
         ..Config::for_database(DatabaseConfig::External { url: db.url() })
     };
     for path in ["/", "/some/view"] {
-        let response = app(AppState::new(db.pool.clone(), config.clone()))
+        let response = app(db.state(config.clone()).await)
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -378,7 +384,7 @@ async fn the_built_map_client_is_served_at_the_root_for_any_page_path() {
         assert!(String::from_utf8_lossy(&body).contains("网格"));
     }
     // API paths are never answered with the page.
-    let response = app(AppState::new(db.pool.clone(), config))
+    let response = app(db.state(config).await)
         .oneshot(Request::get("/api/v1/nothing").body(Body::empty()).unwrap())
         .await
         .unwrap();

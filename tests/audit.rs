@@ -81,10 +81,11 @@ async fn every_write_leaves_exactly_one_audit_row_in_its_transaction() {
         .is_err()
     );
 
-    let state = AppState::new(
-        db.pool.clone(),
-        Config::for_database(DatabaseConfig::External { url: db.url() }),
-    );
+    let state = db
+        .state(Config::for_database(DatabaseConfig::External {
+            url: db.url(),
+        }))
+        .await;
     let (ok, cookie) = post(
         &state,
         "/api/v1/session",
@@ -330,10 +331,11 @@ async fn auditors_query_the_trail_by_user_and_area_and_no_one_else_can() {
         .user_token("yang", Role::Auditor, AreaCode::Unit(township.clone()))
         .await;
     users::disable(&db.pool, "han", &meta).await.unwrap();
-    let state = AppState::new(
-        db.pool.clone(),
-        Config::for_database(DatabaseConfig::External { url: db.url() }),
-    );
+    let state = db
+        .state(Config::for_database(DatabaseConfig::External {
+            url: db.url(),
+        }))
+        .await;
     let (status, rows) = get_as_bearer(&state, &auditor, "/api/v1/audit?user=shen").await;
     assert_eq!(status, StatusCode::OK);
     let rows = rows.as_array().unwrap();
@@ -372,4 +374,76 @@ async fn auditors_query_the_trail_by_user_and_area_and_no_one_else_can() {
     );
     let (status, _) = get_as_bearer(&state, &auditor, "/api/v1/audit?limit=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_application_role_cannot_rewrite_history_even_with_triggers_off() {
+    let db = TestDb::small_demo().await;
+    // The owner turns the append-only triggers off: only the grants stand in the way now,
+    // so a failure below is the privilege check, not the trigger.
+    for table in ["audit_log", "incident_event"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} DISABLE TRIGGER USER"
+        )))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let app = db.app_pool().await;
+    let mut conn = app.acquire().await.unwrap();
+    // `RESET ROLE` falls back to the role given at connection start, not the owner.
+    sqlx::query("RESET ROLE").execute(&mut *conn).await.unwrap();
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(role, wangge::db::APPLICATION_ROLE);
+
+    let audit_rows = db.count("audit_log").await;
+    let events = db.count("incident_event").await;
+    for statement in [
+        "UPDATE audit_log SET outcome = 'ok'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "UPDATE audit_head SET last_id = 0",
+        "UPDATE incident_event SET note = 'rewritten'",
+        "DELETE FROM incident_event",
+        "TRUNCATE incident_event CASCADE",
+        "ALTER TABLE audit_log DISABLE TRIGGER USER",
+        "DROP TABLE audit_log",
+        "CREATE TABLE shadow (id int)",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&mut *conn)
+            .await
+            .expect_err(statement)
+            .to_string();
+        assert!(
+            err.contains("permission denied") || err.contains("must be owner"),
+            "{statement}: {err}"
+        );
+    }
+    assert_eq!(db.count("audit_log").await, audit_rows);
+    assert_eq!(db.count("incident_event").await, events);
+
+    for table in ["audit_log", "incident_event"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} ENABLE TRIGGER USER"
+        )))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    // What the server does need still works: appending to the trail, which moves the head
+    // through the owner's chaining trigger.
+    let meta = RequestMeta::cli();
+    audit::record(
+        &mut conn,
+        &audit::Entry::system("probe", "test", "1".into(), &meta),
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.count("audit_log").await, audit_rows + 1);
+    drop(conn);
+    audit::verify(&db.pool).await.expect("the chain is intact");
 }

@@ -48,17 +48,17 @@ struct Server {
 }
 
 impl Server {
-    fn new(db: &TestDb) -> Self {
-        Self::with_auth(db, AuthConfig::default())
+    async fn new(db: &TestDb) -> Self {
+        Self::with_auth(db, AuthConfig::default()).await
     }
 
-    fn with_auth(db: &TestDb, auth: AuthConfig) -> Self {
+    async fn with_auth(db: &TestDb, auth: AuthConfig) -> Self {
         let config = Config {
             auth,
             ..Config::for_database(DatabaseConfig::External { url: db.url() })
         };
         Self {
-            state: AppState::new(db.pool.clone(), config),
+            state: db.state(config).await,
         }
     }
 
@@ -134,7 +134,7 @@ fn problem_type(reply: &Reply) -> String {
 #[tokio::test]
 async fn data_routes_need_a_session_or_token_but_health_does_not() {
     let db = TestDb::small_demo().await;
-    let server = Server::new(&db);
+    let server = Server::new(&db).await;
     for route in DATA_ROUTES {
         let reply = server.get(route, None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{route}");
@@ -160,7 +160,7 @@ async fn data_routes_need_a_session_or_token_but_health_does_not() {
 async fn a_browser_signs_in_with_an_httponly_cookie_and_out_again() {
     let db = TestDb::small_demo().await;
     db.city_operator().await;
-    let server = Server::new(&db);
+    let server = Server::new(&db).await;
 
     let reply = server
         .post_json(
@@ -225,7 +225,7 @@ async fn a_browser_signs_in_with_an_httponly_cookie_and_out_again() {
 async fn wrong_passwords_and_unknown_users_look_the_same_and_lock_after_five() {
     let db = TestDb::small_demo().await;
     db.city_operator().await;
-    let server = Server::new(&db);
+    let server = Server::new(&db).await;
     let unknown = server.sign_in("nobody", PASSWORD).await.unwrap_err();
     let wrong = server
         .sign_in("operator", "wrong-password")
@@ -282,7 +282,8 @@ async fn sign_in_attempts_are_limited_per_client_address() {
             address_limit: 3,
             ..AuthConfig::default()
         },
-    );
+    )
+    .await;
     let (a, b): (SocketAddr, SocketAddr) = (
         "10.1.1.1:5000".parse().unwrap(),
         "10.1.1.2:5000".parse().unwrap(),
@@ -311,7 +312,7 @@ async fn sign_in_attempts_are_limited_per_client_address() {
 async fn sessions_end_when_idle_or_old_and_tokens_when_old() {
     let db = TestDb::small_demo().await;
     let token = db.city_operator().await;
-    let server = Server::new(&db);
+    let server = Server::new(&db).await;
     let cookie = server.sign_in("operator", PASSWORD).await.unwrap();
     // Idle past the timeout: the cookie session ends, the bearer token does not.
     sqlx::query("UPDATE auth_session SET last_seen_at = now() - interval '31 minutes'")
@@ -354,7 +355,7 @@ async fn field_devices_get_bearer_tokens_and_disabled_users_lose_them() {
     )
     .await
     .unwrap();
-    let server = Server::new(&db);
+    let server = Server::new(&db).await;
     let reply = server
         .post_json(
             "/api/v1/tokens",
@@ -385,7 +386,7 @@ async fn field_devices_get_bearer_tokens_and_disabled_users_lose_them() {
 async fn a_body_with_fields_the_caller_may_not_set_is_refused() {
     let db = TestDb::small_demo().await;
     db.city_operator().await;
-    let server = Server::new(&db);
+    let server = Server::new(&db).await;
     let before: i64 = db.count("auth_session").await;
     for body in [
         json!({ "username": "operator", "password": PASSWORD, "role": "admin" }),
@@ -451,7 +452,7 @@ async fn add_another_county(db: &TestDb) {
 async fn every_route_for_every_role_answers_only_inside_the_callers_area() {
     let db = TestDb::small_demo().await;
     add_another_county(&db).await;
-    let server = Server::new(&db);
+    let server = Server::new(&db).await;
     let (township, village): (String, String) = sqlx::query_as(
         "SELECT t.code, v.code FROM admin_unit t JOIN admin_unit v ON v.parent_id = t.id
          WHERE t.level = 'township' ORDER BY t.code, v.code LIMIT 1",

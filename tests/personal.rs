@@ -12,12 +12,12 @@ use wangge::config::{Config, DatabaseConfig};
 
 use common::{TestDb, get_as_bearer, test_key};
 
-fn state(db: &TestDb) -> AppState {
+async fn state(db: &TestDb) -> AppState {
     let config = Config {
         data_key: test_key(),
         ..Config::for_database(DatabaseConfig::External { url: db.url() })
     };
-    AppState::new(db.pool.clone(), config)
+    db.state(config).await
 }
 
 /// A household inside the first grid cell (by code), and one outside it in the same village.
@@ -44,7 +44,7 @@ fn is_id_number(s: &str) -> bool {
 #[tokio::test]
 async fn residents_are_masked_unless_a_role_that_needs_them_asks_and_every_read_is_audited() {
     let db = TestDb::small_demo().await;
-    let state = state(&db);
+    let state = state(&db).await;
     let (cell, inside, outside) = households(&db).await;
     let operator = db.city_operator().await;
     let dispatcher = db
@@ -143,7 +143,7 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 #[tokio::test]
 async fn a_database_dump_holds_no_plaintext_id_number_or_phone() {
     let db = TestDb::small_demo().await;
-    let state = state(&db);
+    let state = state(&db).await;
     let dispatcher = db
         .user_token("zheng", Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await;

@@ -13,6 +13,7 @@ use crate::audit::{AuditError, RequestMeta};
 use crate::auth::users::{self, AreaCode, UserError};
 use crate::auth::{Role, password};
 use crate::config::{Config, DatabaseConfig};
+use crate::db::Privilege;
 use crate::demo::{self, Scale};
 use crate::embedded::{EmbeddedError, EmbeddedPostgres};
 use crate::import::{self, Datum, ImportError};
@@ -200,7 +201,9 @@ pub fn init_logging() {
 /// An open database: the pool, and the embedded cluster behind it when there is one.
 #[derive(Debug)]
 pub struct Database {
+    /// Connected as the login role, which owns the schema.
     pub pool: PgPool,
+    options: PgConnectOptions,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -218,9 +221,25 @@ impl Database {
                 (cluster.connect_options(), Some(cluster))
             }
         };
-        let pool = db::connect(options, max_connections).await?;
+        let pool = db::connect(options.clone(), max_connections, Privilege::Owner).await?;
         db::migrate(&pool).await?;
-        Ok(Self { pool, embedded })
+        Ok(Self {
+            pool,
+            options,
+            embedded,
+        })
+    }
+
+    /// Swaps the owner's pool for one connected as the application role, for serving.
+    pub async fn application_pool(&self, max_connections: u32) -> Result<PgPool, CliError> {
+        let pool = db::connect(
+            self.options.clone(),
+            max_connections,
+            Privilege::Application,
+        )
+        .await?;
+        self.pool.close().await;
+        Ok(pool)
     }
 
     /// Closes the pool, then stops the embedded cluster if this process started it.
@@ -272,7 +291,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(ref args) => {
             let config = serve_config(database, args, key()?);
             let db = Database::open(&config.database, config.max_connections).await?;
-            let result = serve(db.pool.clone(), config).await;
+            let result = match db.application_pool(config.max_connections).await {
+                Ok(pool) => serve(pool, config).await,
+                Err(e) => Err(e),
+            };
             db.close().await?;
             result
         }
@@ -296,7 +318,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let result = match loaded {
                 Err(e) => Err(e),
                 Ok(()) if load_only => Ok(()),
-                Ok(()) => serve(db.pool.clone(), config).await,
+                Ok(()) => match db.application_pool(config.max_connections).await {
+                    Ok(pool) => serve(pool, config).await,
+                    Err(e) => Err(e),
+                },
             };
             db.close().await?;
             result

@@ -206,6 +206,23 @@ impl TestDb {
         Self { pool, name }
     }
 
+    /// A pool connected as the application role, as the server's requests are: what the
+    /// in-process app under test must use, so that a missing grant fails the test.
+    pub async fn app_pool(&self) -> PgPool {
+        wangge::db::connect(
+            options_for(&self.name),
+            8,
+            wangge::db::Privilege::Application,
+        )
+        .await
+        .expect("connect as the application role")
+    }
+
+    /// The in-process app's state for this database, connected as the application role.
+    pub async fn state(&self, config: wangge::config::Config) -> wangge::AppState {
+        wangge::AppState::new(self.app_pool().await, config)
+    }
+
     /// A URL of this test's database, for running the `wangge` binary against it.
     pub fn url(&self) -> String {
         options_for(&self.name).to_url_lossy().to_string()

@@ -25,13 +25,36 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// The database role the server's requests run as (created by the migrations). It may not
+/// change the schema, nor update, delete or truncate the audit trail and incident timeline.
+pub const APPLICATION_ROLE: &str = "wangge_app";
+
+/// What a pool's connections may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// The login role itself: migrations, imports, the demo loader and the command line.
+    Owner,
+    /// [`APPLICATION_ROLE`], for serving requests.
+    Application,
+}
+
 /// Opens a pool. Every connection gets a statement timeout so no request can hold the
 /// database indefinitely, and speaks UTC.
-pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, DbError> {
+pub async fn connect(
+    options: PgConnectOptions,
+    max_connections: u32,
+    privilege: Privilege,
+) -> Result<PgPool, DbError> {
+    // The role is a startup setting rather than a `SET ROLE` after connecting, so that even a
+    // `RESET ROLE` on the connection falls back to it, not to the login role.
+    let mut settings = vec![("statement_timeout", "30s"), ("timezone", "UTC")];
+    if privilege == Privilege::Application {
+        settings.push(("role", APPLICATION_ROLE));
+    }
     // Bulk loads and ANALYZE are slow by nature; a statement is worth a warning from 10 s.
     let options = options
         .application_name("wangge")
-        .options([("statement_timeout", "30s"), ("timezone", "UTC")])
+        .options(settings)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(10));
     PgPoolOptions::new()
         .max_connections(max_connections)
