@@ -318,6 +318,10 @@ async fn bad_parameters_are_400_problems_never_500() {
         "/api/v1/grid-cells?plan=abc",
         "/api/v1/grid-cells?bbox=181,0,182,1",
         "/api/v1/facilities?kind=castle",
+        "/api/v1/grid-cells?bbox=98,20,104,26",
+        "/api/v1/grid-cells?limit=0",
+        "/api/v1/grid-cells?limit=10001",
+        "/api/v1/facilities?limit=-1",
     ] {
         assert_problem(
             &get(&db, uri).await,
@@ -325,6 +329,25 @@ async fn bad_parameters_are_400_problems_never_500() {
             "invalid-parameter",
         );
     }
+}
+
+#[tokio::test]
+async fn answers_past_the_feature_cap_say_they_are_truncated() {
+    let db = TestDb::small_demo().await;
+    let cells = db.count("grid_cell").await;
+    let whole = get(&db, "/api/v1/grid-cells").await;
+    assert_eq!(features(&whole).len() as i64, cells);
+    assert_eq!(whole.json()["numberReturned"], cells);
+    assert_eq!(whole.json()["truncated"], false);
+
+    let capped = get(&db, "/api/v1/grid-cells?limit=3").await;
+    let first_three: Vec<Value> = features(&whole).into_iter().take(3).collect();
+    assert_eq!(features(&capped), first_three, "the first three in code order");
+    assert_eq!(capped.json()["numberReturned"], 3);
+    assert_eq!(capped.json()["truncated"], true);
+
+    let exact = get(&db, &format!("/api/v1/grid-cells?limit={cells}")).await;
+    assert_eq!(exact.json()["truncated"], false);
 }
 
 #[tokio::test]

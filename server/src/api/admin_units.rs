@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::api::params::{Bbox, Params, bbox_binds};
+use crate::api::params::{Bbox, Limit, Params, bbox_binds};
 use crate::api::{AppState, feature_collection_sql, geojson_response};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -21,6 +21,8 @@ pub fn router() -> Router<AppState> {
 struct ListParams {
     level: AdminLevel,
     bbox: Option<Bbox>,
+    #[serde(default)]
+    limit: Limit,
 }
 
 /// Units inside the caller's area (a grid worker's: their village).
@@ -43,7 +45,8 @@ async fn list(
              LEFT JOIN admin_unit p ON p.id = u.parent_id
              WHERE u.level = $1
                AND ($2::float8 IS NULL OR u.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
-               AND u.code LIKE $6 || '%'"
+               AND u.code LIKE $6 || '%'",
+        "$7"
     ))
     .bind(params.level)
     .bind(a)
@@ -51,6 +54,7 @@ async fn list(
     .bind(c)
     .bind(d)
     .bind(&caller.area.prefix)
+    .bind(params.limit.get())
     .fetch_one(&state.pool)
     .await?;
     Ok(geojson_response(body))

@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::api::params::{Bbox, Params, bbox_binds};
+use crate::api::params::{Bbox, Limit, Params, bbox_binds};
 use crate::api::{AppState, feature_collection_sql, geojson_response};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -20,6 +20,8 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct ListParams {
     bbox: Option<Bbox>,
+    #[serde(default)]
+    limit: Limit,
     kind: Option<FacilityKind>,
 }
 
@@ -41,7 +43,8 @@ async fn list(
              JOIN admin_unit a ON a.id = f.admin_unit_id
              WHERE ($1::facility_kind IS NULL OR f.kind = $1)
                AND ($2::float8 IS NULL OR f.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
-               AND a.code LIKE $6 || '%'"
+               AND a.code LIKE $6 || '%'",
+        "$7"
     ))
     .bind(params.kind)
     .bind(a)
@@ -49,6 +52,7 @@ async fn list(
     .bind(c)
     .bind(d)
     .bind(&caller.area.prefix)
+    .bind(params.limit.get())
     .fetch_one(&state.pool)
     .await?;
     Ok(geojson_response(body))

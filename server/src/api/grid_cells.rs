@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::api::params::{Bbox, Params, bbox_binds};
+use crate::api::params::{Bbox, Limit, Params, bbox_binds};
 use crate::api::{AppState, feature_collection_sql, geojson_response};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -20,6 +20,8 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct ListParams {
     bbox: Option<Bbox>,
+    #[serde(default)]
+    limit: Limit,
     /// A plan version; the published plan when absent.
     plan: Option<i32>,
 }
@@ -59,7 +61,8 @@ async fn list(
              WHERE g.plan_id = $1
                AND ($2::float8 IS NULL OR g.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326))
                AND v.code LIKE $6 || '%'
-               AND ($7::int8 IS NULL OR g.id = $7)"
+               AND ($7::int8 IS NULL OR g.id = $7)",
+        "$8"
     ))
     .bind(plan_id)
     .bind(a)
@@ -68,6 +71,7 @@ async fn list(
     .bind(d)
     .bind(&caller.area.prefix)
     .bind(caller.area.grid_cell_id)
+    .bind(params.limit.get())
     .fetch_one(&state.pool)
     .await?;
     Ok(geojson_response(body))

@@ -127,15 +127,30 @@ pub(crate) async fn run_to_completion<T: Send + 'static>(
 /// SQL answering one row, one column: the text of a GeoJSON FeatureCollection of the
 /// `feature` column of the given query, in the order of its `sort_key` column.
 macro_rules! feature_collection_sql {
-    ($features:literal) => {
+    // `$limit` names the bind parameter holding the cap ([`params::Limit`]); one row past it
+    // is read so that the answer can say it was truncated.
+    ($features:literal, $limit:literal) => {
         concat!(
             "SELECT json_build_object(
                  'type', 'FeatureCollection',
-                 'features', COALESCE(json_agg(f.feature ORDER BY f.sort_key), '[]'::json)
+                 'features', COALESCE(
+                     json_agg(f.feature ORDER BY f.sort_key) FILTER (WHERE f.n <= ",
+            $limit,
+            "),
+                     '[]'::json),
+                 'numberReturned', LEAST(count(*), ",
+            $limit,
+            "),
+                 'truncated', count(*) > ",
+            $limit,
+            "
              )::text
-             FROM (",
+             FROM (SELECT i.*, row_number() OVER (ORDER BY i.sort_key) AS n
+                   FROM (",
             $features,
-            ") f"
+            ") i ORDER BY i.sort_key LIMIT ",
+            $limit,
+            " + 1) f"
         )
     };
 }

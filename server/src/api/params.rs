@@ -49,6 +49,40 @@ where
     }
 }
 
+/// How many features one GeoJSON answer may hold: `limit`, 1 to [`Limit::MAX`], default the
+/// maximum. An area with more is answered truncated (`"truncated": true`); the client narrows
+/// its bbox or reads vector tiles instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(i64);
+
+impl Limit {
+    pub const MAX: i64 = 10_000;
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Limit(Self::MAX)
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        if (1..=Self::MAX).contains(&value) {
+            Ok(Limit(value))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "limit {value} is outside 1..={}",
+                Self::MAX
+            )))
+        }
+    }
+}
+
 /// A longitude/latitude box `minLon,minLat,maxLon,maxLat` (WGS-84 degrees).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bbox {
@@ -56,6 +90,12 @@ pub struct Bbox {
     pub min_lat: f64,
     pub max_lon: f64,
     pub max_lat: f64,
+}
+
+impl Bbox {
+    /// The widest box, in degrees of longitude or latitude, a query may ask for: a whole
+    /// prefecture-level city (Yuxi spans about 2°) with room to spare, but not a country.
+    pub const MAX_SPAN_DEGREES: f64 = 5.0;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +145,14 @@ impl FromStr for Bbox {
         if bbox.min_lon > bbox.max_lon || bbox.min_lat > bbox.max_lat {
             return Err(BboxError("minimum exceeds maximum".into()));
         }
+        if bbox.max_lon - bbox.min_lon > Bbox::MAX_SPAN_DEGREES
+            || bbox.max_lat - bbox.min_lat > Bbox::MAX_SPAN_DEGREES
+        {
+            return Err(BboxError(format!(
+                "spans more than {} degrees; a city fits in far less",
+                Bbox::MAX_SPAN_DEGREES
+            )));
+        }
         Ok(bbox)
     }
 }
@@ -139,6 +187,8 @@ mod tests {
         let b: Bbox = "102.1,24.0,102.9,24.8".parse().unwrap();
         assert_eq!(b.min_lon, 102.1);
         assert_eq!(b.max_lat, 24.8);
+        let widest: Bbox = "100,20,105,25".parse().unwrap();
+        assert_eq!(widest.max_lon - widest.min_lon, Bbox::MAX_SPAN_DEGREES);
         for bad in [
             "",
             "1,2,3",
@@ -149,6 +199,7 @@ mod tests {
             "0,-91,1,0",
             "24.0,102.1,24.8,102.9", // latitude first: 102.1 is no latitude
             "3,0,1,1",
+            "100,20,106,24", // wider than a city
         ] {
             assert!(bad.parse::<Bbox>().is_err(), "{bad:?} should be refused");
         }
