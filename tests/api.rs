@@ -10,24 +10,7 @@ use tower::ServiceExt;
 use wangge::app;
 use wangge::config::{Config, DatabaseConfig};
 
-use common::TestDb;
-
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-}
+use common::{Reply, TestDb};
 
 /// A GET as the given bearer token (or none).
 async fn get_as(db: &TestDb, token: Option<&str>, uri: &str) -> Reply {
@@ -73,25 +56,7 @@ async fn request(db: &TestDb, request: Request<Body>) -> Reply {
 }
 
 async fn send(state: wangge::AppState, request: Request<Body>) -> Reply {
-    let response = app(state).oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        content_type,
-        body,
-    }
+    common::send(&state, request).await
 }
 
 /// A problem+json reply with the given status and stable type.
@@ -102,7 +67,7 @@ fn assert_problem(reply: &Reply, status: StatusCode, slug: &str) {
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
-    assert_eq!(reply.content_type, "application/problem+json");
+    assert_eq!(reply.content_type(), "application/problem+json");
     let problem = reply.json();
     assert_eq!(problem["type"], format!("/problems/{slug}"));
     assert_eq!(problem["status"], status.as_u16());
@@ -116,7 +81,7 @@ fn features(reply: &Reply) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
-    assert_eq!(reply.content_type, "application/geo+json");
+    assert_eq!(reply.content_type(), "application/geo+json");
     let collection = reply.json();
     assert_eq!(collection["type"], "FeatureCollection");
     collection["features"].as_array().unwrap().clone()
@@ -342,7 +307,11 @@ async fn answers_past_the_feature_cap_say_they_are_truncated() {
 
     let capped = get(&db, "/api/v1/grid-cells?limit=3").await;
     let first_three: Vec<Value> = features(&whole).into_iter().take(3).collect();
-    assert_eq!(features(&capped), first_three, "the first three in code order");
+    assert_eq!(
+        features(&capped),
+        first_three,
+        "the first three in code order"
+    );
     assert_eq!(capped.json()["numberReturned"], 3);
     assert_eq!(capped.json()["truncated"], true);
 

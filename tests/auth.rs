@@ -8,15 +8,13 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{AuthConfig, Config, DatabaseConfig};
-use wangge::{AppState, app};
+use wangge::AppState;
 
-use common::{PASSWORD, TestDb};
+use common::{PASSWORD, Reply, TestDb};
 
 /// Every route that serves data; each must refuse a caller without credentials.
 const DATA_ROUTES: [&str; 8] = [
@@ -31,18 +29,6 @@ const DATA_ROUTES: [&str; 8] = [
 ];
 
 #[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
 struct Server {
     state: AppState,
 }
@@ -63,21 +49,7 @@ impl Server {
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = app(self.state.clone()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        common::send(&self.state, request).await
     }
 
     async fn get(&self, uri: &str, credential: Option<&str>) -> Reply {

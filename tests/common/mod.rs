@@ -21,6 +21,52 @@ use wangge::auth::users::{self, AreaCode};
 use wangge::config::AuthConfig;
 use wangge::demo::{self, Scale};
 
+/// A response of the in-process app, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON; panics, showing the body, when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The Content-Type, or "" when there is none.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+/// Sends one request through the in-process app and reads the whole answer.
+pub async fn send(
+    state: &wangge::AppState,
+    request: axum::http::Request<axum::body::Body>,
+) -> Reply {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = wangge::app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: body.to_vec(),
+    }
+}
+
 /// A GET through the in-process app as a bearer token: the status and the JSON body (null
 /// when the body is not JSON).
 pub async fn get_as_bearer(
@@ -28,16 +74,15 @@ pub async fn get_as_bearer(
     token: &str,
     uri: &str,
 ) -> (axum::http::StatusCode, serde_json::Value) {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let request = axum::http::Request::get(uri)
         .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
         .body(axum::body::Body::empty())
         .unwrap();
-    let response = wangge::app(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or_default())
+    let reply = send(state, request).await;
+    (
+        reply.status,
+        serde_json::from_slice(&reply.body).unwrap_or_default(),
+    )
 }
 
 /// The key the test templates' personal data is sealed with.
