@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
+use wangge::AppState;
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{AuthConfig, Config, DatabaseConfig};
-use wangge::AppState;
 
 use common::{PASSWORD, Reply, TestDb};
 
