@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::audit::{AuditError, RequestMeta};
 use crate::auth::users::{self, AreaCode, UserError};
 use crate::auth::{Role, password};
-use crate::config::{Config, DatabaseConfig};
+use crate::config::{Basemap, Config, DatabaseConfig};
 use crate::db::Privilege;
 use crate::demo::{self, Scale};
 use crate::embedded::{EmbeddedError, EmbeddedPostgres};
@@ -65,6 +65,15 @@ pub enum Command {
         /// Load (if needed) and exit without serving.
         #[arg(long)]
         load_only: bool,
+        /// Serve the data as loaded, with no simulated activity.
+        #[arg(long)]
+        no_simulator: bool,
+        /// New reports per simulated day (default: a busy day).
+        #[arg(long, default_value_t = demo::simulator::BUSY_DAY_REPORTS)]
+        reports_per_day: f64,
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 60.0)]
+        sim_speed: f64,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -122,6 +131,19 @@ pub struct ServeArgs {
     /// The built map client.
     #[arg(long, env = "WANGGE_CLIENT_DIR", default_value = "map-client/dist")]
     pub client_dir: PathBuf,
+    /// Seconds after which a worker's last position is stale.
+    #[arg(long, env = "WANGGE_WORKER_STALE_SECS", default_value_t = 600)]
+    pub worker_stale_secs: u64,
+    /// A raster basemap URL template beneath the map (e.g. a Tianditu WMTS tile URL with
+    /// {z}/{x}/{y}); none by default, since many command centres have no internet.
+    #[arg(long, env = "WANGGE_BASEMAP_TILES", conflicts_with = "basemap_style")]
+    pub basemap_tiles: Option<String>,
+    /// A MapLibre vector style URL for the basemap instead.
+    #[arg(long, env = "WANGGE_BASEMAP_STYLE")]
+    pub basemap_style: Option<String>,
+    /// The basemap's attribution.
+    #[arg(long, env = "WANGGE_BASEMAP_ATTRIBUTION", default_value = "")]
+    pub basemap_attribution: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -303,6 +325,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             scale,
             seed,
             load_only,
+            no_simulator,
+            reports_per_day,
+            sim_speed,
         } => {
             let config = serve_config(database, args, key()?);
             let db = Database::open(&config.database, config.max_connections).await?;
@@ -319,7 +344,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Err(e) => Err(e),
                 Ok(()) if load_only => Ok(()),
                 Ok(()) => match db.application_pool(config.max_connections).await {
-                    Ok(pool) => serve(pool, config).await,
+                    Ok(pool) => {
+                        if !no_simulator {
+                            demo::simulator::start(
+                                pool.clone(),
+                                cipher.clone(),
+                                demo::simulator::SimulatorConfig {
+                                    reports_per_day,
+                                    speed: sim_speed,
+                                    seed,
+                                    ..Default::default()
+                                },
+                            );
+                        }
+                        serve(pool, config).await
+                    }
                     Err(e) => Err(e),
                 },
             };
@@ -375,10 +414,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn serve_config(database: DatabaseConfig, args: &ServeArgs, data_key: DataKey) -> Config {
+    let basemap = match (&args.basemap_tiles, &args.basemap_style) {
+        (Some(tiles), _) => Some(Basemap::Raster {
+            tiles: vec![tiles.clone()],
+            tile_size: 256,
+            attribution: args.basemap_attribution.clone(),
+        }),
+        (None, Some(style)) => Some(Basemap::Vector {
+            style: style.clone(),
+            attribution: args.basemap_attribution.clone(),
+        }),
+        (None, None) => None,
+    };
     Config {
         listen: args.listen,
         client_dir: args.client_dir.clone(),
         data_key,
+        worker_stale_after: std::time::Duration::from_secs(args.worker_stale_secs),
+        basemap,
         ..Config::for_database(database)
     }
 }

@@ -27,6 +27,29 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The key personal data is sealed with; kept outside the database.
     pub data_key: DataKey,
+    /// A worker's position older than this is stale: shown and ranked as such.
+    pub worker_stale_after: Duration,
+    /// Memory for cached vector tiles.
+    pub tile_cache_bytes: usize,
+    /// A basemap beneath our layers, when the command centre has one (none by default: many
+    /// have no internet).
+    pub basemap: Option<Basemap>,
+}
+
+/// A basemap for the map client: raster tiles (e.g. a Tianditu WMTS URL template) or a
+/// MapLibre vector style.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Basemap {
+    Raster {
+        tiles: Vec<String>,
+        tile_size: u32,
+        attribution: String,
+    },
+    Vector {
+        style: String,
+        attribution: String,
+    },
 }
 
 /// Sessions, tokens and sign-in limits.
@@ -75,6 +98,9 @@ impl Config {
             max_connections: 16,
             auth: AuthConfig::default(),
             data_key: DataKey::generate(),
+            worker_stale_after: Duration::from_secs(10 * 60),
+            tile_cache_bytes: 256 * 1024 * 1024,
+            basemap: None,
         }
     }
 }

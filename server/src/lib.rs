@@ -14,8 +14,11 @@ pub mod demo;
 pub mod embedded;
 pub mod error;
 pub mod import;
+pub mod live;
 pub mod model;
 pub mod personal;
+pub mod tile_cache;
+pub mod tile_layers;
 
 pub use api::{AppState, app};
 pub use config::Config;

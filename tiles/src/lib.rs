@@ -1,9 +1,15 @@
 //! Pure tile utilities for wangge's vector tile server.
 //!
-//! This crate holds the map-tile arithmetic the server needs, with no I/O: which tile a
-//! point falls in, what area a tile covers, and which tiles a changed area touches (so the
-//! server can invalidate cached tiles after a write). Later it will also describe tile layers,
-//! Mapbox Vector Tile (MVT) encoding parameters and TileJSON documents.
+//! This crate holds the map-tile code the server needs, with no I/O:
+//!
+//! * tile arithmetic: which tile a point falls in, what area a tile covers, and which tiles
+//!   a changed area touches (so the server can invalidate cached tiles after a write);
+//! * [`mvt`]: a Mapbox Vector Tile 2.1 encoder (hand-written protobuf, no code generator)
+//!   that cleans and rewinds geometries to the spec's rules and tracks the encoded size so
+//!   the server can keep tiles under a byte budget;
+//! * [`wkb`]: a defensive reader for the WKB that PostGIS `ST_AsBinary(ST_AsMVTGeom(...))`
+//!   returns, producing the encoder's tile-space geometry;
+//! * [`tilejson`]: TileJSON 3.0.0 documents describing the tile source to map clients.
 //!
 //! # Conventions
 //!
@@ -14,6 +20,8 @@
 //!   ±[`WORLD_EXTENT_3857`] on both axes.
 //! * Geographic coordinates are WGS-84 (EPSG:4326) degrees, always in longitude, latitude
 //!   order. Latitudes beyond ±[`MAX_LATITUDE`] (≈ 85.05112878°) are clamped to it.
+//! * Tile-space coordinates (MVT geometry) are integers from the tile's top-left corner,
+//!   `x` to the right and `y` **down**, `0..extent` (usually [`DEFAULT_EXTENT`], 4096).
 //! * Values are validated when built: a [`TileCoord`] or [`Bounds`] that exists is valid.
 //!   Each module has one error enum saying exactly what was wrong.
 //!
@@ -40,11 +48,17 @@
 mod bounds;
 mod coord;
 mod mercator;
+pub mod mvt;
 mod range;
+pub mod tilejson;
+pub mod wkb;
 
 pub use bounds::{Bounds, BoundsError, tiles_covering};
 pub use coord::{MAX_ZOOM, TileCoord, TileCoordError};
 pub use mercator::{
     EARTH_RADIUS_M, MAX_LATITUDE, WORLD_EXTENT_3857, lonlat_to_3857, mercator_to_lonlat,
 };
+pub use mvt::{DEFAULT_EXTENT, LayerBuilder, MvtError, Polygon, TileBuilder, TileGeometry, Value};
 pub use range::TileRange;
+pub use tilejson::{TileJson, TileJsonError, VectorLayer};
+pub use wkb::{WkbError, parse_wkb};

@@ -6,9 +6,13 @@ mod facilities;
 mod grid_cells;
 mod health;
 mod households;
+mod incidents;
+mod live;
 pub mod params;
 pub mod session;
 mod stats;
+pub mod tiles;
+mod workers;
 
 use std::sync::Arc;
 
@@ -28,7 +32,9 @@ use crate::audit::REQUEST_ID_HEADER;
 use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::live::LiveHub;
 use crate::personal::Cipher;
+use crate::tile_cache::TileCache;
 
 /// Largest request body accepted anywhere (bytes).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -42,20 +48,31 @@ pub struct AppState {
     pub login_limiter: Arc<AttemptLimiter>,
     /// Seals and opens personal data.
     pub cipher: Cipher,
+    /// Vector tiles, kept until a change touches them.
+    pub tile_cache: Arc<TileCache>,
+    /// Committed changes: drops stale tiles, feeds live clients.
+    pub live: Arc<LiveHub>,
 }
 
 impl AppState {
+    /// The state, and the change listener behind live tiles and the live feed (spawned on the
+    /// current Tokio runtime, so call this inside one).
     pub fn new(pool: PgPool, config: Config) -> Self {
         let login_limiter = Arc::new(AttemptLimiter::new(
             config.auth.address_limit,
             config.auth.address_window,
         ));
         let cipher = Cipher::new(&config.data_key);
+        let tile_cache = Arc::new(TileCache::new(config.tile_cache_bytes));
+        let live = LiveHub::new(Arc::clone(&tile_cache), config.worker_stale_after);
+        live.start(pool.clone());
         Self {
             pool,
             config: Arc::new(config),
             login_limiter,
             cipher,
+            tile_cache,
+            live,
         }
     }
 }
@@ -73,9 +90,16 @@ pub fn app(state: AppState) -> Router {
         .merge(session::router())
         .merge(audit::router())
         .merge(households::router())
+        .merge(live::router())
+        .merge(incidents::router())
+        .merge(workers::router())
+        .route("/client-config", axum::routing::get(client_config))
         .fallback(not_found);
 
-    let router = Router::new().merge(health::router()).nest("/api/v1", api);
+    let router = Router::new()
+        .merge(health::router())
+        .merge(tiles::router())
+        .nest("/api/v1", api);
     // The map client is a single page: any other path gets its index.html. Without a built
     // client, other paths are plain 404 problems.
     let router = if index.exists() {
@@ -101,6 +125,14 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static(REQUEST_ID_HEADER),
             MakeRequestUuid,
         ))
+}
+
+/// What the map client needs to know of the deployment: the basemap, if there is one.
+async fn client_config(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _caller: crate::auth::Caller,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "basemap": state.config.basemap }))
 }
 
 async fn not_found() -> ApiError {

@@ -1,4 +1,5 @@
-//! `GET /api/v1/stats/summary`: how many records of every kind the database holds.
+//! `GET /api/v1/stats/summary`: how many records of every kind the database holds;
+//! `GET /api/v1/stats/headline`: the command centre's headline strip.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -10,7 +11,9 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/stats/summary", get(summary))
+    Router::new()
+        .route("/stats/summary", get(summary))
+        .route("/stats/headline", get(headline))
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -102,5 +105,75 @@ async fn summary(State(state): State<AppState>, caller: Caller) -> Result<Json<S
         grid_workers,
         incidents,
         incident_events,
+    }))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct OpenByTier {
+    pub village: i64,
+    pub township: i64,
+    pub county: i64,
+    pub city: i64,
+}
+
+/// What the command centre's headline strip shows, inside the caller's area.
+#[derive(Debug, Serialize)]
+pub struct Headline {
+    pub open_by_tier: OpenByTier,
+    /// Open past their tier's deadline.
+    pub overdue: i64,
+    /// The calendar month in China Standard Time, e.g. `2026-11`.
+    pub month: String,
+    pub resolved_this_month: i64,
+    pub resolved_at_township_or_below: i64,
+    /// The domain's headline figure ("over 80% resolved at township level or below"); null
+    /// when nothing was resolved this month yet.
+    pub share_at_township_or_below: Option<f64>,
+}
+
+async fn headline(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Headline>, ApiError> {
+    let prefix = &caller.area.prefix;
+    let cell = caller.area.grid_cell_id;
+    let open_by_tier: OpenByTier = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE i.tier = 'village') AS village,
+                count(*) FILTER (WHERE i.tier = 'township') AS township,
+                count(*) FILTER (WHERE i.tier = 'county') AS county,
+                count(*) FILTER (WHERE i.tier = 'city') AS city
+         FROM incident i JOIN admin_unit v ON v.id = i.village_id
+         WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+           AND v.code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
+    )
+    .bind(prefix)
+    .bind(cell)
+    .fetch_one(&state.pool)
+    .await?;
+    // The month is China Standard Time's: a case resolved at 01:00 CST on the 1st belongs to
+    // the new month, though it is still the previous day in UTC.
+    let (overdue, month, resolved, low): (i64, String, i64, i64) = sqlx::query_as(
+        "WITH m AS (SELECT date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AS start)
+         SELECT
+             count(*) FILTER (WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                                AND i.due_at < now()),
+             to_char((SELECT start FROM m), 'YYYY-MM'),
+             count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)),
+             count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)
+                                AND i.resolved_tier IN ('village', 'township'))
+         FROM incident i JOIN admin_unit v ON v.id = i.village_id
+         WHERE v.code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
+    )
+    .bind(prefix)
+    .bind(cell)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(Json(Headline {
+        open_by_tier,
+        overdue,
+        month,
+        resolved_this_month: resolved,
+        resolved_at_township_or_below: low,
+        share_at_township_or_below: (resolved > 0).then(|| low as f64 / resolved as f64),
     }))
 }

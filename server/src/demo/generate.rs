@@ -126,6 +126,11 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The grid worker handling the case, once it has been assigned.
+    pub assignee_id: Option<i64>,
+    /// Who reported it (generated: no real person; sealed when loaded).
+    pub reporter_name: String,
+    pub reporter_phone: String,
 }
 
 #[derive(Debug, Clone)]
@@ -157,7 +162,7 @@ pub struct DemoData {
 }
 
 /// Incident categories with their share of cases (codes match `incident_category`).
-const CATEGORIES: [(&str, &str, f64); 12] = [
+pub(crate) const CATEGORIES: [(&str, &str, f64); 12] = [
     ("neighbour", "邻里纠纷", 22.0),
     ("family", "婚姻家庭纠纷", 15.0),
     ("land", "土地山林权属纠纷", 14.0),
@@ -171,7 +176,7 @@ const CATEGORIES: [(&str, &str, f64); 12] = [
     ("public_security", "治安隐患", 3.0),
     ("public_service", "公共服务诉求", 3.0),
 ];
-const SEVERITIES: [(&str, f64); 4] = [
+pub(crate) const SEVERITIES: [(&str, f64); 4] = [
     ("minor", 55.0),
     ("moderate", 30.0),
     ("major", 12.0),
@@ -978,6 +983,9 @@ fn add_incident(
     let resolved_at = timeline.iter().find(|e| e.kind == "resolved").map(|e| e.at);
     let closed_at = timeline.iter().find(|e| e.kind == "closed").map(|e| e.at);
     let (status, tier, updated_at) = (last.status, last.tier, last.at);
+    let assigned = timeline.iter().any(|e| e.kind == "assigned");
+    let reporter_name = person_name(rng);
+    let reporter_phone = phone_number(rng);
     data.incidents.push(Incident {
         id,
         category,
@@ -999,6 +1007,9 @@ fn add_incident(
         updated_at,
         resolved_at,
         closed_at,
+        assignee_id: assigned.then_some(worker),
+        reporter_name,
+        reporter_phone,
     });
     data.events.extend(timeline);
 }
@@ -1224,7 +1235,7 @@ fn household_size(rng: &mut Rng) -> i16 {
 }
 
 /// A mobile number: 1, then 3, 5, 8 or 9, then nine digits.
-fn phone_number(rng: &mut Rng) -> String {
+pub(crate) fn phone_number(rng: &mut Rng) -> String {
     format!(
         "1{}{:09}",
         rng.pick(&["3", "5", "8", "9"]),
@@ -1245,7 +1256,7 @@ fn id_number(county_code: &str, rng: &mut Rng) -> String {
     format!("{first17}{check}")
 }
 
-fn person_name(rng: &mut Rng) -> String {
+pub(crate) fn person_name(rng: &mut Rng) -> String {
     let surname = rng.pick(SURNAMES);
     if rng.chance(0.6) {
         format!("{surname}{}{}", rng.pick(GIVEN), rng.pick(GIVEN))

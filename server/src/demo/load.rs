@@ -42,6 +42,13 @@ pub async fn load(
     sqlx::query("SET LOCAL statement_timeout = 0")
         .execute(&mut *tx)
         .await?;
+    // One notification for the whole load (sent at commit) instead of one per row.
+    sqlx::query("SET LOCAL wangge.bulk_load = 'on'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_notify('wangge_change', '{\"e\":\"all\"}')")
+        .execute(&mut *tx)
+        .await?;
 
     copy(
         &mut tx,
@@ -176,9 +183,20 @@ pub async fn load(
     .await?;
     progress(&format!("{} grid workers", data.workers.len()));
 
+    let sealed_reporters: Vec<(String, String)> = data
+        .incidents
+        .iter()
+        .map(|i| {
+            (
+                bytea(&cipher.seal(&i.reporter_name)),
+                bytea(&cipher.seal(&i.reporter_phone)),
+            )
+        })
+        .collect();
     copy(&mut tx, "COPY incident (id, category, severity, status, tier, resolved_tier, title, description, geom, \
-         grid_cell_id, village_id, township_id, county_id, reported_at, updated_at, resolved_at, closed_at) FROM STDIN",
-        data.incidents.iter().map(|i| {
+         grid_cell_id, village_id, township_id, county_id, reported_at, updated_at, resolved_at, closed_at, \
+         assignee_id, reporter_name_enc, reporter_phone_enc) FROM STDIN",
+        data.incidents.iter().zip(&sealed_reporters).map(|(i, (name, phone))| {
             row(&[
                 &i.id.to_string(),
                 i.category,
@@ -197,8 +215,18 @@ pub async fn load(
                 &timestamp(i.updated_at),
                 &i.resolved_at.map(timestamp).unwrap_or_else(|| NULL.into()),
                 &i.closed_at.map(timestamp).unwrap_or_else(|| NULL.into()),
+                &i.assignee_id.map(|w| w.to_string()).unwrap_or_else(|| NULL.into()),
+                name,
+                phone,
             ])
         }))
+    .await?;
+    // Each case's deadline: the hours its current tier has, from when it last changed hands.
+    sqlx::query(
+        "UPDATE incident i SET due_at = i.updated_at + make_interval(hours => d.hours)
+         FROM incident_deadline d WHERE d.severity = i.severity AND d.tier = i.tier",
+    )
+    .execute(&mut *tx)
     .await?;
     copy(
         &mut tx,

@@ -8,6 +8,7 @@ pub mod load;
 pub mod noise;
 pub mod partition;
 pub mod rng;
+pub mod simulator;
 
 use chrono::{DurationRound, TimeDelta, Utc};
 use sqlx::PgPool;

@@ -1,0 +1,558 @@
+//! Changes as they commit: the source of fresh tiles and of the live feed.
+//!
+//! PostgreSQL triggers (migration 0006) send a notification on channel `wangge_change` for
+//! every committed change to something the map shows; notifications arrive after commit and in
+//! commit order, whoever made the change. The [`LiveHub`] listens, and for each group of
+//! notifications:
+//! 1. drops exactly the cached tiles the changes touch ([`TileCache::invalidate`]);
+//! 2. reads the changed incidents' and workers' current state and publishes it as one
+//!    numbered [`Batch`] to live clients, keeping recent batches so a client that reconnects
+//!    resumes after the last one it saw;
+//! 3. releases anyone waiting in [`LiveHub::sync`] for their own write to be applied.
+//!
+//! Batch numbers are per server process (its `epoch`): a client reconnecting to another
+//! process, or after a gap longer than the kept history, is told to reload (`resync`). If the
+//! listening connection drops, notifications may have been missed, so everything cached is
+//! dropped and every client is told to reload.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::tile_cache::TileCache;
+use crate::tile_layers::TileLayer;
+
+pub const CHANNEL: &str = "wangge_change";
+
+/// Batches kept for clients resuming after a short disconnection.
+const HISTORY: usize = 2048;
+
+/// Batches a client may fall behind before it is dropped (it reconnects and resumes).
+pub const CLIENT_BACKLOG: usize = 256;
+
+/// One notification, as the triggers write it.
+#[derive(Debug, Clone, Deserialize)]
+struct Notification {
+    e: String,
+    id: Option<i64>,
+    /// The lon/lat box of the old and new geometry.
+    b: Option<[f64; 4]>,
+    /// For incidents: the box of their grid cell(s), whose load changed.
+    c: Option<[f64; 4]>,
+    token: Option<String>,
+}
+
+/// An incident as live clients see it (nothing personal).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IncidentState {
+    pub id: i64,
+    pub lon: f64,
+    pub lat: f64,
+    pub category: String,
+    pub severity: String,
+    pub status: String,
+    pub tier: String,
+    pub open: bool,
+    pub overdue: bool,
+    pub reported_at: i64,
+    pub updated_at: i64,
+    pub grid_cell_code: Option<String>,
+    pub village_code: Option<String>,
+    #[serde(skip)]
+    pub grid_cell_id: Option<i64>,
+}
+
+/// A grid worker as live clients see them (no name or phone).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct WorkerState {
+    pub id: i64,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub status: String,
+    pub stale: bool,
+    pub last_seen: Option<i64>,
+    pub cell_code: Option<String>,
+    #[serde(skip)]
+    pub cell_ids: Vec<i64>,
+    #[serde(skip)]
+    pub village_codes: Vec<String>,
+}
+
+/// What changed between two batch numbers.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub seq: u64,
+    pub incidents: Vec<IncidentState>,
+    pub removed_incidents: Vec<i64>,
+    pub workers: Vec<WorkerState>,
+    pub removed_workers: Vec<i64>,
+    /// Other layers whose tiles changed (their clients refresh them).
+    pub layers: BTreeSet<TileLayer>,
+    /// Changes may have been missed: clients reload everything.
+    pub resync: bool,
+}
+
+#[derive(Debug)]
+struct History {
+    seq: u64,
+    batches: VecDeque<Arc<Batch>>,
+}
+
+/// Where a client starts: what it missed, or a reload.
+#[derive(Debug)]
+pub enum Resume {
+    /// The batches after the client's last one (possibly none).
+    Replay(Vec<Arc<Batch>>),
+    /// Too old, or another process: reload everything.
+    Resync,
+}
+
+#[derive(Debug)]
+pub struct LiveHub {
+    epoch: String,
+    history: Mutex<History>,
+    sender: broadcast::Sender<Arc<Batch>>,
+    waiters: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    cache: Arc<TileCache>,
+    /// Serialises applying groups of changes (the listener and the deadline sweep).
+    applying: tokio::sync::Mutex<()>,
+    stale_after: Duration,
+}
+
+impl LiveHub {
+    pub fn new(cache: Arc<TileCache>, stale_after: Duration) -> Arc<Self> {
+        let (sender, _) = broadcast::channel(CLIENT_BACKLOG);
+        Arc::new(Self {
+            epoch: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+            history: Mutex::new(History {
+                seq: 0,
+                batches: VecDeque::new(),
+            }),
+            sender,
+            waiters: Mutex::new(HashMap::new()),
+            cache,
+            applying: tokio::sync::Mutex::new(()),
+            stale_after,
+        })
+    }
+
+    /// Starts listening for changes, and sweeping for deadlines and positions that go stale
+    /// with the passing of time alone. Both end when the runtime does.
+    pub fn start(self: &Arc<Self>, pool: PgPool) {
+        let (sender, receiver) = mpsc::channel(100_000);
+        tokio::spawn(listen(pool.clone(), sender));
+        tokio::spawn(apply_loop(Arc::clone(self), pool.clone(), receiver));
+        tokio::spawn(sweep(Arc::clone(self), pool));
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.lock_history().seq
+    }
+
+    fn lock_history(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribes, and says what a client that last saw `after` of `epoch` missed.
+    pub fn subscribe(
+        &self,
+        resume_from: Option<(&str, u64)>,
+    ) -> (u64, Resume, broadcast::Receiver<Arc<Batch>>) {
+        // Under the history lock, so no batch is both missed by the replay and the receiver.
+        let history = self.lock_history();
+        let receiver = self.sender.subscribe();
+        let resume = match resume_from {
+            None => Resume::Replay(Vec::new()),
+            Some((epoch, after)) if epoch == self.epoch && after <= history.seq => {
+                let oldest_kept = history.batches.front().map_or(history.seq + 1, |b| b.seq);
+                if after + 1 >= oldest_kept || after == history.seq {
+                    Resume::Replay(
+                        history
+                            .batches
+                            .iter()
+                            .filter(|b| b.seq > after)
+                            .cloned()
+                            .collect(),
+                    )
+                } else {
+                    Resume::Resync
+                }
+            }
+            Some(_) => Resume::Resync,
+        };
+        (history.seq, resume, receiver)
+    }
+
+    /// Waits until every change committed before this call has been applied: cached tiles
+    /// dropped and the batch published. A handler calls it after its own write commits, so
+    /// the caller's next read sees the write.
+    pub async fn sync(&self, pool: &PgPool) -> Result<(), SyncError> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token.clone(), tx);
+        // Notifications are delivered in commit order: once this one is seen, every change
+        // committed before it has been seen too.
+        let payload = serde_json::json!({ "e": "sync", "token": token }).to_string();
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await;
+        if let Err(e) = sent {
+            self.waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&token);
+            return Err(SyncError::Database(e));
+        }
+        match tokio::time::timeout(Duration::from_secs(10), rx).await {
+            Ok(Ok(())) => Ok(()),
+            _ => {
+                self.waiters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&token);
+                Err(SyncError::Timeout)
+            }
+        }
+    }
+
+    /// Everything may have changed (the listener reconnected): drop every cached tile and
+    /// tell every client to reload.
+    fn everything_changed(&self) {
+        for layer in TileLayer::ALL {
+            self.cache.invalidate_layer(layer);
+        }
+        self.publish(Batch {
+            resync: true,
+            ..Batch::default()
+        });
+    }
+
+    fn publish(&self, mut batch: Batch) {
+        let mut history = self.lock_history();
+        history.seq += 1;
+        batch.seq = history.seq;
+        let batch = Arc::new(batch);
+        history.batches.push_back(Arc::clone(&batch));
+        if history.batches.len() > HISTORY {
+            history.batches.pop_front();
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.sender.send(batch);
+    }
+
+    async fn apply(&self, pool: &PgPool, notifications: Vec<Notification>) {
+        let _applying = self.applying.lock().await;
+        let mut incident_ids = BTreeSet::new();
+        let mut worker_ids = BTreeSet::new();
+        let mut layers = BTreeSet::new();
+        let mut tokens = Vec::new();
+        let mut everything = false;
+        for n in notifications {
+            let (b, c) = (n.b, n.c);
+            match n.e.as_str() {
+                "sync" => tokens.extend(n.token),
+                "all" => everything = true,
+                "incident" => {
+                    incident_ids.extend(n.id);
+                    if let Some(b) = b {
+                        self.cache.invalidate(TileLayer::Incidents, b);
+                    }
+                    if let Some(c) = c {
+                        self.cache.invalidate(TileLayer::GridCells, c);
+                        layers.insert(TileLayer::GridCells);
+                    }
+                }
+                "worker" => {
+                    worker_ids.extend(n.id);
+                    if let Some(b) = b {
+                        self.cache.invalidate(TileLayer::Workers, b);
+                    }
+                }
+                "grid_cell" => {
+                    if let Some(b) = b {
+                        // A household's cell code comes from the cell it lies in.
+                        for layer in [TileLayer::GridCells, TileLayer::Households] {
+                            self.cache.invalidate(layer, b);
+                            layers.insert(layer);
+                        }
+                    }
+                }
+                "grid_plan" => {
+                    for layer in [TileLayer::GridCells, TileLayer::Households] {
+                        self.cache.invalidate_layer(layer);
+                        layers.insert(layer);
+                    }
+                }
+                "admin_unit" => {
+                    if let Some(b) = b {
+                        for layer in [
+                            TileLayer::Counties,
+                            TileLayer::Townships,
+                            TileLayer::Villages,
+                            TileLayer::GridCells,
+                        ] {
+                            self.cache.invalidate(layer, b);
+                            layers.insert(layer);
+                        }
+                    }
+                }
+                "household" => {
+                    if let Some(b) = b {
+                        self.cache.invalidate(TileLayer::Households, b);
+                        layers.insert(TileLayer::Households);
+                    }
+                }
+                "facility" => {
+                    if let Some(b) = b {
+                        self.cache.invalidate(TileLayer::Facilities, b);
+                        layers.insert(TileLayer::Facilities);
+                    }
+                }
+                other => tracing::warn!(kind = other, "unknown change notification"),
+            }
+        }
+        if everything {
+            self.everything_changed();
+        } else if !incident_ids.is_empty() || !worker_ids.is_empty() || !layers.is_empty() {
+            let incident_ids: Vec<i64> = incident_ids.into_iter().collect();
+            let worker_ids: Vec<i64> = worker_ids.into_iter().collect();
+            match self.read_states(pool, &incident_ids, &worker_ids).await {
+                Ok((incidents, workers)) => {
+                    let removed_incidents = missing(&incident_ids, incidents.iter().map(|i| i.id));
+                    let removed_workers = missing(&worker_ids, workers.iter().map(|w| w.id));
+                    self.publish(Batch {
+                        incidents,
+                        removed_incidents,
+                        workers,
+                        removed_workers,
+                        layers,
+                        ..Batch::default()
+                    });
+                }
+                Err(e) => {
+                    // The tiles are already dropped; clients cannot be told what changed.
+                    tracing::warn!(error = %e, "reading changed records failed; clients reload");
+                    self.publish(Batch {
+                        resync: true,
+                        ..Batch::default()
+                    });
+                }
+            }
+        }
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        for token in tokens {
+            if let Some(waiter) = waiters.remove(&token) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    async fn read_states(
+        &self,
+        pool: &PgPool,
+        incident_ids: &[i64],
+        worker_ids: &[i64],
+    ) -> Result<(Vec<IncidentState>, Vec<WorkerState>), sqlx::Error> {
+        let incidents = if incident_ids.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as::<_, IncidentState>(
+                "SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.category,
+                        i.severity::text, i.status::text, i.tier::text,
+                        i.status IN ('reported', 'assigned', 'accepted', 'in_progress') AS open,
+                        i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                            AND coalesce(i.due_at < now(), false) AS overdue,
+                        extract(epoch FROM i.reported_at)::int8 AS reported_at,
+                        extract(epoch FROM i.updated_at)::int8 AS updated_at,
+                        g.code AS grid_cell_code, v.code AS village_code,
+                        i.grid_cell_id
+                 FROM incident i
+                 LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
+                 LEFT JOIN admin_unit v ON v.id = i.village_id
+                 WHERE i.id = ANY ($1)
+                 ORDER BY i.id",
+            )
+            .bind(incident_ids)
+            .fetch_all(pool)
+            .await?
+        };
+        let workers = if worker_ids.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as::<_, WorkerState>(
+                "SELECT w.id, ST_X(w.last_position) AS lon, ST_Y(w.last_position) AS lat,
+                        w.status::text,
+                        coalesce(w.last_seen_at < now() - make_interval(secs => $2), true) AS stale,
+                        extract(epoch FROM w.last_seen_at)::int8 AS last_seen,
+                        (array_agg(g.code ORDER BY g.code))[1] AS cell_code,
+                        coalesce(array_agg(g.id ORDER BY g.code) FILTER (WHERE g.id IS NOT NULL),
+                                 '{}') AS cell_ids,
+                        coalesce(array_agg(v.code ORDER BY g.code) FILTER (WHERE v.code IS NOT NULL),
+                                 '{}') AS village_codes
+                 FROM grid_worker w
+                 LEFT JOIN grid_worker_cell wc ON wc.worker_id = w.id
+                 LEFT JOIN grid_cell g ON g.id = wc.grid_cell_id
+                 LEFT JOIN admin_unit v ON v.id = g.village_id
+                 WHERE w.id = ANY ($1)
+                 GROUP BY w.id
+                 ORDER BY w.id",
+            )
+            .bind(worker_ids)
+            .bind(self.stale_after.as_secs_f64())
+            .fetch_all(pool)
+            .await?
+        };
+        Ok((incidents, workers))
+    }
+}
+
+fn missing(asked: &[i64], found: impl Iterator<Item = i64>) -> Vec<i64> {
+    let found: BTreeSet<i64> = found.collect();
+    asked
+        .iter()
+        .copied()
+        .filter(|id| !found.contains(id))
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("announcing the sync point failed: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("the change listener did not catch up within 10 s")]
+    Timeout,
+}
+
+/// What the listener passes on to the applier.
+#[derive(Debug)]
+enum Heard {
+    Change(Notification),
+    /// The connection dropped: notifications may have been missed.
+    Lost,
+}
+
+/// Gathers changes for [`GATHER`] after the first of a group arrives, so a busy city makes a
+/// few batches a second rather than one per notification, then applies them.
+const GATHER: Duration = Duration::from_millis(50);
+
+async fn apply_loop(hub: Arc<LiveHub>, pool: PgPool, mut heard: mpsc::Receiver<Heard>) {
+    while let Some(first) = heard.recv().await {
+        tokio::time::sleep(GATHER).await;
+        let mut notifications = Vec::new();
+        let mut lost = false;
+        let mut take = |h: Heard| match h {
+            Heard::Change(n) => notifications.push(n),
+            Heard::Lost => lost = true,
+        };
+        take(first);
+        while let Ok(h) = heard.try_recv() {
+            take(h);
+        }
+        if lost {
+            hub.everything_changed();
+        }
+        hub.apply(&pool, notifications).await;
+    }
+}
+
+/// Listens for as long as the runtime runs, reconnecting when the connection drops.
+async fn listen(pool: PgPool, heard: mpsc::Sender<Heard>) {
+    let mut connected_before = false;
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for changes; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        // Whatever changed while nobody listened is unknown.
+        if connected_before && heard.send(Heard::Lost).await.is_err() {
+            return;
+        }
+        connected_before = true;
+        loop {
+            let notification = match listener.try_recv().await {
+                Ok(Some(n)) => n,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "change listener failed; reconnecting");
+                    break;
+                }
+            };
+            match serde_json::from_str::<Notification>(notification.payload()) {
+                Ok(n) => {
+                    if heard.send(Heard::Change(n)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "unreadable change notification"),
+            }
+        }
+        if heard.send(Heard::Lost).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Time alone turns cases overdue and positions stale; both show on the map, so their tiles
+/// must go too. Every 15 s, each record that crossed its line since the last sweep is
+/// announced like any other change.
+async fn sweep(hub: Arc<LiveHub>, pool: PgPool) {
+    let mut interval = tokio::time::interval(Duration::from_secs(15));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut since: Option<chrono::DateTime<chrono::Utc>> = None;
+    loop {
+        interval.tick().await;
+        let result = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+            "WITH now AS (SELECT now() AS t),
+             overdue AS (
+                 SELECT pg_notify($1, json_build_object(
+                            'e', 'incident', 'id', i.id, 'b', wangge_box(i.geom, NULL),
+                            'c', wangge_box(g.geom, NULL))::text)
+                 FROM incident i LEFT JOIN grid_cell g ON g.id = i.grid_cell_id, now
+                 WHERE $2::timestamptz IS NOT NULL
+                   AND i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                   AND i.due_at > $2 AND i.due_at <= now.t),
+             stale AS (
+                 SELECT pg_notify($1, json_build_object(
+                            'e', 'worker', 'id', w.id,
+                            'b', wangge_box(w.last_position, NULL))::text)
+                 FROM grid_worker w, now
+                 WHERE $2::timestamptz IS NOT NULL
+                   AND w.last_seen_at + make_interval(secs => $3) > $2
+                   AND w.last_seen_at + make_interval(secs => $3) <= now.t)
+             SELECT now.t FROM now
+             WHERE (SELECT count(*) FROM overdue) + (SELECT count(*) FROM stale) >= 0",
+        )
+        .bind(CHANNEL)
+        .bind(since)
+        .bind(hub.stale_after.as_secs_f64())
+        .fetch_one(&pool)
+        .await;
+        match result {
+            Ok(now) => since = Some(now),
+            Err(e) => tracing::warn!(error = %e, "deadline sweep failed; retrying"),
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The map's vector tile layers: what each one shows, from which zoom, how many features a
+//! tile may hold, and the PostGIS query that reads one tile of it inside the caller's area.
+//!
+//! Geometry crosses the database boundary here in tile space: PostGIS transforms to Web
+//! Mercator, simplifies, clips to the tile plus its buffer and snaps to the 4096 grid
+//! (`ST_AsMVTGeom`), and answers WKB that [`wangge_tiles::wkb`] reads. Properties come as one
+//! JSON object per feature and never include personal data.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// The open statuses, as SQL, shared by the queries below.
+macro_rules! open_statuses {
+    () => {
+        "('reported', 'assigned', 'accepted', 'in_progress')"
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TileLayer {
+    Counties,
+    Townships,
+    Villages,
+    GridCells,
+    Households,
+    Facilities,
+    Incidents,
+    Workers,
+}
+
+impl TileLayer {
+    pub const ALL: [TileLayer; 8] = [
+        TileLayer::Counties,
+        TileLayer::Townships,
+        TileLayer::Villages,
+        TileLayer::GridCells,
+        TileLayer::Households,
+        TileLayer::Facilities,
+        TileLayer::Incidents,
+        TileLayer::Workers,
+    ];
+
+    /// The layer's name in URLs and inside its tiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            TileLayer::Counties => "counties",
+            TileLayer::Townships => "townships",
+            TileLayer::Villages => "villages",
+            TileLayer::GridCells => "grid-cells",
+            TileLayer::Households => "households",
+            TileLayer::Facilities => "facilities",
+            TileLayer::Incidents => "incidents",
+            TileLayer::Workers => "workers",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            TileLayer::Counties => "Counties and districts (县/区)",
+            TileLayer::Townships => "Townships and sub-districts (乡镇/街道)",
+            TileLayer::Villages => "Villages and communities (村/社区)",
+            TileLayer::GridCells => "Grid cells with their open-incident load (网格)",
+            TileLayer::Households => "Households, without personal data (户)",
+            TileLayer::Facilities => "Service and governance facilities",
+            TileLayer::Incidents => "Incidents by status, tier and severity (事件)",
+            TileLayer::Workers => "Grid workers' last positions and status (网格员)",
+        }
+    }
+
+    /// Below this zoom the layer's tiles are empty (households would be a smear of dots).
+    pub fn min_zoom(self) -> u8 {
+        match self {
+            TileLayer::Households => 14,
+            TileLayer::Villages | TileLayer::GridCells => 8,
+            _ => 0,
+        }
+    }
+
+    /// At most this many features in one tile; the query keeps the most important first.
+    pub fn feature_cap(self) -> i64 {
+        match self {
+            TileLayer::Counties | TileLayer::Townships => 1_000,
+            TileLayer::Villages | TileLayer::GridCells | TileLayer::Facilities => 10_000,
+            TileLayer::Households | TileLayer::Incidents | TileLayer::Workers => 20_000,
+        }
+    }
+
+    pub fn is_polygonal(self) -> bool {
+        matches!(
+            self,
+            TileLayer::Counties | TileLayer::Townships | TileLayer::Villages | TileLayer::GridCells
+        )
+    }
+
+    /// The fields a feature carries, for TileJSON's `vector_layers`.
+    pub fn fields(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            TileLayer::Counties | TileLayer::Townships | TileLayer::Villages => &[
+                ("code", "String: the official division code"),
+                ("name", "String: the official name"),
+                ("level", "String: county, township or village"),
+                ("parent_code", "String: the enclosing unit's code"),
+            ],
+            TileLayer::GridCells => &[
+                ("code", "String: the grid cell's code"),
+                ("name", "String"),
+                ("village_code", "String"),
+                ("plan_version", "Number: the grid plan shown"),
+                (
+                    "open_incidents",
+                    "Number: open incidents in the cell (its load)",
+                ),
+                ("workers", "Number: grid workers responsible for the cell"),
+            ],
+            TileLayer::Households => &[
+                ("id", "Number: the household's id"),
+                ("grid_cell_code", "String"),
+            ],
+            TileLayer::Facilities => &[
+                ("id", "Number"),
+                ("kind", "String: the facility kind"),
+                ("name", "String"),
+            ],
+            TileLayer::Incidents => &[
+                ("id", "Number"),
+                ("category", "String: the category code"),
+                ("severity", "String: minor, moderate, major or critical"),
+                ("status", "String: the lifecycle status"),
+                ("tier", "String: village, township, county or city"),
+                (
+                    "open",
+                    "Boolean: not yet resolved, closed, rejected or a duplicate",
+                ),
+                ("overdue", "Boolean: open past its tier's deadline"),
+                ("reported_at", "Number: Unix seconds"),
+            ],
+            TileLayer::Workers => &[
+                ("id", "Number"),
+                ("status", "String: available, busy or off_duty"),
+                ("stale", "Boolean: last position older than the stale age"),
+                ("last_seen", "Number: Unix seconds"),
+                ("cell_code", "String: the worker's grid cell"),
+            ],
+        }
+    }
+
+    /// The query reading one tile. Its parameters: `$1..$3` z, x, y; `$4` the caller's area
+    /// code prefix; `$5` the caller's grid cell (or NULL); `$6` the simplification tolerance in
+    /// metres; `$7` the feature cap; then the layer's own (see [`TileFilters`]). It answers
+    /// rows of (id, tile-space WKB, properties as JSON text), most important first.
+    pub fn sql(self) -> &'static str {
+        match self {
+            TileLayer::Counties | TileLayer::Townships | TileLayer::Villages => concat!(
+                tile_envelope!(),
+                "SELECT u.id,
+                        ST_AsBinary(ST_AsMVTGeom(ST_Simplify(ST_Transform(u.geom, 3857), $6, true),
+                                                 t.env, 4096, 64, true)),
+                        json_build_object('code', u.code, 'name', u.name, 'level', u.level,
+                                          'parent_code', p.code)::text
+                 FROM t, admin_unit u
+                 LEFT JOIN admin_unit p ON p.id = u.parent_id
+                 WHERE u.level = $8::admin_level
+                   AND u.geom && t.env4326
+                   AND u.code LIKE $4 || '%'
+                   AND $5::int8 IS NOT DISTINCT FROM $5
+                 ORDER BY u.code
+                 LIMIT $7"
+            ),
+            TileLayer::GridCells => concat!(
+                tile_envelope!(),
+                "SELECT g.id,
+                        ST_AsBinary(ST_AsMVTGeom(ST_Simplify(ST_Transform(g.geom, 3857), $6, true),
+                                                 t.env, 4096, 64, true)),
+                        json_build_object(
+                            'code', g.code, 'name', g.name, 'village_code', v.code,
+                            'plan_version', p.version,
+                            'open_incidents', (SELECT count(*) FROM incident i
+                                               WHERE i.grid_cell_id = g.id
+                                                 AND i.status IN ",
+                open_statuses!(),
+                "),
+                            'workers', (SELECT count(*) FROM grid_worker_cell wc
+                                        WHERE wc.grid_cell_id = g.id))::text
+                 FROM t, grid_cell g
+                 JOIN grid_plan p ON p.id = g.plan_id
+                 JOIN admin_unit v ON v.id = g.village_id
+                 WHERE CASE WHEN $8::int4 IS NULL THEN p.status = 'published'
+                            ELSE p.version = $8 END
+                   AND g.geom && t.env4326
+                   AND v.code LIKE $4 || '%'
+                   AND ($5::int8 IS NULL OR g.id = $5)
+                   AND $6::float8 IS NOT NULL
+                 ORDER BY g.code
+                 LIMIT $7"
+            ),
+            TileLayer::Households => concat!(
+                tile_envelope!(),
+                "SELECT h.id,
+                        ST_AsBinary(ST_AsMVTGeom(ST_Transform(h.geom, 3857), t.env, 4096, 64, true)),
+                        json_build_object('id', h.id, 'grid_cell_code', c.code)::text
+                 FROM t, household h
+                 JOIN admin_unit v ON v.id = h.village_id
+                 LEFT JOIN LATERAL (
+                     SELECT g.id, g.code FROM grid_cell g
+                     JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
+                     WHERE g.village_id = h.village_id AND ST_Intersects(g.geom, h.geom)
+                     ORDER BY g.code LIMIT 1) c ON true
+                 WHERE h.geom && t.env4326
+                   AND v.code LIKE $4 || '%'
+                   AND ($5::int8 IS NULL OR c.id = $5)
+                   AND $6::float8 IS NOT NULL
+                 ORDER BY h.id
+                 LIMIT $7"
+            ),
+            TileLayer::Facilities => concat!(
+                tile_envelope!(),
+                "SELECT f.id,
+                        ST_AsBinary(ST_AsMVTGeom(ST_Transform(f.geom, 3857), t.env, 4096, 64, true)),
+                        json_build_object('id', f.id, 'kind', f.kind, 'name', f.name)::text
+                 FROM t, facility f
+                 JOIN admin_unit a ON a.id = f.admin_unit_id
+                 WHERE f.geom && t.env4326
+                   AND a.code LIKE $4 || '%'
+                   AND $5::int8 IS NOT DISTINCT FROM $5
+                   AND $6::float8 IS NOT NULL
+                 ORDER BY f.id
+                 LIMIT $7"
+            ),
+            TileLayer::Incidents => concat!(
+                tile_envelope!(),
+                "SELECT i.id,
+                        ST_AsBinary(ST_AsMVTGeom(ST_Transform(i.geom, 3857), t.env, 4096, 64, true)),
+                        json_build_object(
+                            'id', i.id, 'category', i.category, 'severity', i.severity,
+                            'status', i.status, 'tier', i.tier,
+                            'open', i.status IN ",
+                open_statuses!(),
+                ",
+                            'overdue', i.status IN ",
+                open_statuses!(),
+                " AND i.due_at < now(),
+                            'reported_at', extract(epoch FROM i.reported_at)::int8)::text
+                 FROM t, incident i
+                 JOIN admin_unit v ON v.id = i.village_id
+                 WHERE i.geom && t.env4326
+                   AND v.code LIKE $4 || '%'
+                   AND ($5::int8 IS NULL OR i.grid_cell_id = $5)
+                   AND $6::float8 IS NOT NULL
+                   AND ($8::text[] IS NULL OR i.status::text = ANY ($8))
+                   AND (NOT $9::bool OR i.status IN ",
+                open_statuses!(),
+                ")
+                   AND ($10::text[] IS NULL OR i.category = ANY ($10))
+                   AND ($11::text[] IS NULL OR i.tier::text = ANY ($11))
+                   AND ($12::timestamptz IS NULL OR i.reported_at >= $12)
+                   AND ($13::timestamptz IS NULL OR i.reported_at < $13)
+                 ORDER BY i.status IN ",
+                open_statuses!(),
+                " DESC, i.severity DESC, i.reported_at DESC, i.id
+                 LIMIT $7"
+            ),
+            TileLayer::Workers => concat!(
+                tile_envelope!(),
+                "SELECT w.id,
+                        ST_AsBinary(ST_AsMVTGeom(ST_Transform(w.last_position, 3857),
+                                                 t.env, 4096, 64, true)),
+                        json_build_object(
+                            'id', w.id, 'status', w.status,
+                            'stale', w.last_seen_at < now() - make_interval(secs => $8),
+                            'last_seen', extract(epoch FROM w.last_seen_at)::int8,
+                            'cell_code', c.code)::text
+                 FROM t, grid_worker w
+                 LEFT JOIN LATERAL (
+                     SELECT g.code FROM grid_worker_cell wc JOIN grid_cell g ON g.id = wc.grid_cell_id
+                     WHERE wc.worker_id = w.id ORDER BY g.code LIMIT 1) c ON true
+                 WHERE w.last_position && t.env4326
+                   AND $6::float8 IS NOT NULL
+                   AND EXISTS (
+                     SELECT 1 FROM grid_worker_cell wc
+                     JOIN grid_cell g ON g.id = wc.grid_cell_id
+                     JOIN admin_unit v ON v.id = g.village_id
+                     WHERE wc.worker_id = w.id
+                       AND v.code LIKE $4 || '%'
+                       AND ($5::int8 IS NULL OR g.id = $5))
+                 ORDER BY w.id
+                 LIMIT $7"
+            ),
+        }
+    }
+}
+
+/// The tile envelope in Web Mercator (for clipping) and, with the buffer, in lon/lat (for the
+/// GiST index on the 4326 columns).
+macro_rules! tile_envelope {
+    () => {
+        "WITH t AS (
+             SELECT ST_TileEnvelope($1, $2, $3) AS env,
+                    ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.015625), 4326) AS env4326
+         ) "
+    };
+}
+use tile_envelope;
+
+impl fmt::Display for TileLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown tile layer `{0}`; the layers are counties, townships, villages, grid-cells, households, facilities, incidents and workers"
+)]
+pub struct UnknownLayer(String);
+
+impl FromStr for TileLayer {
+    type Err = UnknownLayer;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TileLayer::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| UnknownLayer(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_layers_are_refused() {
+        for layer in TileLayer::ALL {
+            assert_eq!(layer.name().parse::<TileLayer>().unwrap(), layer);
+        }
+        assert!("roads".parse::<TileLayer>().is_err());
+    }
+}
