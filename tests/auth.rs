@@ -17,7 +17,16 @@ use wangge::config::{AuthConfig, Config, DatabaseConfig};
 use common::{PASSWORD, Reply, TestDb};
 
 /// Every route that serves data; each must refuse a caller without credentials.
-const DATA_ROUTES: [&str; 8] = [
+const DATA_ROUTES: [&str; 17] = [
+    "/api/v1/incidents",
+    "/api/v1/incidents/1",
+    "/api/v1/incident-categories",
+    "/api/v1/stats/headline",
+    "/api/v1/workers",
+    "/api/v1/client-config",
+    "/api/v1/live",
+    "/tiles/incidents/7/100/55",
+    "/style.json",
     "/api/v1/admin-units?level=county",
     "/api/v1/admin-units?level=township",
     "/api/v1/admin-units?level=village",
@@ -562,6 +571,123 @@ async fn every_route_for_every_role_answers_only_inside_the_callers_area() {
                 summary["households"].as_i64().unwrap() < db.count("household").await,
                 "{who}"
             );
+
+            // Incidents: the list's total is the area's count, every item inside it.
+            let list = server
+                .get("/api/v1/incidents?limit=200", Some(&token))
+                .await
+                .json();
+            assert_eq!(list["total"], incidents_n, "{who}");
+            for item in list["items"].as_array().unwrap() {
+                assert!(
+                    item["village_code"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(prefix.as_str()),
+                    "{who} listed {item}"
+                );
+                if only_cell.is_some() {
+                    assert_eq!(item["grid_cell_code"], cell.as_str(), "{who}");
+                }
+            }
+            // A record outside the area answers exactly like one that does not exist.
+            let outside_id: i64 = sqlx::query_scalar(
+                "SELECT i.id FROM incident i JOIN admin_unit v ON v.id = i.village_id
+                 WHERE v.code NOT LIKE $1 || '%' OR ($2::int8 IS NOT NULL AND i.grid_cell_id <> $2)
+                 ORDER BY i.id LIMIT 1",
+            )
+            .bind(prefix)
+            .bind(*only_cell)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            let outside = server
+                .get(&format!("/api/v1/incidents/{outside_id}"), Some(&token))
+                .await;
+            let missing = server
+                .get("/api/v1/incidents/999999999", Some(&token))
+                .await;
+            assert_eq!(outside.status, StatusCode::NOT_FOUND, "{who}");
+            assert_eq!(
+                outside.body, missing.body,
+                "{who}: outside looks like missing"
+            );
+            // Reporters only for the roles that call or visit them.
+            if let Some(own) = list["items"].as_array().unwrap().first() {
+                let detail = server
+                    .get(&format!("/api/v1/incidents/{}", own["id"]), Some(&token))
+                    .await
+                    .json();
+                let sees = matches!(role, Role::Dispatcher | Role::Worker);
+                assert_eq!(detail.get("reporter").is_some(), sees, "{who}: {detail}");
+            }
+            // The headline counts the area's open cases only.
+            let headline = server
+                .get("/api/v1/stats/headline", Some(&token))
+                .await
+                .json();
+            let open_n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM incident i JOIN admin_unit v ON v.id = i.village_id
+                 WHERE v.code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
+                   AND i.status IN ('reported', 'assigned', 'accepted', 'in_progress')",
+            )
+            .bind(prefix)
+            .bind(*only_cell)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            let by_tier = &headline["open_by_tier"];
+            let headline_open: i64 = ["village", "township", "county", "city"]
+                .iter()
+                .map(|t| by_tier[t].as_i64().unwrap())
+                .sum();
+            assert_eq!(headline_open, open_n, "{who}");
+            // Workers: only those responsible for cells in the area.
+            let workers = server.get("/api/v1/workers", Some(&token)).await.json();
+            let worker_ids: Vec<i64> = workers["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_i64().unwrap())
+                .collect();
+            let stray: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM unnest($1::int8[]) w(id) WHERE NOT EXISTS (
+                     SELECT 1 FROM grid_worker_cell wc JOIN grid_cell g ON g.id = wc.grid_cell_id
+                     JOIN admin_unit v ON v.id = g.village_id
+                     WHERE wc.worker_id = w.id AND v.code LIKE $2 || '%'
+                       AND ($3::int8 IS NULL OR g.id = $3))",
+            )
+            .bind(&worker_ids)
+            .bind(prefix)
+            .bind(*only_cell)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            assert_eq!(stray, 0, "{who} was shown workers outside their area");
+            // A tile over both counties holds only the area's incidents.
+            let tile = server.get("/tiles/incidents/7/100/55", Some(&token)).await;
+            assert_eq!(tile.status, StatusCode::OK, "{who}");
+            if !tile.body.is_empty() {
+                let reader = mvt_reader::Reader::new(tile.body.clone()).unwrap();
+                let tile_ids: Vec<i64> = reader
+                    .get_features(0)
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.id.unwrap() as i64)
+                    .collect();
+                let outside_tile: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM incident i JOIN admin_unit v ON v.id = i.village_id
+                     WHERE i.id = ANY($1)
+                       AND (v.code NOT LIKE $2 || '%' OR ($3::int8 IS NOT NULL AND i.grid_cell_id <> $3))",
+                )
+                .bind(&tile_ids)
+                .bind(prefix)
+                .bind(*only_cell)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+                assert_eq!(outside_tile, 0, "{who} saw outside incidents in a tile");
+            }
         }
     }
 }

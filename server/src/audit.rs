@@ -178,7 +178,13 @@ impl Row {
 /// Returns the number of rows checked.
 pub async fn verify(pool: &PgPool) -> Result<i64, AuditError> {
     use futures_util::TryStreamExt;
-    let mut rows = sqlx::query_as::<_, Row>("SELECT * FROM audit_log ORDER BY id").fetch(pool);
+    // One snapshot for the rows and the head: on a live system rows keep arriving, and a
+    // head read after the rows would look like rows went missing.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let mut rows = sqlx::query_as::<_, Row>("SELECT * FROM audit_log ORDER BY id").fetch(&mut *tx);
     let mut expected_id = 1i64;
     let mut previous = vec![0u8; 32];
     while let Some(row) = rows.try_next().await? {
@@ -207,8 +213,9 @@ pub async fn verify(pool: &PgPool) -> Result<i64, AuditError> {
     drop(rows);
     let (last_id, last_hash): (i64, Vec<u8>) =
         sqlx::query_as("SELECT last_id, last_hash FROM audit_head")
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?;
+    tx.commit().await?;
     if last_id != expected_id - 1 || last_hash != previous {
         return Err(AuditError::Broken {
             id: last_id,

@@ -346,7 +346,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Ok(()) => match db.application_pool(config.max_connections).await {
                     Ok(pool) => {
                         if !no_simulator {
-                            demo::simulator::start(
+                            let _simulator = demo::simulator::start(
                                 pool.clone(),
                                 cipher.clone(),
                                 demo::simulator::SimulatorConfig {

@@ -293,12 +293,14 @@ impl TileLayer {
 }
 
 /// The tile envelope in Web Mercator (for clipping) and, with the buffer, in lon/lat (for the
-/// GiST index on the 4326 columns).
+/// GiST index on the 4326 columns). The buffered envelope is cut to the world first: past
+/// ±180° PostGIS wraps it round, and a tile at the edge would then look nowhere.
 macro_rules! tile_envelope {
     () => {
         "WITH t AS (
              SELECT ST_TileEnvelope($1, $2, $3) AS env,
-                    ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.015625), 4326) AS env4326
+                    ST_Transform(ST_Intersection(ST_TileEnvelope($1, $2, $3, margin => 0.015625),
+                                                 ST_TileEnvelope(0, 0, 0)), 4326) AS env4326
          ) "
     };
 }

@@ -263,8 +263,13 @@ impl TestDb {
         .expect("connect as the application role")
     }
 
-    /// The in-process app's state for this database, connected as the application role.
+    /// The in-process app's state for this database, connected as the application role and
+    /// holding the key the templates' personal data is sealed with.
     pub async fn state(&self, config: wangge::config::Config) -> wangge::AppState {
+        let config = wangge::config::Config {
+            data_key: test_key(),
+            ..config
+        };
         wangge::AppState::new(self.app_pool().await, config)
     }
 

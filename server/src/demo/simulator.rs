@@ -41,8 +41,9 @@ impl Default for SimulatorConfig {
     }
 }
 
-/// Runs until the runtime ends. Failures are logged and the next tick tries again.
-pub fn start(pool: PgPool, cipher: Cipher, config: SimulatorConfig) {
+/// Runs until the runtime ends or the handle is aborted. Failures are logged and the next
+/// tick tries again.
+pub fn start(pool: PgPool, cipher: Cipher, config: SimulatorConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut rng = Rng::derive(config.seed, "simulator");
         let mut interval = tokio::time::interval(Duration::from_secs(1));
@@ -64,7 +65,7 @@ pub fn start(pool: PgPool, cipher: Cipher, config: SimulatorConfig) {
                 tracing::warn!(error = %e, "simulator: case progress failed");
             }
         }
-    });
+    })
 }
 
 /// One new report at a random place in a random cell of the published plan.

@@ -1,0 +1,190 @@
+//! Incidents as the command centre reads them: filters checked against counts computed here,
+//! the timeline, reporters hidden or masked by role with every reading audited, and the
+//! headline figures.
+
+mod common;
+
+use axum::http::StatusCode;
+use wangge::auth::Role;
+use wangge::auth::users::AreaCode;
+use wangge::config::{Config, DatabaseConfig};
+
+use common::{TestDb, get_as_bearer};
+
+async fn state(db: &TestDb) -> wangge::AppState {
+    db.state(Config::for_database(DatabaseConfig::External {
+        url: db.url(),
+    }))
+    .await
+}
+
+async fn scalar(db: &TestDb, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn list_filters_match_counts_computed_independently() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let cases = [
+        ("", "SELECT count(*) FROM incident"),
+        (
+            "status=open",
+            "SELECT count(*) FROM incident WHERE status IN ('reported', 'assigned', 'accepted', 'in_progress')",
+        ),
+        (
+            "status=closed",
+            "SELECT count(*) FROM incident WHERE status = 'closed'",
+        ),
+        (
+            "tier=county",
+            "SELECT count(*) FROM incident WHERE tier = 'county'",
+        ),
+        (
+            "category=land",
+            "SELECT count(*) FROM incident WHERE category = 'land'",
+        ),
+        (
+            "overdue=true",
+            "SELECT count(*) FROM incident WHERE status IN ('reported', 'assigned', 'accepted', 'in_progress') AND due_at < now()",
+        ),
+        (
+            "status=open&tier=village&category=neighbour",
+            "SELECT count(*) FROM incident WHERE status IN ('reported', 'assigned', 'accepted', 'in_progress') AND tier = 'village' AND category = 'neighbour'",
+        ),
+    ];
+    for (query, sql) in cases {
+        let (status, page) =
+            get_as_bearer(&state, &token, &format!("/api/v1/incidents?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert_eq!(page["total"], scalar(&db, sql).await, "{query}");
+        assert!(page["items"].as_array().unwrap().len() <= 50);
+    }
+    // Paging walks the same ordered list without overlap.
+    let (_, first) = get_as_bearer(&state, &token, "/api/v1/incidents?limit=5").await;
+    let (_, second) = get_as_bearer(&state, &token, "/api/v1/incidents?limit=5&offset=5").await;
+    let ids = |p: &serde_json::Value| -> Vec<i64> {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&first).len(), 5);
+    assert!(ids(&first).iter().all(|id| !ids(&second).contains(id)));
+    // Search finds by id, and by words with LIKE's wildcards taken literally.
+    let some_id = ids(&first)[0];
+    let (_, by_id) = get_as_bearer(&state, &token, &format!("/api/v1/incidents?q={some_id}")).await;
+    assert!(ids(&by_id).contains(&some_id));
+    let (_, wildcard) = get_as_bearer(&state, &token, "/api/v1/incidents?q=%25").await;
+    assert_eq!(wildcard["total"], 0);
+    for bad in [
+        "status=lost",
+        "tier=galaxy",
+        "limit=0",
+        "limit=201",
+        "offset=-1",
+        "area=abc",
+        "since=yesterday",
+        "colour=red",
+    ] {
+        let (status, problem) =
+            get_as_bearer(&state, &token, &format!("/api/v1/incidents?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(problem["type"], "/problems/invalid-parameter", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn details_carry_the_timeline_and_reporters_only_for_roles_that_need_them() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let id: i64 = scalar(
+        &db,
+        "SELECT min(id) FROM incident WHERE reporter_name_enc IS NOT NULL",
+    )
+    .await;
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM incident_event WHERE incident_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let city = AreaCode::Unit("530400".into());
+    let operator = db.user_token("op", Role::Operator, city.clone()).await;
+    let dispatcher = db.user_token("di", Role::Dispatcher, city.clone()).await;
+    let uri = format!("/api/v1/incidents/{id}");
+
+    let audit_before = db.count("audit_log").await;
+    let (status, seen) = get_as_bearer(&state, &operator, &uri).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["timeline"].as_array().unwrap().len() as i64, events);
+    assert!(
+        seen.get("reporter").is_none(),
+        "an operator sees no reporter"
+    );
+    assert_eq!(
+        db.count("audit_log").await,
+        audit_before,
+        "nothing personal was read"
+    );
+    let (status, _) = get_as_bearer(&state, &operator, &format!("{uri}?reveal=true")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (_, masked) = get_as_bearer(&state, &dispatcher, &uri).await;
+    let phone = masked["reporter"]["phone"].as_str().unwrap();
+    assert!(phone.contains("****") && phone.len() == 11, "{phone}");
+    assert_eq!(masked["reporter"]["revealed"], false);
+    let (_, revealed) = get_as_bearer(&state, &dispatcher, &format!("{uri}?reveal=true")).await;
+    let full = revealed["reporter"]["phone"].as_str().unwrap();
+    assert!(
+        full.len() == 11 && full.bytes().all(|b| b.is_ascii_digit()),
+        "{full}"
+    );
+    assert_eq!(&full[..3], &phone[..3]);
+    assert_eq!(&full[7..], &phone[7..]);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE id > (SELECT max(id) - 2 FROM audit_log) ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["read_reporter", "reveal_reporter"]);
+    assert_eq!(db.count("audit_log").await, audit_before + 2);
+}
+
+#[tokio::test]
+async fn the_headline_counts_this_china_month_by_tier() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let (status, headline) = get_as_bearer(&state, &token, "/api/v1/stats/headline").await;
+    assert_eq!(status, StatusCode::OK);
+    let (resolved, low): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE resolved_tier IN ('village', 'township'))
+         FROM incident
+         WHERE resolved_at >= date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(headline["resolved_this_month"], resolved);
+    assert_eq!(headline["resolved_at_township_or_below"], low);
+    if resolved > 0 {
+        let share = headline["share_at_township_or_below"].as_f64().unwrap();
+        assert!((share - low as f64 / resolved as f64).abs() < 1e-12);
+    }
+    assert_eq!(
+        headline["overdue"],
+        scalar(&db, "SELECT count(*) FROM incident WHERE status IN ('reported', 'assigned', 'accepted', 'in_progress') AND due_at < now()").await
+    );
+    assert_eq!(
+        headline["open_by_tier"]["township"],
+        scalar(&db, "SELECT count(*) FROM incident WHERE status IN ('reported', 'assigned', 'accepted', 'in_progress') AND tier = 'township'").await
+    );
+    let (_, categories) = get_as_bearer(&state, &token, "/api/v1/incident-categories").await;
+    assert_eq!(categories.as_array().unwrap().len(), 12);
+    assert!(categories[0]["name_zh"].is_string() && categories[0]["name_en"].is_string());
+}

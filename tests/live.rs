@@ -1,0 +1,730 @@
+//! The live map on a real PostGIS: vector tiles read back by an independent decoder
+//! (`mvt-reader`), their scoping, a cache that a committed change empties at every zoom, the
+//! live WebSocket feed with resumption, and the demo simulator.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use futures_util::StreamExt;
+use geo_types::Geometry;
+use mvt_reader::Reader;
+use mvt_reader::feature::Value as Decoded;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use wangge::AppState;
+use wangge::auth::Role;
+use wangge::auth::users::AreaCode;
+use wangge::config::{Config, DatabaseConfig};
+use wangge_tiles::TileCoord;
+
+use common::{Reply, TestDb, send};
+
+/// One decoded feature: id, properties, and its geometry's tile coordinates.
+#[derive(Debug, Clone)]
+struct Feature {
+    id: Option<u64>,
+    properties: BTreeMap<String, Decoded>,
+    points: Vec<[i32; 2]>,
+}
+
+fn decode(bytes: &[u8]) -> Vec<Feature> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let reader = Reader::new(bytes.to_vec()).expect("mvt-reader decodes the tile");
+    let names = reader.get_layer_names().unwrap();
+    assert_eq!(names.len(), 1, "one layer per tile: {names:?}");
+    let meta = reader.get_layer_metadata().unwrap();
+    assert_eq!(meta[0].extent, 4096);
+    assert_eq!(meta[0].version, 2);
+    reader
+        .get_features_as::<i32>(0)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let points = match &f.geometry {
+                Geometry::MultiPoint(mp) => mp.0.iter().map(|p| [p.x(), p.y()]).collect(),
+                Geometry::Point(p) => vec![[p.x(), p.y()]],
+                Geometry::MultiPolygon(mp) => {
+                    mp.0.iter()
+                        .flat_map(|p| p.exterior().0.iter().map(|c| [c.x, c.y]))
+                        .collect()
+                }
+                other => panic!("unexpected geometry {other:?}"),
+            };
+            Feature {
+                id: f.id,
+                properties: f.properties.unwrap_or_default().into_iter().collect(),
+                points,
+            }
+        })
+        .collect()
+}
+
+async fn get(state: &AppState, token: &str, uri: &str) -> Reply {
+    send(
+        state,
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+async fn tile(
+    state: &AppState,
+    token: &str,
+    layer: &str,
+    t: TileCoord,
+    query: &str,
+) -> Vec<Feature> {
+    let reply = get(
+        state,
+        token,
+        &format!("/tiles/{layer}/{}/{}/{}{query}", t.z(), t.x(), t.y()),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.content_type(), "application/vnd.mapbox-vector-tile");
+    decode(&reply.body)
+}
+
+fn ids(features: &[Feature]) -> HashSet<u64> {
+    features.iter().filter_map(|f| f.id).collect()
+}
+
+fn text(f: &Feature, key: &str) -> String {
+    match f.properties.get(key) {
+        Some(Decoded::String(s)) => s.clone(),
+        other => panic!("{key} is {other:?}"),
+    }
+}
+
+fn number(f: &Feature, key: &str) -> i64 {
+    match f.properties.get(key) {
+        Some(Decoded::UInt(n)) => *n as i64,
+        Some(Decoded::SInt(n)) => *n,
+        Some(Decoded::Int(n)) => *n,
+        other => panic!("{key} is {other:?}"),
+    }
+}
+
+async fn state(db: &TestDb) -> AppState {
+    db.state(Config::for_database(DatabaseConfig::External {
+        url: db.url(),
+    }))
+    .await
+}
+
+/// A point well inside a grid cell of the published plan, with the cell's ids, and the
+/// township it lies in.
+async fn cell_point(db: &TestDb, nth: i64) -> (f64, f64, i64, i64, i64, i64, String) {
+    sqlx::query_as(
+        "SELECT ST_X(p), ST_Y(p), g.id, v.id, t.id, t.parent_id, t.code
+         FROM (SELECT g.*, ST_PointOnSurface(g.geom) AS p FROM grid_cell g ORDER BY g.code
+               OFFSET $1 LIMIT 1) g
+         JOIN admin_unit v ON v.id = g.village_id
+         JOIN admin_unit t ON t.id = v.parent_id",
+    )
+    .bind(nth)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Reports an incident straight into the database, as any writer might.
+async fn insert_incident(db: &TestDb, nth_cell: i64) -> (i64, f64, f64) {
+    let (lon, lat, cell, village, township, county, _) = cell_point(db, nth_cell).await;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO incident (category, severity, title, geom, grid_cell_id, village_id,
+                               township_id, county_id, due_at)
+         VALUES ('neighbour', 'major', '测试事件', ST_SetSRID(ST_MakePoint($1, $2), 4326),
+                 $3, $4, $5, $6, now() + interval '1 day')
+         RETURNING id",
+    )
+    .bind(lon)
+    .bind(lat)
+    .bind(cell)
+    .bind(village)
+    .bind(township)
+    .bind(county)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    (id, lon, lat)
+}
+
+#[tokio::test]
+async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let (lon, lat, ..) = cell_point(&db, 0).await;
+    let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("counties", &["code", "name", "level", "parent_code"][..]),
+        ("townships", &["code", "name", "level", "parent_code"][..]),
+        ("villages", &["code", "name", "level", "parent_code"][..]),
+        (
+            "grid-cells",
+            &[
+                "code",
+                "name",
+                "village_code",
+                "plan_version",
+                "open_incidents",
+                "workers",
+            ][..],
+        ),
+        ("households", &["id", "grid_cell_code"][..]),
+        ("facilities", &["id", "kind", "name"][..]),
+        (
+            "incidents",
+            &[
+                "id",
+                "category",
+                "severity",
+                "status",
+                "tier",
+                "open",
+                "overdue",
+                "reported_at",
+            ][..],
+        ),
+        (
+            "workers",
+            &["id", "status", "stale", "last_seen", "cell_code"][..],
+        ),
+    ]);
+    for (layer, fields) in &allowed {
+        // Households show from zoom 14; the others at 10 and 14.
+        for z in [10, 14] {
+            let t = TileCoord::containing(lon, lat, z).unwrap();
+            let features = tile(&state, &token, layer, t, "").await;
+            if *layer == "households" && z < 14 {
+                assert!(features.is_empty(), "households below zoom 14");
+                continue;
+            }
+            assert!(!features.is_empty(), "{layer} at {t}");
+            for f in &features {
+                for key in f.properties.keys() {
+                    assert!(fields.contains(&key.as_str()), "{layer} carries `{key}`");
+                }
+                for p in &f.points {
+                    assert!(
+                        (-64..=4096 + 64).contains(&p[0]) && (-64..=4096 + 64).contains(&p[1]),
+                        "{layer} point {p:?} outside the tile and its buffer"
+                    );
+                }
+            }
+        }
+    }
+    // The cell tile's features are the cells PostGIS finds in that tile, with their codes.
+    let t = TileCoord::containing(lon, lat, 12).unwrap();
+    let cells = tile(&state, &token, "grid-cells", t, "").await;
+    let expected: Vec<String> = sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g
+         WHERE g.geom && ST_Transform(ST_TileEnvelope($1, $2, $3), 4326)
+           AND ST_Intersects(ST_Transform(g.geom, 3857), ST_TileEnvelope($1, $2, $3))
+         ORDER BY g.code",
+    )
+    .bind(i32::from(t.z()))
+    .bind(t.x() as i32)
+    .bind(t.y() as i32)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut got: Vec<String> = cells.iter().map(|f| text(f, "code")).collect();
+    got.sort();
+    // Cells only in the buffer also come along; every cell in the tile proper must.
+    for code in &expected {
+        assert!(got.contains(code), "cell {code} missing from {t}");
+    }
+    // The load is the count of the cell's open incidents.
+    for f in &cells {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM incident i JOIN grid_cell g ON g.id = i.grid_cell_id
+             WHERE g.code = $1 AND i.status IN ('reported', 'assigned', 'accepted', 'in_progress')",
+        )
+        .bind(text(f, "code"))
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(number(f, "open_incidents"), open);
+    }
+}
+
+#[tokio::test]
+async fn tiles_hold_only_what_lies_in_the_callers_area() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let (lon, lat, _, _, _, _, township) = cell_point(&db, 0).await;
+    let (.., other_township) = {
+        let mut n = 1;
+        loop {
+            let p = cell_point(&db, n).await;
+            if p.6 != township {
+                break p;
+            }
+            n += 1;
+        }
+    };
+    let own = db
+        .user_token("own", Role::Operator, AreaCode::Unit(township.clone()))
+        .await;
+    let other = db
+        .user_token("other", Role::Operator, AreaCode::Unit(other_township))
+        .await;
+    let t = TileCoord::containing(lon, lat, 9).unwrap();
+    let mine = tile(&state, &own, "incidents", t, "").await;
+    assert!(!mine.is_empty());
+    let in_township: HashSet<u64> = sqlx::query_scalar::<_, i64>(
+        "SELECT i.id FROM incident i JOIN admin_unit t ON t.id = i.township_id WHERE t.code = $1",
+    )
+    .bind(&township)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|id| id as u64)
+    .collect();
+    assert!(ids(&mine).is_subset(&in_township));
+    let theirs = tile(&state, &other, "incidents", t, "").await;
+    assert!(ids(&theirs).is_disjoint(&in_township));
+    // A grid worker sees their own cell's incidents only.
+    let cell_code: String = sqlx::query_scalar("SELECT code FROM grid_cell ORDER BY code LIMIT 1")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let worker = db
+        .user_token("wk", Role::Worker, AreaCode::GridCell(cell_code.clone()))
+        .await;
+    let in_cell: HashSet<u64> = sqlx::query_scalar::<_, i64>(
+        "SELECT i.id FROM incident i JOIN grid_cell g ON g.id = i.grid_cell_id WHERE g.code = $1",
+    )
+    .bind(&cell_code)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|id| id as u64)
+    .collect();
+    let seen = ids(&tile(&state, &worker, "incidents", t, "").await);
+    assert_eq!(seen, in_cell.intersection(&ids(&mine)).copied().collect());
+}
+
+#[tokio::test]
+async fn bad_tile_requests_are_400_problems() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    for uri in [
+        "/tiles/incidents/23/0/0",
+        "/tiles/incidents/3/8/0",
+        "/tiles/incidents/3/0/8",
+        "/tiles/incidents/a/0/0",
+        "/tiles/incidents/-1/0/0",
+        "/tiles/roads/3/0/0",
+        "/tiles/roads",
+        "/tiles/incidents/3/0/0?status=lost",
+        "/tiles/incidents/3/0/0?tier=galaxy",
+        "/tiles/incidents/3/0/0?since=yesterday",
+        "/tiles/incidents/3/0/0?colour=red",
+        "/tiles/workers/3/0/0?status=open",
+        "/tiles/incidents/3/0/0?plan=2",
+    ] {
+        let reply = get(&state, &token, uri).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(reply.content_type(), "application/problem+json", "{uri}");
+        assert_eq!(reply.json()["type"], "/problems/invalid-parameter", "{uri}");
+    }
+    // Without credentials: 401, like every data route.
+    let reply = send(
+        &state,
+        Request::get("/tiles/incidents/3/0/0")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tiles_are_gzipped_and_revalidate_by_etag() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let (lon, lat, ..) = cell_point(&db, 0).await;
+    let t = TileCoord::containing(lon, lat, 11).unwrap();
+    let uri = format!("/tiles/grid-cells/{}/{}/{}", t.z(), t.x(), t.y());
+    let plain = get(&state, &token, &uri).await;
+    let etag = plain.headers[header::ETAG].to_str().unwrap().to_owned();
+    assert!(
+        plain.headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("no-cache")
+    );
+    let gzipped = send(
+        &state,
+        Request::get(&uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(gzipped.headers[header::CONTENT_ENCODING], "gzip");
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzipped.body[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated, plain.body);
+    let revalidated = send(
+        &state,
+        Request::get(&uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::IF_NONE_MATCH, &etag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED);
+    assert!(revalidated.body.is_empty());
+}
+
+#[tokio::test]
+async fn a_committed_change_reaches_every_zoom_and_leaves_other_tiles_cached() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let (lon, lat, ..) = cell_point(&db, 3).await;
+    let far = cell_point(&db, 200).await;
+    // Read (and so cache) the tiles at every zoom, and one far away at high zoom.
+    let zooms: Vec<TileCoord> = (0..=22)
+        .map(|z| TileCoord::containing(lon, lat, z).unwrap())
+        .collect();
+    for &t in &zooms {
+        tile(&state, &token, "incidents", t, "?status=open").await;
+    }
+    let far_tile = TileCoord::containing(far.0, far.1, 16).unwrap();
+    assert_ne!(far_tile, zooms[16]);
+    let far_before = tile(&state, &token, "incidents", far_tile, "?status=open").await;
+    let cells_tile = TileCoord::containing(lon, lat, 13).unwrap();
+    let cell_code: String = sqlx::query_scalar("SELECT code FROM grid_cell WHERE id = $1")
+        .bind(cell_point(&db, 3).await.2)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let load = |features: &[Feature]| -> i64 {
+        let cell = features
+            .iter()
+            .find(|f| text(f, "code") == cell_code)
+            .expect("the cell is in its tile");
+        number(cell, "open_incidents")
+    };
+    let load_before = load(&tile(&state, &token, "grid-cells", cells_tile, "").await);
+
+    let (id, ..) = insert_incident(&db, 3).await;
+    state.live.sync(&state.pool).await.unwrap();
+    let hits_before = state.tile_cache.stats().hits;
+    for &t in &zooms {
+        let features = tile(&state, &token, "incidents", t, "?status=open").await;
+        assert!(
+            ids(&features).contains(&(id as u64)),
+            "new incident missing at {t}"
+        );
+    }
+    assert_eq!(
+        state.tile_cache.stats().hits,
+        hits_before,
+        "every tile showing the change was rebuilt, none served from the cache"
+    );
+    // The far tile was not touched: it comes from the cache, unchanged.
+    let far_after = tile(&state, &token, "incidents", far_tile, "?status=open").await;
+    assert_eq!(state.tile_cache.stats().hits, hits_before + 1);
+    assert_eq!(ids(&far_after), ids(&far_before));
+    // The cell's load went up by one.
+    let load_after = load(&tile(&state, &token, "grid-cells", cells_tile, "").await);
+    assert_eq!(load_after, load_before + 1);
+
+    // Moving it: gone from the old place at high zoom, present at the new one.
+    sqlx::query("UPDATE incident SET geom = ST_SetSRID(ST_MakePoint($2, $3), 4326) WHERE id = $1")
+        .bind(id)
+        .bind(far.0)
+        .bind(far.1)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    state.live.sync(&state.pool).await.unwrap();
+    assert!(
+        !ids(&tile(&state, &token, "incidents", zooms[16], "?status=open").await)
+            .contains(&(id as u64))
+    );
+    assert!(
+        ids(&tile(&state, &token, "incidents", far_tile, "?status=open").await)
+            .contains(&(id as u64))
+    );
+}
+
+#[tokio::test]
+async fn tilejson_and_style_describe_every_layer() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let style = get(&state, &token, "/style.json").await.json();
+    assert_eq!(style["version"], 8);
+    let sources = style["sources"].as_object().unwrap();
+    for layer in [
+        "counties",
+        "townships",
+        "villages",
+        "grid-cells",
+        "households",
+        "facilities",
+        "incidents",
+        "workers",
+    ] {
+        assert!(sources.contains_key(layer), "{layer}");
+        let tilejson = get(&state, &token, &format!("/tiles/{layer}")).await.json();
+        assert_eq!(tilejson["tilejson"], "3.0.0");
+        assert_eq!(tilejson["vector_layers"][0]["id"], layer);
+        assert!(
+            tilejson["tiles"][0]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/tiles/{layer}/{{z}}/{{x}}/{{y}}"))
+        );
+    }
+    // Filters carry through to the tile URLs.
+    let filtered = get(&state, &token, "/tiles/incidents?status=open")
+        .await
+        .json();
+    assert!(
+        filtered["tiles"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("?status=open")
+    );
+    // No glyphs or sprites: the style needs no internet.
+    assert!(style.get("glyphs").is_none());
+}
+
+/// A real server on a free port, for WebSocket clients.
+async fn serve(state: AppState) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            wangge::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    address
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(address: SocketAddr, token: &str, query: &str) -> Socket {
+    let mut request = format!("ws://{address}/api/v1/live{query}")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+}
+
+async fn next_json(socket: &mut Socket) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Waits for a `changes` message holding the incident; returns it.
+async fn changes_with(socket: &mut Socket, id: i64) -> Value {
+    for _ in 0..50 {
+        let message = next_json(socket).await.expect("a message");
+        if message["type"] == "changes"
+            && message["incidents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["id"] == id)
+        {
+            return message;
+        }
+    }
+    panic!("incident {id} never arrived");
+}
+
+#[tokio::test]
+async fn the_live_feed_pushes_changes_in_the_area_and_resumes_without_gaps() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let address = serve(state.clone()).await;
+    let token = db.city_operator().await;
+    let (.., township) = cell_point(&db, 3).await;
+    let other_township = {
+        let mut n = 4;
+        loop {
+            let p = cell_point(&db, n).await;
+            if p.6 != township {
+                break p.6;
+            }
+            n += 1;
+        }
+    };
+    let outsider = db
+        .user_token("outsider", Role::Operator, AreaCode::Unit(other_township))
+        .await;
+
+    let mut socket = connect(address, &token, "").await;
+    let hello = next_json(&mut socket).await.unwrap();
+    assert_eq!(hello["type"], "hello");
+    let epoch = hello["epoch"].as_str().unwrap().to_owned();
+    let mut outside = connect(address, &outsider, "").await;
+    assert_eq!(next_json(&mut outside).await.unwrap()["type"], "hello");
+
+    let (first, lon, lat) = insert_incident(&db, 3).await;
+    let message = changes_with(&mut socket, first).await;
+    let pushed = message["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == first)
+        .unwrap()
+        .clone();
+    assert_eq!(pushed["status"], "reported");
+    assert_eq!(pushed["open"], true);
+    assert!((pushed["lon"].as_f64().unwrap() - lon).abs() < 1e-9);
+    assert!((pushed["lat"].as_f64().unwrap() - lat).abs() < 1e-9);
+    assert!(pushed.get("title").is_none() && pushed.get("reporter").is_none());
+    let seen = message["seq"].as_u64().unwrap();
+    socket.close(None).await.unwrap();
+
+    // Someone in another township hears nothing of it.
+    while let Some(m) = tokio::time::timeout(Duration::from_millis(800), next_json(&mut outside))
+        .await
+        .ok()
+        .flatten()
+    {
+        if m["type"] == "changes" {
+            assert!(
+                !m["incidents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["id"] == first),
+                "an outsider was sent {first}"
+            );
+        }
+    }
+
+    // While disconnected, another change; resuming brings exactly that one.
+    let (second, ..) = insert_incident(&db, 3).await;
+    state.live.sync(&state.pool).await.unwrap();
+    let mut resumed = connect(address, &token, &format!("?epoch={epoch}&after={seen}")).await;
+    assert_eq!(next_json(&mut resumed).await.unwrap()["type"], "hello");
+    let replay = next_json(&mut resumed).await.unwrap();
+    assert_eq!(replay["type"], "changes");
+    let replayed: Vec<i64> = replay["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        replayed,
+        vec![second],
+        "missed exactly the second, not the first again"
+    );
+
+    // Another process's numbering (or one too old) means reload.
+    let mut stranger = connect(address, &token, "?epoch=someoneelse&after=3").await;
+    assert_eq!(next_json(&mut stranger).await.unwrap()["type"], "hello");
+    assert_eq!(next_json(&mut stranger).await.unwrap()["type"], "resync");
+}
+
+#[tokio::test]
+async fn the_simulator_reports_walks_and_progresses_cases_through_ordinary_writes() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let incidents = db.count("incident").await;
+    let events = db.count("incident_event").await;
+    let audit_rows = db.count("audit_log").await;
+    let seen_before: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT max(last_seen_at) FROM grid_worker")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let simulator = wangge::demo::simulator::start(
+        state.pool.clone(),
+        state.cipher.clone(),
+        wangge::demo::simulator::SimulatorConfig {
+            reports_per_day: 2_000.0,
+            speed: 600.0,
+            ..Default::default()
+        },
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    simulator.abort();
+    let _ = simulator.await;
+    let new_incidents = db.count("incident").await - incidents;
+    assert!(new_incidents >= 20, "{new_incidents} reports in 4 s");
+    // Every new report lies in the grid cell it was routed to, with its deadline.
+    let misplaced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM incident i JOIN grid_cell g ON g.id = i.grid_cell_id
+         WHERE i.id > $1 AND (NOT ST_Intersects(g.geom, i.geom) OR i.due_at IS NULL
+                              OR i.reporter_name_enc IS NULL)",
+    )
+    .bind(incidents)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(misplaced, 0);
+    assert!(db.count("incident_event").await > events + new_incidents);
+    assert!(db.count("audit_log").await > audit_rows);
+    let seen_after: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT max(last_seen_at) FROM grid_worker")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(seen_after > seen_before, "workers walked");
+    let strayed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM grid_worker w
+         WHERE w.last_seen_at > $1 AND NOT EXISTS (
+             SELECT 1 FROM grid_worker_cell wc JOIN grid_cell g ON g.id = wc.grid_cell_id
+             WHERE wc.worker_id = w.id AND ST_Intersects(g.geom, w.last_position))",
+    )
+    .bind(seen_before)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(strayed, 0, "walkers stay inside their cells");
+    wangge::audit::verify(&db.pool)
+        .await
+        .expect("the audit chain holds");
+}
