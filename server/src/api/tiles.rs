@@ -195,7 +195,7 @@ async fn tile(
         Some(tile) => tile,
         None => {
             let seen = state.tile_cache.generation();
-            let tile = render(&state, &caller, layer, coord, &filters).await?;
+            let tile = render(&state, &caller.area, layer, coord, &filters).await?;
             state
                 .tile_cache
                 .insert(address, &variant, tile.clone(), seen);
@@ -245,10 +245,23 @@ fn tile_response(tile: &CachedTile, request: &HeaderMap) -> Response {
     }
 }
 
+/// One tile of a layer, unfiltered, inside the area with this code prefix (and grid cell),
+/// without the cache: for benchmarks.
+pub async fn render_uncached(
+    state: &AppState,
+    area: &crate::auth::Area,
+    layer: TileLayer,
+    coord: TileCoord,
+) -> Result<Bytes, ApiError> {
+    Ok(render(state, area, layer, coord, &TileFilters::default())
+        .await?
+        .raw)
+}
+
 /// Reads and encodes one tile inside the caller's area.
 async fn render(
     state: &AppState,
-    caller: &Caller,
+    area: &crate::auth::Area,
     layer: TileLayer,
     coord: TileCoord,
     filters: &TileFilters,
@@ -264,8 +277,8 @@ async fn render(
                 .bind(i32::from(coord.z()))
                 .bind(coord.x() as i32)
                 .bind(coord.y() as i32)
-                .bind(&caller.area.prefix)
-                .bind(caller.area.grid_cell_id)
+                .bind(&area.prefix)
+                .bind(area.grid_cell_id)
                 .bind(tolerance)
                 .bind(layer.feature_cap());
         let query = match layer {
