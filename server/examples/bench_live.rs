@@ -63,7 +63,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let http = reqwest_free_get(address, token.clone());
 
     let (mut live, mut polled) = (Vec::new(), Vec::new());
     let mut messages = 0usize;
@@ -110,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let poll_started = committed_at + phase;
         tokio::time::sleep_until(tokio::time::Instant::from_std(poll_started)).await;
         loop {
-            if http(id).await? {
+            if poll_sees(address, &token, id).await? {
                 polled.push(committed_at.elapsed());
                 break;
             }
@@ -137,26 +136,20 @@ fn rand_ms(id: i64) -> u32 {
     ((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as u32 % 1000
 }
 
-/// A tiny HTTP/1.1 GET of the newest open reports, asking whether `id` is among them.
-fn reqwest_free_get(
+/// A tiny HTTP/1.1 GET of the newest reports, asking whether `id` is among them.
+async fn poll_sees(
     address: SocketAddr,
-    token: String,
-) -> impl Fn(i64) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, Box<dyn std::error::Error>>>>>
-{
-    move |id| {
-        let token = token.clone();
-        Box::pin(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut stream = tokio::net::TcpStream::connect(address).await?;
-            let request = format!(
-                "GET /api/v1/incidents?status=reported&limit=50 HTTP/1.1\r\nHost: {address}\r\n\
-                 Authorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-            );
-            stream.write_all(request.as_bytes()).await?;
-            let mut response = Vec::new();
-            stream.read_to_end(&mut response).await?;
-            let text = String::from_utf8_lossy(&response);
-            Ok(text.contains(&format!("\"id\":{id},")))
-        })
-    }
+    token: &str,
+    id: i64,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!(
+        "GET /api/v1/incidents?status=reported&limit=50 HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    Ok(String::from_utf8_lossy(&response).contains(&format!("\"id\":{id},")))
 }
