@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 
-// The Rust server (`wangge serve`) serves dist/ at `/`, next to `/api/v1/...`
-// and `/healthz`. During `npm run dev` those paths are proxied to a locally
+// The Rust server (`wangge serve`) serves dist/ at `/`, next to `/api/v1/...`,
+// `/tiles/...` and `/healthz`. During `npm run dev` those paths are proxied to a locally
 // running server (override with WANGGE_URL).
 const backend = process.env.WANGGE_URL ?? 'http://127.0.0.1:18080';
 
@@ -26,7 +26,10 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': backend,
+      // `ws: true` for the live feed (GET /api/v1/live, a WebSocket)
+      '/api': { target: backend, ws: true },
+      '/tiles': backend,
+      '/style.json': backend,
       '/healthz': backend,
     },
   },

@@ -25,11 +25,16 @@ export interface AdminUnitProperties {
   parent_code: string | null;
 }
 
+/** A grid cell as the `grid-cells` vector tiles carry it. */
 export interface GridCellProperties {
   code: string;
   name: string;
   village_code: string;
-  households: number;
+  plan_version?: number;
+  /** Open incidents in the cell: its load. */
+  open_incidents?: number;
+  /** Grid workers responsible for the cell. */
+  workers?: number;
 }
 
 export const FACILITY_KINDS = [
@@ -250,4 +255,185 @@ export async function signIn(username: string, password: string): Promise<Sessio
 export async function signOut(): Promise<void> {
   const response = await send(SESSION_URL, { method: 'DELETE', headers: { Accept: ACCEPT_JSON } });
   if (!response.ok && response.status !== 401) throw await failure(SESSION_URL, response);
+}
+
+// ---------------------------------------------------------------- incidents
+
+export const INCIDENT_STATUSES = [
+  'reported',
+  'assigned',
+  'accepted',
+  'in_progress',
+  'resolved',
+  'closed',
+  'rejected',
+  'duplicate',
+] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+
+/** The statuses `status=open` stands for (not yet resolved, closed, rejected or a duplicate). */
+export const OPEN_STATUSES: readonly IncidentStatus[] = ['reported', 'assigned', 'accepted', 'in_progress'];
+
+/** Where an incident is handled, lowest first: 小事不出村、大事不出乡镇、难事不出县. */
+export const TIERS = ['village', 'township', 'county', 'city'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const SEVERITIES = ['minor', 'moderate', 'major', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const WORKER_STATUSES = ['available', 'busy', 'off_duty'] as const;
+export type WorkerStatus = (typeof WORKER_STATUSES)[number];
+
+/** `GET /api/v1/incident-categories` */
+export interface IncidentCategory {
+  code: string;
+  name_zh: string;
+  name_en: string;
+}
+
+/** One row of `GET /api/v1/incidents` (times RFC 3339 UTC). */
+export interface IncidentSummary {
+  id: number | string;
+  title: string;
+  category: string;
+  severity: Severity | string;
+  status: IncidentStatus | string;
+  tier: Tier | string;
+  overdue: boolean;
+  reported_at: string;
+  due_at: string | null;
+  lon: number;
+  lat: number;
+  grid_cell_code: string | null;
+  village_code: string | null;
+  village_name: string | null;
+  township_name: string | null;
+  county_name: string | null;
+  assignee_name: string | null;
+}
+
+export interface IncidentPage {
+  total: number;
+  items: IncidentSummary[];
+}
+
+export interface TimelineEntry {
+  at: string;
+  kind: string;
+  status?: IncidentStatus | string | null;
+  tier?: Tier | string | null;
+  actor?: string | null;
+  note?: string | null;
+}
+
+/** `GET /api/v1/incidents/{id}`: the list fields, the description, the reporter (masked; absent for roles that may not see it) and the timeline. */
+export interface IncidentDetail extends IncidentSummary {
+  description?: string | null;
+  reporter?: { name?: string | null; phone?: string | null } | null;
+  timeline?: TimelineEntry[];
+}
+
+/**
+ * Which incidents the list and the map's incident tiles show. `status` is
+ * `open`, one status, or empty for all; `tier` and `category` are empty for
+ * all. `q` (free text) only filters the list; the tiles have no text search.
+ */
+export interface IncidentFilter {
+  status: string;
+  tier: string;
+  category: string;
+  q: string;
+}
+
+export const DEFAULT_FILTER: IncidentFilter = { status: 'open', tier: '', category: '', q: '' };
+
+/** The list's query parameters for a filter (empty values left out). */
+export function incidentQuery(filter: IncidentFilter, limit: number, offset: number): Record<string, string | undefined> {
+  const q = filter.q.trim();
+  return {
+    status: filter.status || undefined,
+    tier: filter.tier || undefined,
+    category: filter.category || undefined,
+    q: q || undefined,
+    limit: String(limit),
+    offset: String(offset),
+  };
+}
+
+export function fetchIncidents(filter: IncidentFilter, limit: number, offset: number, signal?: AbortSignal): Promise<IncidentPage> {
+  return getJson(buildUrl('/incidents', incidentQuery(filter, limit, offset)), signal, ACCEPT_JSON);
+}
+
+export function fetchIncident(id: number | string, signal?: AbortSignal): Promise<IncidentDetail> {
+  return getJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}`), signal, ACCEPT_JSON);
+}
+
+export function fetchCategories(signal?: AbortSignal): Promise<IncidentCategory[]> {
+  return getJson(buildUrl('/incident-categories'), signal, ACCEPT_JSON);
+}
+
+// ---------------------------------------------------------------- headline, client config
+
+/** `GET /api/v1/stats/headline`: the command centre's key figures. */
+export interface Headline {
+  open_by_tier: Partial<Record<Tier, number>>;
+  overdue: number;
+  resolved_this_month: number;
+  resolved_at_township_or_below: number;
+  /** 0..1 */
+  share_at_township_or_below: number | null;
+  /** YYYY-MM (CST) */
+  month: string;
+}
+
+export function fetchHeadline(signal?: AbortSignal): Promise<Headline> {
+  return getJson(buildUrl('/stats/headline'), signal, ACCEPT_JSON);
+}
+
+export type Basemap =
+  | { type: 'raster'; tiles: string[]; tile_size?: number; attribution?: string; min_zoom?: number; max_zoom?: number }
+  | { type: 'vector'; style: string };
+
+/** `GET /api/v1/client-config` */
+export interface ClientConfig {
+  basemap: Basemap | null;
+}
+
+export function fetchClientConfig(signal?: AbortSignal): Promise<ClientConfig> {
+  return getJson(buildUrl('/client-config'), signal, ACCEPT_JSON);
+}
+
+// ---------------------------------------------------------------- tile features
+
+export interface IncidentTileProperties {
+  id: number | string;
+  category: string;
+  severity: Severity | string;
+  status: IncidentStatus | string;
+  tier: Tier | string;
+  open: boolean;
+  overdue: boolean;
+  /** Unix seconds */
+  reported_at: number;
+}
+
+export interface WorkerProperties {
+  id: number | string;
+  status: WorkerStatus | string;
+  stale: boolean;
+  /** Unix seconds (or RFC 3339 from the live feed) */
+  last_seen: number | string | null;
+  cell_code: string | null;
+}
+
+export interface HouseholdProperties {
+  id: number | string;
+  grid_cell_code: string | null;
+}
+
+/** A time from the API: Unix seconds or an RFC 3339 string; null if absent or unreadable. */
+export function toDate(value: number | string | null | undefined): Date | null {
+  if (value === null || value === undefined || value === '') return null;
+  const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
 }

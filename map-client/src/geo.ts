@@ -8,7 +8,8 @@ import type { Feature, FeatureCollection, MultiPolygon, Point, Polygon, Position
 
 type Ring = Position[];
 
-function ringArea(ring: Ring): number {
+/** Signed area of a ring by the shoelace formula, in squared coordinate units. */
+export function ringArea(ring: Ring): number {
   let sum = 0;
   for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
     const a = ring[j];

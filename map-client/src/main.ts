@@ -1,6 +1,6 @@
-// Bootstrap: the session (sign-in form until there is one), the map, its data
-// from the API, the panels, and the test hook `window.__wangge = { map, ready,
-// session }`.
+// Bootstrap: the session (sign-in form until there is one), the map and its
+// vector tile sources, the live feed, the panels, and the test hook
+// `window.__wangge = { map, ready, session, live, workers, tileRefreshes }`.
 
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
@@ -19,13 +19,15 @@ import {
 // default; once bundled it is not there, so the worker file is emitted as an
 // asset and its URL handed over explicitly.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import type { FeatureCollection, Geometry, MultiPolygon, Polygon } from 'geojson';
+import type { FeatureCollection, MultiPolygon, Polygon } from 'geojson';
 
 import {
   ApiError,
+  DEFAULT_FILTER,
   fetchAdminUnits,
-  fetchFacilities,
-  fetchGridCells,
+  fetchCategories,
+  fetchClientConfig,
+  fetchHeadline,
   fetchSession,
   fetchStatsSummary,
   isUnauthenticated,
@@ -34,22 +36,37 @@ import {
   type AdminUnitProperties,
   type FacilityProperties,
   type GridCellProperties,
+  type HouseholdProperties,
+  type IncidentFilter,
   type Session,
+  type WorkerProperties,
 } from './api';
+import { addBasemap, hasBasemap, landOpacity, removeBasemap } from './basemap';
 import { labelPoints } from './geo';
+import { createHeadline } from './headline';
 import { applyDocumentLang, mapLocale, onLangChange, t, type MessageKey } from './i18n';
+import { addWorkerIcons } from './icons';
+import { createIncidentPanel, type IncidentId } from './incidents';
+import { GridCellLabels } from './labels';
 import {
-  AREA_SOURCES,
   CLICKABLE_LAYERS,
   DATA_SOURCES,
-  FACILITY_SOURCE,
+  GEOJSON_SOURCES,
   GROUP_LAYERS,
+  SELECTION_SOURCE,
+  TILE_LAYERS,
+  WORKERS_LIVE_SOURCE,
   buildStyle,
+  isTileLayer,
   labelSourceId,
-  type AreaSource,
+  type LabelledArea,
 } from './layers';
+import { LiveClient, type ChangesMessage } from './live';
 import { createLoginScreen, type LoginReason } from './login';
+import { PulseOverlay } from './pulse';
+import { TileRefresher, addTileSources, removeTileSources, transformRequest } from './tiles';
 import { createUi, popupContent, type Selection } from './ui';
+import { WorkerOverlay } from './workers';
 
 declare global {
   interface Window {
@@ -62,6 +79,18 @@ declare global {
       readonly ready: Promise<void>;
       /** The session: pending while checked, then the session JSON, or null when signed out. */
       readonly session: Promise<Session | null>;
+      /** The live feed (an EventTarget: `status`, `changes`, `resync` events). */
+      live: LiveClient;
+      /** Live worker positions drawn over the tiles. */
+      workers: WorkerOverlay;
+      /** How often each tile source has been refreshed by live changes or filters. */
+      tileRefreshes: Record<string, number>;
+      /**
+       * Resolves once the tile sources and area labels have their data for the
+       * current view and a frame has been drawn with it. Unlike the map's
+       * `idle`, the live overlays (gliding workers) do not hold it back.
+       */
+      settled(): Promise<void>;
     };
   }
 }
@@ -70,12 +99,17 @@ declare global {
 const YUXI_CENTER: [number, number] = [102.3, 24.2];
 const YUXI_ZOOM = 8;
 
+/** `?plan=VERSION`: show a draft grid plan's cells instead of the published plan's. */
+const PLAN = new URLSearchParams(window.location.search).get('plan');
+
 applyDocumentLang();
 setWorkerUrl(workerUrl);
 
 const container = document.getElementById('map');
 const uiRoot = document.getElementById('ui');
 if (!container || !uiRoot) throw new Error('index.html must have #map and #ui');
+
+let incidentFilter: IncidentFilter = { ...DEFAULT_FILTER };
 
 const map = new MapLibreMap({
   container,
@@ -89,40 +123,55 @@ const map = new MapLibreMap({
   attributionControl: { compact: true },
   dragRotate: false,
   pitchWithRotate: false,
+  transformRequest: transformRequest(
+    () => incidentFilter,
+    () => PLAN,
+  ),
 });
 map.touchZoomRotate.disableRotation();
 
 let navigation = new NavigationControl({ showCompass: false });
 let scale = new ScaleControl({ unit: 'metric' });
-map.addControl(navigation, 'top-right');
+map.addControl(navigation, 'bottom-right');
 map.addControl(scale, 'bottom-left');
+
+const refresher = new TileRefresher(map, 1000);
+const workers = new WorkerOverlay(map);
+const pulses = new PulseOverlay(map);
+const gridLabels = new GridCellLabels(map);
+
+// ---------------------------------------------------------------- panels
+
+const headline = createHeadline();
+const panel = createIncidentPanel({
+  onFilterChange(filter) {
+    incidentFilter = filter;
+    // the incident tiles carry the filter in their URL (transformRequest)
+    refresher.now('incidents');
+  },
+  onPick({ lon, lat }) {
+    flyTo(lon, lat);
+  },
+  onSelectionChange(_id, at) {
+    setSelectionPoint(at);
+  },
+  onError: (what, err) => lateError(what, err),
+});
 
 const ui = createUi(uiRoot, {
   onToggleGroup(group, visible) {
     for (const id of GROUP_LAYERS[group]) {
       if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
     }
+    if (group === 'grid-cells') gridLabels.invalidate();
   },
   onSignOut: () => signOutNow(),
+  headline: headline.root,
+  right: [panel.list, panel.detail],
 });
 const login = createLoginScreen(document.body);
 
-// ---------------------------------------------------------------- data
-
-// Map errors: MapLibre only logs them itself when nobody listens, so log them
-// here (the browser test fails on console errors) and show them in the banner.
-// An error before the style has loaded (an invalid style) means the style
-// will never load: `ready` rejects instead of hanging.
-let rejectStyle: (err: unknown) => void = () => {};
-const styleLoaded = new Promise<void>((resolve, reject) => {
-  rejectStyle = reject;
-  map.once('load', () => resolve());
-});
-map.on('error', (e) => {
-  console.error(e.error);
-  ui.showError(e.error?.message ?? String(e.error));
-  if (!map.isStyleLoaded()) rejectStyle(e.error);
-});
+// ---------------------------------------------------------------- errors
 
 function describeError(what: MessageKey, err: unknown): string {
   if (err instanceof ApiError) {
@@ -133,6 +182,58 @@ function describeError(what: MessageKey, err: unknown): string {
   return `${t(what)}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
+/** A failure after the first load: a 401 means the session is gone; others go to the banner. */
+function lateError(what: MessageKey, err: unknown): void {
+  if (authState !== 'signed-in') return;
+  if (isUnauthenticated(err)) {
+    endSession({ kind: 'expired' });
+    return;
+  }
+  ui.showError(describeError(what, err));
+}
+
+/** A map error about a source: the source, the HTTP status (if any) and a message. */
+function sourceError(e: { sourceId?: string; error?: unknown }): { source: string; status: number | null; error: ApiError } | null {
+  if (!e.sourceId) return null;
+  const raw = e.error as { status?: unknown; url?: unknown; message?: unknown } | undefined;
+  const status = typeof raw?.status === 'number' ? raw.status : null;
+  const url = typeof raw?.url === 'string' ? raw.url : '';
+  const message = typeof raw?.message === 'string' ? raw.message : String(e.error);
+  return { source: e.sourceId, status, error: new ApiError(url, status, null, message) };
+}
+
+// Map errors: MapLibre only logs them itself when nobody listens, so log them
+// here (the browser test fails on console errors) and show them in the banner.
+// An error before the style has loaded (an invalid style) means the style
+// will never load: `ready` rejects instead of hanging. A tile answering 401
+// means the session has gone.
+let rejectStyle: (err: unknown) => void = () => {};
+const styleLoaded = new Promise<void>((resolve, reject) => {
+  rejectStyle = reject;
+  map.once('load', () => resolve());
+});
+map.on('error', (e) => {
+  const failed = sourceError(e as { sourceId?: string; error?: unknown });
+  if (failed) {
+    if (failed.status === 401) {
+      if (!loading) lateError('tiles.title', failed.error);
+      return;
+    }
+    console.error(e.error);
+    const what: MessageKey = isTileLayer(failed.source) ? 'tiles.title' : 'basemap.title';
+    // one banner line per source and status, however many tiles fail
+    ui.showError(`${t(what)} ${failed.source}${failed.status ? ` (${failed.status})` : ''}`);
+    return;
+  }
+  console.error(e.error);
+  ui.showError(e.error?.message ?? String(e.error));
+  if (!map.isStyleLoaded()) rejectStyle(e.error);
+});
+
+// ---------------------------------------------------------------- data
+
+const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
+
 async function setSourceData(id: string, data: FeatureCollection): Promise<void> {
   await styleLoaded;
   const source = map.getSource<GeoJSONSource>(id);
@@ -140,29 +241,40 @@ async function setSourceData(id: string, data: FeatureCollection): Promise<void>
   await source.setData(data);
 }
 
-/** Area features and their label points. */
-async function loadArea(source: AreaSource, data: FeatureCollection<Geometry, object>): Promise<void> {
-  const areas = data as FeatureCollection<Polygon | MultiPolygon, object>;
-  await Promise.all([setSourceData(source, areas), setSourceData(labelSourceId(source), labelPoints(areas))]);
-}
-
-const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
-
-/** Empties every data source (on sign-out or expiry: nothing of the last user stays on the map). */
+/** Empties every GeoJSON source (on sign-out or expiry: nothing of the last user stays on the map). */
 async function clearData(): Promise<void> {
-  await Promise.all(DATA_SOURCES.map((id) => setSourceData(id, EMPTY)));
+  await Promise.all(GEOJSON_SOURCES.map((id) => setSourceData(id, EMPTY)));
 }
 
-const LEVEL_LABEL: Record<AdminLevel, MessageKey> = {
-  county: 'layer.county',
-  township: 'layer.township',
-  village: 'layer.village',
+const ADMIN_LABELS: Record<AdminLevel, { area: LabelledArea; what: MessageKey }> = {
+  county: { area: 'counties', what: 'layer.counties' },
+  township: { area: 'townships', what: 'layer.townships' },
+  village: { area: 'villages', what: 'layer.villages' },
 };
 
+/** One label point per unit of a level, from the admin-units GeoJSON (the polygons are not kept). */
+async function loadAdminLabels(level: AdminLevel, signal?: AbortSignal): Promise<void> {
+  const units = await fetchAdminUnits(level, undefined, signal);
+  if (signal?.aborted) return;
+  const points = labelPoints(units as FeatureCollection<Polygon | MultiPolygon, AdminUnitProperties>);
+  await setSourceData(labelSourceId(ADMIN_LABELS[level].area), points);
+}
+
+async function loadBasemap(signal: AbortSignal): Promise<void> {
+  const config = await fetchClientConfig(signal);
+  if (signal.aborted || !config.basemap) return;
+  try {
+    await addBasemap(map, config.basemap, signal);
+  } catch (err) {
+    // the data is fine without it: say so, but do not fail the load
+    if (!signal.aborted) ui.showError(describeError('basemap.title', err));
+  }
+}
+
 /**
- * One fetch per source. Errors go to the banner, except 401 (the session is
- * gone: the sign-in form says so) and those of an abandoned load (`signal`
- * aborted by a sign-out).
+ * One fetch per panel or label source. Errors go to the banner, except 401
+ * (the session is gone: the sign-in form says so) and those of an abandoned
+ * load (`signal` aborted by a sign-out).
  */
 function tasks(signal: AbortSignal): Promise<void>[] {
   const task = <T>(what: MessageKey, fetched: Promise<T>, use: (value: T) => unknown, onError?: () => void): Promise<void> =>
@@ -178,41 +290,221 @@ function tasks(signal: AbortSignal): Promise<void>[] {
         throw err;
       },
     );
-  const admin = (level: AdminLevel): Promise<void> =>
-    task(LEVEL_LABEL[level], fetchAdminUnits(level, undefined, signal), (fc) => loadArea(level, fc));
+  const admin = (level: AdminLevel): Promise<void> => task(ADMIN_LABELS[level].what, loadAdminLabels(level, signal), () => {});
   return [
+    task('basemap.title', loadBasemap(signal), () => {}),
     admin('county'),
     admin('township'),
     admin('village'),
-    task('layer.grid', fetchGridCells(undefined, signal), (fc) => loadArea('grid', fc)),
-    task('layer.facility', fetchFacilities(undefined, undefined, signal), (fc) => setSourceData(FACILITY_SOURCE, fc)),
+    task('categories.title', fetchCategories(signal), (c) => panel.setCategories(c)),
+    task('incidents.title', panel.load(signal), () => {}),
+    task('headline.title', fetchHeadline(signal), (h) => headline.set(h), () => headline.setUnavailable()),
     task('stats.title', fetchStatsSummary(signal), (s) => ui.setStats(s, new Date()), () => ui.setStatsUnavailable()),
   ];
 }
 
-/** Resolves once every data source has its data and the map has drawn it. */
-async function sourcesLoaded(): Promise<void> {
+/**
+ * Resolves once every data source (tiles and area labels) has its data for
+ * the current view and the map has drawn a frame since (or the load is
+ * abandoned). The live overlays (workers, pulses) do not count: patched
+ * several times a second, they would keep the whole map from ever being idle.
+ */
+async function sourcesLoaded(signal: AbortSignal): Promise<void> {
+  const settled = (): boolean => DATA_SOURCES.every((id) => !map.getSource(id) || map.isSourceLoaded(id));
   for (;;) {
-    const pending = DATA_SOURCES.filter((id) => !map.isSourceLoaded(id));
-    if (pending.length === 0 && map.loaded()) return;
-    await new Promise<void>((resolve) => map.once('idle', () => resolve()));
+    if (signal.aborted) return;
+    if (settled() && !map.isMoving()) {
+      // a frame drawn with that data
+      await new Promise<void>((resolve) => {
+        map.once('render', () => resolve());
+        map.triggerRepaint();
+      });
+      if (settled()) return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        map.off('idle', done);
+        map.off('sourcedata', done);
+        resolve();
+      };
+      map.on('idle', done);
+      map.on('sourcedata', done);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 }
 
+/** True while the first load of a session runs (tile errors then fail the load). */
+let loading = false;
+
 /**
- * Style loaded, all API data in its sources, tiles for the current view
- * built. Rejects with the first 401 if any (the session has expired), else
- * with the first API error (after the others have settled: whatever loaded
- * is still shown).
+ * Style loaded, tile sources added, the live feed started, all API data in
+ * the panels and label sources, tiles for the current view built. Rejects
+ * with the first 401 if any (the session has expired), else with the first
+ * error (after the others have settled: whatever loaded is still shown).
  */
 async function load(signal: AbortSignal): Promise<void> {
   await styleLoaded;
-  const results = await Promise.allSettled(tasks(signal));
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-  await sourcesLoaded();
-  const failed = failures.find(isUnauthenticated) ?? failures[0];
-  if (failed !== undefined) throw failed;
+  if (signal.aborted) return;
+  const tileErrors: ApiError[] = [];
+  const onError = (e: unknown): void => {
+    const failed = sourceError(e as { sourceId?: string; error?: unknown });
+    if (failed && isTileLayer(failed.source)) tileErrors.push(failed.error);
+  };
+  loading = true;
+  changedWhileLoading = false;
+  map.on('error', onError);
+  try {
+    addWorkerIcons(map);
+    addTileSources(map, hiddenLayerIds());
+    map.setPaintProperty('counties-fill', 'fill-opacity', landOpacity(hasBasemap()));
+    gridLabels.setEnabled(true);
+    // Started first: changes made while the rest loads are not missed.
+    live.start();
+    const results = await Promise.allSettled(tasks(signal));
+    const failures: unknown[] = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    await sourcesLoaded(signal);
+    failures.push(...tileErrors);
+    const failed = failures.find(isUnauthenticated) ?? failures[0];
+    if (failed !== undefined) throw failed;
+  } finally {
+    loading = false;
+    map.off('error', onError);
+  }
+  if (changedWhileLoading && !signal.aborted) refreshPanels();
 }
+
+/** Layers of the groups switched off in the legend. */
+function hiddenLayerIds(): Set<string> {
+  return new Set([...ui.hiddenGroups()].flatMap((group) => GROUP_LAYERS[group]));
+}
+
+// ---------------------------------------------------------------- live
+
+/** `fn` at most once per `ms`: the first call runs at once, later ones once more at the end. */
+function throttle(fn: () => void, ms: number): { (): void; cancel(): void } {
+  let last = 0;
+  let timer = 0;
+  const run = (): void => {
+    timer = 0;
+    last = Date.now();
+    fn();
+  };
+  const call = (): void => {
+    if (timer) return;
+    timer = window.setTimeout(run, Math.max(0, last + ms - Date.now()));
+  };
+  call.cancel = (): void => {
+    window.clearTimeout(timer);
+    timer = 0;
+  };
+  return call;
+}
+
+const refreshHeadline = throttle(() => {
+  fetchHeadline().then(
+    (h) => {
+      if (authState === 'signed-in') headline.set(h);
+    },
+    (err: unknown) => lateError('headline.title', err),
+  );
+}, 2000);
+const refreshList = throttle(() => panel.refresh(), 2000);
+const refreshStats = throttle(() => {
+  fetchStatsSummary().then(
+    (s) => {
+      if (authState === 'signed-in') ui.setStats(s, new Date());
+    },
+    (err: unknown) => lateError('stats.title', err),
+  );
+}, 15_000);
+
+/** Incidents changed while the first load ran: its answers may predate the change. */
+let changedWhileLoading = false;
+
+/** The list, headline and statistics, fetched again (throttled); after the first load if it is under way. */
+function refreshPanels(): void {
+  if (loading) {
+    changedWhileLoading = true;
+    return;
+  }
+  refreshList();
+  refreshHeadline();
+  refreshStats();
+}
+
+function onChanges(message: ChangesMessage): void {
+  if (authState !== 'signed-in') return;
+  const layers = new Set<string>(message.layers ?? []);
+  const incidents = message.incidents ?? [];
+  const moved = message.workers ?? [];
+  if (incidents.length > 0) {
+    layers.add('incidents');
+    pulses.add(incidents);
+    refreshPanels();
+    const selected = panel.selected();
+    if (selected !== null && incidents.some((i) => String(i.id) === String(selected))) panel.refreshSelected();
+  }
+  if (moved.length > 0) workers.apply(moved);
+  if (message.removed_workers?.length) {
+    workers.remove(message.removed_workers);
+    layers.add('workers');
+  }
+  if (message.removed_incidents?.length) {
+    layers.add('incidents');
+    refreshPanels();
+    const selected = panel.selected();
+    if (selected !== null && message.removed_incidents.some((id) => String(id) === String(selected))) panel.refreshSelected();
+  }
+  refresher.mark(layers);
+  ui.setLive(live.status, live.lastMessageAt);
+}
+
+/** Everything may have changed (the server said so, or it restarted): reload it all. */
+function resync(): void {
+  if (authState !== 'signed-in' || loading) return;
+  refresher.cancel();
+  workers.clear();
+  pulses.clear();
+  for (const id of TILE_LAYERS) if (map.getSource(id)) refresher.now(id);
+  gridLabels.invalidate();
+  for (const level of ['county', 'township', 'village'] as const) {
+    loadAdminLabels(level).catch((err: unknown) => lateError(ADMIN_LABELS[level].what, err));
+  }
+  fetchCategories().then(
+    (c) => panel.setCategories(c),
+    (err: unknown) => lateError('categories.title', err),
+  );
+  panel.refresh();
+  panel.refreshSelected();
+  refreshHeadline();
+  refreshStats();
+}
+
+/** Resyncs asked for in a burst (a new epoch's hello, then the server's own resync) run once. */
+let resyncTimer = 0;
+function scheduleResync(): void {
+  window.clearTimeout(resyncTimer);
+  resyncTimer = window.setTimeout(resync, 300);
+}
+
+const live = new LiveClient({
+  onChanges,
+  onResync: () => scheduleResync(),
+  onConnectFailed() {
+    // The upgrade may have been refused because the session is gone.
+    if (authState !== 'signed-in') return;
+    fetchSession().then(
+      (session) => {
+        if (!session) endSession({ kind: 'expired' });
+      },
+      () => {
+        // server unreachable: the live feed keeps retrying
+      },
+    );
+  },
+});
+live.addEventListener('status', () => ui.setLive(live.status, live.lastMessageAt));
 
 // ---------------------------------------------------------------- session
 
@@ -274,14 +566,28 @@ function enterSession(session: Session): void {
   scheduleExpiryCheck(session);
 }
 
-/** Forgets everything of the last session: data, popup, stats, errors, expiry check. */
+/** Forgets everything of the last session: data, tiles, live feed, panels, popup, errors, expiry check. */
 function leaveSession(): void {
   window.clearTimeout(expiryTimer);
+  window.clearTimeout(resyncTimer);
+  live.stop();
+  refresher.cancel();
+  refreshHeadline.cancel();
+  refreshList.cancel();
+  refreshStats.cancel();
   popup?.remove();
   clearSelection();
+  workers.clear();
+  pulses.clear();
+  gridLabels.setEnabled(false);
+  panel.reset();
+  headline.reset();
   ui.reset();
   sessionState = Promise.resolve(null);
   setAuthState('signed-out');
+  // (only what was added is removed: nothing before the style has loaded)
+  removeTileSources(map);
+  removeBasemap(map);
   clearData().catch((err: unknown) => console.error(err));
 }
 
@@ -353,40 +659,88 @@ window.__wangge = {
   get session() {
     return sessionState;
   },
+  live,
+  workers,
+  tileRefreshes: refresher.counts,
+  settled: () => sourcesLoaded(new AbortController().signal),
 };
 
-// ---------------------------------------------------------------- popups
+// ---------------------------------------------------------------- selection, popups
+
+/** Where the selected incident is (a ring), or nothing. */
+function setSelectionPoint(at: [number, number] | null): void {
+  const data: FeatureCollection = at
+    ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { id: 'selected' } }] }
+    : EMPTY;
+  setSourceData(SELECTION_SOURCE, data).catch(() => {});
+}
+
+/** Horizontal offset that centres a point in the part of the map the side panels leave visible. */
+function panelOffset(): [number, number] {
+  const rect = (selector: string): DOMRect | null => {
+    const node = document.querySelector<HTMLElement>(selector);
+    if (!node || node.offsetParent === null) return null;
+    return node.getBoundingClientRect();
+  };
+  const width = map.getContainer().clientWidth;
+  const left = rect('.side');
+  const right = rect('#side-right');
+  const leftEdge = left ? left.right : 0;
+  const rightEdge = right ? right.left : width;
+  return [Math.round((leftEdge + rightEdge) / 2 - width / 2), 0];
+}
+
+function flyTo(lon: number, lat: number): void {
+  map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 14), offset: panelOffset(), essential: true, maxDuration: 2500 });
+}
 
 let popup: Popup | null = null;
-let selection: { selection: Selection; source: string; id: string | number } | null = null;
+let selection: { selection: Selection; source: string; sourceLayer: string | undefined; id: string | number } | null = null;
 
 function clearSelection(): void {
-  if (selection) map.setFeatureState({ source: selection.source, id: selection.id }, { selected: false });
+  if (selection && map.getSource(selection.source)) {
+    map.setFeatureState({ source: selection.source, sourceLayer: selection.sourceLayer, id: selection.id }, { selected: false });
+  }
   selection = null;
 }
 
+const ADMIN_LEVEL_OF: Record<string, AdminLevel> = { counties: 'county', townships: 'township', villages: 'village' };
+
 function toSelection(feature: MapGeoJSONFeature): Selection | null {
   const p = feature.properties as Record<string, unknown>;
-  if (feature.source === FACILITY_SOURCE) return { kind: 'facility', properties: p as unknown as FacilityProperties };
-  if (feature.source === 'grid') return { kind: 'grid', properties: p as unknown as GridCellProperties };
-  if ((AREA_SOURCES as readonly string[]).includes(feature.source)) {
-    const admin = p as unknown as AdminUnitProperties;
-    return { kind: 'admin', properties: { ...admin, level: admin.level ?? (feature.source as AdminLevel) } };
+  switch (feature.source) {
+    case 'facilities':
+      return { kind: 'facility', properties: p as unknown as FacilityProperties };
+    case 'grid-cells':
+      return { kind: 'grid', properties: p as unknown as GridCellProperties };
+    case 'households':
+      return { kind: 'household', properties: p as unknown as HouseholdProperties };
+    case 'workers':
+    case WORKERS_LIVE_SOURCE:
+      return { kind: 'worker', properties: p as unknown as WorkerProperties };
+    case 'counties':
+    case 'townships':
+    case 'villages': {
+      const admin = p as unknown as AdminUnitProperties;
+      return { kind: 'admin', properties: { ...admin, level: admin.level ?? ADMIN_LEVEL_OF[feature.source] } };
+    }
+    default:
+      return null;
   }
-  return null;
 }
 
 function clickableLayers(): string[] {
   return CLICKABLE_LAYERS.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
 }
 
-/** The most specific feature under the pointer (facility, then grid cell, village, township, county). */
+/** The most specific feature under the pointer (incident, worker, facility, household, grid cell, village, township, county). */
 function pick(e: MapMouseEvent): MapGeoJSONFeature | null {
   const layers = clickableLayers();
   if (layers.length === 0) return null;
   const features = map.queryRenderedFeatures(e.point, { layers });
   for (const layer of layers) {
-    const hit = features.find((f) => f.layer.id === layer);
+    // tile workers the live overlay has taken over are invisible: skip them
+    const hit = features.find((f) => f.layer.id === layer && !(f.source === 'workers' && f.state?.['live']));
     if (hit) return hit;
   }
   return null;
@@ -396,11 +750,20 @@ map.on('click', (e) => {
   const feature = pick(e);
   popup?.remove();
   clearSelection();
-  if (!feature || feature.id === undefined) return;
+  if (!feature) return;
+  if (feature.source === 'incidents') {
+    const id = ((feature.properties as { id?: IncidentId }).id ?? feature.id) as IncidentId | undefined;
+    if (id === undefined) return;
+    const at: [number, number] | null =
+      feature.geometry.type === 'Point' ? [feature.geometry.coordinates[0] ?? NaN, feature.geometry.coordinates[1] ?? NaN] : null;
+    void panel.select(id, at);
+    return;
+  }
+  if (feature.id === undefined) return;
   const sel = toSelection(feature);
   if (!sel) return;
-  selection = { selection: sel, source: feature.source, id: feature.id };
-  map.setFeatureState({ source: feature.source, id: feature.id }, { selected: true });
+  selection = { selection: sel, source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id };
+  map.setFeatureState({ source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id }, { selected: true });
   const opened = new Popup({ maxWidth: '300px', focusAfterOpen: false })
     .setLngLat(e.lngLat)
     .setDOMContent(popupContent(sel))
@@ -433,7 +796,7 @@ onLangChange(() => {
   map.removeControl(scale);
   navigation = new NavigationControl({ showCompass: false });
   scale = new ScaleControl({ unit: 'metric' });
-  map.addControl(navigation, 'top-right');
+  map.addControl(navigation, 'bottom-right');
   map.addControl(scale, 'bottom-left');
   if (popup && selection) popup.setDOMContent(popupContent(selection.selection));
 });

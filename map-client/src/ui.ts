@@ -1,11 +1,22 @@
-// Panels around the map: title + signed-in user + sign-out + language switch,
-// layer legend/toggles, the statistics panel, the error banner and popup
-// contents. All text comes from i18n.ts; elements carrying `data-i18n` are
-// re-labelled on a language switch.
+// Panels around the map: title + live indicator + signed-in user + sign-out +
+// language switch, the layer legend with toggles, the statistics panel, the
+// error banner and popup contents; the headline strip and the incident panels
+// (headline.ts, incidents.ts) are placed by `createUi` too. All text comes
+// from i18n.ts; elements carrying `data-i18n` are re-labelled on a language
+// switch.
 
-import type { AdminUnitProperties, FacilityProperties, GridCellProperties, Session, StatsSummary } from './api';
-import { FACILITY_KINDS } from './api';
+import type {
+  AdminUnitProperties,
+  FacilityProperties,
+  GridCellProperties,
+  HouseholdProperties,
+  Session,
+  StatsSummary,
+  WorkerProperties,
+} from './api';
+import { FACILITY_KINDS, INCIDENT_STATUSES, TIERS, toDate } from './api';
 import { el, relabel, text } from './dom';
+import { WORKER_ICONS, workerSwatch } from './icons';
 import {
   formatNumber,
   formatTime,
@@ -16,26 +27,90 @@ import {
   tDynamic,
   type MessageKey,
 } from './i18n';
-import { COLORS, FACILITY_COLORS, LAYER_GROUPS, type LayerGroup } from './layers';
+import {
+  COLORS,
+  FACILITY_COLORS,
+  LAYER_GROUPS,
+  LOAD_CLASSES,
+  STATUS_COLORS,
+  TIER_STYLE,
+  type LayerGroup,
+} from './layers';
+import type { LiveStatus } from './live';
 
-const GROUP_LABEL: Record<LayerGroup, MessageKey> = {
-  county: 'layer.county',
-  township: 'layer.township',
-  village: 'layer.village',
-  grid: 'layer.grid',
-  facility: 'layer.facility',
-};
+const groupLabel = (group: LayerGroup): MessageKey => `layer.${group}` as MessageKey;
 
 function swatch(group: LayerGroup): HTMLElement {
   const node = el('span', { class: `swatch swatch-${group}`, 'aria-hidden': 'true' });
-  const color: Record<Exclude<LayerGroup, 'facility'>, string> = {
-    county: COLORS.county,
-    township: COLORS.township,
-    village: COLORS.village,
-    grid: COLORS.grid,
+  const color: Partial<Record<LayerGroup, string>> = {
+    counties: COLORS.county,
+    townships: COLORS.township,
+    villages: COLORS.village,
+    'grid-cells': COLORS.grid,
+    households: COLORS.household,
   };
-  if (group !== 'facility') node.style.setProperty('--swatch-color', color[group]);
+  const c = color[group];
+  if (c) node.style.setProperty('--swatch-color', c);
   return node;
+}
+
+function dot(color: string, size = 9, stroke?: { width: number; color: string }): HTMLElement {
+  const node = el('span', { class: 'dot', 'aria-hidden': 'true' });
+  node.style.background = color;
+  node.style.width = `${size}px`;
+  node.style.height = `${size}px`;
+  if (stroke) node.style.boxShadow = `0 0 0 ${stroke.width}px ${stroke.color}, 0 0 0 ${stroke.width + 0.5}px rgba(0,0,0,0.25)`;
+  return node;
+}
+
+/** The legend under a layer's toggle, if it has one. */
+function legendFor(group: LayerGroup): HTMLElement[] {
+  switch (group) {
+    case 'grid-cells': {
+      const scale = el('ol', { class: 'load-scale', 'aria-label': '' });
+      LOAD_CLASSES.forEach((c, i) => {
+        const nextMin = LOAD_CLASSES[i + 1]?.min;
+        const label = nextMin === undefined ? `≥${c.min}` : nextMin - c.min > 1 ? `${c.min}–${nextMin - 1}` : String(c.min);
+        const box = el('span', { class: 'load-box', 'aria-hidden': 'true' });
+        box.style.background = c.min === 0 ? COLORS.land : c.color;
+        scale.append(el('li', { 'data-min': String(c.min) }, box, el('span', {}, label)));
+      });
+      return [text('p', 'layers.grid-cells.hint', { class: 'hint' }), el('div', { class: 'legend-block' }, text('span', 'legend.load', { class: 'legend-title' }), scale)];
+    }
+    case 'households':
+      return [text('p', 'layers.households.hint', { class: 'hint' })];
+    case 'facilities': {
+      const kinds = el('ul', { class: 'facility-kinds legend-grid' });
+      for (const kind of FACILITY_KINDS) kinds.append(el('li', {}, dot(FACILITY_COLORS[kind]), text('span', `kind.${kind}` as MessageKey)));
+      const details = el('details', { class: 'legend-details' }, el('summary', {}, text('span', 'legend.kinds')), kinds);
+      return [text('p', 'layers.facilities.hint', { class: 'hint' }), details];
+    }
+    case 'incidents': {
+      const statuses = el('ul', { class: 'legend-grid incident-statuses' });
+      for (const status of INCIDENT_STATUSES) {
+        statuses.append(el('li', { 'data-status': status }, dot(STATUS_COLORS[status]), text('span', `status.${status}` as MessageKey)));
+      }
+      const tiers = el('ul', { class: 'legend-grid incident-tiers' });
+      for (const tier of TIERS) {
+        const s = TIER_STYLE[tier];
+        tiers.append(
+          el('li', { 'data-tier': tier }, dot('#9aa5ad', s.radius * 2.2, { width: s.stroke, color: s.strokeColor === '#ffffff' ? '#ffffff' : s.strokeColor }), text('span', `tier.${tier}` as MessageKey)),
+        );
+      }
+      const overdue = el('li', { class: 'legend-overdue' }, el('span', { class: 'overdue-ring', 'aria-hidden': 'true' }), text('span', 'legend.overdue'));
+      return [
+        el('div', { class: 'legend-block' }, text('span', 'legend.status', { class: 'legend-title' }), statuses),
+        el('div', { class: 'legend-block' }, text('span', 'legend.tier', { class: 'legend-title' }), tiers, el('ul', { class: 'legend-grid' }, overdue)),
+      ];
+    }
+    case 'workers': {
+      const list = el('ul', { class: 'legend-grid worker-statuses' });
+      for (const icon of WORKER_ICONS) list.append(el('li', { 'data-worker': icon }, workerSwatch(icon), text('span', `worker.${icon}` as MessageKey)));
+      return [text('p', 'layers.workers.hint', { class: 'hint' }), list];
+    }
+    default:
+      return [];
+  }
 }
 
 /** Stats rows, in display order, with the path into StatsSummary. */
@@ -58,6 +133,10 @@ export interface UiOptions {
   onToggleGroup: (group: LayerGroup, visible: boolean) => void;
   /** Called when the sign-out button is pressed (the button stays disabled until it settles). */
   onSignOut: () => Promise<void>;
+  /** The headline strip, beside the title. */
+  headline: HTMLElement;
+  /** Panels of the right-hand column (the incident list and details). */
+  right: HTMLElement[];
 }
 
 export interface Ui {
@@ -69,6 +148,10 @@ export interface Ui {
   /** The summary could not be loaded (the error itself goes to the banner). */
   setStatsUnavailable(): void;
   showError(message: string): void;
+  /** The live feed's state, and when its last message came. */
+  setLive(status: LiveStatus, lastMessageAt: Date | null): void;
+  /** Layer groups switched off in the legend. */
+  hiddenGroups(): Set<LayerGroup>;
   /** Back to the state before any data: stats "loading", no error lines (on sign-out). */
   reset(): void;
 }
@@ -116,10 +199,24 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
       signOutButton.disabled = false;
     });
   });
+  const liveLabel = el('span', { class: 'live-label' });
+  const live = el(
+    'span',
+    { class: 'live-status', id: 'live-status', role: 'status', 'data-status': 'idle' },
+    el('span', { class: 'live-dot', 'aria-hidden': 'true' }),
+    liveLabel,
+  );
+  let liveState: { status: LiveStatus; at: Date | null } = { status: 'idle', at: null };
+  const renderLive = (): void => {
+    live.dataset['status'] = liveState.status;
+    liveLabel.textContent = t(`live.${liveState.status}` as MessageKey);
+    live.title = `${t('live.title')}${liveState.at ? ` · ${t('live.last')} ${formatTime(liveState.at)}` : ''}`;
+  };
+  renderLive();
   const header = el(
     'header',
     { class: 'panel title-panel', id: 'title-panel' },
-    el('div', { class: 'titles' }, text('h1', 'app.title'), text('p', 'app.subtitle', { class: 'subtitle' })),
+    el('div', { class: 'titles' }, text('h1', 'app.title'), el('p', { class: 'subtitle' }, text('span', 'app.subtitle'), live)),
     user,
     signOutButton,
     langSwitch('lang-switch'),
@@ -127,21 +224,14 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
 
   // Layer legend with toggles.
   const list = el('ul', { class: 'layer-list' });
+  const toggles = new Map<LayerGroup, HTMLInputElement>();
   for (const group of LAYER_GROUPS) {
     const input = el('input', { type: 'checkbox', id: `toggle-${group}`, 'data-group': group });
     input.checked = true;
     input.addEventListener('change', () => options.onToggleGroup(group, input.checked));
-    const labelNode = el('label', { for: `toggle-${group}` }, input, swatch(group), text('span', GROUP_LABEL[group]));
-    const item = el('li', { class: `layer-item layer-${group}` }, labelNode);
-    if (group === 'facility') {
-      const kinds = el('ul', { class: 'facility-kinds' });
-      for (const kind of FACILITY_KINDS) {
-        const dot = el('span', { class: 'dot', 'aria-hidden': 'true' });
-        dot.style.background = FACILITY_COLORS[kind];
-        kinds.append(el('li', {}, dot, text('span', `kind.${kind}` as MessageKey)));
-      }
-      item.append(text('p', 'layers.facility.hint', { class: 'hint' }), kinds);
-    }
+    toggles.set(group, input);
+    const labelNode = el('label', { for: `toggle-${group}` }, input, swatch(group), text('span', groupLabel(group)));
+    const item = el('li', { class: `layer-item layer-${group}` }, labelNode, ...legendFor(group));
     list.append(item);
   }
   const legend = el('section', { class: 'panel layers-panel', id: 'layers-panel' }, text('h2', 'layers.title'), list);
@@ -199,13 +289,28 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
     banner.hidden = false;
   };
 
-  root.append(header, el('div', { class: 'side' }, legend, stats), banner);
+  const topbar = el('div', { class: 'topbar' }, header, options.headline);
+  // The left column starts below the top bar, whose height depends on the
+  // language (the headline may wrap).
+  new ResizeObserver(() => {
+    if (topbar.offsetHeight > 0) root.style.setProperty('--side-top', `${topbar.offsetTop + topbar.offsetHeight + 8}px`);
+  }).observe(topbar);
+  root.append(
+    topbar,
+    el('div', { class: 'side' }, legend, stats),
+    el('div', { class: 'side-right', id: 'side-right' }, ...options.right),
+    banner,
+  );
   relabel(root);
 
   onLangChange(() => {
-    relabel(root);
+    relabel(header);
+    relabel(legend);
+    relabel(stats);
+    relabel(banner);
     renderUser();
     renderStats();
+    renderLive();
   });
 
   return {
@@ -223,6 +328,13 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
       statsBody.replaceChildren(text('p', 'stats.unavailable', { class: 'loading' }));
     },
     showError,
+    setLive(status, at) {
+      liveState = { status, at };
+      renderLive();
+    },
+    hiddenGroups() {
+      return new Set([...toggles].filter(([, input]) => !input.checked).map(([group]) => group));
+    },
     reset() {
       lastStats = null;
       statsBody.replaceChildren(text('p', 'stats.loading', { class: 'loading' }));
@@ -237,7 +349,9 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
 export type Selection =
   | { kind: 'admin'; properties: AdminUnitProperties }
   | { kind: 'grid'; properties: GridCellProperties }
-  | { kind: 'facility'; properties: FacilityProperties };
+  | { kind: 'facility'; properties: FacilityProperties }
+  | { kind: 'household'; properties: HouseholdProperties }
+  | { kind: 'worker'; properties: WorkerProperties };
 
 export function popupContent(selection: Selection): HTMLElement {
   const rows: [MessageKey, string][] = [];
@@ -255,7 +369,9 @@ export function popupContent(selection: Selection): HTMLElement {
       title = p.name;
       rows.push(['field.name', p.name], ['field.code', p.code], ['field.level', t('level.grid')]);
       if (p.village_code) rows.push(['field.village_code', p.village_code]);
-      if (typeof p.households === 'number') rows.push(['field.households', formatNumber(p.households)]);
+      if (typeof p.open_incidents === 'number') rows.push(['field.open_incidents', formatNumber(p.open_incidents)]);
+      if (typeof p.workers === 'number') rows.push(['field.workers', formatNumber(p.workers)]);
+      if (p.plan_version !== undefined && p.plan_version !== null) rows.push(['field.plan_version', String(p.plan_version)]);
       break;
     }
     case 'facility': {
@@ -267,6 +383,26 @@ export function popupContent(selection: Selection): HTMLElement {
         ['field.level', t('level.facility')],
         ['field.kind', tDynamic(`kind.${p.kind}`, p.kind)],
       );
+      break;
+    }
+    case 'household': {
+      const p = selection.properties;
+      title = `${t('level.household')} ${p.id}`;
+      rows.push(['field.id', String(p.id)], ['field.level', t('level.household')]);
+      if (p.grid_cell_code) rows.push(['field.cell_code', p.grid_cell_code]);
+      break;
+    }
+    case 'worker': {
+      const p = selection.properties;
+      title = `${t('level.worker')} ${p.id}`;
+      const seen = toDate(p.last_seen);
+      rows.push(
+        ['field.id', String(p.id)],
+        ['field.level', t('level.worker')],
+        ['field.status', tDynamic(`worker.${p.status}`, p.status) + (p.stale ? ` · ${t('worker.stale')}` : '')],
+      );
+      if (p.cell_code) rows.push(['field.cell_code', p.cell_code]);
+      if (seen) rows.push(['field.last_seen', formatTime(seen)]);
       break;
     }
   }

@@ -90,30 +90,27 @@ export async function waitForReady(page) {
 }
 
 /**
- * Moves the map and waits for its next `idle`. `view` is either a camera
- * ({center, zoom}) or {bounds: [minLon, minLat, maxLon, maxLat], padding}.
- * The `idle` listener is registered before the view changes, and a repaint is
- * forced so that `idle` comes even when the view does not change.
- * Returns the resulting {zoom, center}.
+ * Moves the map and waits until it has settled there: the tile sources and
+ * area labels loaded for the new view and a frame drawn with them
+ * (`window.__wangge.settled()`). Not the map's `idle` event: with the live
+ * feed moving workers every second, the map as a whole is hardly ever idle.
+ * `view` is either a camera ({center, zoom}) or {bounds: [minLon, minLat,
+ * maxLon, maxLat], padding}. Returns the resulting {zoom, center}.
  */
-export function jumpToAndWaitIdle(page, view) {
+export function jumpToAndWaitSettled(page, view) {
   return page.evaluate(async (view) => {
     const { map } = window.__wangge;
     const camera = view.bounds ? map.cameraForBounds(view.bounds, { padding: view.padding ?? 40 }) : view;
-    const idle = new Promise((resolve) => map.once('idle', resolve));
     map.jumpTo(camera);
-    map.triggerRepaint();
-    await idle;
+    await window.__wangge.settled();
     return { zoom: map.getZoom(), center: map.getCenter().toArray() };
   }, view);
 }
 
-/** Waits for the map's next `idle` (after forcing a repaint). */
-export function waitIdle(page) {
+/** Waits until the map has settled (see jumpToAndWaitSettled) after forcing a repaint. */
+export function waitSettled(page) {
   return page.evaluate(async () => {
-    const { map } = window.__wangge;
-    const idle = new Promise((resolve) => map.once('idle', resolve));
-    map.triggerRepaint();
-    await idle;
+    window.__wangge.map.triggerRepaint();
+    await window.__wangge.settled();
   });
 }

@@ -3,7 +3,13 @@
 //   WANGGE_URL=http://127.0.0.1:18080 WANGGE_DEMO_PASSWORD=... node --test tests/browser/
 //
 // Uses Debian's Chromium (/usr/bin/chromium) with SwiftShader WebGL. Waits on
-// the map's own events (`ready`, `idle`), never on fixed delays.
+// the map itself (`ready`, `settled()`), never on fixed delays; where the
+// live server may change things meanwhile, it polls with a timeout.
+//
+// The command centre: vector tile layers from `/tiles/L`, the incident side
+// panel and headline strip, and the live feed (`/api/v1/live`). The live
+// tests wait for the demo's simulator to change something (a worker moving,
+// an incident reported), with a timeout.
 //
 // The page starts on the sign-in form; the tests sign in as the demo's
 // `operator` (password from WANGGE_DEMO_PASSWORD). Chromium logs every 4xx
@@ -23,16 +29,21 @@ import {
   WANGGE_URL,
   apiSignIn,
   demoPassword,
-  jumpToAndWaitIdle,
+  jumpToAndWaitSettled,
   launchBrowser,
   submitLogin,
   waitForLoginForm,
   waitForReady,
-  waitIdle,
+  waitSettled,
 } from './browser.mjs';
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
+/** Per step (page default timeout: half of it) and per test. */
 const TIMEOUT = 180_000;
+/** The whole suite: its tests run one after the other on one page. */
+const SUITE_TIMEOUT = 20 * 60_000;
+/** How long the live tests wait for the demo's simulator to change something. */
+const LIVE_TIMEOUT = 90_000;
 const PREFERRED_COUNTY = '530402'; // 红塔区, the county of the small demo
 
 const SESSION_PATH = '/api/v1/session';
@@ -66,6 +77,12 @@ function waitForResourceError(page, expected) {
   });
 }
 
+/** An RFC 3339 time as the client shows it: China Standard Time, 2026-11-25 18:30:05. */
+function cst(rfc3339) {
+  const d = new Date(Date.parse(rfc3339) + 8 * 3600 * 1000);
+  return d.toISOString().slice(0, 19).replace('T', ' ');
+}
+
 async function sessionCookies(context) {
   return (await context.cookies(WANGGE_URL)).filter((c) => c.name === 'wangge_session');
 }
@@ -87,19 +104,71 @@ function bounds(geometry) {
   return [minX, minY, maxX, maxY];
 }
 
-/** Rendered features in the whole viewport, by source: {source: [{code, parent_code}]}. */
+/** Rendered features in the whole viewport, by source: {source: [{id, code, parent_code}]}. */
 function renderedBySource(page) {
   return page.evaluate(() => {
     const { map } = window.__wangge;
     const out = {};
     for (const f of map.queryRenderedFeatures()) {
-      (out[f.source] ??= []).push({ code: f.properties.code, parent_code: f.properties.parent_code });
+      (out[f.source] ??= []).push({ id: f.properties.id, code: f.properties.code, parent_code: f.properties.parent_code });
     }
     return out;
   });
 }
 
-describe('wangge map client', { timeout: TIMEOUT }, () => {
+/** Ids of the incidents drawn in the view (the incident circles). */
+function renderedIncidentIds(page) {
+  return page.evaluate(() =>
+    window.__wangge.map.queryRenderedFeatures({ layers: ['incidents-circle'] }).map((f) => String(f.properties.id)),
+  );
+}
+
+/** Polls `check` (async, returns a truthy value when done) until it passes or `timeout` ms have gone. */
+async function eventually(check, { timeout = 20_000, interval = 500, message = 'condition not met' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`${message} (after ${timeout} ms)`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/**
+ * Waits in the page for the next live `changes` message that moves a worker
+ * (`kind: 'worker'`) or reports an open incident whose id is not in `exclude`
+ * (`kind: 'incident'`); resolves with {message, item}: the message and the
+ * worker or incident in it.
+ */
+function nextLiveChange(page, kind, exclude = [], timeout = LIVE_TIMEOUT) {
+  return page.evaluate(
+    ({ kind, exclude, timeout }) =>
+      new Promise((resolve, reject) => {
+        const known = new Set(exclude);
+        const find = (m) =>
+          kind === 'worker'
+            ? (m.workers ?? []).find((w) => typeof w.lon === 'number' && typeof w.lat === 'number')
+            : (m.incidents ?? []).find((i) => i.open === true && !known.has(String(i.id)));
+        const { live } = window.__wangge;
+        const listener = (e) => {
+          const item = find(e.detail);
+          if (!item) return;
+          clearTimeout(timer);
+          live.removeEventListener('changes', listener);
+          resolve({ message: e.detail, item });
+        };
+        const timer = setTimeout(() => {
+          live.removeEventListener('changes', listener);
+          reject(new Error(`no live change with a ${kind} within ${timeout} ms (is the demo's simulator running?)`));
+        }, timeout);
+        live.addEventListener('changes', listener);
+      }),
+    { kind, exclude, timeout },
+  );
+}
+
+describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
   let browser;
   let context;
   let page;
@@ -133,6 +202,8 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
 
   let county; // the county feature the view is moved to
   let stats;
+  /** URLs of the vector tiles and TileJSON the main page requested. */
+  const tileRequests = [];
 
   before(async () => {
     password = demoPassword();
@@ -145,6 +216,9 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
     page = watch(await context.newPage());
+    page.on('request', (r) => {
+      if (r.url().includes('/tiles/')) tileRequests.push(r.url());
+    });
   });
 
   after(async () => {
@@ -207,6 +281,12 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     assert.equal(await user.locator('[data-user="area"]').textContent(), session.area.name);
     assert.equal(await page.locator('#sign-out').textContent(), '退出登录');
     assert.equal((await sessionCookies(context)).length, 1, 'no session cookie after signing in');
+    // the live feed connects (same origin, the session cookie) and says hello
+    await page.locator('#live-status[data-status="live"]').waitFor();
+    assert.equal(await page.locator('#live-status .live-label').textContent(), '实时');
+    const live = await page.evaluate(() => ({ epoch: window.__wangge.live.epoch, seq: window.__wangge.live.seq }));
+    assert.equal(typeof live.epoch, 'string', 'no epoch from the hello');
+    assert.equal(typeof live.seq, 'number', 'no seq from the hello');
     assertConsoleErrors();
   });
 
@@ -217,18 +297,212 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     assert.equal(shown, String(stats.grid_cells));
   });
 
-  it('renders county and township features for the county view', async () => {
-    const view = await jumpToAndWaitIdle(page, { bounds: bounds(county.geometry), padding: 40 });
+  it('shows the headline figures of /api/v1/stats/headline', async () => {
+    // The simulator may change them meanwhile: the strip follows (live), so poll.
+    await eventually(
+      async () => {
+        const h = await api('/api/v1/stats/headline');
+        const shown = await page.evaluate(() =>
+          Object.fromEntries([...document.querySelectorAll('#headline [data-figure]')].map((n) => [n.dataset.figure, n.dataset.value])),
+        );
+        return (
+          ['village', 'township', 'county', 'city'].every((tier) => shown[`open-${tier}`] === String(h.open_by_tier[tier] ?? 0)) &&
+          shown.overdue === String(h.overdue) &&
+          shown['resolved-this-month'] === String(h.resolved_this_month) &&
+          (h.share_at_township_or_below === null || shown.share === String(h.share_at_township_or_below))
+        );
+      },
+      { message: 'the headline strip does not show the API figures' },
+    );
+    assert.equal(await page.locator('#headline [data-figure="open-village"] .label').textContent(), '村级');
+    assert.match(await page.locator('#headline [data-figure="share"] .value').textContent(), /^\d+(\.\d)?%$/);
+  });
+
+  it('renders the tile layers (counties, townships, grid cells, incidents) for the county view', async () => {
+    const view = await jumpToAndWaitSettled(page, { bounds: bounds(county.geometry), padding: 40 });
     const rendered = await renderedBySource(page);
-    const countyCodes = new Set((rendered.county ?? []).map((f) => f.code));
+    const countyCodes = new Set((rendered.counties ?? []).map((f) => f.code));
     assert.ok(countyCodes.has(county.properties.code), `county ${county.properties.code} not rendered at zoom ${view.zoom}`);
-    const townships = rendered.township ?? [];
+    const townships = rendered.townships ?? [];
     assert.ok(townships.length > 0, `no township rendered at zoom ${view.zoom}`);
     assert.ok(
       townships.some((f) => f.parent_code === county.properties.code),
       `no township of ${county.properties.code} rendered`,
     );
+    assert.ok((rendered['grid-cells'] ?? []).length > 0, `no grid cell rendered at zoom ${view.zoom}`);
+    // (the simulator resolves cases quickly: there may be a moment with none open)
+    await eventually(async () => (await renderedIncidentIds(page)).length > 0, {
+      timeout: 60_000,
+      message: `no incident rendered at zoom ${view.zoom}`,
+    });
+    // one label per county and township (label points, not tile pieces)
+    const labels = (rendered['townships-label'] ?? []).map((f) => f.code);
+    assert.equal(new Set(labels).size, labels.length, 'a township labelled twice');
+    // the data came as vector tiles from /tiles/L/{z}/{x}/{y}, the incidents filtered to open ones
+    for (const layer of ['counties', 'townships', 'grid-cells', 'incidents']) {
+      assert.ok(
+        tileRequests.some((url) => new RegExp(`/tiles/${layer}/\\d+/\\d+/\\d+`).test(url)),
+        `no tile of ${layer} requested`,
+      );
+    }
+    assert.ok(
+      tileRequests.filter((url) => url.includes('/tiles/incidents/')).every((url) => new URL(url).searchParams.get('status') === 'open'),
+      'incident tiles requested without status=open',
+    );
+    // every incident drawn is open (the default filter)
+    const states = await page.evaluate(() =>
+      window.__wangge.map.queryRenderedFeatures({ layers: ['incidents-circle'] }).map((f) => f.properties.open),
+    );
+    assert.ok(states.every((open) => open === true), 'a closed incident drawn under the open filter');
     await page.screenshot({ path: path.join(ARTIFACTS, 'map.png') });
+    assertConsoleErrors();
+  });
+
+  it('lists the open incidents in the side panel; a click flies to one and shows its details and timeline', async () => {
+    const list = page.locator('#incident-list .incident-item');
+    await list.first().waitFor();
+    await eventually(
+      async () => {
+        const apiTotal = (await api('/api/v1/incidents?status=open&limit=1')).total;
+        return (await page.locator('#incident-count').getAttribute('data-total')) === String(apiTotal);
+      },
+      { message: 'the list total is not the API total of open incidents' },
+    );
+    const count = await list.count();
+    assert.ok(count > 0 && count <= 50, `${count} items on the first page`);
+    const statuses = await list.evaluateAll((items) => items.map((n) => n.dataset.status));
+    assert.ok(
+      statuses.every((st) => ['reported', 'assigned', 'accepted', 'in_progress'].includes(st)),
+      `a closed incident in the open list: ${statuses}`,
+    );
+    assert.equal(await page.locator('#incidents-heading').textContent(), '事件列表');
+
+    const item = list.first();
+    const id = await item.getAttribute('data-id');
+    const detail = await api(`/api/v1/incidents/${id}`);
+    const moved = page.evaluate(() => new Promise((resolve) => window.__wangge.map.once('moveend', resolve)));
+    await item.click();
+    await moved;
+    await page.locator(`#incident-detail[data-id="${id}"][data-state="ready"]`).waitFor();
+    // (the list may have been refreshed by live changes meanwhile, and the
+    // incident resolved and gone from it: look it up by id, in one go)
+    const current = await page.evaluate(
+      (id) => document.querySelector(`#incident-list .incident-item[data-id="${id}"]`)?.getAttribute('aria-current') ?? 'gone',
+      id,
+    );
+    assert.ok(current === 'true' || current === 'gone', `the selected item is not marked: ${current}`);
+    assert.equal(await page.locator('#incident-title').textContent(), detail.title);
+    assert.equal(await page.locator('#incident-detail .field-reported_at dd').textContent(), cst(detail.reported_at));
+    const entries = page.locator('#incident-timeline .timeline-entry');
+    assert.ok(detail.timeline.length > 0, `incident ${id} has no timeline`);
+    // the simulator may have added events since the API was asked
+    assert.ok((await entries.count()) >= detail.timeline.length, 'timeline entries missing');
+    assert.equal(await entries.first().locator('time').textContent(), cst(detail.timeline[0].at));
+    // operators do not see the reporter
+    assert.equal(await page.locator('#incident-detail .field-reporter').count(), detail.reporter ? 1 : 0);
+
+    // the map is there: the incident is drawn, with the selection ring on it
+    await waitSettled(page);
+    const drawn = await page.evaluate(
+      ({ id, lon, lat }) => {
+        const { map } = window.__wangge;
+        const p = map.project([lon, lat]);
+        const box = [[p.x - 6, p.y - 6], [p.x + 6, p.y + 6]];
+        return {
+          zoom: map.getZoom(),
+          incident: map.queryRenderedFeatures(box, { layers: ['incidents-circle'] }).some((f) => String(f.properties.id) === id),
+          ring: map.queryRenderedFeatures(box, { layers: ['selection-ring'] }).length,
+        };
+      },
+      { id, lon: detail.lon, lat: detail.lat },
+    );
+    assert.ok(drawn.zoom >= 14, `flew to zoom ${drawn.zoom}`);
+    if (!drawn.incident) {
+      // not drawn under the open filter: only acceptable if it has been resolved meanwhile
+      const now = await api(`/api/v1/incidents/${id}`);
+      assert.equal(now.open, false, `open incident ${id} not drawn where the list says it is`);
+    }
+    assert.equal(drawn.ring, 1, 'no selection ring on the selected incident');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'incident-selected.png') });
+    assertConsoleErrors();
+  });
+
+  it('selects an incident clicked on the map', async () => {
+    await page.locator('#incident-detail-close').click();
+    assert.equal(await page.locator('#incident-detail').isVisible(), false);
+    await jumpToAndWaitSettled(page, { bounds: bounds(county.geometry), padding: 40 });
+    // an incident drawn alone at its point, clear of the panels
+    const target = await page.evaluate(() => {
+      const { map } = window.__wangge;
+      const { clientWidth: w, clientHeight: h } = map.getContainer();
+      for (const f of map.queryRenderedFeatures({ layers: ['incidents-circle'] })) {
+        const p = map.project(f.geometry.coordinates);
+        if (p.x < 300 || p.x > w - 400 || p.y < 120 || p.y > h - 60) continue;
+        const here = map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: ['incidents-circle'] });
+        if (here.length === 1) return { id: String(f.properties.id), x: p.x, y: p.y };
+      }
+      return null;
+    });
+    assert.ok(target, 'no incident drawn on its own in the county view to click');
+    await page.mouse.click(target.x, target.y);
+    await page.locator(`#incident-detail[data-id="${target.id}"][data-state="ready"]`).waitFor();
+    assert.equal(await page.locator('.maplibregl-popup').count(), 0, 'an incident click opened a popup');
+    assert.ok((await page.locator('#incident-timeline .timeline-entry').count()) > 0, 'no timeline for the clicked incident');
+    await page.locator('#incident-detail-close').click();
+    assert.equal(await page.locator('#incident-detail').isVisible(), false);
+    assertConsoleErrors();
+  });
+
+  it('filters the list and the incident tiles by tier, and searches', async () => {
+    await jumpToAndWaitSettled(page, { bounds: bounds(county.geometry), padding: 40 });
+    // the tier holding the most open incidents now (the simulator moves them along)
+    const totals = {};
+    for (const t of ['village', 'township', 'county', 'city']) totals[t] = (await api(`/api/v1/incidents?status=open&tier=${t}&limit=1`)).total;
+    const tier = Object.entries(totals).sort((a, b) => b[1] - a[1])[0][0];
+    const refiltered = page.waitForRequest((r) => /\/tiles\/incidents\/\d+\/\d+\/\d+/.test(r.url()) && new URL(r.url()).searchParams.get('tier') === tier);
+    const listed = page.waitForResponse((r) => r.url().includes('/api/v1/incidents?') && new URL(r.url()).searchParams.get('tier') === tier);
+    await page.locator('#filter-tier').selectOption(tier);
+    const url = new URL((await listed).url());
+    assert.equal(url.searchParams.get('status'), 'open');
+    assert.equal(url.searchParams.get('limit'), '50');
+    await refiltered;
+    await page.waitForFunction(
+      (tier) => [...document.querySelectorAll('#incident-list .incident-item')].every((n) => n.dataset.tier === tier),
+      tier,
+    );
+    await eventually(
+      async () => {
+        const apiTotal = (await api(`/api/v1/incidents?status=open&tier=${tier}&limit=1`)).total;
+        return (await page.locator('#incident-count').getAttribute('data-total')) === String(apiTotal);
+      },
+      { message: 'the filtered total is not the API total' },
+    );
+    await waitSettled(page);
+    const tiers = await page.evaluate(() =>
+      window.__wangge.map.queryRenderedFeatures({ layers: ['incidents-circle'] }).map((f) => f.properties.tier),
+    );
+    assert.ok(tiers.every((t) => t === tier), `incidents of other tiers than ${tier} drawn: ${[...new Set(tiers)]}`);
+
+    // search: the list only (q), by an incident's id
+    const items = page.locator('#incident-list .incident-item');
+    const first = (await items.count()) > 0 ? await items.first().getAttribute('data-id') : null;
+    // search: the list only (q), by an incident's id
+    if (first) {
+      const searched = page.waitForResponse((r) => r.url().includes('/api/v1/incidents?') && new URL(r.url()).searchParams.get('q') === first);
+      await page.locator('#filter-q').fill(first);
+      await page.locator('#filter-q').press('Enter');
+      assert.equal((await searched).status(), 200);
+      await page.waitForFunction(
+        (id) => [...document.querySelectorAll('#incident-list .incident-item')].some((n) => n.dataset.id === id),
+        first,
+      );
+      await page.locator('#filter-q').fill('');
+      await page.locator('#filter-q').press('Enter');
+    }
+    const reset = page.waitForResponse((r) => r.url().includes('/api/v1/incidents?') && !new URL(r.url()).searchParams.has('tier'));
+    await page.locator('#filter-tier').selectOption('');
+    await reset;
+    assertConsoleErrors();
   });
 
   it('renders grid cells when zoomed in, and a click opens a popup', async () => {
@@ -236,19 +510,45 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     assert.ok(cells.features.length > 0, 'no grid cell in the county bbox');
     const cell = cells.features[Math.floor(cells.features.length / 2)];
     const [x0, y0, x1, y1] = bounds(cell.geometry);
-    const view = await jumpToAndWaitIdle(page, { center: [(x0 + x1) / 2, (y0 + y1) / 2], zoom: 14 });
+    const view = await jumpToAndWaitSettled(page, { center: [(x0 + x1) / 2, (y0 + y1) / 2], zoom: 14 });
     const rendered = await renderedBySource(page);
-    const gridCodes = new Set((rendered.grid ?? []).map((f) => f.code));
+    const gridCodes = new Set((rendered['grid-cells'] ?? []).map((f) => f.code));
     assert.ok(gridCodes.size > 0, `no grid cell rendered at zoom ${view.zoom}`);
     assert.ok(gridCodes.has(cell.properties.code), `grid cell ${cell.properties.code} not rendered`);
-    assert.ok((rendered.village ?? []).length > 0, 'no village rendered at zoom 14');
+    assert.ok((rendered.villages ?? []).length > 0, 'no village rendered at zoom 14');
+    assert.ok((rendered.households ?? []).length > 0, 'no household rendered at zoom 14');
+    // grid-cell names: one label per cell, however many tiles it spans
+    const labels = await eventually(
+      async () => {
+        await waitSettled(page);
+        const codes = await page.evaluate(() =>
+          window.__wangge.map.queryRenderedFeatures({ layers: ['grid-cells-label'] }).map((f) => f.properties.code),
+        );
+        return codes.length > 0 && codes;
+      },
+      { message: 'no grid cell labelled at zoom 14' },
+    );
+    assert.equal(new Set(labels).size, labels.length, 'a grid cell labelled twice');
 
+    // points over the cell would take the click: switch them off in the legend
+    const points = ['incidents', 'workers', 'facilities', 'households'];
+    for (const group of points) await page.locator(`#toggle-${group}`).uncheck();
+    assert.equal(
+      await page.evaluate(() => window.__wangge.map.getLayoutProperty('incidents-circle', 'visibility')),
+      'none',
+      'the incidents toggle did not hide the incidents',
+    );
+    await waitSettled(page);
     await page.mouse.click(VIEWPORT.width / 2, VIEWPORT.height / 2);
     const popup = page.locator('.maplibregl-popup .popup');
     await popup.waitFor({ state: 'visible' });
+    assert.equal(await popup.getAttribute('data-kind'), 'grid');
     assert.ok((await popup.locator('h3').textContent()).trim().length > 0, 'popup without a name');
     assert.equal(await popup.locator('.field-level dt').textContent(), '层级');
+    assert.match(await popup.locator('.field-open_incidents dd').textContent(), /^\d+$/);
+    for (const group of points) await page.locator(`#toggle-${group}`).check();
     await page.screenshot({ path: path.join(ARTIFACTS, 'map-zoomed.png') });
+    assertConsoleErrors();
   });
 
   it('switches the interface to English, remembers it, and honours ?lang=en', async () => {
@@ -261,6 +561,17 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     assert.equal(after, 'Grid cells');
     // the open popup is relabelled too
     assert.equal(await page.locator('.maplibregl-popup .popup .field-level dt').textContent(), 'Level');
+    // the command centre's panels
+    assert.equal(await page.locator('#incidents-heading').textContent(), 'Incidents');
+    assert.equal(await page.locator('#filter-status option[value="open"]').textContent(), 'Open');
+    assert.equal(await page.locator('#headline [data-figure="overdue"] .label').textContent(), 'Overdue');
+    assert.equal(await page.locator('#live-status .live-label').textContent(), 'Live');
+    assert.equal(await page.locator('#layers-panel .layer-incidents label').textContent(), 'Incidents');
+    const statusNames = await page.locator('#incident-list .incident-item .status').allTextContents();
+    assert.ok(
+      statusNames.every((n) => ['Reported', 'Assigned', 'Accepted', 'In progress'].includes(n)),
+      `statuses not in English: ${[...new Set(statusNames)]}`,
+    );
 
     // remembered across a reload (localStorage)
     await page.reload();
@@ -268,6 +579,7 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     assert.equal(await page.locator('#login-screen').isVisible(), false, 'sign-in screen over the map after a reload');
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
     assert.equal(await page.locator('#lang-switch').textContent(), '中文');
+    assert.equal(await page.locator('#incidents-heading').textContent(), 'Incidents');
 
     // ?lang=en in a fresh context (empty localStorage, no session): the form is in English
     const fresh = await browser.newContext({ viewport: VIEWPORT });
@@ -288,6 +600,76 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
       await fresh.close();
     }
     assertConsoleErrors([resourceError(401, SESSION_PATH)]);
+
+    // back to Chinese for the rest
+    await page.locator('#lang-switch').click();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+    assert.equal(await page.locator('#incidents-heading').textContent(), '事件列表');
+  });
+
+  it('moves a grid worker live, without reloading the page', async () => {
+    await page.locator('#live-status[data-status="live"]').waitFor();
+    await page.evaluate(() => {
+      window.__samePage = true;
+      // the latest position the live feed gave for each worker
+      window.__lastWorker = {};
+      window.__wangge.live.addEventListener('changes', (e) => {
+        for (const w of e.detail.workers ?? []) if (typeof w.lon === 'number') window.__lastWorker[w.id] = [w.lon, w.lat];
+      });
+    });
+    const { item: worker } = await nextLiveChange(page, 'worker');
+    await jumpToAndWaitSettled(page, { center: [worker.lon, worker.lat], zoom: 15 });
+    // drawn by the overlay where the feed last put it (once its glide is over), its tile feature hidden
+    const where = await eventually(
+      () =>
+        page.evaluate((id) => {
+          const { map, workers } = window.__wangge;
+          const last = window.__lastWorker[id];
+          const shown = workers.position(id);
+          const drawn = map
+            .queryRenderedFeatures({ layers: ['workers-live'] })
+            .find((f) => String(f.properties.id) === String(id));
+          if (!last || !shown || !drawn) return null;
+          const near = (a, b) => Math.abs(a[0] - b[0]) < 2e-5 && Math.abs(a[1] - b[1]) < 2e-5;
+          if (!near(shown, last) || !near(drawn.geometry.coordinates, last)) return null;
+          return { last, state: map.getFeatureState({ source: 'workers', sourceLayer: 'workers', id }) };
+        }, worker.id),
+      { timeout: 30_000, message: `worker ${worker.id} not drawn where the live feed put it` },
+    );
+    assert.equal(where.state.live, true, 'the tile feature of a live worker is still shown');
+    assert.equal(await page.evaluate(() => window.__samePage), true, 'the page was reloaded');
+    assertConsoleErrors();
+  });
+
+  it('shows a newly reported incident live: map, list and headline, without reloading the page', async () => {
+    // all counties in view, so that wherever the incident is, it is drawn
+    const counties = await api('/api/v1/admin-units?level=county');
+    const all = counties.features.map((f) => bounds(f.geometry)).reduce((a, b) => [
+      Math.min(a[0], b[0]),
+      Math.min(a[1], b[1]),
+      Math.max(a[2], b[2]),
+      Math.max(a[3], b[3]),
+    ]);
+    await jumpToAndWaitSettled(page, { bounds: all, padding: 20 });
+    await page.evaluate(() => {
+      window.__samePage = true;
+    });
+    const drawnBefore = await renderedIncidentIds(page);
+    const refreshesBefore = await page.evaluate(() => window.__wangge.tileRefreshes.incidents ?? 0);
+    const headlineRefetched = page.waitForResponse((r) => r.url().endsWith('/api/v1/stats/headline'), { timeout: LIVE_TIMEOUT + 10_000 });
+    const listRefetched = page.waitForResponse((r) => r.url().includes('/api/v1/incidents?'), { timeout: LIVE_TIMEOUT + 10_000 });
+    const { item: incident } = await nextLiveChange(page, 'incident', drawnBefore);
+    await eventually(async () => (await renderedIncidentIds(page)).includes(String(incident.id)), {
+      timeout: 30_000,
+      message: `incident ${incident.id} from the live feed not drawn`,
+    });
+    assert.ok((await page.evaluate(() => window.__wangge.tileRefreshes.incidents ?? 0)) > refreshesBefore, 'incident tiles not refreshed');
+    assert.equal((await headlineRefetched).status(), 200);
+    assert.equal((await listRefetched).status(), 200);
+    assert.equal(await page.evaluate(() => window.__samePage), true, 'the page was reloaded');
+    await waitSettled(page);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'command-centre.png') });
+    assertConsoleErrors();
   });
 
   it('signs out: back to the sign-in form, the map emptied, and the data endpoints answer 401', async () => {
@@ -299,17 +681,36 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     await waitForLoginForm(page);
     assert.equal(await page.evaluate(() => window.__wangge.session), null);
     assert.equal(await page.locator('#layers-panel').isVisible(), false);
-    assert.equal(await page.locator('#login-message').textContent(), 'Signed out'); // still in English
+    assert.equal(await page.locator('#login-message').textContent(), '已退出登录');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'login-username');
     assert.deepEqual(await sessionCookies(context), [], 'the session cookie is still there');
-    await waitIdle(page);
-    assert.equal(
-      await page.evaluate(() => window.__wangge.map.querySourceFeatures('county').length),
-      0,
-      'county features still on the map after signing out',
-    );
+    await waitSettled(page);
+    const left = await page.evaluate(() => {
+      const { map, live } = window.__wangge;
+      return {
+        tileSources: ['counties', 'grid-cells', 'incidents', 'workers'].filter((id) => map.getSource(id) !== undefined),
+        labels: map.querySourceFeatures('counties-label').length + map.querySourceFeatures('townships-label').length,
+        live: live.status,
+        panel: document.querySelectorAll('#incident-list .incident-item').length,
+      };
+    });
+    assert.deepEqual(left.tileSources, [], 'tile sources still on the map after signing out');
+    assert.equal(left.labels, 0, 'area labels still on the map after signing out');
+    assert.equal(left.live, 'idle', 'the live feed is still connected');
+    assert.equal(left.panel, 0, 'incidents still listed after signing out');
 
-    for (const endpoint of [data, '/api/v1/grid-cells', '/api/v1/facilities', '/api/v1/stats/summary', SESSION_PATH]) {
+    for (const endpoint of [
+      data,
+      '/api/v1/grid-cells',
+      '/api/v1/facilities',
+      '/api/v1/stats/summary',
+      '/api/v1/stats/headline',
+      '/api/v1/incidents?status=open',
+      '/api/v1/incident-categories',
+      '/tiles/counties',
+      '/tiles/incidents/10/820/442',
+      SESSION_PATH,
+    ]) {
       const res = await context.request.get(`${WANGGE_URL}${endpoint}`);
       assert.equal(res.status(), 401, `GET ${endpoint} after signing out answered ${res.status()}`);
       assert.equal((await res.json()).type, '/problems/unauthenticated');
@@ -318,6 +719,8 @@ describe('wangge map client', { timeout: TIMEOUT }, () => {
     // signing in again loads the data again (a new `ready`)
     await submitLogin(page, DEMO_USER, password);
     await waitForReady(page);
+    assert.ok(await page.evaluate(() => window.__wangge.map.getSource('counties') !== undefined), 'no tile source after signing in again');
+    await page.locator('#live-status[data-status="live"]').waitFor();
     assert.equal(
       await page.locator('#stats-panel [data-stat="grid_cells"]').getAttribute('data-value'),
       String(stats.grid_cells),

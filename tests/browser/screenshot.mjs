@@ -7,12 +7,12 @@
 // The hash is MapLibre's `#zoom/lat/lon` (the leading # is optional; an empty
 // string keeps the default view of all of Yuxi). Signs in through the form as
 // the demo's `operator` (password from WANGGE_DEMO_PASSWORD), then waits for
-// `window.__wangge.ready` and the map's `idle` before shooting.
+// `window.__wangge.ready` and for the map to settle before shooting.
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import { DEMO_USER, VIEWPORT, WANGGE_URL, demoPassword, launchBrowser, signInAndWaitForReady, waitIdle } from './browser.mjs';
+import { DEMO_USER, VIEWPORT, WANGGE_URL, demoPassword, launchBrowser, signInAndWaitForReady, waitSettled } from './browser.mjs';
 
 function usage(message) {
   if (message) console.error(message);
@@ -55,7 +55,7 @@ try {
   page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
   await page.goto(url);
   await signInAndWaitForReady(page, DEMO_USER, password);
-  await waitIdle(page);
+  await waitSettled(page);
   await mkdir(path.dirname(path.resolve(out)), { recursive: true });
   await page.screenshot({ path: out });
   console.log(`${url} -> ${out}`);
