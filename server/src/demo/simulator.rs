@@ -150,7 +150,7 @@ async fn walk(pool: &PgPool, share: f64) -> Result<(), sqlx::Error> {
 const TIERS: [&str; 4] = ["village", "township", "county", "city"];
 
 /// Moves a few open cases one step on, each in its own transaction with its timeline event
-/// and audit row. A step comes due 10 to 40 simulated minutes after the last one.
+/// and audit row. A step comes due half an hour to four simulated hours after the last one.
 async fn progress(pool: &PgPool, rng: &mut Rng, speed: f64) -> Result<(), sqlx::Error> {
     let due: Vec<(i64, String, String, bool, Option<i64>, String)> = sqlx::query_as(
         "SELECT i.id, i.status::text, i.tier::text, coalesce(i.due_at < now(), false),
@@ -162,7 +162,7 @@ async fn progress(pool: &PgPool, rng: &mut Rng, speed: f64) -> Result<(), sqlx::
            AND i.updated_at < now() - make_interval(secs => $1)
          ORDER BY random() LIMIT 4",
     )
-    .bind(rng.range_f64(10.0, 40.0) * 60.0 / speed)
+    .bind(rng.range_f64(30.0, 240.0) * 60.0 / speed)
     .fetch_all(pool)
     .await?;
     for (id, status, tier, overdue, worker, village_code) in due {
