@@ -83,6 +83,8 @@ async fn list_filters_match_counts_computed_independently() {
     for bad in [
         "status=lost",
         "tier=galaxy",
+        "tier=village,galaxy",
+        "category=Land",
         "limit=0",
         "limit=201",
         "offset=-1",

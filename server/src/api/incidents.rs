@@ -115,14 +115,23 @@ macro_rules! summary_select {
     };
 }
 
-fn one_of(value: Option<String>, allowed: &[&str], what: &str) -> Result<Option<String>, ApiError> {
-    match value {
-        Some(v) if !allowed.contains(&v.as_str()) => Err(ApiError::InvalidParameter(format!(
-            "unknown {what} `{v}`; one of {}",
-            allowed.join(", ")
-        ))),
-        other => Ok(other),
-    }
+/// A comma-separated list of allowed values (as the tile filters take them).
+fn any_of(
+    value: Option<String>,
+    allowed: &dyn Fn(&str) -> bool,
+    what: &str,
+) -> Result<Option<Vec<String>>, ApiError> {
+    value
+        .map(|v| {
+            let items: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+            match items.iter().find(|i| !allowed(i)) {
+                Some(bad) => Err(ApiError::InvalidParameter(format!(
+                    "unknown {what} `{bad}`"
+                ))),
+                None => Ok(items),
+            }
+        })
+        .transpose()
 }
 
 async fn list(
@@ -144,9 +153,19 @@ async fn list(
     }
     let (status, open_only) = match params.status.as_deref() {
         Some("open") => (None, true),
-        _ => (one_of(params.status, &STATUSES, "status")?, false),
+        _ => (
+            any_of(params.status, &|s| STATUSES.contains(&s), "status")?,
+            false,
+        ),
     };
-    let tier = one_of(params.tier, &TIERS, "tier")?;
+    let tier = any_of(params.tier, &|t| TIERS.contains(&t), "tier")?;
+    let category = any_of(
+        params.category,
+        &|c| {
+            !c.is_empty() && c.len() <= 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        },
+        "category",
+    )?;
     if let Some(area) = &params.area
         && !(area.len() <= 12 && area.bytes().all(|b| b.is_ascii_digit()))
     {
@@ -176,10 +195,10 @@ async fn list(
     let filters =
         "WHERE v.code LIKE $1 || '%'
            AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
-           AND ($3::text IS NULL OR i.status::text = $3)
+           AND ($3::text[] IS NULL OR i.status::text = ANY ($3))
            AND (NOT $4::bool OR i.status IN ('reported', 'assigned', 'accepted', 'in_progress'))
-           AND ($5::text IS NULL OR i.tier::text = $5)
-           AND ($6::text IS NULL OR i.category = $6)
+           AND ($5::text[] IS NULL OR i.tier::text = ANY ($5))
+           AND ($6::text[] IS NULL OR i.category = ANY ($6))
            AND ($7::text IS NULL OR i.title LIKE $7 OR i.description LIKE $7 OR i.id = $8)
            AND ($9::text IS NULL OR v.code LIKE $9 || '%')
            AND ($10::bool IS NULL OR (i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
@@ -203,7 +222,7 @@ async fn list(
                 .bind(&status)
                 .bind(open_only)
                 .bind(&tier)
-                .bind(&params.category)
+                .bind(&category)
                 .bind(&q_pattern)
                 .bind(q_id)
                 .bind(&params.area)
