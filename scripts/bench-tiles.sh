@@ -4,19 +4,6 @@
 # temporary folder, loaded first). Prints a table; see server/examples/bench_tiles.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin wangge --example bench_tiles
-data_dir=${WANGGE_DATA_DIR:-}
-if [[ -z "$data_dir" ]]; then
-    data_dir=$(mktemp -d /tmp/wangge-bench.XXXXXX)
-    chmod 755 "$data_dir"
-    trap 'target/release/wangge --data-dir "$data_dir/pg" db stop >/dev/null 2>&1 || true; rm -rf "$data_dir"' EXIT
-    data_dir="$data_dir/pg"
-    echo "==> loading the small demo into $data_dir"
-    target/release/wangge --data-dir "$data_dir" demo --scale small --load-only >/dev/null
-fi
-url=$(target/release/wangge --data-dir "$data_dir" db start | tail -n 1)
-password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-WANGGE_PASSWORD=$password DATABASE_URL=$url target/release/wangge user add bench-tiles \
-    --role operator --area 530400 >/dev/null 2>&1 || \
-    WANGGE_PASSWORD=$password DATABASE_URL=$url target/release/wangge user reset-password bench-tiles >/dev/null
+bench_example=bench_tiles
+source scripts/bench-common.sh
 DATABASE_URL=$url WANGGE_BENCH_PASSWORD=$password target/release/examples/bench_tiles

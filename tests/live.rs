@@ -144,6 +144,20 @@ async fn cell_point(db: &TestDb, nth: i64) -> (f64, f64, i64, i64, i64, i64, Str
     .unwrap()
 }
 
+/// The code of a township with grid cells, other than the given one.
+async fn another_township(db: &TestDb, township: &str) -> String {
+    sqlx::query_scalar(
+        "SELECT t.code FROM grid_cell g
+         JOIN admin_unit v ON v.id = g.village_id
+         JOIN admin_unit t ON t.id = v.parent_id
+         WHERE t.code <> $1 ORDER BY g.code LIMIT 1",
+    )
+    .bind(township)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
 /// Reports an incident straight into the database, as any writer might.
 async fn insert_incident(db: &TestDb, nth_cell: i64) -> (i64, f64, f64) {
     let (lon, lat, cell, village, township, county, _) = cell_point(db, nth_cell).await;
@@ -270,16 +284,7 @@ async fn tiles_hold_only_what_lies_in_the_callers_area() {
     let db = TestDb::small_demo().await;
     let state = state(&db).await;
     let (lon, lat, _, _, _, _, township) = cell_point(&db, 0).await;
-    let (.., other_township) = {
-        let mut n = 1;
-        loop {
-            let p = cell_point(&db, n).await;
-            if p.6 != township {
-                break p;
-            }
-            n += 1;
-        }
-    };
+    let other_township = another_township(&db, &township).await;
     let own = db
         .user_token("own", Role::Operator, AreaCode::Unit(township.clone()))
         .await;
@@ -587,16 +592,7 @@ async fn the_live_feed_pushes_changes_in_the_area_and_resumes_without_gaps() {
     let address = serve(state.clone()).await;
     let token = db.city_operator().await;
     let (.., township) = cell_point(&db, 3).await;
-    let other_township = {
-        let mut n = 4;
-        loop {
-            let p = cell_point(&db, n).await;
-            if p.6 != township {
-                break p.6;
-            }
-            n += 1;
-        }
-    };
+    let other_township = another_township(&db, &township).await;
     let outsider = db
         .user_token("outsider", Role::Operator, AreaCode::Unit(other_township))
         .await;

@@ -11,18 +11,12 @@ use serde_json::Value;
 use crate::api::params::Params;
 use crate::api::{AppState, run_to_completion};
 use crate::audit::{self, RequestMeta};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::personal::{mask_id_number, mask_name, mask_phone};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/households/{id}", get(one))
-}
-
-/// Roles whose work needs residents' names, ID numbers and phones in full: grid workers visit
-/// households, dispatchers call them.
-fn may_reveal(role: Role) -> bool {
-    matches!(role, Role::Worker | Role::Dispatcher)
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +63,7 @@ async fn one(
     Params(params): Params<OneParams>,
 ) -> Result<Json<Household>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
-    if params.reveal && !may_reveal(caller.role) {
+    if params.reveal && !caller.role.handles_personal_data() {
         return Err(ApiError::Forbidden);
     }
     let household = run_to_completion(async move {

@@ -11,10 +11,10 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::api::params::Params;
+use crate::api::params::{IncidentFilters, Params};
 use crate::api::{AppState, run_to_completion};
 use crate::audit::{self, RequestMeta};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::personal::{mask_name, mask_phone};
 
@@ -25,23 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/incident-categories", get(categories))
 }
 
-/// Roles whose work needs the reporter: dispatchers call them back, workers visit them.
-fn sees_reporter(role: Role) -> bool {
-    matches!(role, Role::Dispatcher | Role::Worker)
-}
-
 const OPEN: &str = "('reported', 'assigned', 'accepted', 'in_progress')";
-const STATUSES: [&str; 8] = [
-    "reported",
-    "assigned",
-    "accepted",
-    "in_progress",
-    "resolved",
-    "closed",
-    "rejected",
-    "duplicate",
-];
-const TIERS: [&str; 4] = ["village", "township", "county", "city"];
 const MAX_PAGE: i64 = 200;
 
 #[derive(Debug, Deserialize)]
@@ -115,25 +99,6 @@ macro_rules! summary_select {
     };
 }
 
-/// A comma-separated list of allowed values (as the tile filters take them).
-fn any_of(
-    value: Option<String>,
-    allowed: &dyn Fn(&str) -> bool,
-    what: &str,
-) -> Result<Option<Vec<String>>, ApiError> {
-    value
-        .map(|v| {
-            let items: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
-            match items.iter().find(|i| !allowed(i)) {
-                Some(bad) => Err(ApiError::InvalidParameter(format!(
-                    "unknown {what} `{bad}`"
-                ))),
-                None => Ok(items),
-            }
-        })
-        .transpose()
-}
-
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,21 +116,7 @@ async fn list(
             "offset {offset} is outside 0..=100000"
         )));
     }
-    let (status, open_only) = match params.status.as_deref() {
-        Some("open") => (None, true),
-        _ => (
-            any_of(params.status, &|s| STATUSES.contains(&s), "status")?,
-            false,
-        ),
-    };
-    let tier = any_of(params.tier, &|t| TIERS.contains(&t), "tier")?;
-    let category = any_of(
-        params.category,
-        &|c| {
-            !c.is_empty() && c.len() <= 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        },
-        "category",
-    )?;
+    let wanted = IncidentFilters::parse(params.status, params.category, params.tier)?;
     if let Some(area) = &params.area
         && !(area.len() <= 12 && area.bytes().all(|b| b.is_ascii_digit()))
     {
@@ -219,10 +170,10 @@ async fn list(
             $query
                 .bind(&caller.area.prefix)
                 .bind(caller.area.grid_cell_id)
-                .bind(&status)
-                .bind(open_only)
-                .bind(&tier)
-                .bind(&category)
+                .bind(&wanted.statuses)
+                .bind(wanted.open_only)
+                .bind(&wanted.tiers)
+                .bind(&wanted.categories)
                 .bind(&q_pattern)
                 .bind(q_id)
                 .bind(&params.area)
@@ -293,7 +244,7 @@ async fn one(
     Params(params): Params<OneParams>,
 ) -> Result<Json<Details>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
-    if params.reveal && !sees_reporter(caller.role) {
+    if params.reveal && !caller.role.handles_personal_data() {
         return Err(ApiError::Forbidden);
     }
     let details = run_to_completion(async move {
@@ -333,7 +284,7 @@ async fn one(
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        let reporter = if sees_reporter(caller.role) {
+        let reporter = if caller.role.handles_personal_data() {
             let open = |sealed: Option<Vec<u8>>| -> Result<Option<String>, ApiError> {
                 sealed
                     .map(|s| state.cipher.open(&s).map_err(ApiError::internal))

@@ -20,7 +20,7 @@ use wangge_tiles::mvt::{LayerBuilder, TileBuilder, Value};
 use wangge_tiles::{MAX_ZOOM, TileCoord, TileJson, VectorLayer, WORLD_EXTENT_3857, parse_wkb};
 
 use crate::api::AppState;
-use crate::api::params::Params;
+use crate::api::params::{IncidentFilters, Params};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::tile_cache::{CachedTile, TileAddress};
@@ -54,25 +54,10 @@ struct TileParams {
     plan: Option<i32>,
 }
 
-const STATUSES: [&str; 8] = [
-    "reported",
-    "assigned",
-    "accepted",
-    "in_progress",
-    "resolved",
-    "closed",
-    "rejected",
-    "duplicate",
-];
-const TIERS: [&str; 4] = ["village", "township", "county", "city"];
-
 /// Validated filters, in a canonical form that also keys the cache.
 #[derive(Debug, Default, Clone, PartialEq)]
 struct TileFilters {
-    statuses: Option<Vec<String>>,
-    open_only: bool,
-    categories: Option<Vec<String>>,
-    tiers: Option<Vec<String>>,
+    incidents: IncidentFilters,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     plan: Option<i32>,
@@ -95,37 +80,7 @@ impl TileFilters {
                 "plan selects the grid-cells layer's plan, not {layer}'s"
             )));
         }
-        let list = |text: Option<String>, allowed: &dyn Fn(&str) -> bool, what: &str| {
-            text.map(|t| {
-                let mut items: Vec<String> = t.split(',').map(|s| s.trim().to_owned()).collect();
-                if let Some(bad) = items.iter().find(|i| !allowed(i)) {
-                    return Err(ApiError::InvalidParameter(format!(
-                        "unknown {what} `{bad}`"
-                    )));
-                }
-                items.sort();
-                items.dedup();
-                Ok(items)
-            })
-            .transpose()
-        };
-        let (statuses, open_only) = match params.status.as_deref() {
-            Some("open") => (None, true),
-            _ => (
-                list(params.status, &|s| STATUSES.contains(&s), "status")?,
-                false,
-            ),
-        };
-        let categories = list(
-            params.category,
-            &|c| {
-                !c.is_empty()
-                    && c.len() <= 40
-                    && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-            },
-            "category",
-        )?;
-        let tiers = list(params.tier, &|t| TIERS.contains(&t), "tier")?;
+        let incidents = IncidentFilters::parse(params.status, params.category, params.tier)?;
         if let (Some(since), Some(until)) = (params.since, params.until)
             && since >= until
         {
@@ -134,10 +89,7 @@ impl TileFilters {
             ));
         }
         Ok(TileFilters {
-            statuses,
-            open_only,
-            categories,
-            tiers,
+            incidents,
             since: params.since,
             until: params.until,
             plan: params.plan,
@@ -288,10 +240,10 @@ async fn render(
             TileLayer::GridCells => query.bind(filters.plan),
             TileLayer::Workers => query.bind(state.config.worker_stale_after.as_secs_f64()),
             TileLayer::Incidents => query
-                .bind(filters.statuses.clone())
-                .bind(filters.open_only)
-                .bind(filters.categories.clone())
-                .bind(filters.tiers.clone())
+                .bind(filters.incidents.statuses.clone())
+                .bind(filters.incidents.open_only)
+                .bind(filters.incidents.categories.clone())
+                .bind(filters.incidents.tiers.clone())
                 .bind(filters.since)
                 .bind(filters.until),
             TileLayer::Households | TileLayer::Facilities => query,

@@ -42,6 +42,13 @@ pub enum Role {
 }
 
 impl Role {
+    /// Roles whose work needs people's names, ID numbers and phones (residents, reporters):
+    /// grid workers visit them, dispatchers call them. Others never see them at all or see
+    /// them masked, and only these may ask for them in full.
+    pub fn handles_personal_data(self) -> bool {
+        matches!(self, Role::Worker | Role::Dispatcher)
+    }
+
     pub const ALL: [Role; 6] = [
         Self::Operator,
         Self::Dispatcher,
