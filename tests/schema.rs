@@ -56,6 +56,7 @@ async fn migrations_create_the_schema_with_postgis_and_gist_indexes() {
     assert_eq!(
         tables,
         [
+            "address_point",
             "admin_unit",
             "facility",
             "grid_cell",

@@ -413,6 +413,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// How often a serving wangge escalates overdue cases: a case is late by at most this much.
+const ESCALATION_EVERY_SECS: u64 = 30;
+
 fn serve_config(database: DatabaseConfig, args: &ServeArgs, data_key: DataKey) -> Config {
     let basemap = match (&args.basemap_tiles, &args.basemap_style) {
         (Some(tiles), _) => Some(Basemap::Raster {
@@ -432,6 +435,7 @@ fn serve_config(database: DatabaseConfig, args: &ServeArgs, data_key: DataKey) -
         data_key,
         worker_stale_after: std::time::Duration::from_secs(args.worker_stale_secs),
         basemap,
+        escalation_every: Some(std::time::Duration::from_secs(ESCALATION_EVERY_SECS)),
         ..Config::for_database(database)
     }
 }

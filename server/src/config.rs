@@ -34,6 +34,9 @@ pub struct Config {
     /// A basemap beneath our layers, when the command centre has one (none by default: many
     /// have no internet).
     pub basemap: Option<Basemap>,
+    /// How often overdue cases are escalated (and expired idempotency keys forgotten); `None`
+    /// leaves it to another server (and keeps tests' data still unless they ask).
+    pub escalation_every: Option<Duration>,
 }
 
 /// A basemap for the map client: raster tiles (e.g. a Tianditu WMTS URL template) or a
@@ -101,6 +104,7 @@ impl Config {
             worker_stale_after: Duration::from_secs(10 * 60),
             tile_cache_bytes: 256 * 1024 * 1024,
             basemap: None,
+            escalation_every: None,
         }
     }
 }

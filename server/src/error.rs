@@ -19,6 +19,18 @@ pub enum ApiError {
     /// A request body that is not what the endpoint takes.
     #[error("{0}")]
     MalformedBody(String),
+    /// A well-formed body whose content cannot be accepted (an unknown category, an empty
+    /// description, a leader for a minor case).
+    #[error("{0}")]
+    InvalidField(String),
+    /// A place outside the city, or outside the caller's area.
+    #[error("{0}")]
+    OutsideArea(String),
+    /// The action does not fit the resource's present state (someone may have moved it first).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
     #[error("no such resource")]
     NotFound,
     #[error("sign in first: this needs a session cookie or a bearer token")]
@@ -47,6 +59,10 @@ impl ApiError {
         match self {
             Self::InvalidParameter(_) => "invalid-parameter",
             Self::MalformedBody(_) => "malformed-body",
+            Self::InvalidField(_) => "invalid-field",
+            Self::OutsideArea(_) => "outside-area",
+            Self::Conflict(_) => "conflict",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::NotFound => "not-found",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid-credentials",
@@ -62,6 +78,10 @@ impl ApiError {
         match self {
             Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
             Self::MalformedBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidField(_) | Self::OutsideArea(_) | Self::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -76,6 +96,10 @@ impl ApiError {
         match self {
             Self::InvalidParameter(_) => "Invalid parameter",
             Self::MalformedBody(_) => "Malformed request body",
+            Self::InvalidField(_) => "Invalid field",
+            Self::OutsideArea(_) => "Outside the area",
+            Self::Conflict(_) => "Conflict",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::NotFound => "Not found",
             Self::Unauthenticated => "Authentication required",
             Self::InvalidCredentials => "Invalid credentials",

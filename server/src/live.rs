@@ -63,6 +63,10 @@ pub struct IncidentState {
     pub updated_at: i64,
     pub grid_cell_code: Option<String>,
     pub village_code: Option<String>,
+    /// The finest unit holding the case (its village once placed): what scoping reads.
+    pub area_code: String,
+    /// How the place is known: `device`, `geocoded`, `manual`, or `area` (waiting to be placed).
+    pub location_method: String,
     #[serde(skip)]
     pub grid_cell_id: Option<i64>,
 }
@@ -122,6 +126,8 @@ pub struct LiveHub {
     /// Serialises applying groups of changes (the listener and the deadline sweep).
     applying: tokio::sync::Mutex<()>,
     stale_after: Duration,
+    /// Told when administrative units change, so addresses are read with the new ones.
+    geocoder: std::sync::OnceLock<Arc<crate::geocode::Geocoder>>,
 }
 
 impl LiveHub {
@@ -138,7 +144,19 @@ impl LiveHub {
             cache,
             applying: tokio::sync::Mutex::new(()),
             stale_after,
+            geocoder: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Has `geocoder` forget its gazetteer whenever administrative units change.
+    pub fn on_admin_units_changed(&self, geocoder: Arc<crate::geocode::Geocoder>) {
+        let _ = self.geocoder.set(geocoder);
+    }
+
+    async fn admin_units_changed(&self) {
+        if let Some(geocoder) = self.geocoder.get() {
+            geocoder.invalidate().await;
+        }
     }
 
     /// Starts listening for changes, and sweeping for deadlines and positions that go stale
@@ -265,7 +283,10 @@ impl LiveHub {
             let (b, c) = (n.b, n.c);
             match n.e.as_str() {
                 "sync" => tokens.extend(n.token),
-                "all" => everything = true,
+                "all" => {
+                    everything = true;
+                    self.admin_units_changed().await;
+                }
                 "incident" => {
                     incident_ids.extend(n.id);
                     if let Some(b) = b {
@@ -298,6 +319,7 @@ impl LiveHub {
                     }
                 }
                 "admin_unit" => {
+                    self.admin_units_changed().await;
                     if let Some(b) = b {
                         for layer in [
                             TileLayer::Counties,
@@ -378,8 +400,8 @@ impl LiveHub {
                             AND coalesce(i.due_at < now(), false) AS overdue,
                         extract(epoch FROM i.reported_at)::int8 AS reported_at,
                         extract(epoch FROM i.updated_at)::int8 AS updated_at,
-                        g.code AS grid_cell_code, v.code AS village_code,
-                        i.grid_cell_id
+                        g.code AS grid_cell_code, v.code AS village_code, i.area_code,
+                        i.location_method::text, i.grid_cell_id
                  FROM incident i
                  LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
                  LEFT JOIN admin_unit v ON v.id = i.village_id

@@ -123,3 +123,127 @@ impl FacilityKind {
         }
     }
 }
+
+/// Declares a fieldless enum mirroring a PostgreSQL enum: serde and sqlx in snake_case,
+/// `ALL` in declaration order, `as_str`, and `FromStr` naming the choices on error.
+macro_rules! pg_enum {
+    ($(#[$meta:meta])* $name:ident = $pg:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+        #[serde(rename_all = "snake_case")]
+        #[sqlx(type_name = $pg, rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let choices: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown {} `{s}`: expected one of {}", $pg, choices.join(", "))
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+pg_enum! {
+    /// Where a case is in its life. Open: reported, assigned, accepted, in progress.
+    IncidentStatus = "incident_status" {
+        Reported => "reported",
+        Assigned => "assigned",
+        Accepted => "accepted",
+        InProgress => "in_progress",
+        Resolved => "resolved",
+        Closed => "closed",
+        Rejected => "rejected",
+        Duplicate => "duplicate",
+    }
+}
+
+impl IncidentStatus {
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Self::Reported | Self::Assigned | Self::Accepted | Self::InProgress
+        )
+    }
+}
+
+pg_enum! {
+    /// The level handling a case: 小事不出村、大事不出乡镇、难事不出县 — and the city above.
+    IncidentTier = "incident_tier" {
+        Village => "village",
+        Township => "township",
+        County => "county",
+        City => "city",
+    }
+}
+
+impl IncidentTier {
+    /// The tier a case escalates to; none above the city (矛盾不上交).
+    pub fn next(self) -> Option<IncidentTier> {
+        match self {
+            Self::Village => Some(Self::Township),
+            Self::Township => Some(Self::County),
+            Self::County => Some(Self::City),
+            Self::City => None,
+        }
+    }
+}
+
+pg_enum! {
+    IncidentSeverity = "incident_severity" {
+        Minor => "minor",
+        Moderate => "moderate",
+        Major => "major",
+        Critical => "critical",
+    }
+}
+
+pg_enum! {
+    /// How an incident's place is known.
+    LocationMethod = "location_method" {
+        /// The reporter's device (GPS).
+        Device => "device",
+        /// Matched in the address register.
+        Geocoded => "geocoded",
+        /// Placed on the map by a dispatcher.
+        Manual => "manual",
+        /// Only its administrative unit is known; it waits to be placed.
+        Area => "area",
+    }
+}
+
+pg_enum! {
+    IncidentEventKind = "incident_event_kind" {
+        Reported => "reported",
+        Assigned => "assigned",
+        Accepted => "accepted",
+        Started => "started",
+        Escalated => "escalated",
+        Resolved => "resolved",
+        Closed => "closed",
+        Rejected => "rejected",
+        MarkedDuplicate => "marked_duplicate",
+        Reassigned => "reassigned",
+        Note => "note",
+        Located => "located",
+        LeaderAssigned => "leader_assigned",
+        Reopened => "reopened",
+    }
+}

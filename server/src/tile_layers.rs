@@ -244,9 +244,8 @@ impl TileLayer {
                 " AND i.due_at < now(),
                             'reported_at', extract(epoch FROM i.reported_at)::int8)::text
                  FROM t, incident i
-                 JOIN admin_unit v ON v.id = i.village_id
                  WHERE i.geom && t.env4326
-                   AND v.code LIKE $4 || '%'
+                   AND i.area_code LIKE $4 || '%'
                    AND ($5::int8 IS NULL OR i.grid_cell_id = $5)
                    AND $6::float8 IS NOT NULL
                    AND ($8::text[] IS NULL OR i.status::text = ANY ($8))

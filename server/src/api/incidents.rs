@@ -1,27 +1,40 @@
-//! Incidents as the command centre reads them: `GET /api/v1/incidents` (filtered, paged),
-//! `GET /api/v1/incidents/{id}` (details and timeline) and `GET /api/v1/incident-categories`.
+//! Incidents: `POST /api/v1/incidents` (a report, idempotent with `Idempotency-Key`),
+//! `GET /api/v1/incidents` (filtered, paged), `GET /api/v1/incidents/{id}` (details and
+//! timeline), `POST /api/v1/incidents/{id}/actions` (the lifecycle) and
+//! `GET /api/v1/incident-categories`.
 //!
 //! Reporters are personal data: only dispatchers (who call them back) and grid workers (who
 //! visit them) see them, masked unless they ask `?reveal=true`; each such read is audited in
 //! the transaction that reads. Other roles get no `reporter` at all.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 
-use crate::api::params::{IncidentFilters, Params};
+use crate::api::params::{IncidentFilters, Params, json_from_bytes};
 use crate::api::{AppState, run_to_completion};
 use crate::audit::{self, RequestMeta};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::personal::{mask_name, mask_phone};
+use crate::geocode::{self, Geocoded};
+use crate::incidents::actions;
+use crate::incidents::idempotency::{self, Claim, Stored};
+use crate::incidents::intake::{self, Channel, Report};
+use crate::incidents::lifecycle::{Action, LonLat};
+use crate::model::IncidentSeverity;
+use crate::personal::{Cipher, mask_name, mask_phone};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/incidents", get(list))
+        .route("/incidents", get(list).post(create))
         .route("/incidents/{id}", get(one))
+        .route("/incidents/{id}/actions", post(act))
         .route("/incident-categories", get(categories))
 }
 
@@ -69,6 +82,11 @@ struct Summary {
     county_name: Option<String>,
     assignee_id: Option<i64>,
     assignee_name: Option<String>,
+    /// `device`, `geocoded`, `manual`, or `area` (waiting for a dispatcher to place it).
+    location_method: String,
+    /// Metres within which the true place lies, when known.
+    location_precision_m: Option<f32>,
+    leader: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,9 +107,10 @@ macro_rules! summary_select {
                 ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
                 g.code AS grid_cell_code, v.code AS village_code, v.name AS village_name,
                 t.name AS township_name, c.name AS county_name,
-                i.assignee_id, w.name AS assignee_name
+                i.assignee_id, w.name AS assignee_name,
+                i.location_method::text, i.location_precision_m, i.leader
          FROM incident i
-         JOIN admin_unit v ON v.id = i.village_id
+         LEFT JOIN admin_unit v ON v.id = i.village_id
          LEFT JOIN admin_unit t ON t.id = i.township_id
          LEFT JOIN admin_unit c ON c.id = i.county_id
          LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
@@ -144,21 +163,19 @@ async fn list(
         )
     });
     let filters =
-        "WHERE v.code LIKE $1 || '%'
+        "WHERE i.area_code LIKE $1 || '%'
            AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
            AND ($3::text[] IS NULL OR i.status::text = ANY ($3))
            AND (NOT $4::bool OR i.status IN ('reported', 'assigned', 'accepted', 'in_progress'))
            AND ($5::text[] IS NULL OR i.tier::text = ANY ($5))
            AND ($6::text[] IS NULL OR i.category = ANY ($6))
            AND ($7::text IS NULL OR i.title LIKE $7 OR i.description LIKE $7 OR i.id = $8)
-           AND ($9::text IS NULL OR v.code LIKE $9 || '%')
+           AND ($9::text IS NULL OR i.area_code LIKE $9 || '%')
            AND ($10::bool IS NULL OR (i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
                                       AND coalesce(i.due_at < now(), false)) = $10)
            AND ($11::timestamptz IS NULL OR i.reported_at >= $11)
            AND ($12::timestamptz IS NULL OR i.reported_at < $12) ";
-    let count_sql = format!(
-        "SELECT count(*) FROM incident i JOIN admin_unit v ON v.id = i.village_id {filters}"
-    );
+    let count_sql = format!("SELECT count(*) FROM incident i {filters}");
     let items_sql = format!(
         "{} {filters} ORDER BY (i.status IN {OPEN}) DESC, coalesce(i.due_at < now(), false) DESC,
                      i.severity DESC, i.reported_at DESC, i.id DESC
@@ -224,13 +241,19 @@ struct Reporter {
 }
 
 #[derive(Debug, Serialize)]
-struct Details {
+pub(crate) struct Details {
     #[serde(flatten)]
     summary: Summary,
     description: String,
+    address: Option<String>,
+    /// `api`, `open311`, `demo` or `simulator`.
+    channel: String,
     resolved_tier: Option<String>,
     resolved_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
+    duplicate_of: Option<i64>,
+    /// Open cases of the same category close by in space and time, nearest first.
+    possible_duplicates: Vec<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reporter: Option<Reporter>,
     timeline: Vec<TimelineEvent>,
@@ -249,83 +272,293 @@ async fn one(
     }
     let details = run_to_completion(async move {
         let mut tx = state.pool.begin().await?;
-        let summary: Summary = sqlx::query_as(sqlx::AssertSqlSafe(concat!(
-            summary_select!(),
-            "WHERE i.id = $1 AND v.code LIKE $2 || '%'
-               AND ($3::int8 IS NULL OR i.grid_cell_id = $3)"
-        )))
-        .bind(id)
-        .bind(&caller.area.prefix)
-        .bind(caller.area.grid_cell_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-        type Rest = (
-            String,
-            Option<String>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            Option<Vec<u8>>,
-            Option<Vec<u8>>,
-        );
-        let (description, resolved_tier, resolved_at, closed_at, name_enc, phone_enc): Rest =
-            sqlx::query_as(
-                "SELECT description, resolved_tier::text, resolved_at, closed_at,
-                        reporter_name_enc, reporter_phone_enc
-                 FROM incident WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let timeline: Vec<TimelineEvent> = sqlx::query_as(
-            "SELECT at, kind::text, status::text, tier::text, actor, note
-             FROM incident_event WHERE incident_id = $1 ORDER BY at, id",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let reporter = if caller.role.handles_personal_data() {
-            let open = |sealed: Option<Vec<u8>>| -> Result<Option<String>, ApiError> {
-                sealed
-                    .map(|s| state.cipher.open(&s).map_err(ApiError::internal))
-                    .transpose()
-            };
-            let (name, phone) = (open(name_enc)?, open(phone_enc)?);
-            let action = if params.reveal {
-                "reveal_reporter"
-            } else {
-                "read_reporter"
-            };
-            let mut entry = caller.entry(action, "incident", id.to_string(), &meta);
-            let area = summary.village_code.clone().unwrap_or_default();
-            entry.area_code = &area;
-            audit::record(&mut tx, &entry).await?;
-            Some(if params.reveal {
-                Reporter {
-                    name,
-                    phone,
-                    revealed: true,
-                }
-            } else {
-                Reporter {
-                    name: name.as_deref().map(mask_name),
-                    phone: phone.as_deref().map(mask_phone),
-                    revealed: false,
-                }
-            })
-        } else {
-            None
-        };
+        let details =
+            load_details(&mut tx, &state.cipher, &caller, &meta, id, params.reveal).await?;
         tx.commit().await?;
-        Ok(Details {
-            summary,
-            description,
-            resolved_tier,
-            resolved_at,
-            closed_at,
-            reporter,
-            timeline,
+        Ok(details)
+    })
+    .await?;
+    Ok(Json(details))
+}
+
+/// One case as `caller` may see it, with its timeline; reading its reporter is audited on
+/// `conn`, so call this inside the transaction that answers.
+pub(crate) async fn load_details(
+    conn: &mut PgConnection,
+    cipher: &Cipher,
+    caller: &Caller,
+    meta: &RequestMeta,
+    id: i64,
+    reveal: bool,
+) -> Result<Details, ApiError> {
+    let summary: Summary = sqlx::query_as(sqlx::AssertSqlSafe(concat!(
+        summary_select!(),
+        "WHERE i.id = $1 AND i.area_code LIKE $2 || '%'
+           AND ($3::int8 IS NULL OR i.grid_cell_id = $3)"
+    )))
+    .bind(id)
+    .bind(&caller.area.prefix)
+    .bind(caller.area.grid_cell_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    type Rest = (
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        String,
+    );
+    let (
+        description,
+        address,
+        channel,
+        resolved_tier,
+        resolved_at,
+        closed_at,
+        duplicate_of,
+        name_enc,
+        phone_enc,
+        area_code,
+    ): Rest = sqlx::query_as(
+        "SELECT description, address, channel, resolved_tier::text, resolved_at, closed_at,
+                duplicate_of, reporter_name_enc, reporter_phone_enc, area_code
+         FROM incident WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let timeline: Vec<TimelineEvent> = sqlx::query_as(
+        "SELECT at, kind::text, status::text, tier::text, actor, note
+         FROM incident_event WHERE incident_id = $1 ORDER BY at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let possible_duplicates = if summary.open {
+        intake::possible_duplicates(conn, id).await?
+    } else {
+        Vec::new()
+    };
+    let reporter = if caller.role.handles_personal_data() {
+        let open = |sealed: Option<Vec<u8>>| -> Result<Option<String>, ApiError> {
+            sealed
+                .map(|s| cipher.open(&s).map_err(ApiError::internal))
+                .transpose()
+        };
+        let (name, phone) = (open(name_enc)?, open(phone_enc)?);
+        let action = if reveal {
+            "reveal_reporter"
+        } else {
+            "read_reporter"
+        };
+        let mut entry = caller.entry(action, "incident", id.to_string(), meta);
+        entry.area_code = &area_code;
+        audit::record(conn, &entry).await?;
+        Some(if reveal {
+            Reporter {
+                name,
+                phone,
+                revealed: true,
+            }
+        } else {
+            Reporter {
+                name: name.as_deref().map(mask_name),
+                phone: phone.as_deref().map(mask_phone),
+                revealed: false,
+            }
         })
+    } else {
+        None
+    };
+    Ok(Details {
+        summary,
+        description,
+        address,
+        channel,
+        resolved_tier,
+        resolved_at,
+        closed_at,
+        duplicate_of,
+        possible_duplicates,
+        reporter,
+        timeline,
+    })
+}
+
+/// A report as the native API takes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewIncident {
+    category: String,
+    severity: IncidentSeverity,
+    title: Option<String>,
+    description: String,
+    reporter: Option<NewReporter>,
+    location: NewLocation,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReporter {
+    name: Option<String>,
+    phone: Option<String>,
+}
+
+/// A point, an address, or both (the point places the case; the address is kept).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewLocation {
+    lon: Option<f64>,
+    lat: Option<f64>,
+    /// The device's accuracy, metres.
+    accuracy_m: Option<f64>,
+    address: Option<String>,
+}
+
+impl NewIncident {
+    fn into_report(self) -> Result<Report, ApiError> {
+        let point = match (self.location.lon, self.location.lat) {
+            (Some(lon), Some(lat)) => Some(LonLat::new(lon, lat).map_err(ApiError::InvalidField)?),
+            (None, None) => None,
+            _ => {
+                return Err(ApiError::InvalidField("lon and lat go together".into()));
+            }
+        };
+        let (reporter_name, reporter_phone) = match self.reporter {
+            Some(r) => (r.name, r.phone),
+            None => (None, None),
+        };
+        let mut report = Report {
+            category: self.category,
+            severity: self.severity,
+            title: self.title,
+            description: self.description,
+            reporter_name,
+            reporter_phone,
+            point,
+            accuracy_m: self.location.accuracy_m,
+            address: self.location.address,
+            channel: Channel::Api,
+        };
+        report.validate()?;
+        Ok(report)
+    }
+}
+
+/// The answer to a report: the case as stored, and how its place was found.
+#[derive(Debug, Serialize)]
+struct CreatedAnswer {
+    #[serde(flatten)]
+    incident: Details,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    geocoding: Option<Geocoded>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !intake::may_report(caller.role) {
+        return Err(ApiError::Forbidden);
+    }
+    let key = idempotency::Key::from_request(&headers, "POST", "/api/v1/incidents", &body)?;
+    let report = json_from_bytes::<NewIncident>(&headers, &body)?.into_report()?;
+    run_to_completion(async move {
+        let mut tx = state.pool.begin().await?;
+        if let Some(key) = &key
+            && let Claim::Replay(answer) = idempotency::claim(&mut tx, caller.user_id, key).await?
+        {
+            return Ok(answer);
+        }
+        let (created, geocoding) = intake_report(&mut tx, &state, &caller, &meta, &report).await?;
+        let incident =
+            load_details(&mut tx, &state.cipher, &caller, &meta, created.id, false).await?;
+        let answer = Stored {
+            status: StatusCode::CREATED,
+            content_type: "application/json".into(),
+            body: serde_json::to_vec(&CreatedAnswer {
+                incident,
+                geocoding,
+            })
+            .map_err(ApiError::internal)?,
+            location: Some(format!("/api/v1/incidents/{}", created.id)),
+        };
+        if let Some(key) = &key {
+            idempotency::store(&mut tx, caller.user_id, key, &answer).await?;
+        }
+        tx.commit().await?;
+        Ok(answer.into_response())
+    })
+    .await
+}
+
+/// Places, routes and writes a checked report (both intake APIs come through here).
+pub(crate) async fn intake_report(
+    conn: &mut PgConnection,
+    state: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    report: &Report,
+) -> Result<(intake::Created, Option<Geocoded>), ApiError> {
+    let rule = intake::category(conn, &report.category).await?;
+    let (placement, geocoding) = match (report.point, &report.address) {
+        (Some(point), _) => {
+            let route = intake::route_point(conn, point)
+                .await?
+                .ok_or_else(|| ApiError::OutsideArea("the place is outside the city".into()))?;
+            let placement = intake::Placement {
+                point,
+                method: crate::model::LocationMethod::Device,
+                precision_m: report.accuracy_m,
+                route,
+            };
+            (placement, None)
+        }
+        (None, Some(address)) => {
+            let geocoded = state
+                .geocoder
+                .geocode(conn, address, &caller.area.prefix, 5)
+                .await?;
+            let placement = geocode::placement(conn, &geocoded, caller).await?;
+            (placement, Some(geocoded))
+        }
+        (None, None) => {
+            return Err(ApiError::InvalidField(
+                "a location is required: a point (lon/lat), an address, or both".into(),
+            ));
+        }
+    };
+    intake::check_in_area(caller, &placement)?;
+    let created =
+        intake::create(conn, caller, meta, &state.cipher, report, &rule, &placement).await?;
+    Ok((created, geocoding))
+}
+
+async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Details>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let action: Action = json_from_bytes(&headers, &body)?;
+    let details = run_to_completion(async move {
+        let mut tx = state.pool.begin().await?;
+        actions::act(&mut tx, &caller, &meta, id, &action).await?;
+        let details = load_details(&mut tx, &state.cipher, &caller, &meta, id, false).await?;
+        tx.commit().await?;
+        Ok(details)
     })
     .await?;
     Ok(Json(details))

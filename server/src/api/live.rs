@@ -75,9 +75,7 @@ struct Scope {
 
 impl Scope {
     fn sees_incident(&self, i: &IncidentState) -> bool {
-        i.village_code
-            .as_deref()
-            .is_some_and(|v| v.starts_with(&self.prefix))
+        i.area_code.starts_with(&self.prefix)
             && self.grid_cell_id.is_none_or(|c| i.grid_cell_id == Some(c))
     }
 

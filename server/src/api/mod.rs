@@ -3,11 +3,14 @@
 mod admin_units;
 mod audit;
 mod facilities;
+mod figures;
+mod geocode;
 mod grid_cells;
 mod health;
 mod households;
 mod incidents;
 mod live;
+mod open311;
 pub mod params;
 pub mod session;
 mod stats;
@@ -32,6 +35,7 @@ use crate::audit::REQUEST_ID_HEADER;
 use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::geocode::Geocoder;
 use crate::live::LiveHub;
 use crate::personal::Cipher;
 use crate::tile_cache::TileCache;
@@ -52,11 +56,13 @@ pub struct AppState {
     pub tile_cache: Arc<TileCache>,
     /// Committed changes: drops stale tiles, feeds live clients.
     pub live: Arc<LiveHub>,
+    /// Addresses to places, with the gazetteer of administrative units.
+    pub geocoder: Arc<Geocoder>,
 }
 
 impl AppState {
-    /// The state, and the change listener behind live tiles and the live feed (spawned on the
-    /// current Tokio runtime, so call this inside one).
+    /// The state, the change listener behind live tiles and the live feed, and the escalation
+    /// of overdue cases (both spawned on the current Tokio runtime, so call this inside one).
     pub fn new(pool: PgPool, config: Config) -> Self {
         let login_limiter = Arc::new(AttemptLimiter::new(
             config.auth.address_limit,
@@ -66,6 +72,11 @@ impl AppState {
         let tile_cache = Arc::new(TileCache::new(config.tile_cache_bytes));
         let live = LiveHub::new(Arc::clone(&tile_cache), config.worker_stale_after);
         live.start(pool.clone());
+        let geocoder = Arc::new(Geocoder::default());
+        live.on_admin_units_changed(Arc::clone(&geocoder));
+        if let Some(every) = config.escalation_every {
+            crate::incidents::escalation::start(pool.clone(), every);
+        }
         Self {
             pool,
             config: Arc::new(config),
@@ -73,6 +84,7 @@ impl AppState {
             cipher,
             tile_cache,
             live,
+            geocoder,
         }
     }
 }
@@ -87,18 +99,21 @@ pub fn app(state: AppState) -> Router {
         .merge(grid_cells::router())
         .merge(facilities::router())
         .merge(stats::router())
+        .merge(figures::router())
         .merge(session::router())
         .merge(audit::router())
         .merge(households::router())
         .merge(live::router())
         .merge(incidents::router())
         .merge(workers::router())
+        .merge(geocode::router())
         .route("/client-config", axum::routing::get(client_config))
         .fallback(not_found);
 
     let router = Router::new()
         .merge(health::router())
         .merge(tiles::router())
+        .merge(open311::router())
         .nest("/api/v1", api);
     // The map client is a single page: any other path gets its index.html. Without a built
     // client, other paths are plain 404 problems.

@@ -49,6 +49,26 @@ where
     }
 }
 
+/// Parses a JSON request body held as bytes (for handlers that also need the raw bytes, as
+/// idempotent writes do), with [`JsonBody`]'s rules: a JSON content type, then the body.
+pub fn json_from_bytes<T: DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+    if !json {
+        return Err(ApiError::MalformedBody(
+            "expected a body with content type application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(format!("bad JSON body: {e}")))
+}
+
 /// Every incident status, in lifecycle order (the PostgreSQL enum `incident_status`).
 pub const INCIDENT_STATUSES: [&str; 8] = [
     "reported",

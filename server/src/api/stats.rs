@@ -67,7 +67,7 @@ async fn summary(State(state): State<AppState>, caller: Caller) -> Result<Json<S
                    SELECT 1 FROM cells c WHERE ST_Intersects(c.geom, h.geom)))
          ), incidents AS (
              SELECT i.id FROM incident i
-             WHERE i.village_id IN (SELECT id FROM villages)
+             WHERE i.area_code LIKE $1 || '%'
                AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
          )
          SELECT (SELECT count(*) FROM grid_plan),
@@ -142,9 +142,9 @@ async fn headline(
                 count(*) FILTER (WHERE i.tier = 'township') AS township,
                 count(*) FILTER (WHERE i.tier = 'county') AS county,
                 count(*) FILTER (WHERE i.tier = 'city') AS city
-         FROM incident i JOIN admin_unit v ON v.id = i.village_id
+         FROM incident i
          WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
-           AND v.code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
+           AND i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
     )
     .bind(prefix)
     .bind(cell)
@@ -161,8 +161,8 @@ async fn headline(
              count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)),
              count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)
                                 AND i.resolved_tier IN ('village', 'township'))
-         FROM incident i JOIN admin_unit v ON v.id = i.village_id
-         WHERE v.code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
+         FROM incident i
+         WHERE i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
     )
     .bind(prefix)
     .bind(cell)

@@ -146,15 +146,19 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The bearer token, or else the session cookie, of a request.
 pub fn presented_token(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+    token_in_headers(&parts.headers)
+}
+
+/// The bearer token, or else the session cookie, in request headers.
+pub fn token_in_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
         return scheme
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_owned());
     }
-    parts
-        .headers
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -156,6 +156,9 @@ pub async fn load(
     .await?;
     progress(&format!("{} facilities", data.facilities.len()));
 
+    let addresses = crate::geocode::rebuild_register(&mut tx, None).await?;
+    progress(&format!("{addresses} addresses in the register"));
+
     copy(
         &mut tx,
         "COPY grid_worker (id, name, phone_enc, status, last_position, last_seen_at) FROM STDIN",
@@ -223,8 +226,8 @@ pub async fn load(
     .await?;
     // Each case's deadline: the hours its current tier has, from when it last changed hands.
     sqlx::query(
-        "UPDATE incident i SET due_at = i.updated_at + make_interval(hours => d.hours)
-         FROM incident_deadline d WHERE d.severity = i.severity AND d.tier = i.tier",
+        "UPDATE incident SET due_at = updated_at + wangge_deadline(category, severity, tier),
+                            channel = 'demo'",
     )
     .execute(&mut *tx)
     .await?;

@@ -93,9 +93,8 @@ async fn report(pool: &PgPool, cipher: &Cipher, rng: &mut Rng) -> Result<(), sql
                 cell.township_name || cell.village_name || '群众反映' || $3 || ',请网格员核实处理。',
                 (ST_Dump(ST_GeneratePoints(cell.geom, 1))).geom, cell.id,
                 cell.village_id, cell.township_id, cell.county_id,
-                now() + make_interval(hours => d.hours), $4, $5
-         FROM cell, incident_deadline d
-         WHERE d.severity = $2::incident_severity AND d.tier = 'village'
+                now() + wangge_deadline($1, $2::incident_severity, 'village'), $4, $5
+         FROM cell
          RETURNING id, (SELECT a.code FROM admin_unit a WHERE a.id = village_id)",
     )
     .bind(category)
@@ -193,13 +192,13 @@ async fn progress(pool: &PgPool, rng: &mut Rng, speed: f64) -> Result<(), sqlx::
                  assignee_id = CASE WHEN $2 = 'assigned' THEN $4 ELSE i.assignee_id END,
                  updated_at = now(),
                  due_at = CASE WHEN $3::incident_tier <> i.tier
-                               THEN now() + make_interval(hours => d.hours) ELSE i.due_at END,
+                               THEN now() + wangge_deadline(i.category, i.severity, $3::incident_tier)
+                               ELSE i.due_at END,
                  resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE i.resolved_at END,
                  resolved_tier = CASE WHEN $2 = 'resolved' THEN $3::incident_tier
                                       ELSE i.resolved_tier END,
                  closed_at = CASE WHEN $2 = 'closed' THEN now() ELSE i.closed_at END
-             FROM incident_deadline d
-             WHERE i.id = $1 AND d.severity = i.severity AND d.tier = $3::incident_tier",
+             WHERE i.id = $1",
         )
         .bind(id)
         .bind(new_status)

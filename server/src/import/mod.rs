@@ -394,6 +394,11 @@ pub async fn import_households(
     .bind(rows.iter().map(|r| r.4.as_str().to_owned()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
+    // The geocoder finds the new addresses from now on.
+    let mut touched: Vec<i64> = village_ids.iter().flatten().copied().collect();
+    touched.sort_unstable();
+    touched.dedup();
+    crate::geocode::rebuild_register(&mut tx, Some(&touched)).await?;
     let what = format!("{} households", rows.len());
     audit::record(
         &mut tx,

@@ -1,0 +1,183 @@
+//! Applies a lifecycle [`Action`] to a stored case: locks it, asks the state machine, writes
+//! the change, its timeline event and its audit row in one transaction.
+
+use sqlx::PgConnection;
+
+use crate::audit::{self, RequestMeta};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::incidents::intake::{Placement, actor, check_in_area, route_point};
+use crate::incidents::lifecycle::{Action, Case, Refusal};
+use crate::model::{IncidentSeverity, IncidentStatus, IncidentTier, LocationMethod};
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Role { .. } => ApiError::Forbidden,
+            Refusal::State { .. } => ApiError::Conflict(refusal.to_string()),
+            Refusal::Invalid(message) => ApiError::InvalidField(message),
+        }
+    }
+}
+
+/// Does `action` to case `id` for `caller`. A case outside the caller's area is not found.
+pub async fn act(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    meta: &RequestMeta,
+    id: i64,
+    action: &Action,
+) -> Result<(), ApiError> {
+    let row: Option<(
+        IncidentStatus,
+        IncidentTier,
+        IncidentSeverity,
+        Option<i64>,
+        String,
+    )> = sqlx::query_as(
+        "SELECT status, tier, severity, assignee_id, area_code FROM incident
+             WHERE id = $1 AND area_code LIKE $2 || '%'
+               AND ($3::int8 IS NULL OR grid_cell_id = $3)
+             FOR UPDATE",
+    )
+    .bind(id)
+    .bind(&caller.area.prefix)
+    .bind(caller.area.grid_cell_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (status, tier, severity, assignee_id, mut area_code) = row.ok_or(ApiError::NotFound)?;
+    let case = Case {
+        status,
+        tier,
+        severity,
+        assignee_id,
+    };
+    let change = action.apply(&case, caller.role)?;
+    let mut detail = String::new();
+    let (mut new_assignee, mut duplicate_of, mut leader) = (None, None, None);
+    match action {
+        Action::Assign { worker_id, .. } => {
+            let name: Option<String> = sqlx::query_scalar(
+                "SELECT w.name FROM grid_worker w
+                 WHERE w.id = $1 AND EXISTS (
+                     SELECT 1 FROM grid_worker_cell wc
+                     JOIN grid_cell g ON g.id = wc.grid_cell_id
+                     JOIN admin_unit v ON v.id = g.village_id
+                     WHERE wc.worker_id = w.id AND v.code LIKE $2 || '%')",
+            )
+            .bind(worker_id)
+            .bind(&caller.area.prefix)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let name = name.ok_or_else(|| {
+                ApiError::InvalidField(format!("no grid worker {worker_id} in your area"))
+            })?;
+            new_assignee = Some(*worker_id);
+            detail = format!("交办给网格员 {name}（#{worker_id}）");
+        }
+        Action::MarkDuplicate { of, .. } => {
+            if *of == id {
+                return Err(ApiError::InvalidField(
+                    "a case cannot duplicate itself".into(),
+                ));
+            }
+            let original: Option<IncidentStatus> = sqlx::query_scalar(
+                "SELECT status FROM incident WHERE id = $1 AND area_code LIKE $2 || '%'",
+            )
+            .bind(of)
+            .bind(&caller.area.prefix)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match original {
+                None => {
+                    return Err(ApiError::InvalidField(format!("no case {of} in your area")));
+                }
+                Some(IncidentStatus::Duplicate) => {
+                    return Err(ApiError::InvalidField(format!(
+                        "case {of} is itself a duplicate; name its original"
+                    )));
+                }
+                Some(_) => {}
+            }
+            duplicate_of = Some(*of);
+            detail = format!("与 #{of} 重复");
+        }
+        Action::Lead { leader: name, .. } => {
+            leader = Some(name.trim().to_owned());
+            detail = format!("包案领导：{}", name.trim());
+        }
+        Action::Place { location, .. } => {
+            let route = route_point(conn, *location)
+                .await?
+                .ok_or_else(|| ApiError::OutsideArea("the place is outside the city".into()))?;
+            let placement = Placement {
+                point: *location,
+                method: LocationMethod::Manual,
+                precision_m: None,
+                route,
+            };
+            check_in_area(caller, &placement)?;
+            sqlx::query(
+                "UPDATE incident SET geom = ST_SetSRID(ST_MakePoint($2, $3), 4326),
+                        grid_cell_id = $4, village_id = $5, township_id = $6, county_id = $7,
+                        area_code = $8, location_method = 'manual', location_precision_m = NULL
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(location.lon())
+            .bind(location.lat())
+            .bind(placement.route.grid_cell_id)
+            .bind(placement.route.village_id)
+            .bind(placement.route.township_id)
+            .bind(placement.route.county_id)
+            .bind(&placement.route.area_code)
+            .execute(&mut *conn)
+            .await?;
+            area_code = placement.route.area_code;
+            detail = format!("人工标定位置 {:.6}, {:.6}", location.lon(), location.lat());
+        }
+        _ => {}
+    }
+    sqlx::query(
+        "UPDATE incident SET
+             status = $2, tier = $3, updated_at = now(),
+             due_at = CASE WHEN $4 THEN now() + wangge_deadline(category, severity, $3) ELSE due_at END,
+             assignee_id = coalesce($5, assignee_id),
+             resolved_at = CASE WHEN $2 IN ('resolved', 'closed') THEN coalesce(resolved_at, now()) END,
+             resolved_tier = CASE WHEN $2 IN ('resolved', 'closed') THEN coalesce(resolved_tier, $3) END,
+             closed_at = CASE WHEN $2 = 'closed' THEN now() END,
+             duplicate_of = coalesce($6, duplicate_of),
+             leader = coalesce($7, leader)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(change.status)
+    .bind(change.tier)
+    .bind(change.new_deadline)
+    .bind(new_assignee)
+    .bind(duplicate_of)
+    .bind(leader)
+    .execute(&mut *conn)
+    .await?;
+    let note = match (detail.is_empty(), change.note.is_empty()) {
+        (true, _) => change.note.clone(),
+        (false, true) => detail,
+        (false, false) => format!("{detail}；{}", change.note),
+    };
+    sqlx::query(
+        "INSERT INTO incident_event (incident_id, kind, status, tier, actor, note)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(change.kind)
+    .bind(change.status)
+    .bind(change.tier)
+    .bind(actor(caller))
+    .bind(&note)
+    .execute(&mut *conn)
+    .await?;
+    let mut entry = caller.entry(action.name(), "incident", id.to_string(), meta);
+    entry.area_code = &area_code;
+    audit::record(conn, &entry).await?;
+    Ok(())
+}

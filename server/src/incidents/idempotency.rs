@@ -1,0 +1,192 @@
+//! Idempotent writes: a request sent with an `Idempotency-Key` header is answered once; a
+//! retry with the same key and the same request gets that first answer again, and never a
+//! second incident.
+//!
+//! The key is claimed by inserting it in the transaction that does the work. A retry racing
+//! the first attempt blocks on the key's unique index until that transaction ends: if it
+//! committed, the retry replays the stored answer; if it rolled back (the request was
+//! refused), the retry claims the key and runs for itself. Keys belong to the user who sent
+//! them and are kept for [`KEY_LIFETIME_HOURS`].
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+
+use crate::error::ApiError;
+
+pub const HEADER: &str = "idempotency-key";
+/// How long a key is remembered.
+pub const KEY_LIFETIME_HOURS: i32 = 24;
+
+/// A validated `Idempotency-Key` and the fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub key: String,
+    pub request_hash: [u8; 32],
+}
+
+impl Key {
+    /// The request's key, if it sent one: 1 to 255 visible ASCII characters.
+    pub fn from_request(
+        headers: &HeaderMap,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Option<Key>, ApiError> {
+        let Some(value) = headers.get(HEADER) else {
+            return Ok(None);
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| {
+                ApiError::InvalidParameter(
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+                )
+            })?;
+        let mut hash = Sha256::new();
+        for part in [method.as_bytes(), path.as_bytes(), body] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        Ok(Some(Key {
+            key: key.to_owned(),
+            request_hash: hash.finalize().into(),
+        }))
+    }
+}
+
+/// An answer as it was first sent.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub location: Option<String>,
+}
+
+impl Stored {
+    fn into_response_marked(self, replayed: bool) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&self.content_type) {
+            headers.insert(header::CONTENT_TYPE, value);
+        }
+        if let Some(value) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, value);
+        }
+        if replayed {
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        response
+    }
+}
+
+impl IntoResponse for Stored {
+    fn into_response(self) -> Response {
+        self.into_response_marked(false)
+    }
+}
+
+/// The outcome of claiming a key.
+#[derive(Debug)]
+pub enum Claim {
+    /// First use: do the work, then [`store`] the answer in the same transaction.
+    Fresh,
+    /// Already answered: send this again.
+    Replay(Response),
+}
+
+/// Claims `key` for `user_id` inside the caller's transaction (see the module comment).
+pub async fn claim(conn: &mut PgConnection, user_id: i64, key: &Key) -> Result<Claim, ApiError> {
+    // A key older than its lifetime is forgotten, even if the sweeper has not reached it yet.
+    sqlx::query(
+        "DELETE FROM idempotency_key
+         WHERE user_id = $1 AND key = $2
+           AND created_at < now() - make_interval(hours => $3)",
+    )
+    .bind(user_id)
+    .bind(&key.key)
+    .bind(KEY_LIFETIME_HOURS)
+    .execute(&mut *conn)
+    .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_key (user_id, key, request_hash, status, content_type, body)
+         VALUES ($1, $2, $3, 0, '', '') ON CONFLICT (user_id, key) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(&key.key)
+    .bind(&key.request_hash[..])
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::Fresh);
+    }
+    let (hash, status, content_type, body, location): (
+        Vec<u8>,
+        i16,
+        String,
+        Vec<u8>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT request_hash, status, content_type, body, location FROM idempotency_key
+         WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(&key.key)
+    .fetch_one(&mut *conn)
+    .await?;
+    if hash != key.request_hash {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or_else(|| ApiError::internal(format!("stored status {status}")))?;
+    Ok(Claim::Replay(
+        Stored {
+            status,
+            content_type,
+            body,
+            location,
+        }
+        .into_response_marked(true),
+    ))
+}
+
+/// Records the answer to a freshly claimed key, in the transaction that did the work.
+pub async fn store(
+    conn: &mut PgConnection,
+    user_id: i64,
+    key: &Key,
+    answer: &Stored,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE idempotency_key SET status = $3, content_type = $4, body = $5, location = $6
+         WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(&key.key)
+    .bind(answer.status.as_u16() as i16)
+    .bind(&answer.content_type)
+    .bind(&answer.body)
+    .bind(&answer.location)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets keys past their lifetime; returns how many.
+pub async fn sweep(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM idempotency_key WHERE created_at < now() - make_interval(hours => $1)",
+    )
+    .bind(KEY_LIFETIME_HOURS)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}

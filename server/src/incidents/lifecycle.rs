@@ -1,0 +1,519 @@
+//! The incident lifecycle as a pure state machine: which action may happen from which state,
+//! by which role, and what it changes. The database layer applies the [`Change`]; nothing
+//! here does I/O, so every rule is unit-tested.
+//!
+//! reported → assigned → accepted → in progress → resolved → closed, or rejected / duplicate
+//! from any open state. Escalation moves an open case one tier up (village → township →
+//! county → city) and gives it that tier's deadline; the tier at resolution is recorded.
+
+use serde::Deserialize;
+
+use crate::auth::Role;
+use crate::model::{IncidentEventKind, IncidentSeverity, IncidentStatus, IncidentTier};
+
+/// A longitude/latitude pair in WGS-84 degrees, checked to be on the globe.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "RawLonLat")]
+pub struct LonLat {
+    lon: f64,
+    lat: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLonLat {
+    lon: f64,
+    lat: f64,
+}
+
+impl TryFrom<RawLonLat> for LonLat {
+    type Error = String;
+
+    fn try_from(raw: RawLonLat) -> Result<Self, String> {
+        LonLat::new(raw.lon, raw.lat)
+    }
+}
+
+impl LonLat {
+    pub fn new(lon: f64, lat: f64) -> Result<Self, String> {
+        if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
+            return Err(format!("longitude {lon} is outside -180..=180"));
+        }
+        if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
+            return Err(format!("latitude {lat} is outside -90..=90"));
+        }
+        Ok(Self { lon, lat })
+    }
+
+    pub fn lon(self) -> f64 {
+        self.lon
+    }
+
+    pub fn lat(self) -> f64 {
+        self.lat
+    }
+}
+
+/// Something a user does to a case. Every action may carry a note for the timeline.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Give the case to a grid worker (again, if it had one).
+    Assign {
+        worker_id: i64,
+        note: Option<String>,
+    },
+    /// The worker takes the case on.
+    Accept {
+        note: Option<String>,
+    },
+    /// Work on the case has begun.
+    Start {
+        note: Option<String>,
+    },
+    Resolve {
+        note: Option<String>,
+    },
+    /// The resolution was checked: the case is finished.
+    Close {
+        note: Option<String>,
+    },
+    /// The resolution did not hold: back to work.
+    Reopen {
+        note: String,
+    },
+    /// Not a matter for the grid system (a note says why).
+    Reject {
+        note: String,
+    },
+    MarkDuplicate {
+        of: i64,
+        note: Option<String>,
+    },
+    /// Hand the case one tier up.
+    Escalate {
+        note: Option<String>,
+    },
+    /// Put the case where it happened (by hand).
+    Place {
+        location: LonLat,
+        note: Option<String>,
+    },
+    /// A named leader owns the (major or critical) case until it is solved.
+    Lead {
+        leader: String,
+        note: Option<String>,
+    },
+    Note {
+        note: String,
+    },
+}
+
+/// The part of a case the rules look at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub status: IncidentStatus,
+    pub tier: IncidentTier,
+    pub severity: IncidentSeverity,
+    pub assignee_id: Option<i64>,
+}
+
+/// What an allowed action does to a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub kind: IncidentEventKind,
+    pub status: IncidentStatus,
+    pub tier: IncidentTier,
+    /// The tier changed: the deadline starts again for the new tier.
+    pub new_deadline: bool,
+    pub note: String,
+}
+
+/// Why an action was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// The role may never do this.
+    #[error("a {role} may not {action} a case")]
+    Role {
+        role: &'static str,
+        action: &'static str,
+    },
+    /// Not from the case's present state (a conflict: someone else may have moved it).
+    #[error("cannot {action} a case that is {status}")]
+    State {
+        action: &'static str,
+        status: &'static str,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Longest timeline note (characters).
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Assign { .. } => "assign",
+            Action::Accept { .. } => "accept",
+            Action::Start { .. } => "start",
+            Action::Resolve { .. } => "resolve",
+            Action::Close { .. } => "close",
+            Action::Reopen { .. } => "reopen",
+            Action::Reject { .. } => "reject",
+            Action::MarkDuplicate { .. } => "mark_duplicate",
+            Action::Escalate { .. } => "escalate",
+            Action::Place { .. } => "place",
+            Action::Lead { .. } => "lead",
+            Action::Note { .. } => "note",
+        }
+    }
+
+    fn note(&self) -> Option<&str> {
+        match self {
+            Action::Assign { note, .. }
+            | Action::Accept { note }
+            | Action::Start { note }
+            | Action::Resolve { note }
+            | Action::Close { note }
+            | Action::MarkDuplicate { note, .. }
+            | Action::Escalate { note }
+            | Action::Place { note, .. }
+            | Action::Lead { note, .. } => note.as_deref(),
+            Action::Reopen { note } | Action::Reject { note } | Action::Note { note } => Some(note),
+        }
+    }
+
+    /// Who may do this. Dispatchers run cases; grid workers work them (and may escalate what
+    /// the village cannot solve); operators watching the map may escalate and annotate.
+    pub fn allowed_for(&self, role: Role) -> bool {
+        use Role::*;
+        match self {
+            Action::Assign { .. }
+            | Action::Close { .. }
+            | Action::Reopen { .. }
+            | Action::Reject { .. }
+            | Action::MarkDuplicate { .. }
+            | Action::Place { .. }
+            | Action::Lead { .. } => matches!(role, Dispatcher),
+            Action::Accept { .. } | Action::Start { .. } | Action::Resolve { .. } => {
+                matches!(role, Dispatcher | Worker)
+            }
+            Action::Escalate { .. } | Action::Note { .. } => {
+                matches!(role, Dispatcher | Worker | Operator)
+            }
+        }
+    }
+
+    /// What this action does to `case` when `role` asks, or why it may not.
+    pub fn apply(&self, case: &Case, role: Role) -> Result<Change, Refusal> {
+        use IncidentStatus as S;
+        if !self.allowed_for(role) {
+            return Err(Refusal::Role {
+                role: role.as_str(),
+                action: self.name(),
+            });
+        }
+        let note = self.note().map(str::trim).unwrap_or_default().to_owned();
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(Refusal::Invalid(format!(
+                "the note is longer than {MAX_NOTE_CHARS} characters"
+            )));
+        }
+        if matches!(
+            self,
+            Action::Reopen { .. } | Action::Reject { .. } | Action::Note { .. }
+        ) && note.is_empty()
+        {
+            return Err(Refusal::Invalid(format!(
+                "{} needs a note saying why",
+                self.name()
+            )));
+        }
+        let refuse = || Refusal::State {
+            action: self.name(),
+            status: case.status.as_str(),
+        };
+        let open = case.status.is_open();
+        let stay = |kind| Change {
+            kind,
+            status: case.status,
+            tier: case.tier,
+            new_deadline: false,
+            note: note.clone(),
+        };
+        let to = |kind, status| Change {
+            status,
+            ..stay(kind)
+        };
+        Ok(match self {
+            Action::Assign { .. } if open => {
+                if case.assignee_id.is_some() {
+                    to(IncidentEventKind::Reassigned, S::Assigned)
+                } else {
+                    to(IncidentEventKind::Assigned, S::Assigned)
+                }
+            }
+            Action::Accept { .. } if case.status == S::Assigned => {
+                to(IncidentEventKind::Accepted, S::Accepted)
+            }
+            Action::Start { .. } if matches!(case.status, S::Assigned | S::Accepted) => {
+                to(IncidentEventKind::Started, S::InProgress)
+            }
+            Action::Resolve { .. } if open => to(IncidentEventKind::Resolved, S::Resolved),
+            Action::Close { .. } if case.status == S::Resolved => {
+                to(IncidentEventKind::Closed, S::Closed)
+            }
+            Action::Reopen { .. } if case.status == S::Resolved => {
+                let status = if case.assignee_id.is_some() {
+                    S::Assigned
+                } else {
+                    S::Reported
+                };
+                // Back at work: the tier's clock starts again.
+                Change {
+                    new_deadline: true,
+                    ..to(IncidentEventKind::Reopened, status)
+                }
+            }
+            Action::Reject { .. } if open => to(IncidentEventKind::Rejected, S::Rejected),
+            Action::MarkDuplicate { .. } if open => {
+                to(IncidentEventKind::MarkedDuplicate, S::Duplicate)
+            }
+            Action::Escalate { .. } if open => match case.tier.next() {
+                Some(tier) => Change {
+                    tier,
+                    new_deadline: true,
+                    ..stay(IncidentEventKind::Escalated)
+                },
+                None => {
+                    return Err(Refusal::Invalid(
+                        "the case is already at the city, the highest tier".into(),
+                    ));
+                }
+            },
+            Action::Place { .. } if open => stay(IncidentEventKind::Located),
+            Action::Lead { leader, .. } if open => {
+                if !matches!(
+                    case.severity,
+                    IncidentSeverity::Major | IncidentSeverity::Critical
+                ) {
+                    return Err(Refusal::Invalid(
+                        "only major and critical cases are owned by a leader".into(),
+                    ));
+                }
+                let len = leader.trim().chars().count();
+                if !(1..=100).contains(&len) {
+                    return Err(Refusal::Invalid(
+                        "the leader's name must be 1 to 100 characters".into(),
+                    ));
+                }
+                stay(IncidentEventKind::LeaderAssigned)
+            }
+            Action::Note { .. } => stay(IncidentEventKind::Note),
+            _ => return Err(refuse()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(status: IncidentStatus) -> Case {
+        Case {
+            status,
+            tier: IncidentTier::Village,
+            severity: IncidentSeverity::Moderate,
+            assignee_id: None,
+        }
+    }
+
+    fn note(text: &str) -> Option<String> {
+        Some(text.into())
+    }
+
+    #[test]
+    fn the_happy_path_runs_from_report_to_close() {
+        use IncidentStatus as S;
+        let steps = [
+            (
+                Action::Assign {
+                    worker_id: 7,
+                    note: None,
+                },
+                Role::Dispatcher,
+                S::Assigned,
+            ),
+            (Action::Accept { note: None }, Role::Worker, S::Accepted),
+            (Action::Start { note: None }, Role::Worker, S::InProgress),
+            (
+                Action::Resolve {
+                    note: note("调解成功"),
+                },
+                Role::Worker,
+                S::Resolved,
+            ),
+            (Action::Close { note: None }, Role::Dispatcher, S::Closed),
+        ];
+        let mut current = case(S::Reported);
+        for (action, role, expected) in steps {
+            let change = action.apply(&current, role).unwrap();
+            assert_eq!(change.status, expected, "{}", action.name());
+            current.status = change.status;
+            if let Action::Assign { worker_id, .. } = action {
+                current.assignee_id = Some(worker_id);
+            }
+        }
+    }
+
+    #[test]
+    fn finished_cases_refuse_further_work_as_a_conflict() {
+        for status in [
+            IncidentStatus::Closed,
+            IncidentStatus::Rejected,
+            IncidentStatus::Duplicate,
+        ] {
+            for action in [
+                Action::Resolve { note: None },
+                Action::Escalate { note: None },
+                Action::Assign {
+                    worker_id: 1,
+                    note: None,
+                },
+            ] {
+                let refusal = action.apply(&case(status), Role::Dispatcher).unwrap_err();
+                assert!(matches!(refusal, Refusal::State { .. }), "{refusal:?}");
+            }
+        }
+        // Accepting needs an assignment first.
+        let refusal = Action::Accept { note: None }
+            .apply(&case(IncidentStatus::Reported), Role::Worker)
+            .unwrap_err();
+        assert!(matches!(refusal, Refusal::State { .. }));
+    }
+
+    #[test]
+    fn escalation_climbs_one_tier_to_the_city_and_no_further() {
+        let mut current = case(IncidentStatus::Assigned);
+        for expected in [
+            IncidentTier::Township,
+            IncidentTier::County,
+            IncidentTier::City,
+        ] {
+            let change = Action::Escalate { note: None }
+                .apply(&current, Role::Worker)
+                .unwrap();
+            assert_eq!(change.tier, expected);
+            assert!(change.new_deadline);
+            assert_eq!(change.status, IncidentStatus::Assigned);
+            current.tier = change.tier;
+        }
+        let refusal = Action::Escalate { note: None }
+            .apply(&current, Role::Worker)
+            .unwrap_err();
+        assert!(matches!(refusal, Refusal::Invalid(_)));
+    }
+
+    #[test]
+    fn roles_are_held_to_their_work() {
+        let reported = case(IncidentStatus::Reported);
+        let assign = Action::Assign {
+            worker_id: 1,
+            note: None,
+        };
+        for role in [
+            Role::Operator,
+            Role::Worker,
+            Role::Planner,
+            Role::Auditor,
+            Role::Admin,
+        ] {
+            assert!(matches!(
+                assign.apply(&reported, role),
+                Err(Refusal::Role { .. })
+            ));
+        }
+        for role in [Role::Planner, Role::Auditor, Role::Admin] {
+            let escalate = Action::Escalate { note: None };
+            assert!(matches!(
+                escalate.apply(&reported, role),
+                Err(Refusal::Role { .. })
+            ));
+        }
+        assert!(
+            Action::Escalate { note: None }
+                .apply(&reported, Role::Operator)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn reassigning_is_its_own_event_and_reopening_returns_to_the_assignee() {
+        let mut assigned = case(IncidentStatus::Assigned);
+        assigned.assignee_id = Some(3);
+        let change = Action::Assign {
+            worker_id: 4,
+            note: None,
+        }
+        .apply(&assigned, Role::Dispatcher)
+        .unwrap();
+        assert_eq!(change.kind, IncidentEventKind::Reassigned);
+
+        let mut resolved = assigned.clone();
+        resolved.status = IncidentStatus::Resolved;
+        let change = Action::Reopen {
+            note: "当事人反映未履行".into(),
+        }
+        .apply(&resolved, Role::Dispatcher)
+        .unwrap();
+        assert_eq!(change.status, IncidentStatus::Assigned);
+        let refusal = Action::Reopen { note: "  ".into() }
+            .apply(&resolved, Role::Dispatcher)
+            .unwrap_err();
+        assert!(matches!(refusal, Refusal::Invalid(_)));
+    }
+
+    #[test]
+    fn only_major_cases_get_a_leader() {
+        let mut major = case(IncidentStatus::Reported);
+        major.severity = IncidentSeverity::Major;
+        let lead = Action::Lead {
+            leader: "李副县长".into(),
+            note: None,
+        };
+        assert_eq!(
+            lead.apply(&major, Role::Dispatcher).unwrap().kind,
+            IncidentEventKind::LeaderAssigned
+        );
+        assert!(matches!(
+            lead.apply(&case(IncidentStatus::Reported), Role::Dispatcher),
+            Err(Refusal::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn actions_parse_strictly_from_json() {
+        let action: Action =
+            serde_json::from_str(r#"{"action":"assign","worker_id":5,"note":"就近"}"#).unwrap();
+        assert_eq!(
+            action,
+            Action::Assign {
+                worker_id: 5,
+                note: note("就近")
+            }
+        );
+        let place: Action =
+            serde_json::from_str(r#"{"action":"place","location":{"lon":102.5,"lat":24.3}}"#)
+                .unwrap();
+        assert!(matches!(place, Action::Place { .. }));
+        for bad in [
+            r#"{"action":"assign"}"#,
+            r#"{"action":"fly"}"#,
+            r#"{"action":"accept","worker":1}"#,
+            r#"{"action":"place","location":{"lon":200,"lat":24}}"#,
+        ] {
+            assert!(serde_json::from_str::<Action>(bad).is_err(), "{bad}");
+        }
+    }
+}
