@@ -494,7 +494,8 @@ async fn errors_take_the_specs_shape_and_write_nothing() {
         .await;
     let (lon, lat) = point_in_a_cell(&db).await;
     let (lon, lat) = (lon.to_string(), lat.to_string());
-    let cases: Vec<(&str, Vec<(&str, &str)>, StatusCode)> = vec![
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Form, StatusCode)> = vec![
         (
             "no api_key",
             vec![("service_code", "land"), ("lat", &lat), ("long", &lon)],
