@@ -1,16 +1,22 @@
 # Sourced by the benchmark scripts: builds wangge and the benchmark example named in
-# $bench_example, starts a demo database (a small demo in a temporary folder, or the demo in
-# WANGGE_DATA_DIR) and a city-wide operator `bench-tiles` with a fresh password; sets $url and
-# $password for the benchmark.
+# $bench_example, starts a demo database (a demo of $bench_scale — small unless set — in a
+# temporary folder, or the demo in WANGGE_DATA_DIR) and a city-wide operator `bench-tiles`
+# with a fresh password; sets $url and $password for the benchmark, and `bench_cleanup`,
+# which an EXIT trap runs (scripts that set their own trap call it).
 cargo build --release --quiet --bin wangge --example "$bench_example"
 data_dir=${WANGGE_DATA_DIR:-}
+bench_cleanup() { :; }
 if [[ -z "$data_dir" ]]; then
-    data_dir=$(mktemp -d /tmp/wangge-bench.XXXXXX)
-    chmod 755 "$data_dir"
-    trap 'target/release/wangge --data-dir "$data_dir/pg" db stop >/dev/null 2>&1 || true; rm -rf "$data_dir"' EXIT
-    data_dir="$data_dir/pg"
-    echo "==> loading the small demo into $data_dir"
-    target/release/wangge --data-dir "$data_dir" demo --scale small --load-only >/dev/null
+    scratch_dir=$(mktemp -d /tmp/wangge-bench.XXXXXX)
+    chmod 755 "$scratch_dir"
+    bench_cleanup() {
+        target/release/wangge --data-dir "$scratch_dir/pg" db stop >/dev/null 2>&1 || true
+        rm -rf "$scratch_dir"
+    }
+    trap bench_cleanup EXIT
+    data_dir="$scratch_dir/pg"
+    echo "==> loading the ${bench_scale:-small} demo into $data_dir"
+    target/release/wangge --data-dir "$data_dir" demo --scale "${bench_scale:-small}" --load-only >/dev/null
 fi
 url=$(target/release/wangge --data-dir "$data_dir" db start | tail -n 1)
 password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')

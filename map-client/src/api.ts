@@ -310,7 +310,21 @@ export interface IncidentSummary {
   township_name: string | null;
   county_name: string | null;
   assignee_name: string | null;
+  /** How its place is known (LOCATION_METHODS); `area`: only its unit, waiting to be placed. */
+  location_method?: LocationMethod | string;
+  /** Metres within which the true place lies, when known. */
+  location_precision_m?: number | null;
+  /** The leader owning a major case (包案领导). */
+  leader?: string | null;
 }
+
+/** How an incident's place is known: the device (GPS), the address register, by hand, or only its unit. */
+export const LOCATION_METHODS = ['device', 'geocoded', 'manual', 'area'] as const;
+export type LocationMethod = (typeof LOCATION_METHODS)[number];
+
+/** Where a report came in. */
+export const CHANNELS = ['api', 'open311', 'demo', 'simulator'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 export interface IncidentPage {
   total: number;
@@ -329,6 +343,16 @@ export interface TimelineEntry {
 /** `GET /api/v1/incidents/{id}`: the list fields, the description, the reporter (masked; absent for roles that may not see it) and the timeline. */
 export interface IncidentDetail extends IncidentSummary {
   description?: string | null;
+  /** The address given with the report, if any. */
+  address?: string | null;
+  channel?: Channel | string;
+  resolved_tier?: Tier | string | null;
+  resolved_at?: string | null;
+  closed_at?: string | null;
+  /** The case this one duplicates. */
+  duplicate_of?: number | string | null;
+  /** Open cases of the same category close by in space and time, nearest first. */
+  possible_duplicates?: (number | string)[];
   reporter?: { name?: string | null; phone?: string | null } | null;
   timeline?: TimelineEntry[];
 }
@@ -388,6 +412,113 @@ export interface Headline {
 
 export function fetchHeadline(signal?: AbortSignal): Promise<Headline> {
   return getJson(buildUrl('/stats/headline'), signal, ACCEPT_JSON);
+}
+
+// ---------------------------------------------------------------- resolution figures
+
+/**
+ * Groupings of `GET /api/v1/stats/resolution?by=`: units (the case's county,
+ * township, village or grid cell), its category, or the CST period of the
+ * report (for `reported`) and of the resolution (for `resolved`).
+ */
+export const RESOLUTION_GROUPINGS = ['county', 'township', 'village', 'grid_cell', 'category', 'month', 'week', 'day'] as const;
+export type ResolutionGrouping = (typeof RESOLUTION_GROUPINGS)[number];
+
+export const TIME_GROUPINGS: readonly ResolutionGrouping[] = ['month', 'week', 'day'];
+
+export function isTimeGrouping(by: ResolutionGrouping): boolean {
+  return TIME_GROUPINGS.includes(by);
+}
+
+/** The period and category every figure endpoint takes: CST days `YYYY-MM-DD`, both included; absent: open-ended. */
+export interface FiguresQuery {
+  from?: string;
+  to?: string;
+  category?: string;
+}
+
+/** One group's figures (and the total's). */
+export interface ResolutionFigures {
+  reported: number;
+  resolved: number;
+  resolved_village: number;
+  resolved_township: number;
+  resolved_county: number;
+  resolved_city: number;
+  /** Resolved at village or township tier, of all resolved (0..1); null when none were. */
+  share_township_or_below: number | null;
+  /** As of now, among the cases reported in the period. */
+  open: number;
+  overdue: number;
+  median_hours_to_resolve: number | null;
+}
+
+export interface ResolutionRow extends ResolutionFigures {
+  /** A unit's or cell's code, a category, or a period; null for cases not yet placed in a unit. */
+  key: string | null;
+  name: string | null;
+}
+
+/** `GET /api/v1/stats/resolution` */
+export interface Resolution {
+  by: ResolutionGrouping | string;
+  from: string | null;
+  to: string | null;
+  rows: ResolutionRow[];
+  total: ResolutionRow | null;
+}
+
+/** `GET /api/v1/stats/mediators`: cases resolved per grid worker (一案一补). */
+export interface MediatorRow {
+  worker_id: number;
+  worker_name: string;
+  /** The cells the worker serves, space-separated. */
+  grid_cell_codes: string;
+  village_name: string | null;
+  resolved: number;
+  resolved_at_village: number;
+}
+
+/** `GET /api/v1/stats/mediated?level=`: cases resolved at that tier, per unit of it. */
+export interface MediatedRow {
+  code: string;
+  name: string;
+  resolved: number;
+}
+
+/**
+ * The URL of a figures endpoint for `query`, as JSON or (`csv`) as the CSV
+ * download the server offers (UTF-8 with BOM, as an attachment).
+ */
+export function figuresUrl(
+  path: '/stats/resolution' | '/stats/mediators' | '/stats/mediated',
+  params: Record<string, string | undefined>,
+  query: FiguresQuery,
+  csv = false,
+): string {
+  return buildUrl(path, {
+    ...params,
+    from: query.from || undefined,
+    to: query.to || undefined,
+    category: query.category || undefined,
+    format: csv ? 'csv' : undefined,
+  });
+}
+
+export function resolutionUrl(by: ResolutionGrouping, query: FiguresQuery, csv = false): string {
+  return figuresUrl('/stats/resolution', { by }, query, csv);
+}
+
+export function mediatorsUrl(query: FiguresQuery, csv = false): string {
+  return figuresUrl('/stats/mediators', {}, query, csv);
+}
+
+export function mediatedUrl(level: Tier, query: FiguresQuery, csv = false): string {
+  return figuresUrl('/stats/mediated', { level }, query, csv);
+}
+
+export function fetchJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  return getJson(url, signal, ACCEPT_JSON);
 }
 
 export type Basemap =

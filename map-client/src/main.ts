@@ -65,7 +65,8 @@ import { LiveClient, type ChangesMessage } from './live';
 import { createLoginScreen, type LoginReason } from './login';
 import { PulseOverlay } from './pulse';
 import { TileRefresher, addTileSources, removeTileSources, transformRequest } from './tiles';
-import { createUi, popupContent, type Selection } from './ui';
+import { createStatsView } from './stats';
+import { createUi, popupContent, type Selection, type View } from './ui';
 import { WorkerOverlay } from './workers';
 
 declare global {
@@ -158,6 +159,10 @@ const panel = createIncidentPanel({
   onError: (what, err) => lateError(what, err),
 });
 
+const statsView = createStatsView({
+  onError: (what, err) => lateError(what, err),
+});
+
 const ui = createUi(uiRoot, {
   onToggleGroup(group, visible) {
     for (const id of GROUP_LAYERS[group]) {
@@ -168,6 +173,8 @@ const ui = createUi(uiRoot, {
   onSignOut: () => signOutNow(),
   headline: headline.root,
   right: [panel.list, panel.detail],
+  statsView: statsView.root,
+  onViewChange: (view) => setView(view),
 });
 const login = createLoginScreen(document.body);
 
@@ -296,7 +303,10 @@ function tasks(signal: AbortSignal): Promise<void>[] {
     admin('county'),
     admin('township'),
     admin('village'),
-    task('categories.title', fetchCategories(signal), (c) => panel.setCategories(c)),
+    task('categories.title', fetchCategories(signal), (c) => {
+      panel.setCategories(c);
+      statsView.setCategories(c);
+    }),
     task('incidents.title', panel.load(signal), () => {}),
     task('headline.title', fetchHeadline(signal), (h) => headline.set(h), () => headline.setUnavailable()),
     task('stats.title', fetchStatsSummary(signal), (s) => ui.setStats(s, new Date()), () => ui.setStatsUnavailable()),
@@ -472,7 +482,10 @@ function resync(): void {
     loadAdminLabels(level).catch((err: unknown) => lateError(ADMIN_LABELS[level].what, err));
   }
   fetchCategories().then(
-    (c) => panel.setCategories(c),
+    (c) => {
+      panel.setCategories(c);
+      statsView.setCategories(c);
+    },
     (err: unknown) => lateError('categories.title', err),
   );
   panel.refresh();
@@ -525,8 +538,29 @@ let expiryTimer = 0;
 function setAuthState(state: AuthState): void {
   authState = state;
   document.body.dataset['auth'] = state;
-  const out = state !== 'signed-in';
-  for (const node of [map.getContainer(), ui.root]) node.inert = out;
+  applyInert();
+}
+
+/** Signed out: the map and panels are inert. In the statistics view the map (covered) is too. */
+function applyInert(): void {
+  const out = authState !== 'signed-in';
+  ui.root.inert = out;
+  map.getContainer().inert = out || view === 'stats';
+}
+
+// ---------------------------------------------------------------- views
+
+/** The map with its panels, or the statistics view over it (the map stays as it is underneath). */
+let view: View = 'map';
+
+function setView(next: View): void {
+  view = next;
+  document.body.dataset['view'] = next;
+  ui.setView(next);
+  statsView.root.hidden = next !== 'stats';
+  applyInert();
+  if (next === 'stats') statsView.show();
+  else map.triggerRepaint();
 }
 
 /** Longest setTimeout delay is 2^31-1 ms; far expiries are checked again daily. */
@@ -583,6 +617,8 @@ function leaveSession(): void {
   panel.reset();
   headline.reset();
   ui.reset();
+  setView('map');
+  statsView.reset();
   sessionState = Promise.resolve(null);
   setAuthState('signed-out');
   // (only what was added is removed: nothing before the style has loaded)
@@ -638,6 +674,7 @@ async function signOutNow(): Promise<void> {
   endSession({ kind: 'signedOut' });
 }
 
+document.body.dataset['view'] = view;
 setAuthState('checking');
 login.checking();
 const checked = fetchSession().then(

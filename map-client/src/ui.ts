@@ -137,7 +137,14 @@ export interface UiOptions {
   headline: HTMLElement;
   /** Panels of the right-hand column (the incident list and details). */
   right: HTMLElement[];
+  /** The statistics view, shown instead of the map's panels when chosen in the header. */
+  statsView: HTMLElement;
+  /** Called when the map or statistics view is chosen in the header. */
+  onViewChange: (view: View) => void;
 }
+
+/** What the page shows under the header: the map with its panels, or the statistics view. */
+export type View = 'map' | 'stats';
 
 export interface Ui {
   /** The element holding the panels. */
@@ -152,6 +159,8 @@ export interface Ui {
   setLive(status: LiveStatus, lastMessageAt: Date | null): void;
   /** Layer groups switched off in the legend. */
   hiddenGroups(): Set<LayerGroup>;
+  /** Marks `view` as the one shown in the header's switch (the caller shows it). */
+  setView(view: View): void;
   /** Back to the state before any data: stats "loading", no error lines (on sign-out). */
   reset(): void;
 }
@@ -213,10 +222,25 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
     live.title = `${t('live.title')}${liveState.at ? ` · ${t('live.last')} ${formatTime(liveState.at)}` : ''}`;
   };
   renderLive();
+  // Map or statistics view: two toggle buttons, the shown one pressed.
+  const viewButtons = new Map<View, HTMLButtonElement>();
+  const viewSwitch = el('div', { class: 'view-switch', id: 'view-switch', role: 'group' });
+  for (const view of ['map', 'stats'] as const) {
+    const button = el('button', { type: 'button', id: `view-${view}`, class: 'view-button', 'data-view': view, 'aria-pressed': String(view === 'map') });
+    button.append(text('span', `view.${view}`));
+    button.addEventListener('click', () => {
+      if (button.getAttribute('aria-pressed') !== 'true') options.onViewChange(view);
+    });
+    viewButtons.set(view, button);
+    viewSwitch.append(button);
+  }
+  const labelViewSwitch = (): void => viewSwitch.setAttribute('aria-label', t('view.switch'));
+  labelViewSwitch();
   const header = el(
     'header',
     { class: 'panel title-panel', id: 'title-panel' },
     el('div', { class: 'titles' }, text('h1', 'app.title'), el('p', { class: 'subtitle' }, text('span', 'app.subtitle'), live)),
+    viewSwitch,
     user,
     signOutButton,
     langSwitch('lang-switch'),
@@ -299,6 +323,7 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
     topbar,
     el('div', { class: 'side' }, legend, stats),
     el('div', { class: 'side-right', id: 'side-right' }, ...options.right),
+    options.statsView,
     banner,
   );
   relabel(root);
@@ -311,6 +336,7 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
     renderUser();
     renderStats();
     renderLive();
+    labelViewSwitch();
   });
 
   return {
@@ -334,6 +360,9 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
     },
     hiddenGroups() {
       return new Set([...toggles].filter(([, input]) => !input.checked).map(([group]) => group));
+    },
+    setView(view) {
+      for (const [v, button] of viewButtons) button.setAttribute('aria-pressed', String(v === view));
     },
     reset() {
       lastStats = null;

@@ -272,8 +272,15 @@ async fn one(
     }
     let details = run_to_completion(async move {
         let mut tx = state.pool.begin().await?;
-        let details =
-            load_details(&mut tx, &state.cipher, &caller, &meta, id, params.reveal).await?;
+        let details = load_details(
+            &mut tx,
+            &state.cipher,
+            &caller,
+            &meta,
+            id,
+            Some(params.reveal),
+        )
+        .await?;
         tx.commit().await?;
         Ok(details)
     })
@@ -281,15 +288,16 @@ async fn one(
     Ok(Json(details))
 }
 
-/// One case as `caller` may see it, with its timeline; reading its reporter is audited on
-/// `conn`, so call this inside the transaction that answers.
+/// One case as `caller` may see it, with its timeline. With `reveal` (false: masked, true:
+/// in full) the reporter is included for the roles that handle personal data, and reading
+/// them is audited on `conn`: call this inside the transaction that answers.
 pub(crate) async fn load_details(
     conn: &mut PgConnection,
     cipher: &Cipher,
     caller: &Caller,
     meta: &RequestMeta,
     id: i64,
-    reveal: bool,
+    reveal: Option<bool>,
 ) -> Result<Details, ApiError> {
     let summary: Summary = sqlx::query_as(sqlx::AssertSqlSafe(concat!(
         summary_select!(),
@@ -345,7 +353,9 @@ pub(crate) async fn load_details(
     } else {
         Vec::new()
     };
-    let reporter = if caller.role.handles_personal_data() {
+    let reporter = if let Some(reveal) = reveal
+        && caller.role.handles_personal_data()
+    {
         let open = |sealed: Option<Vec<u8>>| -> Result<Option<String>, ApiError> {
             sealed
                 .map(|s| cipher.open(&s).map_err(ApiError::internal))
@@ -479,9 +489,9 @@ async fn create(
         {
             return Ok(answer);
         }
-        let (created, geocoding) = intake_report(&mut tx, &state, &caller, &meta, &report).await?;
+        let (created, geocoding) = intake_report(&mut tx, &state, &caller, &report).await?;
         let incident =
-            load_details(&mut tx, &state.cipher, &caller, &meta, created.id, false).await?;
+            load_details(&mut tx, &state.cipher, &caller, &meta, created.id, None).await?;
         let answer = Stored {
             status: StatusCode::CREATED,
             content_type: "application/json".into(),
@@ -495,6 +505,7 @@ async fn create(
         if let Some(key) = &key {
             idempotency::store(&mut tx, caller.user_id, key, &answer).await?;
         }
+        intake::audit_created(&mut tx, &caller, &meta, &created).await?;
         tx.commit().await?;
         Ok(answer.into_response())
     })
@@ -506,7 +517,6 @@ pub(crate) async fn intake_report(
     conn: &mut PgConnection,
     state: &AppState,
     caller: &Caller,
-    meta: &RequestMeta,
     report: &Report,
 ) -> Result<(intake::Created, Option<Geocoded>), ApiError> {
     let rule = intake::category(conn, &report.category).await?;
@@ -538,8 +548,7 @@ pub(crate) async fn intake_report(
         }
     };
     intake::check_in_area(caller, &placement)?;
-    let created =
-        intake::create(conn, caller, meta, &state.cipher, report, &rule, &placement).await?;
+    let created = intake::create(conn, caller, &state.cipher, report, &rule, &placement).await?;
     Ok((created, geocoding))
 }
 
@@ -556,7 +565,7 @@ async fn act(
     let details = run_to_completion(async move {
         let mut tx = state.pool.begin().await?;
         actions::act(&mut tx, &caller, &meta, id, &action).await?;
-        let details = load_details(&mut tx, &state.cipher, &caller, &meta, id, false).await?;
+        let details = load_details(&mut tx, &state.cipher, &caller, &meta, id, None).await?;
         tx.commit().await?;
         Ok(details)
     })

@@ -215,7 +215,8 @@ async fn open311_caller(
         .map(str::to_owned)
         .or_else(|| auth::token_in_headers(headers))
         .ok_or(ApiError::Unauthenticated)?;
-    auth::session::authenticate(&state.pool, &auth::token::hash(&token), &state.config.auth)
+    let mut conn = state.pool.acquire().await?;
+    auth::session::authenticate(&mut conn, &auth::token::hash(&token), &state.config.auth)
         .await?
         .ok_or(ApiError::Unauthenticated)
 }
@@ -670,27 +671,16 @@ async fn post_resource(
         {
             return Ok(answer);
         }
-        let (created, _geocoding, method) = match address_id {
+        let created = match address_id {
             Some(address_id) => {
-                let created =
-                    intake_at_address(&mut tx, &state, &caller, &meta, &report, address_id).await?;
-                (created, None, LocationMethod::Geocoded)
+                intake_at_address(&mut tx, &state, &caller, &report, address_id).await?
             }
-            None => {
-                let (created, geocoding) =
-                    intake_report(&mut tx, &state, &caller, &meta, &report).await?;
-                let method: LocationMethod =
-                    sqlx::query_scalar("SELECT location_method FROM incident WHERE id = $1")
-                        .bind(created.id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                (created, geocoding, method)
-            }
+            None => intake_report(&mut tx, &state, &caller, &report).await?.0,
         };
         let item = obj([
             ("service_request_id", json!(created.id.to_string())),
             ("token", json!(created.open311_token.to_string())),
-            ("service_notice", json!(notice(method.as_str()))),
+            ("service_notice", json!(notice(created.method.as_str()))),
             ("account_id", json!(form.get("account_id"))),
         ]);
         let response = render(format, "service_requests", "request", vec![item]);
@@ -719,6 +709,7 @@ async fn post_resource(
         if let Some(key) = &key {
             idempotency::store(&mut tx, caller.user_id, key, &answer).await?;
         }
+        intake::audit_created(&mut tx, &caller, &meta, &created).await?;
         tx.commit().await?;
         Ok(answer.into_response())
     })
@@ -825,7 +816,6 @@ async fn intake_at_address(
     conn: &mut PgConnection,
     state: &AppState,
     caller: &Caller,
-    meta: &RequestMeta,
     report: &Report,
     address_id: i64,
 ) -> Result<intake::Created, ApiError> {
@@ -850,14 +840,5 @@ async fn intake_at_address(
     intake::check_in_area(caller, &placement)?;
     let mut report = report.clone();
     report.address = Some(address);
-    intake::create(
-        conn,
-        caller,
-        meta,
-        &state.cipher,
-        &report,
-        &rule,
-        &placement,
-    )
-    .await
+    intake::create(conn, caller, &state.cipher, &report, &rule, &placement).await
 }

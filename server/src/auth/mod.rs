@@ -138,7 +138,8 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = presented_token(parts).ok_or(ApiError::Unauthenticated)?;
-        session::authenticate(&state.pool, &token::hash(&token), &state.config.auth)
+        let mut conn = state.pool.acquire().await?;
+        session::authenticate(&mut conn, &token::hash(&token), &state.config.auth)
             .await?
             .ok_or(ApiError::Unauthenticated)
     }

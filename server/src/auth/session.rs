@@ -9,9 +9,13 @@ use crate::audit::{self, Entry, Outcome, RequestMeta};
 use crate::config::AuthConfig;
 use crate::error::ApiError;
 
+/// The idle clock is touched at most this often (seconds): a session's idle expiry may come
+/// this much early, and a busy token does not rewrite its session row on every request.
+const TOUCH_EVERY_SECS: f64 = 60.0;
+
 /// Resolves a token hash to its live session's user, touching its idle clock.
 pub async fn authenticate(
-    db: impl sqlx::PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     token_hash: &[u8; 32],
     config: &AuthConfig,
 ) -> Result<Option<Caller>, ApiError> {
@@ -25,27 +29,54 @@ pub async fn authenticate(
         Option<i64>,
         Option<String>,
         DateTime<Utc>,
+        bool,
     );
+    // A read, then a touch only when the clock is a minute old: a field device or an
+    // integration sending many requests on one token would otherwise queue every request
+    // behind the same row's lock and a commit of its own.
     let row: Option<Row> = sqlx::query_as(
-        "UPDATE auth_session s SET last_seen_at = now()
-         FROM app_user u
+        "SELECT u.id, u.username, u.role,
+                COALESCE(au.level::text, 'grid_cell'), COALESCE(au.code, gc.code),
+                COALESCE(au.name, gc.name), u.area_grid_cell_id, gv.code, s.expires_at,
+                s.last_seen_at < now() - make_interval(secs => $3)
+         FROM auth_session s
+         JOIN app_user u ON u.id = s.user_id
          LEFT JOIN admin_unit au ON au.id = u.area_unit_id
          LEFT JOIN grid_cell gc ON gc.id = u.area_grid_cell_id
          LEFT JOIN admin_unit gv ON gv.id = gc.village_id
-         WHERE s.token_hash = $1 AND u.id = s.user_id
+         WHERE s.token_hash = $1
            AND s.revoked_at IS NULL AND s.expires_at > now()
            AND (s.kind = 'bearer' OR s.last_seen_at > now() - make_interval(secs => $2))
-           AND u.disabled_at IS NULL
-         RETURNING u.id, u.username, u.role,
-                   COALESCE(au.level::text, 'grid_cell'), COALESCE(au.code, gc.code),
-                   COALESCE(au.name, gc.name), u.area_grid_cell_id, gv.code, s.expires_at",
+           AND u.disabled_at IS NULL",
     )
     .bind(&token_hash[..])
     .bind(config.idle_timeout.as_secs_f64())
-    .fetch_optional(db)
+    .bind(TOUCH_EVERY_SECS)
+    .fetch_optional(&mut *conn)
     .await?;
+    if row.as_ref().is_some_and(|r| r.9) {
+        sqlx::query(
+            "UPDATE auth_session SET last_seen_at = now()
+             WHERE token_hash = $1 AND last_seen_at < now() - make_interval(secs => $2)",
+        )
+        .bind(&token_hash[..])
+        .bind(TOUCH_EVERY_SECS)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(row.map(
-        |(user_id, username, role, level, code, name, grid_cell_id, village_code, expires_at)| {
+        |(
+            user_id,
+            username,
+            role,
+            level,
+            code,
+            name,
+            grid_cell_id,
+            village_code,
+            expires_at,
+            _,
+        )| {
             let prefix = match &village_code {
                 Some(village) => village.clone(),
                 None => Area::unit_prefix(&level, &code),

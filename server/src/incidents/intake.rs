@@ -264,15 +264,17 @@ pub struct Created {
     pub id: i64,
     pub reported_at: DateTime<Utc>,
     pub open311_token: Uuid,
+    pub area_code: String,
+    pub method: LocationMethod,
     /// Open cases of the same category close by in space and time, nearest first.
     pub possible_duplicates: Vec<i64>,
 }
 
-/// Writes a checked, placed report with its first timeline event and its audit row.
+/// Writes a checked, placed report with its first timeline event. The caller writes its
+/// audit row with [`audit_created`] as the transaction's last statement.
 pub async fn create(
     conn: &mut PgConnection,
     caller: &Caller,
-    meta: &RequestMeta,
     cipher: &Cipher,
     report: &Report,
     rule: &CategoryRule,
@@ -324,9 +326,6 @@ pub async fn create(
     .bind(note)
     .execute(&mut *conn)
     .await?;
-    let mut entry = caller.entry("create", "incident", id.to_string(), meta);
-    entry.area_code = &placement.route.area_code;
-    audit::record(conn, &entry).await?;
     let possible_duplicates = if placement.method == LocationMethod::Area {
         Vec::new()
     } else {
@@ -336,8 +335,24 @@ pub async fn create(
         id,
         reported_at,
         open311_token: token,
+        area_code: placement.route.area_code.clone(),
+        method: placement.method,
         possible_duplicates,
     })
+}
+
+/// The audit row of a created incident. Audit rows are hash-chained, so writing one holds
+/// the chain's head until commit: written last, it holds it for the commit alone and
+/// concurrent reports do not queue behind each other's other work.
+pub async fn audit_created(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    meta: &RequestMeta,
+    created: &Created,
+) -> Result<(), sqlx::Error> {
+    let mut entry = caller.entry("create", "incident", created.id.to_string(), meta);
+    entry.area_code = &created.area_code;
+    audit::record(conn, &entry).await
 }
 
 /// How a user appears on a timeline.

@@ -1,0 +1,251 @@
+//! Intake benchmark: sustained intake of located reports over HTTP — authenticated, placed in
+//! their grid cell, written with their timeline event, idempotency key and audit row, each
+//! acknowledged only after a durable commit — beside PostgreSQL's own `pgbench` inserting one
+//! row per transaction into a table of the same database, in the same run, alternating.
+//!
+//! Usage: `scripts/bench-intake.sh` (it prepares a scratch copy of the demo database).
+//! Environment: DATABASE_URL (owner), WANGGE_BENCH_PASSWORD, optional BENCH_SECONDS (20) and
+//! BENCH_CLIENTS (32).
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use wangge::config::{Config, DatabaseConfig};
+use wangge::db::Privilege;
+
+const CATEGORIES: [&str; 6] = ["neighbour", "family", "land", "labour", "property_mgmt", "traffic"];
+const SEVERITIES: [&str; 3] = ["minor", "moderate", "major"];
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
+}
+
+/// One keep-alive HTTP/1.1 connection posting reports until `stop`.
+async fn client(
+    address: SocketAddr,
+    token: Arc<String>,
+    points: Arc<Vec<(f64, f64)>>,
+    first: usize,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<(u64, u64, Vec<Duration>)> {
+    let stream = TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let mut stream = BufReader::new(stream);
+    let (mut created, mut failed, mut latencies) = (0u64, 0u64, Vec::new());
+    let mut n = first;
+    while !stop.load(Ordering::Relaxed) {
+        let (lon, lat) = points[n % points.len()];
+        let body = format!(
+            r#"{{"category":"{}","severity":"{}","description":"基准测试上报 {n}","reporter":{{"name":"测试","phone":"13800000000"}},"location":{{"lon":{lon},"lat":{lat},"accuracy_m":10}}}}"#,
+            CATEGORIES[n % CATEGORIES.len()],
+            SEVERITIES[n % SEVERITIES.len()],
+        );
+        let request = format!(
+            "POST /api/v1/incidents HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nIdempotency-Key: bench-{n}-{first}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let started = Instant::now();
+        stream.get_mut().write_all(request.as_bytes()).await?;
+        let mut status_line = String::new();
+        stream.read_line(&mut status_line).await?;
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).await?;
+        latencies.push(started.elapsed());
+        if status_line.starts_with("HTTP/1.1 201") {
+            created += 1;
+        } else {
+            failed += 1;
+            if failed <= 3 {
+                eprintln!("{}: {}", status_line.trim(), String::from_utf8_lossy(&body));
+            }
+        }
+        n += 1_000_003;
+    }
+    Ok((created, failed, latencies))
+}
+
+struct Run {
+    per_second: f64,
+    failed: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn intake_run(
+    address: SocketAddr,
+    token: &Arc<String>,
+    points: &Arc<Vec<(f64, f64)>>,
+    clients: usize,
+    seconds: u64,
+    round: usize,
+) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            tokio::spawn(client(
+                address,
+                Arc::clone(token),
+                Arc::clone(points),
+                round * 100_000 + c * 7919,
+                Arc::clone(&stop),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut created, mut failed, mut latencies) = (0, 0, Vec::new());
+    for task in tasks {
+        let (c, f, l) = task.await.expect("client task").expect("client I/O");
+        created += c;
+        failed += f;
+        latencies.extend(l);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Run {
+        per_second: created as f64 / elapsed,
+        failed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
+/// pgbench: `clients` connections, each transaction one durable single-row insert.
+fn pgbench_run(url: &str, script: &str, clients: usize, seconds: u64) -> f64 {
+    let output = Command::new("pgbench")
+        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), "-f", script, url])
+        .output()
+        .expect("run pgbench (postgresql-client)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "pgbench failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("pgbench printed its tps")
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("DATABASE_URL").map_err(|_| "set DATABASE_URL")?;
+    let password = std::env::var("WANGGE_BENCH_PASSWORD").map_err(|_| "set WANGGE_BENCH_PASSWORD")?;
+    let seconds = env_or("BENCH_SECONDS", 20);
+    let clients = env_or("BENCH_CLIENTS", 32) as usize;
+    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+    let owner = wangge::db::connect(options.clone(), 4, Privilege::Owner).await?;
+
+    // The baseline's table: a point and a category per row, with a primary key and a GiST
+    // index like the incident table's geometry.
+    sqlx::query("DROP TABLE IF EXISTS bench_single_insert").execute(&owner).await?;
+    sqlx::query(
+        "CREATE TABLE bench_single_insert (
+             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             category text NOT NULL,
+             geom geometry(Point, 4326) NOT NULL,
+             reported_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&owner)
+    .await?;
+    sqlx::query("CREATE INDEX ON bench_single_insert USING gist (geom)").execute(&owner).await?;
+    let script = std::env::temp_dir().join(format!("wangge-bench-insert-{}.sql", std::process::id()));
+    std::fs::write(
+        &script,
+        "\\set lon random(1020000, 1030000)\n\\set lat random(240000, 245000)\n\
+         INSERT INTO bench_single_insert (category, geom) VALUES ('neighbour', \
+         ST_SetSRID(ST_MakePoint(:lon / 10000.0, :lat / 10000.0), 4326));\n",
+    )?;
+
+    // Places to report from: random points inside the published grid cells.
+    let points: Vec<(f64, f64)> = sqlx::query_as(
+        "SELECT ST_X(p.geom), ST_Y(p.geom)
+         FROM (SELECT g.geom FROM grid_cell g JOIN grid_plan gp ON gp.id = g.plan_id
+               WHERE gp.status = 'published' ORDER BY md5(g.id::text) LIMIT 4000) g
+         CROSS JOIN LATERAL ST_Dump(ST_GeneratePoints(g.geom, 5, 42)) AS p",
+    )
+    .fetch_all(&owner)
+    .await?;
+    let cells: i64 = sqlx::query_scalar("SELECT count(*) FROM grid_cell").fetch_one(&owner).await?;
+    let incidents: i64 = sqlx::query_scalar("SELECT count(*) FROM incident").fetch_one(&owner).await?;
+
+    let pool = wangge::db::connect(options, 16, Privilege::Application).await?;
+    let state = wangge::AppState::new(pool.clone(), Config::for_database(DatabaseConfig::External { url: url.clone() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = wangge::app(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+    let token = wangge::auth::session::sign_in(
+        &pool,
+        "bench-tiles",
+        &password,
+        wangge::auth::session::SessionKind::Bearer,
+        "bench",
+        &wangge::config::AuthConfig::default(),
+        &wangge::audit::RequestMeta::cli(),
+    )
+    .await?
+    .token;
+    let token = Arc::new(token);
+    let points = Arc::new(points);
+
+    println!(
+        "intake benchmark: {cells} grid cells, {incidents} incidents before; {clients} clients, \
+         {seconds} s per run, alternating; synchronous_commit on, fsync on"
+    );
+    println!("{:<40} {:>10} {:>9} {:>9} {:>7}", "run", "per s", "p50 ms", "p99 ms", "errors");
+    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        let tps = pgbench_run(&url, &script.to_string_lossy(), clients, seconds);
+        println!("{:<40} {tps:>10.0}", format!("pgbench single-row insert (round {})", round + 1));
+        baseline.push(tps);
+        let run = intake_run(address, &token, &points, clients, seconds, round).await;
+        println!(
+            "{:<40} {:>10.0} {:>9.1} {:>9.1} {:>7}",
+            format!("wangge POST /api/v1/incidents (round {})", round + 1),
+            run.per_second,
+            run.p50_ms,
+            run.p99_ms,
+            run.failed
+        );
+        ours.push(run.per_second);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "mean: wangge {:.0} incidents/s, pgbench {:.0} inserts/s; ratio wangge / pgbench = {:.2}",
+        mean(&ours),
+        mean(&baseline),
+        mean(&ours) / mean(&baseline)
+    );
+    sqlx::query("DROP TABLE bench_single_insert").execute(&owner).await?;
+    let _ = std::fs::remove_file(&script);
+    Ok(())
+}
