@@ -6,7 +6,11 @@
 //        reported_at, due_at, lon, lat, grid_cell_code, village_code,
 //        village_name, township_name, county_name, assignee_name}]}
 //   GET /api/v1/incidents/{id} → the same plus description, reporter
-//     ({name, phone}, masked; absent for roles that may not see it), timeline
+//     ({name, phone}, masked; absent for roles that may not see it), timeline,
+//     and how it came in and was placed: location_method (device, geocoded,
+//     manual, or area: only its unit known, waiting to be placed: flagged
+//     待定位 in the list and the details), location_precision_m, address,
+//     channel, leader (包案领导), duplicate_of, possible_duplicates
 //   GET /api/v1/incident-categories → [{code, name_zh, name_en}]
 //
 // The status, tier and category filters also apply to the map's incident
@@ -81,6 +85,21 @@ export function tierName(tier: string): string {
 
 export function severityName(severity: string): string {
   return tDynamic(`severity.${severity}`, severity);
+}
+
+export function locationMethodName(method: string): string {
+  return tDynamic(`location.${method}`, method);
+}
+
+export function channelName(channel: string): string {
+  return tDynamic(`channel.${channel}`, channel);
+}
+
+/** Only its unit is known: it waits for a dispatcher to place it (待定位). */
+const unplaced = (item: IncidentSummary): boolean => item.location_method === 'area';
+
+function unplacedBadge(): HTMLElement {
+  return el('span', { class: 'badge badge-unplaced', 'data-location': 'area' }, t('location.area'));
 }
 
 function statusColor(status: string): string {
@@ -194,6 +213,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     const title = el('span', { class: 'incident-title' }, item.title || `#${item.id}`);
     const top = el('span', { class: 'incident-top' }, dot, title);
     if (item.overdue) top.append(el('span', { class: 'badge badge-overdue' }, t('incidents.overdue')));
+    if (unplaced(item)) top.append(unplacedBadge());
     const meta = el(
       'span',
       { class: 'incident-meta' },
@@ -336,6 +356,20 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     return li;
   };
 
+  /** A button that selects another incident (a duplicate) and flies there. */
+  const incidentLink = (id: IncidentId): HTMLElement => {
+    const label = tf('detail.show', { id: String(id) });
+    const button = el('button', { type: 'button', class: 'incident-link', 'data-id': String(id), title: label, 'aria-label': label }, `#${id}`);
+    button.addEventListener('click', () => {
+      void select(id).then(() => {
+        if (shown && sameId(shown.id, id) && Number.isFinite(shown.lon) && Number.isFinite(shown.lat)) {
+          options.onPick({ id, lon: shown.lon, lat: shown.lat });
+        }
+      });
+    });
+    return button;
+  };
+
   const renderDetail = (): void => {
     detail.hidden = selectedId === null;
     if (selectedId === null) {
@@ -360,15 +394,34 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
       badge('severity', d.severity, severityName(d.severity)),
     );
     if (d.overdue) badges.append(el('span', { class: 'badge badge-overdue' }, t('incidents.overdue')));
-    const rows: [MessageKey, string][] = [
+    if (unplaced(d)) badges.append(unplacedBadge());
+    const rows: [MessageKey, string | Node][] = [
       ['field.id', String(d.id)],
       ['field.category', categoryName(d.category)],
       ['field.location', place(d) || '—'],
+    ];
+    if (d.location_method) {
+      const precision = d.location_precision_m;
+      const located = el('span', { 'data-method': d.location_method }, locationMethodName(d.location_method));
+      if (typeof precision === 'number' && Number.isFinite(precision)) {
+        located.append(' ', el('span', { class: 'precision' }, tf('location.precision', { n: formatNumber(Math.round(precision)) })));
+      }
+      rows.push(['field.location_method', located]);
+    }
+    if (d.address) rows.push(['field.address', d.address]);
+    rows.push(
       ['field.grid_cell', d.grid_cell_code ?? '—'],
       ['field.reported_at', formatApiTime(d.reported_at)],
       ['field.due_at', formatApiTime(d.due_at)],
-      ['field.assignee', d.assignee_name ?? t('incidents.unassigned')],
-    ];
+    );
+    if (d.resolved_at) rows.push(['field.resolved_at', formatApiTime(d.resolved_at)]);
+    rows.push(['field.assignee', d.assignee_name ?? t('incidents.unassigned')]);
+    if (d.leader) rows.push(['field.leader', d.leader]);
+    if (d.channel) rows.push(['field.channel', el('span', { 'data-channel': d.channel }, channelName(d.channel))]);
+    if (d.duplicate_of !== null && d.duplicate_of !== undefined) rows.push(['field.duplicate_of', incidentLink(d.duplicate_of)]);
+    if (d.possible_duplicates?.length) {
+      rows.push(['field.possible_duplicates', el('span', { class: 'incident-links' }, ...d.possible_duplicates.map(incidentLink))]);
+    }
     if (d.reporter) {
       rows.push(['field.reporter', [d.reporter.name, d.reporter.phone].filter((x): x is string => !!x).join(' ') || '—']);
     }
@@ -376,7 +429,9 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     for (const [key, value] of rows) {
       fields.append(el('div', { class: `field field-${key.slice('field.'.length)}` }, text('dt', key), el('dd', {}, value)));
     }
-    const body: HTMLElement[] = [el('h3', { class: 'detail-title', id: 'incident-title' }, d.title || `#${d.id}`), badges, fields];
+    const body: HTMLElement[] = [el('h3', { class: 'detail-title', id: 'incident-title' }, d.title || `#${d.id}`), badges];
+    if (unplaced(d)) body.push(el('p', { class: 'detail-hint unplaced-hint', role: 'note' }, t('location.area.hint')));
+    body.push(fields);
     if (d.description) {
       body.push(el('div', { class: 'detail-description' }, text('h4', 'field.description'), el('p', {}, d.description)));
     }

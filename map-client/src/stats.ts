@@ -372,6 +372,7 @@ export function createStatsView(options: StatsViewOptions): StatsView {
       target,
     );
     shareFigure.title = t('report.share.slogan');
+    shareFigure.dataset['met'] = s === null ? '' : String(met);
     const medianValue = total.median_hours_to_resolve === null ? nothing : tf('report.hours', { n: hours(total.median_hours_to_resolve) });
     const overdue = figure('overdue', t('report.overdue'), count(total.overdue), String(total.overdue));
     if (total.overdue > 0) overdue.classList.add('alert');
@@ -558,7 +559,7 @@ export function createStatsView(options: StatsViewOptions): StatsView {
     );
     if (rows.length === 0) body.append(el('tr', {}, el('td', { colspan: '3', class: 'empty' }, t('report.empty'))));
     mediatedTable.replaceChildren(
-      el('caption', {}, tf('report.mediated.caption', { tier: t(`tier.${level}` as MessageKey) })),
+      el('caption', {}, t(`report.mediated.caption.${level}` as MessageKey)),
       el('thead', {}, head),
       body,
     );

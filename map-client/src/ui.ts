@@ -239,8 +239,7 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
   const header = el(
     'header',
     { class: 'panel title-panel', id: 'title-panel' },
-    el('div', { class: 'titles' }, text('h1', 'app.title'), el('p', { class: 'subtitle' }, text('span', 'app.subtitle'), live)),
-    viewSwitch,
+    el('div', { class: 'titles' }, text('h1', 'app.title'), el('div', { class: 'subtitle' }, text('span', 'app.subtitle'), live, viewSwitch)),
     user,
     signOutButton,
     langSwitch('lang-switch'),

@@ -18,11 +18,21 @@ use tokio::net::TcpStream;
 use wangge::config::{Config, DatabaseConfig};
 use wangge::db::Privilege;
 
-const CATEGORIES: [&str; 6] = ["neighbour", "family", "land", "labour", "property_mgmt", "traffic"];
+const CATEGORIES: [&str; 6] = [
+    "neighbour",
+    "family",
+    "land",
+    "labour",
+    "property_mgmt",
+    "traffic",
+];
 const SEVERITIES: [&str; 3] = ["minor", "moderate", "major"];
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -141,11 +151,26 @@ async fn intake_run(
 /// pgbench: `clients` connections, each transaction one durable single-row insert.
 fn pgbench_run(url: &str, script: &str, clients: usize, seconds: u64) -> f64 {
     let output = Command::new("pgbench")
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), "-f", script, url])
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            "-f",
+            script,
+            url,
+        ])
         .output()
         .expect("run pgbench (postgresql-client)");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "pgbench failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "pgbench failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     text.lines()
         .find_map(|l| l.strip_prefix("tps = "))
         .and_then(|l| l.split_whitespace().next())
@@ -156,7 +181,8 @@ fn pgbench_run(url: &str, script: &str, clients: usize, seconds: u64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("DATABASE_URL").map_err(|_| "set DATABASE_URL")?;
-    let password = std::env::var("WANGGE_BENCH_PASSWORD").map_err(|_| "set WANGGE_BENCH_PASSWORD")?;
+    let password =
+        std::env::var("WANGGE_BENCH_PASSWORD").map_err(|_| "set WANGGE_BENCH_PASSWORD")?;
     let seconds = env_or("BENCH_SECONDS", 20);
     let clients = env_or("BENCH_CLIENTS", 32) as usize;
     let options: sqlx::postgres::PgConnectOptions = url.parse()?;
@@ -164,7 +190,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The baseline's table: a point and a category per row, with a primary key and a GiST
     // index like the incident table's geometry.
-    sqlx::query("DROP TABLE IF EXISTS bench_single_insert").execute(&owner).await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_single_insert")
+        .execute(&owner)
+        .await?;
     sqlx::query(
         "CREATE TABLE bench_single_insert (
              id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -174,8 +202,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .execute(&owner)
     .await?;
-    sqlx::query("CREATE INDEX ON bench_single_insert USING gist (geom)").execute(&owner).await?;
-    let script = std::env::temp_dir().join(format!("wangge-bench-insert-{}.sql", std::process::id()));
+    sqlx::query("CREATE INDEX ON bench_single_insert USING gist (geom)")
+        .execute(&owner)
+        .await?;
+    let script =
+        std::env::temp_dir().join(format!("wangge-bench-insert-{}.sql", std::process::id()));
     std::fs::write(
         &script,
         "\\set lon random(1020000, 1030000)\n\\set lat random(240000, 245000)\n\
@@ -192,16 +223,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .fetch_all(&owner)
     .await?;
-    let cells: i64 = sqlx::query_scalar("SELECT count(*) FROM grid_cell").fetch_one(&owner).await?;
-    let incidents: i64 = sqlx::query_scalar("SELECT count(*) FROM incident").fetch_one(&owner).await?;
+    let cells: i64 = sqlx::query_scalar("SELECT count(*) FROM grid_cell")
+        .fetch_one(&owner)
+        .await?;
+    let incidents: i64 = sqlx::query_scalar("SELECT count(*) FROM incident")
+        .fetch_one(&owner)
+        .await?;
 
     let pool = wangge::db::connect(options, 16, Privilege::Application).await?;
-    let state = wangge::AppState::new(pool.clone(), Config::for_database(DatabaseConfig::External { url: url.clone() }));
+    let state = wangge::AppState::new(
+        pool.clone(),
+        Config::for_database(DatabaseConfig::External { url: url.clone() }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let app = wangge::app(state);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     let token = wangge::auth::session::sign_in(
         &pool,
@@ -221,11 +263,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "intake benchmark: {cells} grid cells, {incidents} incidents before; {clients} clients, \
          {seconds} s per run, alternating; synchronous_commit on, fsync on"
     );
-    println!("{:<40} {:>10} {:>9} {:>9} {:>7}", "run", "per s", "p50 ms", "p99 ms", "errors");
+    println!(
+        "{:<40} {:>10} {:>9} {:>9} {:>7}",
+        "run", "per s", "p50 ms", "p99 ms", "errors"
+    );
     let (mut ours, mut baseline) = (Vec::new(), Vec::new());
     for round in 0..2 {
         let tps = pgbench_run(&url, &script.to_string_lossy(), clients, seconds);
-        println!("{:<40} {tps:>10.0}", format!("pgbench single-row insert (round {})", round + 1));
+        println!(
+            "{:<40} {tps:>10.0}",
+            format!("pgbench single-row insert (round {})", round + 1)
+        );
         baseline.push(tps);
         let run = intake_run(address, &token, &points, clients, seconds, round).await;
         println!(
@@ -245,7 +293,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         mean(&baseline),
         mean(&ours) / mean(&baseline)
     );
-    sqlx::query("DROP TABLE bench_single_insert").execute(&owner).await?;
+    sqlx::query("DROP TABLE bench_single_insert")
+        .execute(&owner)
+        .await?;
     let _ = std::fs::remove_file(&script);
     Ok(())
 }

@@ -126,6 +126,44 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry<'_>) -> Result<(), sq
     Ok(())
 }
 
+/// Writes several audit rows in one statement, chained in the order given.
+pub async fn record_many(
+    conn: &mut PgConnection,
+    entries: &[Entry<'_>],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&Entry<'_>) -> String| entries.iter().map(f).collect::<Vec<String>>();
+    sqlx::query(
+        "INSERT INTO audit_log (user_id, username, role, action, object_type, object_id, area_code,
+                                outcome, request_id, client_addr)
+         SELECT u, n, r, a, ot, oi, ac, o, ri, ca
+         FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[])
+              WITH ORDINALITY AS e (u, n, r, a, ot, oi, ac, o, ri, ca, ord)
+         ORDER BY ord",
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.user_id)
+            .collect::<Vec<Option<i64>>>(),
+    )
+    .bind(column(|e| e.username.to_owned()))
+    .bind(column(|e| e.role.to_owned()))
+    .bind(column(|e| e.action.to_owned()))
+    .bind(column(|e| e.object_type.to_owned()))
+    .bind(column(|e| e.object_id.clone()))
+    .bind(column(|e| e.area_code.to_owned()))
+    .bind(column(|e| e.outcome.as_str().to_owned()))
+    .bind(column(|e| e.meta.request_id.clone()))
+    .bind(column(|e| e.meta.client_addr.clone()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("the audit trail is broken at row {id}: {reason}")]

@@ -1,6 +1,7 @@
-// Shared by map.test.mjs and screenshot.mjs: where the server is, how to
-// start Debian's Chromium (never a downloaded browser build), and how to sign
-// in (the demo's users share one password: env WANGGE_DEMO_PASSWORD).
+// Shared by the tests (*.test.mjs) and screenshot.mjs: where the server is,
+// how to start Debian's Chromium (never a downloaded browser build), how to
+// sign in (the demo's users share one password: env WANGGE_DEMO_PASSWORD),
+// polling with a timeout, and the console errors of expected failed fetches.
 import { chromium } from 'playwright-core';
 
 export const WANGGE_URL = (process.env.WANGGE_URL ?? 'http://127.0.0.1:18080').replace(/\/+$/, '');
@@ -112,5 +113,37 @@ export function waitSettled(page) {
   return page.evaluate(async () => {
     window.__wangge.map.triggerRepaint();
     await window.__wangge.settled();
+  });
+}
+
+/** Polls `check` (async, returns a truthy value when done) until it passes or `timeout` ms have gone. */
+export async function eventually(check, { timeout = 20_000, interval = 500, message = 'condition not met' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`${message} (after ${timeout} ms)`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/** The console error Chromium logs for a fetch answered with `status`, at `path` of the server under test. */
+export function resourceError(status, path) {
+  return { status, path };
+}
+
+export function isResourceError(entry, { status, path }) {
+  return (
+    entry.text.startsWith(`Failed to load resource: the server responded with a status of ${status} `) &&
+    entry.url === `${WANGGE_URL}${path}`
+  );
+}
+
+/** Waits for the console error of an expected failed fetch (register before the action that causes it). */
+export function waitForResourceError(page, expected) {
+  return page.waitForEvent('console', {
+    predicate: (msg) =>
+      msg.type() === 'error' && isResourceError({ text: msg.text(), url: msg.location().url }, expected),
   });
 }

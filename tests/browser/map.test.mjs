@@ -29,11 +29,15 @@ import {
   WANGGE_URL,
   apiSignIn,
   demoPassword,
+  eventually,
+  isResourceError,
   jumpToAndWaitSettled,
   launchBrowser,
+  resourceError,
   submitLogin,
   waitForLoginForm,
   waitForReady,
+  waitForResourceError,
   waitSettled,
 } from './browser.mjs';
 
@@ -55,26 +59,6 @@ async function api(pathAndQuery) {
   const res = await fetch(`${WANGGE_URL}${pathAndQuery}`, { headers: { Cookie: apiCookie } });
   assert.equal(res.status, 200, `GET ${pathAndQuery} answered ${res.status}`);
   return res.json();
-}
-
-/** The console error Chromium logs for a fetch answered with `status`, at `path` of the server under test. */
-function resourceError(status, path) {
-  return { status, path };
-}
-
-function isResourceError(entry, { status, path }) {
-  return (
-    entry.text.startsWith(`Failed to load resource: the server responded with a status of ${status} `) &&
-    entry.url === `${WANGGE_URL}${path}`
-  );
-}
-
-/** Waits for the console error of an expected failed fetch (register before the action that causes it). */
-function waitForResourceError(page, expected) {
-  return page.waitForEvent('console', {
-    predicate: (msg) =>
-      msg.type() === 'error' && isResourceError({ text: msg.text(), url: msg.location().url }, expected),
-  });
 }
 
 /** An RFC 3339 time as the client shows it: China Standard Time, 2026-11-25 18:30:05. */
@@ -121,18 +105,6 @@ function renderedIncidentIds(page) {
   return page.evaluate(() =>
     window.__wangge.map.queryRenderedFeatures({ layers: ['incidents-circle'] }).map((f) => String(f.properties.id)),
   );
-}
-
-/** Polls `check` (async, returns a truthy value when done) until it passes or `timeout` ms have gone. */
-async function eventually(check, { timeout = 20_000, interval = 500, message = 'condition not met' } = {}) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await check();
-    if (last) return last;
-    if (Date.now() > end) throw new Error(`${message} (after ${timeout} ms)`);
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
 }
 
 /**

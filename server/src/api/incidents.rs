@@ -482,6 +482,18 @@ async fn create(
     }
     let key = idempotency::Key::from_request(&headers, "POST", "/api/v1/incidents", &body)?;
     let report = json_from_bytes::<NewIncident>(&headers, &body)?.into_report()?;
+    if report.point.is_some() {
+        // Located reports are written in groups, a commit for many (see intake_queue).
+        return state
+            .intake_queue
+            .submit(crate::api::intake_queue::Job {
+                caller,
+                meta,
+                report,
+                key,
+            })
+            .await;
+    }
     run_to_completion(async move {
         let mut tx = state.pool.begin().await?;
         if let Some(key) = &key
@@ -510,6 +522,60 @@ async fn create(
         Ok(answer.into_response())
     })
     .await
+}
+
+/// The answers to reports just written in this transaction (without their reporters,
+/// which the callers just sent), in their order.
+pub(crate) async fn created_answers(
+    conn: &mut PgConnection,
+    written: &[(&Caller, &Report, &intake::Created)],
+) -> Result<Vec<Stored>, ApiError> {
+    let ids: Vec<i64> = written.iter().map(|(_, _, c)| c.id).collect();
+    let summaries: Vec<Summary> =
+        sqlx::query_as(concat!(summary_select!(), "WHERE i.id = ANY ($1)"))
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut summaries: std::collections::HashMap<i64, Summary> =
+        summaries.into_iter().map(|s| (s.id, s)).collect();
+    written
+        .iter()
+        .map(|(caller, report, created)| {
+            let summary = summaries
+                .remove(&created.id)
+                .ok_or_else(|| ApiError::internal("a written incident was not read back"))?;
+            let incident = Details {
+                summary,
+                description: report.description.clone(),
+                address: report.address.clone(),
+                channel: report.channel.as_str().to_owned(),
+                resolved_tier: None,
+                resolved_at: None,
+                closed_at: None,
+                duplicate_of: None,
+                possible_duplicates: created.possible_duplicates.clone(),
+                reporter: None,
+                timeline: vec![TimelineEvent {
+                    at: created.reported_at,
+                    kind: "reported".into(),
+                    status: "reported".into(),
+                    tier: "village".into(),
+                    actor: intake::actor(caller),
+                    note: String::new(),
+                }],
+            };
+            Ok(Stored {
+                status: StatusCode::CREATED,
+                content_type: "application/json".into(),
+                body: serde_json::to_vec(&CreatedAnswer {
+                    incident,
+                    geocoding: None,
+                })
+                .map_err(ApiError::internal)?,
+                location: Some(format!("/api/v1/incidents/{}", created.id)),
+            })
+        })
+        .collect()
 }
 
 /// Places, routes and writes a checked report (both intake APIs come through here).

@@ -9,6 +9,7 @@ mod grid_cells;
 mod health;
 mod households;
 mod incidents;
+pub mod intake_queue;
 mod live;
 mod open311;
 pub mod params;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub live: Arc<LiveHub>,
     /// Addresses to places, with the gazetteer of administrative units.
     pub geocoder: Arc<Geocoder>,
+    /// Located reports, written in groups.
+    pub intake_queue: Arc<intake_queue::IntakeQueue>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
         let live = LiveHub::new(Arc::clone(&tile_cache), config.worker_stale_after);
         live.start(pool.clone());
         let geocoder = Arc::new(Geocoder::default());
+        let intake_queue = intake_queue::IntakeQueue::start(pool.clone(), cipher.clone());
         live.on_admin_units_changed(Arc::clone(&geocoder));
         if let Some(every) = config.escalation_every {
             crate::incidents::escalation::start(pool.clone(), every);
@@ -85,6 +89,7 @@ impl AppState {
             tile_cache,
             live,
             geocoder,
+            intake_queue,
         }
     }
 }

@@ -21,7 +21,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Channel::Api => "api",
             Channel::Open311 => "open311",
@@ -146,38 +146,64 @@ pub async fn route_point(
     conn: &mut PgConnection,
     point: LonLat,
 ) -> Result<Option<Route>, sqlx::Error> {
+    Ok(route_points(conn, &[point]).await?.pop().flatten())
+}
+
+/// [`route_point`] for many points in one statement, in their order.
+pub async fn route_points(
+    conn: &mut PgConnection,
+    points: &[LonLat],
+) -> Result<Vec<Option<Route>>, sqlx::Error> {
     // Township and county follow from the village, so the chain is always consistent; a
     // point outside every grid cell (imported grids need not cover everything) still finds
     // its units by their own boundaries.
-    let route: Route = sqlx::query_as(
-        "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g),
-         cell AS (
-             SELECT c.id, c.village_id FROM grid_cell c
-             JOIN grid_plan p ON p.id = c.plan_id AND p.status = 'published', pt
-             WHERE ST_Intersects(c.geom, pt.g) ORDER BY c.id LIMIT 1),
-         village AS (
-             SELECT coalesce((SELECT village_id FROM cell),
-                             (SELECT a.id FROM admin_unit a, pt WHERE a.level = 'village'
-                                AND ST_Intersects(a.geom, pt.g) ORDER BY a.id LIMIT 1)) AS id),
-         township AS (
-             SELECT coalesce((SELECT a.parent_id FROM admin_unit a, village v WHERE a.id = v.id),
-                             (SELECT a.id FROM admin_unit a, pt WHERE a.level = 'township'
-                                AND ST_Intersects(a.geom, pt.g) ORDER BY a.id LIMIT 1)) AS id),
-         county AS (
-             SELECT coalesce((SELECT a.parent_id FROM admin_unit a, township t WHERE a.id = t.id),
-                             (SELECT a.id FROM admin_unit a, pt WHERE a.level = 'county'
-                                AND ST_Intersects(a.geom, pt.g) ORDER BY a.id LIMIT 1)) AS id)
-         SELECT (SELECT id FROM cell) AS grid_cell_id, (SELECT id FROM village) AS village_id,
-                (SELECT id FROM township) AS township_id, (SELECT id FROM county) AS county_id,
-                coalesce((SELECT a.code FROM admin_unit a
-                          WHERE a.id = coalesce((SELECT id FROM village), (SELECT id FROM township),
-                                                (SELECT id FROM county))), '') AS area_code",
+    let rows: Vec<(i64, Route)> = sqlx::query_as::<_, RouteRow>(
+        "WITH pt AS (
+             SELECT ord, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g
+             FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p (lon, lat, ord)
+         ), v AS (
+             SELECT pt.ord, pt.g, cell.id AS grid_cell_id,
+                    coalesce(cell.village_id, (
+                        SELECT a.id FROM admin_unit a WHERE a.level = 'village'
+                           AND ST_Intersects(a.geom, pt.g) ORDER BY a.id LIMIT 1)) AS village_id
+             FROM pt LEFT JOIN LATERAL (
+                 SELECT c.id, c.village_id FROM grid_cell c
+                 JOIN grid_plan p ON p.id = c.plan_id AND p.status = 'published'
+                 WHERE ST_Intersects(c.geom, pt.g) ORDER BY c.id LIMIT 1) cell ON true
+         ), t AS (
+             SELECT v.*, coalesce((SELECT a.parent_id FROM admin_unit a WHERE a.id = v.village_id), (
+                        SELECT a.id FROM admin_unit a WHERE a.level = 'township'
+                           AND ST_Intersects(a.geom, v.g) ORDER BY a.id LIMIT 1)) AS township_id
+             FROM v
+         ), c AS (
+             SELECT t.*, coalesce((SELECT a.parent_id FROM admin_unit a WHERE a.id = t.township_id), (
+                        SELECT a.id FROM admin_unit a WHERE a.level = 'county'
+                           AND ST_Intersects(a.geom, t.g) ORDER BY a.id LIMIT 1)) AS county_id
+             FROM t
+         )
+         SELECT c.ord, c.grid_cell_id, c.village_id, c.township_id, c.county_id,
+                coalesce(a.code, '') AS area_code
+         FROM c LEFT JOIN admin_unit a ON a.id = coalesce(c.village_id, c.township_id, c.county_id)
+         ORDER BY c.ord",
     )
-    .bind(point.lon())
-    .bind(point.lat())
-    .fetch_one(conn)
-    .await?;
-    Ok(route.county_id.is_some().then_some(route))
+    .bind(points.iter().map(|p| p.lon()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.lat()).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.ord, r.route))
+    .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(_, route)| route.county_id.is_some().then_some(route))
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct RouteRow {
+    ord: i64,
+    #[sqlx(flatten)]
+    route: Route,
 }
 
 /// A placement at an administrative unit's centre, for a report whose address named the unit
@@ -270,6 +296,15 @@ pub struct Created {
     pub possible_duplicates: Vec<i64>,
 }
 
+/// A checked, placed report ready to be written.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCase<'a> {
+    pub caller: &'a Caller,
+    pub report: &'a Report,
+    pub rule: &'a CategoryRule,
+    pub placement: &'a Placement,
+}
+
 /// Writes a checked, placed report with its first timeline event. The caller writes its
 /// audit row with [`audit_created`] as the transaction's last statement.
 pub async fn create(
@@ -280,65 +315,131 @@ pub async fn create(
     rule: &CategoryRule,
     placement: &Placement,
 ) -> Result<Created, ApiError> {
-    let title = report.title.clone().unwrap_or_else(|| rule.name_zh.clone());
-    let token = Uuid::new_v4();
-    let (id, reported_at): (i64, DateTime<Utc>) = sqlx::query_as(
+    let case = NewCase {
+        caller,
+        report,
+        rule,
+        placement,
+    };
+    create_many(conn, cipher, &[case])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("an insert returned no row"))
+}
+
+/// [`create`] for many reports in a few statements, in their order.
+pub async fn create_many(
+    conn: &mut PgConnection,
+    cipher: &Cipher,
+    cases: &[NewCase<'_>],
+) -> Result<Vec<Created>, ApiError> {
+    if cases.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tokens: Vec<Uuid> = cases.iter().map(|_| Uuid::new_v4()).collect();
+    macro_rules! column {
+        ($f:expr) => {
+            cases.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let rows: Vec<(Uuid, i64, DateTime<Utc>)> = sqlx::query_as(
         "INSERT INTO incident (category, severity, title, description, geom, grid_cell_id,
                                village_id, township_id, county_id, area_code, due_at,
                                reporter_name_enc, reporter_phone_enc, address, location_method,
                                location_precision_m, channel, reported_by, open311_token)
-         VALUES ($1, $2, $3, $4, ST_SetSRID(ST_MakePoint($5, $6), 4326), $7, $8, $9, $10, $11,
-                 now() + wangge_deadline($1, $2, 'village'), $12, $13, $14, $15, $16, $17, $18, $19)
-         RETURNING id, reported_at",
+         SELECT r.category, r.severity::incident_severity, r.title, r.description,
+                ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326), r.cell, r.village, r.township,
+                r.county, r.area, now() + wangge_deadline(r.category, r.severity::incident_severity, 'village'),
+                r.name_enc, r.phone_enc, r.address, r.method::location_method, r.precision,
+                r.channel, r.reported_by, r.token
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[],
+                     $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::text[], $12::bytea[],
+                     $13::bytea[], $14::text[], $15::text[], $16::float4[], $17::text[],
+                     $18::int8[], $19::uuid[])
+              WITH ORDINALITY AS r (category, severity, title, description, lon, lat, cell,
+                                    village, township, county, area, name_enc, phone_enc,
+                                    address, method, precision, channel, reported_by, token, ord)
+         ORDER BY r.ord
+         RETURNING open311_token, id, reported_at",
     )
-    .bind(&rule.code)
-    .bind(report.severity)
-    .bind(&title)
-    .bind(&report.description)
-    .bind(placement.point.lon())
-    .bind(placement.point.lat())
-    .bind(placement.route.grid_cell_id)
-    .bind(placement.route.village_id)
-    .bind(placement.route.township_id)
-    .bind(placement.route.county_id)
-    .bind(&placement.route.area_code)
-    .bind(report.reporter_name.as_deref().map(|n| cipher.seal(n)))
-    .bind(report.reporter_phone.as_deref().map(|p| cipher.seal(p)))
-    .bind(&report.address)
-    .bind(placement.method)
-    .bind(placement.precision_m.map(|p| p as f32))
-    .bind(report.channel.as_str())
-    .bind(caller.user_id)
-    .bind(token)
-    .fetch_one(&mut *conn)
+    .bind(column!(|c| c.rule.code.clone()))
+    .bind(column!(|c| c.report.severity.as_str()))
+    .bind(column!(|c| c.report.title.clone().unwrap_or_else(|| c.rule.name_zh.clone())))
+    .bind(column!(|c| c.report.description.clone()))
+    .bind(column!(|c| c.placement.point.lon()))
+    .bind(column!(|c| c.placement.point.lat()))
+    .bind(column!(|c| c.placement.route.grid_cell_id))
+    .bind(column!(|c| c.placement.route.village_id))
+    .bind(column!(|c| c.placement.route.township_id))
+    .bind(column!(|c| c.placement.route.county_id))
+    .bind(column!(|c| c.placement.route.area_code.clone()))
+    .bind(column!(|c| c.report.reporter_name.as_deref().map(|n| cipher.seal(n))))
+    .bind(column!(|c| c.report.reporter_phone.as_deref().map(|p| cipher.seal(p))))
+    .bind(column!(|c| c.report.address.clone()))
+    .bind(column!(|c| c.placement.method.as_str()))
+    .bind(column!(|c| c.placement.precision_m.map(|p| p as f32)))
+    .bind(column!(|c| c.report.channel.as_str()))
+    .bind(column!(|c| c.caller.user_id))
+    .bind(&tokens)
+    .fetch_all(&mut *conn)
     .await?;
-    let note = match placement.method {
+    let inserted: std::collections::HashMap<Uuid, (i64, DateTime<Utc>)> =
+        rows.into_iter().map(|(t, id, at)| (t, (id, at))).collect();
+    let mut created = Vec::with_capacity(cases.len());
+    for (case, token) in cases.iter().zip(&tokens) {
+        let (id, reported_at) = *inserted
+            .get(token)
+            .ok_or_else(|| ApiError::internal("an inserted incident was not returned"))?;
+        created.push(Created {
+            id,
+            reported_at,
+            open311_token: *token,
+            area_code: case.placement.route.area_code.clone(),
+            method: case.placement.method,
+            possible_duplicates: Vec::new(),
+        });
+    }
+    let note = |c: &NewCase<'_>| match c.placement.method {
         LocationMethod::Area => "位置待定：请调度员在地图上标定",
         _ => "",
     };
     sqlx::query(
         "INSERT INTO incident_event (incident_id, at, kind, status, tier, actor, note)
-         VALUES ($1, $2, 'reported', 'reported', 'village', $3, $4)",
+         SELECT id, at, 'reported', 'reported', 'village', actor, note
+         FROM unnest($1::int8[], $2::timestamptz[], $3::text[], $4::text[]) AS e (id, at, actor, note)",
     )
-    .bind(id)
-    .bind(reported_at)
-    .bind(actor(caller))
-    .bind(note)
+    .bind(created.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(created.iter().map(|c| c.reported_at).collect::<Vec<_>>())
+    .bind(column!(|c| actor(c.caller)))
+    .bind(column!(|c| note(c).to_owned()))
     .execute(&mut *conn)
     .await?;
-    let possible_duplicates = if placement.method == LocationMethod::Area {
-        Vec::new()
-    } else {
-        possible_duplicates(conn, id).await?
-    };
-    Ok(Created {
-        id,
-        reported_at,
-        open311_token: token,
-        area_code: placement.route.area_code.clone(),
-        method: placement.method,
-        possible_duplicates,
-    })
+    // Duplicates among the cases reported before each (the same answer a report sent alone
+    // would get).
+    let pairs: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT i.id, d.id
+         FROM incident i
+         JOIN incident_category c ON c.code = i.category
+         CROSS JOIN LATERAL (
+             SELECT o.id FROM incident o
+             WHERE o.category = i.category AND o.id < i.id
+               AND o.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+               AND o.location_method <> 'area'
+               AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
+               AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
+             ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
+             LIMIT 5) d
+         WHERE i.id = ANY ($1) AND i.location_method <> 'area'",
+    )
+    .bind(created.iter().map(|c| c.id).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, duplicate) in pairs {
+        if let Some(c) = created.iter_mut().find(|c| c.id == id) {
+            c.possible_duplicates.push(duplicate);
+        }
+    }
+    Ok(created)
 }
 
 /// The audit row of a created incident. Audit rows are hash-chained, so writing one holds
@@ -350,9 +451,23 @@ pub async fn audit_created(
     meta: &RequestMeta,
     created: &Created,
 ) -> Result<(), sqlx::Error> {
-    let mut entry = caller.entry("create", "incident", created.id.to_string(), meta);
-    entry.area_code = &created.area_code;
-    audit::record(conn, &entry).await
+    audit_created_many(conn, &[(caller, meta, created)]).await
+}
+
+/// [`audit_created`] for many, chained in the order given.
+pub async fn audit_created_many(
+    conn: &mut PgConnection,
+    created: &[(&Caller, &RequestMeta, &Created)],
+) -> Result<(), sqlx::Error> {
+    let entries: Vec<audit::Entry<'_>> = created
+        .iter()
+        .map(|(caller, meta, c)| {
+            let mut entry = caller.entry("create", "incident", c.id.to_string(), meta);
+            entry.area_code = &c.area_code;
+            entry
+        })
+        .collect();
+    audit::record_many(conn, &entries).await
 }
 
 /// How a user appears on a timeline.
