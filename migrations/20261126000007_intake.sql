@@ -33,9 +33,15 @@ ALTER TABLE incident
 
 ALTER TABLE incident ALTER COLUMN village_id DROP NOT NULL;
 
+-- Writers that route a case set area_code themselves; the trigger fills it in for the rest
+-- (bulk loads, hand-written SQL) from the finest unit given.
 CREATE FUNCTION wangge_incident_area_code() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF (TG_OP = 'INSERT' AND NEW.area_code IS NOT NULL)
+       OR (TG_OP = 'UPDATE' AND NEW.area_code IS DISTINCT FROM OLD.area_code) THEN
+        RETURN NEW;
+    END IF;
     IF num_nonnulls(NEW.village_id, NEW.township_id, NEW.county_id) > 0 THEN
         NEW.area_code := (SELECT code FROM admin_unit
                           WHERE id = coalesce(NEW.village_id, NEW.township_id, NEW.county_id));

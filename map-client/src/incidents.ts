@@ -32,7 +32,7 @@ import {
   type TimelineEntry,
 } from './api';
 import { el, relabel, text } from './dom';
-import { formatApiTime, formatNumber, getLang, onLangChange, t, tDynamic, tf, type MessageKey } from './i18n';
+import { formatApiTime, formatDecimal, formatNumber, getLang, onLangChange, t, tDynamic, tf, type MessageKey } from './i18n';
 import { STATUS_COLORS } from './layers';
 
 export const PAGE_SIZE = 50;
@@ -404,7 +404,11 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
       const precision = d.location_precision_m;
       const located = el('span', { 'data-method': d.location_method }, locationMethodName(d.location_method));
       if (typeof precision === 'number' && Number.isFinite(precision)) {
-        located.append(' ', el('span', { class: 'precision' }, tf('location.precision', { n: formatNumber(Math.round(precision)) })));
+        const within =
+          precision >= 1000
+            ? tf('location.precisionKm', { n: formatDecimal(precision / 1000, 1) })
+            : tf('location.precision', { n: formatNumber(Math.round(precision)) });
+        located.append(' ', el('span', { class: 'precision' }, within));
       }
       rows.push(['field.location_method', located]);
     }

@@ -318,6 +318,8 @@ export function createStatsView(options: StatsViewOptions): StatsView {
   // ------------------------------------------------------------ rendering
 
   const byLabel = (g: ResolutionGrouping): string => t(`report.by.${g}` as MessageKey);
+  /** The grouping inside a sentence ("by month"). */
+  const bySentence = (g: ResolutionGrouping): string => (getLang() === 'en' ? byLabel(g).toLowerCase() : byLabel(g));
 
   /** What a row is called in the current language. */
   const rowLabel = (grouping: ResolutionGrouping, row: ResolutionRow): string => {
@@ -410,7 +412,7 @@ export function createStatsView(options: StatsViewOptions): StatsView {
         note: share(row.share_township_or_below),
       };
     });
-    const tierTitle = tf('report.tierChart', { by: byLabel(grouping) });
+    const tierTitle = tf('report.tierChart', { by: bySentence(grouping) });
     const tierFigure = el(
       'figure',
       { class: 'chart-figure', id: 'stats-tier-chart' },
@@ -435,7 +437,7 @@ export function createStatsView(options: StatsViewOptions): StatsView {
           title: `${label}: ${t('report.reported')} ${count(row.reported)}, ${t('report.resolved')} ${count(row.resolved)}`,
         };
       });
-      const trendTitle = tf('report.trendChart', { by: byLabel(grouping) });
+      const trendTitle = tf('report.trendChart', { by: bySentence(grouping) });
       figures.push(
         el(
           'figure',
@@ -468,7 +470,7 @@ export function createStatsView(options: StatsViewOptions): StatsView {
     }
     const foot = el('tfoot', {});
     if (answer.total) foot.append(line(answer.total, t('report.total'), { class: 'total-row', 'data-total': 'true' }));
-    resolutionTable.replaceChildren(el('caption', {}, tf('report.table', { by: byLabel(grouping) })), el('thead', {}, head), body, foot);
+    resolutionTable.replaceChildren(el('caption', {}, tf('report.table', { by: bySentence(grouping) })), el('thead', {}, head), body, foot);
   };
 
   /** The grouping of the answer shown (the select may have moved on while it loads). */

@@ -449,7 +449,7 @@ describe('wangge statistics view and incident intake fields', { timeout: SUITE_T
     assert.match(await page.locator('#stats-period').textContent(), new RegExp(`^Period: ${period.from} to ${period.to} \\(China Standard Time`));
     assert.equal(await page.locator('#stats-csv-resolution').textContent(), 'Download CSV');
     assert.equal(await page.locator('#stats-tier-chart .chart-legend li[data-series="township"]').textContent(), 'Township');
-    assert.equal(await page.locator('#stats-tier-chart svg > title').textContent(), 'Resolved by tier, by Month');
+    assert.equal(await page.locator('#stats-tier-chart svg > title').textContent(), 'Resolved by tier, by month');
     assert.match(await page.locator('#stats-mediators-table caption').textContent(), /grid workers resolved cases/);
     assert.match(await page.locator('#stats-mediated-table caption').textContent(), /^Cases resolved at township level/);
     // the figures are the same, now with English separators (and no refetch was needed)
@@ -458,6 +458,32 @@ describe('wangge statistics view and incident intake fields', { timeout: SUITE_T
     await page.locator('#lang-switch').click();
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
     assert.equal(await page.locator('#stats-table thead th[data-field="reported"]').textContent(), '上报');
+    assertConsoleErrors();
+  });
+
+  it('refuses a period that ends before it starts, and 近 12 个月 restores the default', async () => {
+    const asked = [];
+    const track = (r) => {
+      if (r.url().includes('/api/v1/stats/')) asked.push(r.url());
+    };
+    page.on('request', track);
+    await page.locator('#stats-to').fill('2020-01-01');
+    const message = page.locator('#stats-message');
+    await message.waitFor({ state: 'visible' });
+    assert.equal(await message.textContent(), '截止日期早于起始日期');
+    assert.equal(await page.locator('#stats-to').getAttribute('aria-invalid'), 'true');
+    page.off('request', track);
+    assert.deepEqual(asked, [], 'figures asked for a period that ends before it starts');
+    // what is shown still says which period it is for
+    assertUrl((await shownResolution(page)).url, '/stats/resolution', { by: 'month', ...period }, 'the figures shown');
+
+    const answered = page.waitForResponse((r) => r.url().includes('/api/v1/stats/resolution?'));
+    await page.locator('#stats-last12').click();
+    await answered;
+    await waitForStatsReady(page);
+    assert.equal(await message.isVisible(), false);
+    assert.equal(await page.locator('#stats-to').inputValue(), period.to);
+    assertUrl((await shownResolution(page)).url, '/stats/resolution', { by: 'month', ...period }, 'the figures shown');
     assertConsoleErrors();
   });
 
@@ -504,7 +530,7 @@ describe('wangge statistics view and incident intake fields', { timeout: SUITE_T
       const body = await response.json();
       Object.assign(body, {
         location_method: 'area',
-        location_precision_m: null,
+        location_precision_m: 2345.6, // the unit's size
         address: '红塔区玉兴街道某小区',
         channel: 'open311',
         leader: '张副区长',
@@ -519,7 +545,7 @@ describe('wangge statistics view and incident intake fields', { timeout: SUITE_T
       await detail.waitFor();
       assert.equal(await detail.locator('.badges .badge-unplaced').textContent(), '待定位');
       assert.ok(await detail.locator('.unplaced-hint').isVisible(), 'no hint that the case waits to be placed');
-      assert.equal(await detail.locator('.field-location_method dd').textContent(), '待定位');
+      assert.equal(await detail.locator('.field-location_method dd').textContent(), '待定位 ±2.3 公里');
       assert.equal(await detail.locator('.field-address dd').textContent(), '红塔区玉兴街道某小区');
       assert.equal(await detail.locator('.field-channel dd').textContent(), 'Open311 接口');
       assert.equal(await detail.locator('.field-leader dt').textContent(), '包案领导');

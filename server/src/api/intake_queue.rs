@@ -223,16 +223,22 @@ async fn write(pool: &PgPool, cipher: &Cipher, ready: &[Ready]) -> Result<Vec<Re
     let mut tx = pool.begin().await?;
     // Keys first: a key answered before replays; a key in flight elsewhere waits for it.
     let mut replays: HashMap<usize, Response> = HashMap::new();
-    for (n, r) in ready.iter().enumerate() {
-        if let Some(key) = &r.job.key {
-            match idempotency::claim(&mut tx, r.job.caller.user_id, key).await {
-                Ok(Claim::Fresh) => {}
-                Ok(Claim::Replay(answer)) => {
-                    replays.insert(n, answer);
-                }
-                Err(refused) => {
-                    replays.insert(n, refused.into_response());
-                }
+    let keyed: Vec<(usize, (i64, &Key))> = ready
+        .iter()
+        .enumerate()
+        .filter_map(|(n, r)| r.job.key.as_ref().map(|k| (n, (r.job.caller.user_id, k))))
+        .collect();
+    let claims =
+        idempotency::claim_many(&mut tx, &keyed.iter().map(|(_, k)| *k).collect::<Vec<_>>())
+            .await?;
+    for ((n, _), claim) in keyed.iter().zip(claims) {
+        match claim {
+            Ok(Claim::Fresh) => {}
+            Ok(Claim::Replay(answer)) => {
+                replays.insert(*n, answer);
+            }
+            Err(refused) => {
+                replays.insert(*n, refused.into_response());
             }
         }
     }
@@ -258,11 +264,12 @@ async fn write(pool: &PgPool, cipher: &Cipher, ready: &[Ready]) -> Result<Vec<Re
         .map(|(r, c)| (&r.job.caller, &r.job.report, c))
         .collect();
     let answers: Vec<Stored> = created_answers(&mut tx, &written).await?;
-    for (r, answer) in fresh.iter().zip(&answers) {
-        if let Some(key) = &r.job.key {
-            idempotency::store(&mut tx, r.job.caller.user_id, key, answer).await?;
-        }
-    }
+    let keyed_answers: Vec<(i64, &Key, &Stored)> = fresh
+        .iter()
+        .zip(&answers)
+        .filter_map(|(r, a)| r.job.key.as_ref().map(|k| (r.job.caller.user_id, k, a)))
+        .collect();
+    idempotency::store_many(&mut tx, &keyed_answers).await?;
     let audited: Vec<_> = fresh
         .iter()
         .zip(&created)

@@ -140,6 +140,71 @@ pub async fn claim(conn: &mut PgConnection, user_id: i64, key: &Key) -> Result<C
     .bind(&key.key)
     .fetch_one(&mut *conn)
     .await?;
+    replay(key, &hash, status, &content_type, &body, &location)
+}
+
+/// [`claim`] for many keys in two statements, each `(user_id, key)` once. A key older than
+/// its lifetime and not yet swept still replays (the sweep runs every few seconds).
+pub async fn claim_many(
+    conn: &mut PgConnection,
+    keys: &[(i64, &Key)],
+) -> Result<Vec<Result<Claim, ApiError>>, ApiError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: Vec<i64> = keys.iter().map(|(u, _)| *u).collect();
+    let names: Vec<&str> = keys.iter().map(|(_, k)| k.key.as_str()).collect();
+    let hashes: Vec<&[u8]> = keys.iter().map(|(_, k)| &k.request_hash[..]).collect();
+    let fresh: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO idempotency_key (user_id, key, request_hash, status, content_type, body)
+         SELECT u, k, h, 0, '', '' FROM unnest($1::int8[], $2::text[], $3::bytea[]) AS t (u, k, h)
+         ON CONFLICT (user_id, key) DO NOTHING
+         RETURNING user_id, key",
+    )
+    .bind(&users)
+    .bind(&names)
+    .bind(&hashes)
+    .fetch_all(&mut *conn)
+    .await?;
+    let fresh: std::collections::HashSet<(i64, String)> = fresh.into_iter().collect();
+    type StoredRow = (i64, String, Vec<u8>, i16, String, Vec<u8>, Option<String>);
+    let stored: Vec<StoredRow> = if fresh.len() == keys.len() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "SELECT k.user_id, k.key, k.request_hash, k.status, k.content_type, k.body, k.location
+             FROM idempotency_key k
+             JOIN unnest($1::int8[], $2::text[]) AS t (u, n) ON k.user_id = t.u AND k.key = t.n",
+        )
+        .bind(&users)
+        .bind(&names)
+        .fetch_all(&mut *conn)
+        .await?
+    };
+    Ok(keys
+        .iter()
+        .map(|(user, key)| {
+            if fresh.contains(&(*user, key.key.clone())) {
+                return Ok(Claim::Fresh);
+            }
+            let (_, _, hash, status, content_type, body, location) = stored
+                .iter()
+                .find(|s| s.0 == *user && s.1 == key.key)
+                .ok_or_else(|| ApiError::internal("a claimed key vanished"))?;
+            replay(key, hash, *status, content_type, body, location)
+        })
+        .collect())
+}
+
+/// The stored answer to `key` again, or a refusal when the request differs.
+fn replay(
+    key: &Key,
+    hash: &[u8],
+    status: i16,
+    content_type: &str,
+    body: &[u8],
+    location: &Option<String>,
+) -> Result<Claim, ApiError> {
     if hash != key.request_hash {
         return Err(ApiError::IdempotencyKeyReused);
     }
@@ -150,12 +215,63 @@ pub async fn claim(conn: &mut PgConnection, user_id: i64, key: &Key) -> Result<C
     Ok(Claim::Replay(
         Stored {
             status,
-            content_type,
-            body,
-            location,
+            content_type: content_type.to_owned(),
+            body: body.to_vec(),
+            location: location.clone(),
         }
         .into_response_marked(true),
     ))
+}
+
+/// [`store`] for many answers in one statement.
+pub async fn store_many(
+    conn: &mut PgConnection,
+    answers: &[(i64, &Key, &Stored)],
+) -> Result<(), ApiError> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE idempotency_key k
+         SET status = s.status, content_type = s.content_type, body = s.body, location = s.location
+         FROM unnest($1::int8[], $2::text[], $3::int2[], $4::text[], $5::bytea[], $6::text[])
+              AS s (user_id, key, status, content_type, body, location)
+         WHERE k.user_id = s.user_id AND k.key = s.key",
+    )
+    .bind(answers.iter().map(|(u, _, _)| *u).collect::<Vec<_>>())
+    .bind(
+        answers
+            .iter()
+            .map(|(_, k, _)| k.key.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        answers
+            .iter()
+            .map(|(_, _, a)| a.status.as_u16() as i16)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        answers
+            .iter()
+            .map(|(_, _, a)| a.content_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        answers
+            .iter()
+            .map(|(_, _, a)| a.body.as_slice())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        answers
+            .iter()
+            .map(|(_, _, a)| a.location.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Records the answer to a freshly claimed key, in the transaction that did the work.

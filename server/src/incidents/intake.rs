@@ -426,6 +426,10 @@ pub async fn create_many(
                AND o.status IN ('reported', 'assigned', 'accepted', 'in_progress')
                AND o.location_method <> 'area'
                AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
+               -- In degrees first, so the GiST index finds the few near ones (a degree of
+               -- longitude is the shorter one: the box holds every case within the metres).
+               AND ST_DWithin(o.geom, i.geom,
+                              c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
                AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
              ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
              LIMIT 5) d
@@ -490,6 +494,8 @@ pub async fn possible_duplicates(
               AND o.location_method <> 'area'
               AND o.reported_at BETWEEN i.reported_at - make_interval(hours => c.duplicate_window_hours)
                                     AND i.reported_at + make_interval(hours => c.duplicate_window_hours)
+              AND ST_DWithin(o.geom, i.geom,
+                             c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
               AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
          WHERE i.id = $1 AND i.location_method <> 'area'
          ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
