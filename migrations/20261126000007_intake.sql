@@ -137,3 +137,32 @@ CREATE TABLE address_point (
 CREATE INDEX address_point_village_detail_idx ON address_point (village_id, detail);
 CREATE INDEX address_point_detail_trgm_idx ON address_point USING gin (detail gin_trgm_ops);
 CREATE INDEX address_point_geom_idx ON address_point USING gist (geom);
+
+-- Change notifications for incidents, cheaper: boxes straight from the geometries' stored
+-- bounding boxes, where the first version aggregated over the geometries themselves and so
+-- cost three times an incident's own insert.
+CREATE OR REPLACE FUNCTION wangge_notify_incident() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    b box2d;
+    c box2d;
+BEGIN
+    IF wangge_bulk_loading() THEN RETURN NULL; END IF;
+    IF TG_OP <> 'DELETE' THEN
+        b := NEW.geom::box2d;
+        c := (SELECT geom::box2d FROM grid_cell WHERE id = NEW.grid_cell_id);
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        b := ST_CombineBBox(b, OLD.geom);
+        c := ST_CombineBBox(c, (SELECT geom FROM grid_cell WHERE id = OLD.grid_cell_id));
+    END IF;
+    PERFORM pg_notify('wangge_change', json_build_object(
+        'e', 'incident',
+        'id', CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END,
+        'b', CASE WHEN b IS NOT NULL
+                  THEN json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)) END,
+        'c', CASE WHEN c IS NOT NULL
+                  THEN json_build_array(ST_XMin(c), ST_YMin(c), ST_XMax(c), ST_YMax(c)) END)::text);
+    RETURN NULL;
+END;
+$$;
