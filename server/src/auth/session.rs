@@ -213,7 +213,7 @@ pub async fn sign_in(
     .bind(lifetime.as_secs_f64())
     .execute(&mut *tx)
     .await?;
-    let caller = authenticate(&mut *tx, &token_hash, config)
+    let caller = authenticate(&mut tx, &token_hash, config)
         .await?
         .ok_or_else(|| ApiError::internal("a session just created was not found"))?;
     audit::record(
