@@ -932,3 +932,113 @@ async fn an_address_is_geocoded_or_left_for_a_dispatcher_to_place() {
         "located"
     );
 }
+
+#[tokio::test]
+async fn a_grid_worker_files_reports_in_their_own_cell_and_follows_them() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let (lon, lat, cell, _) = point_in_a_cell(&db, 8).await;
+    let (other_lon, other_lat, _, _) = point_in_a_cell(&db, 9).await;
+    let worker = db
+        .user_token(
+            "cell-worker",
+            Role::Worker,
+            AreaCode::GridCell(cell.clone()),
+        )
+        .await;
+    // From their cell: written and readable by them.
+    let reply = post(
+        &state,
+        &worker,
+        "/api/v1/incidents",
+        &report_at(lon, lat),
+        None,
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let id = reply.json()["id"].as_i64().unwrap();
+    let (status, _) =
+        common::get_as_bearer(&state, &worker, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    // In another cell: refused, since they could not follow it.
+    let reply = post(
+        &state,
+        &worker,
+        "/api/v1/incidents",
+        &report_at(other_lon, other_lat),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.json()["type"], "/problems/outside-area");
+    // An address not in the register: the case waits in their own cell to be placed.
+    let body = json!({
+        "category": "neighbour", "severity": "minor", "description": "邻居噪音",
+        "location": {"address": "村口大榕树旁边"}
+    });
+    let reply = post(&state, &worker, "/api/v1/incidents", &body, None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let vague = reply.json();
+    assert_eq!(vague["location_method"], "area");
+    assert_eq!(vague["grid_cell_code"], cell.as_str());
+}
+
+#[tokio::test]
+async fn escalating_a_case_that_already_moved_is_a_conflict() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = dispatcher(&db).await;
+    let (lon, lat, _, _) = point_in_a_cell(&db, 12).await;
+    let id = post(
+        &state,
+        &token,
+        "/api/v1/incidents",
+        &report_at(lon, lat),
+        None,
+    )
+    .await
+    .json()["id"]
+        .as_i64()
+        .unwrap();
+    // The deadline moved it first.
+    sqlx::query("UPDATE incident SET due_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    wangge::incidents::escalation::escalate_overdue(&db.pool)
+        .await
+        .unwrap();
+    let stale = act(
+        &state,
+        &token,
+        id,
+        json!({"action": "escalate", "from": "village"}),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let tier: String = sqlx::query_scalar("SELECT tier::text FROM incident WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(tier, "township", "not pushed a second tier");
+    let fresh = act(
+        &state,
+        &token,
+        id,
+        json!({"action": "escalate", "from": "township"}),
+    )
+    .await;
+    assert_eq!(fresh.json()["tier"], "county");
+}

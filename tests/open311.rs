@@ -309,18 +309,42 @@ async fn a_posted_request_is_an_incident_readable_by_id_and_by_token() {
     assert_eq!(field("service_request_id"), Some(id.as_str()));
     assert_eq!(field("status"), Some("open"));
 
-    // Closed in our lifecycle is closed in the spec's.
-    sqlx::query("UPDATE incident SET status = 'rejected', updated_at = now() WHERE id = $1")
-        .bind(id.parse::<i64>().unwrap())
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let again = get(
+    // Working notes stay inside; how the case ended reaches the citizen.
+    let incident_id: i64 = id.parse().unwrap();
+    let dispatcher = db
+        .user_token(
+            "dispatcher",
+            Role::Dispatcher,
+            AreaCode::Unit("530400".into()),
+        )
+        .await;
+    for (action, note) in [
+        ("note", "已联系反映人李小红 13900001111"),
+        ("resolve", "已督促清理河道"),
+    ] {
+        let request = Request::post(format!("/api/v1/incidents/{incident_id}/actions"))
+            .header(header::AUTHORIZATION, format!("Bearer {dispatcher}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"action": action, "note": note}).to_string(),
+            ))
+            .unwrap();
+        assert_eq!(
+            send(&state, request).await.status,
+            StatusCode::OK,
+            "{action}"
+        );
+    }
+    let after = get(
         &state,
         &format!("/open311/v2/requests/{id}.json?api_key={api_key}"),
     )
-    .await
-    .json();
+    .await;
+    assert_eq!(after.json()[0]["status_notes"], "已督促清理河道");
+    assert!(!String::from_utf8_lossy(&after.body).contains("13900001111"));
+
+    // Resolved in our lifecycle is closed in the spec's, with no expected time any more.
+    let again = after.json();
     assert_eq!(again[0]["status"], "closed");
     assert!(again[0]["expected_datetime"].is_null());
 }

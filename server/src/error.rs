@@ -114,6 +114,13 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        // Deadlock or serialisation failure: two requests raced for the same records, and the
+        // database undid this one. Nothing was written; the client may try again.
+        if let Some(code) = error.as_database_error().and_then(|e| e.code())
+            && (code == "40P01" || code == "40001")
+        {
+            return Self::Conflict("the records changed at the same moment; try again".into());
+        }
         match error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Self::Unavailable(error)

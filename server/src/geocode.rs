@@ -37,6 +37,9 @@ const ADDRESS_PRECISION_M: f64 = 30.0;
 #[derive(Debug, Default)]
 pub struct Geocoder {
     gazetteer: RwLock<Option<Arc<Gazetteer>>>,
+    /// Bumped by every invalidation: a gazetteer built from units read before a change is
+    /// used once but not kept.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// One place an address may be.
@@ -89,24 +92,32 @@ fn level_str(level: Level) -> &'static str {
 impl Geocoder {
     /// Forgets the gazetteer; the next query rebuilds it (after administrative units change).
     pub async fn invalidate(&self) {
-        *self.gazetteer.write().await = None;
+        let mut cached = self.gazetteer.write().await;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *cached = None;
     }
 
     pub async fn gazetteer(&self, conn: &mut PgConnection) -> Result<Arc<Gazetteer>, sqlx::Error> {
         if let Some(g) = self.gazetteer.read().await.as_ref() {
             return Ok(Arc::clone(g));
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let built = Arc::new(load_gazetteer(conn).await?);
-        *self.gazetteer.write().await = Some(Arc::clone(&built));
+        let mut cached = self.gazetteer.write().await;
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
+            *cached = Some(Arc::clone(&built));
+        }
         Ok(built)
     }
 
-    /// Ranked candidates for `query` inside the area with code prefix `prefix`.
+    /// Ranked candidates for `query` inside the area with code prefix `prefix` (and, for a
+    /// grid worker, inside their cell).
     pub async fn geocode(
         &self,
         conn: &mut PgConnection,
         query: &str,
-        prefix: &str,
+        (prefix, cell): (&str, Option<i64>),
         limit: usize,
     ) -> Result<Geocoded, ApiError> {
         let gazetteer = self.gazetteer(conn).await?;
@@ -164,11 +175,14 @@ impl Geocoder {
                             0.0::float8, v.code, v.name, v.id, a.detail, $1
                      FROM address_point a JOIN admin_unit v ON v.id = a.village_id
                      WHERE a.detail % $1 AND v.code LIKE $2 || '%'
+                       AND ($4::int8 IS NULL
+                            OR ST_Intersects(a.geom, (SELECT geom FROM grid_cell WHERE id = $4)))
                      ORDER BY similarity(a.detail, $1) DESC, a.id LIMIT $3",
                 )
                 .bind(&parsed.detail)
                 .bind(prefix)
                 .bind(CANDIDATE_ROWS)
+                .bind(cell)
                 .fetch_all(&mut *conn)
                 .await?
             } else {
@@ -189,6 +203,8 @@ impl Geocoder {
                      SELECT a.address, ST_X(a.geom), ST_Y(a.geom), similarity(a.detail, v.detail)::float8,
                             v.score, v.code, v.name, v.id, a.detail, v.detail
                      FROM village v JOIN address_point a ON a.village_id = v.id
+                     WHERE $6::int8 IS NULL
+                        OR ST_Intersects(a.geom, (SELECT geom FROM grid_cell WHERE id = $6))
                      ORDER BY v.score + similarity(a.detail, v.detail) DESC, a.id
                      LIMIT $5",
                 )
@@ -197,6 +213,7 @@ impl Geocoder {
                 .bind(&place_details)
                 .bind(prefix)
                 .bind(CANDIDATE_ROWS)
+                .bind(cell)
                 .fetch_all(&mut *conn)
                 .await?
             };
@@ -311,19 +328,19 @@ pub async fn placement(
             });
         }
     }
+    // A grid worker's unplaced report stays in their own cell, where they can follow it.
+    if let Some(cell) = caller.area.grid_cell_id {
+        return intake::place_at_cell(conn, cell).await;
+    }
     if let Some(place) = geocoded.places.first() {
         return intake::place_at_unit(conn, place.unit_id).await;
     }
     // Nothing read: the case goes to the reporter's own area, to be placed by hand.
-    let unit_id: Option<i64> = sqlx::query_scalar(
-        "SELECT coalesce(
-             (SELECT v.id FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id WHERE g.id = $2),
-             (SELECT id FROM admin_unit WHERE code = $1 AND level <> 'city'))",
-    )
-    .bind(&caller.area.code)
-    .bind(caller.area.grid_cell_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let unit_id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM admin_unit WHERE code = $1 AND level <> 'city'")
+            .bind(&caller.area.code)
+            .fetch_optional(&mut *conn)
+            .await?;
     match unit_id {
         Some(id) => intake::place_at_unit(conn, id).await,
         None => city_placement(conn).await,

@@ -80,8 +80,18 @@ fn wants_csv(params: &Common) -> Result<bool, ApiError> {
 fn csv_response(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> Result<Response, ApiError> {
     let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     writer.write_record(header).map_err(ApiError::internal)?;
+    // A cell starting with = + - @ is a formula to a spreadsheet: names are shown as text.
+    let as_text = |cell: &String| {
+        if cell.starts_with(['=', '+', '-', '@']) {
+            format!("'{cell}")
+        } else {
+            cell.clone()
+        }
+    };
     for row in rows {
-        writer.write_record(&row).map_err(ApiError::internal)?;
+        writer
+            .write_record(row.iter().map(as_text))
+            .map_err(ApiError::internal)?;
     }
     let body = writer.into_inner().map_err(ApiError::internal)?;
     let mut response = body.into_response();
@@ -119,7 +129,8 @@ fn group_key(by: &str) -> Option<(&'static str, &'static str)> {
         ),
         "grid_cell" => (
             "(SELECT code FROM grid_cell WHERE id = i.grid_cell_id)",
-            "(SELECT name FROM grid_cell WHERE code = k)",
+            // Codes repeat across plans: the newest plan's name.
+            "(SELECT name FROM grid_cell WHERE code = k ORDER BY plan_id DESC LIMIT 1)",
         ),
         "category" => (
             "i.category",

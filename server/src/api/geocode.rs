@@ -48,7 +48,12 @@ async fn forward(
     let mut conn = state.pool.acquire().await?;
     let answer = state
         .geocoder
-        .geocode(&mut conn, q, &caller.area.prefix, limit)
+        .geocode(
+            &mut conn,
+            q,
+            (&caller.area.prefix, caller.area.grid_cell_id),
+            limit,
+        )
         .await?;
     Ok(Json(answer))
 }
@@ -70,7 +75,11 @@ async fn reverse(
     let (route, answer) = geocode::reverse(&mut conn, point)
         .await?
         .ok_or_else(|| ApiError::OutsideArea("the point is outside the city".into()))?;
-    if !route.area_code.starts_with(&caller.area.prefix) {
+    let in_cell = caller
+        .area
+        .grid_cell_id
+        .is_none_or(|cell| route.grid_cell_id == Some(cell));
+    if !route.area_code.starts_with(&caller.area.prefix) || !in_cell {
         return Err(ApiError::OutsideArea(format!(
             "the point is outside your area ({})",
             caller.area.name

@@ -349,7 +349,7 @@ pub(crate) async fn load_details(
     .fetch_all(&mut *conn)
     .await?;
     let possible_duplicates = if summary.open {
-        intake::possible_duplicates(conn, id).await?
+        intake::possible_duplicates(conn, caller, id).await?
     } else {
         Vec::new()
     };
@@ -602,7 +602,12 @@ pub(crate) async fn intake_report(
         (None, Some(address)) => {
             let geocoded = state
                 .geocoder
-                .geocode(conn, address, &caller.area.prefix, 5)
+                .geocode(
+                    conn,
+                    address,
+                    (&caller.area.prefix, caller.area.grid_cell_id),
+                    5,
+                )
                 .await?;
             let placement = geocode::placement(conn, &geocoded, caller).await?;
             (placement, Some(geocoded))

@@ -116,7 +116,13 @@ async fn write_group(pool: &PgPool, cipher: &Cipher, group: Vec<(Job, Reply)>) {
                     let _ = r.reply.send(Ok(answer));
                 }
             }
-            Err(error) => {
+            Err(GroupError::CommitUnknown(error)) => {
+                tracing::error!(%error, size = ready.len(), "an intake group's commit failed");
+                for r in ready {
+                    let _ = r.reply.send(Err(ApiError::from(sqlx::Error::PoolClosed)));
+                }
+            }
+            Err(GroupError::Before(error)) => {
                 tracing::warn!(%error, size = ready.len(), "an intake group failed; writing its reports one by one");
                 for r in ready {
                     let answer = write_one(pool, cipher, &r).await;
@@ -217,9 +223,33 @@ fn check(
     ready
 }
 
+/// A commit that failed: whether it took effect is unknown.
+#[derive(Debug, thiserror::Error)]
+#[error("commit failed: {0}")]
+struct CommitUnknown(sqlx::Error);
+
+#[derive(Debug, thiserror::Error)]
+enum GroupError {
+    /// Nothing was written.
+    #[error("{0}")]
+    Before(#[from] ApiError),
+    #[error("{0}")]
+    CommitUnknown(#[from] CommitUnknown),
+}
+
+impl From<sqlx::Error> for GroupError {
+    fn from(error: sqlx::Error) -> Self {
+        GroupError::Before(error.into())
+    }
+}
+
 /// Writes a prepared group in one transaction and returns each report's answer (a replay
 /// for a key already answered).
-async fn write(pool: &PgPool, cipher: &Cipher, ready: &[Ready]) -> Result<Vec<Response>, ApiError> {
+async fn write(
+    pool: &PgPool,
+    cipher: &Cipher,
+    ready: &[Ready],
+) -> Result<Vec<Response>, GroupError> {
     let mut tx = pool.begin().await?;
     // Keys first: a key answered before replays; a key in flight elsewhere waits for it.
     let mut replays: HashMap<usize, Response> = HashMap::new();
@@ -276,7 +306,9 @@ async fn write(pool: &PgPool, cipher: &Cipher, ready: &[Ready]) -> Result<Vec<Re
         .map(|(r, c)| (&r.job.caller, &r.job.meta, c))
         .collect();
     intake::audit_created_many(&mut tx, &audited).await?;
-    tx.commit().await?;
+    // A commit whose outcome is unknown (the connection broke during it) must not be written
+    // again: the group may be in the database already.
+    tx.commit().await.map_err(CommitUnknown)?;
     let mut answers = answers.into_iter();
     Ok((0..ready.len())
         .map(|n| match replays.remove(&n) {
@@ -291,7 +323,12 @@ async fn write(pool: &PgPool, cipher: &Cipher, ready: &[Ready]) -> Result<Vec<Re
 
 /// One prepared report in a transaction of its own.
 async fn write_one(pool: &PgPool, cipher: &Cipher, ready: &Ready) -> Result<Response, ApiError> {
-    let mut answers = write(pool, cipher, std::slice::from_ref(ready)).await?;
+    let mut answers = write(pool, cipher, std::slice::from_ref(ready))
+        .await
+        .map_err(|e| match e {
+            GroupError::Before(e) => e,
+            GroupError::CommitUnknown(e) => ApiError::from(e.0),
+        })?;
     answers
         .pop()
         .ok_or_else(|| ApiError::internal("no answer for a report"))

@@ -192,6 +192,7 @@ fn escape_xml(text: &str) -> String {
             '\'' => out.push_str("&apos;"),
             // Characters XML 1.0 cannot carry at all.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -272,10 +273,12 @@ async fn get_item(
             } else {
                 let token: uuid::Uuid = id.parse().map_err(|_| Open311Error::not_found(format))?;
                 let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM incident WHERE open311_token = $1 AND area_code LIKE $2 || '%'",
+                    "SELECT id FROM incident WHERE open311_token = $1 AND area_code LIKE $2 || '%'
+                       AND ($3::int8 IS NULL OR grid_cell_id = $3)",
                 )
                 .bind(token)
                 .bind(&caller.area.prefix)
+                .bind(caller.area.grid_cell_id)
                 .fetch_optional(&state.pool)
                 .await
                 .in_format(format)?;
@@ -539,7 +542,10 @@ async fn requests(
                             WHEN 'county' THEN co.name
                             ELSE (SELECT name FROM admin_unit WHERE level = 'city' ORDER BY id LIMIT 1)
                 END AS agency,
+                -- Only notes meant for the reporter: how the case ended. Working notes stay
+                -- inside (they may name people).
                 (SELECT e.note FROM incident_event e WHERE e.incident_id = i.id AND e.note <> ''
+                   AND e.kind IN ('resolved', 'closed', 'rejected', 'marked_duplicate')
                  ORDER BY e.at DESC, e.id DESC LIMIT 1) AS status_notes,
                 i.reported_at, i.updated_at, i.due_at, i.address,
                 ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.tier::text,

@@ -14,7 +14,7 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::Role { .. } => ApiError::Forbidden,
-            Refusal::State { .. } => ApiError::Conflict(refusal.to_string()),
+            Refusal::State { .. } | Refusal::Moved(_) => ApiError::Conflict(refusal.to_string()),
             Refusal::Invalid(message) => ApiError::InvalidField(message),
         }
     }
@@ -81,8 +81,10 @@ pub async fn act(
                     "a case cannot duplicate itself".into(),
                 ));
             }
+            // Locked, so that two cases marked as each other's duplicate at the same moment
+            // cannot both succeed (one waits, then sees the other is a duplicate now).
             let original: Option<IncidentStatus> = sqlx::query_scalar(
-                "SELECT status FROM incident WHERE id = $1 AND area_code LIKE $2 || '%'",
+                "SELECT status FROM incident WHERE id = $1 AND area_code LIKE $2 || '%' FOR UPDATE",
             )
             .bind(of)
             .bind(&caller.area.prefix)

@@ -206,6 +206,31 @@ struct RouteRow {
     route: Route,
 }
 
+/// A placement at a grid cell's centre, for a grid worker's report whose address was not
+/// found: it is in their cell (they report from it), waiting for a dispatcher to place it.
+pub async fn place_at_cell(conn: &mut PgConnection, cell_id: i64) -> Result<Placement, ApiError> {
+    let (lon, lat, precision): (f64, f64, f64) = sqlx::query_as(
+        "SELECT ST_X(p), ST_Y(p), sqrt(ST_Area(c.geom::geography) / pi())
+         FROM grid_cell c CROSS JOIN LATERAL ST_PointOnSurface(c.geom) AS p WHERE c.id = $1",
+    )
+    .bind(cell_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let point = LonLat::new(lon, lat).map_err(ApiError::internal)?;
+    let route = route_point(conn, point)
+        .await?
+        .ok_or_else(|| ApiError::internal("a grid cell's centre is outside the city"))?;
+    Ok(Placement {
+        point,
+        method: LocationMethod::Area,
+        precision_m: Some(precision),
+        route: Route {
+            grid_cell_id: Some(cell_id),
+            ..route
+        },
+    })
+}
+
 /// A placement at an administrative unit's centre, for a report whose address named the unit
 /// but no address in it: the case waits for a dispatcher to place it.
 pub async fn place_at_unit(conn: &mut PgConnection, unit_id: i64) -> Result<Placement, ApiError> {
@@ -250,7 +275,11 @@ pub async fn place_at_unit(conn: &mut PgConnection, unit_id: i64) -> Result<Plac
 
 /// Checks that a placement is inside the caller's area: nobody files cases they could not see.
 pub fn check_in_area(caller: &Caller, placement: &Placement) -> Result<(), ApiError> {
-    if placement.route.area_code.starts_with(&caller.area.prefix) {
+    let in_cell = caller
+        .area
+        .grid_cell_id
+        .is_none_or(|cell| placement.route.grid_cell_id == Some(cell));
+    if placement.route.area_code.starts_with(&caller.area.prefix) && in_cell {
         Ok(())
     } else {
         Err(ApiError::OutsideArea(format!(
@@ -418,7 +447,8 @@ pub async fn create_many(
     // would get).
     let pairs: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT i.id, d.id
-         FROM incident i
+         FROM unnest($1::int8[], $2::text[], $3::int8[]) AS s (id, prefix, cell)
+         JOIN incident i ON i.id = s.id
          JOIN incident_category c ON c.code = i.category
          CROSS JOIN LATERAL (
              SELECT o.id FROM incident o
@@ -431,11 +461,15 @@ pub async fn create_many(
                AND ST_DWithin(o.geom, i.geom,
                               c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
                AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
+               -- Only cases the reporter may see.
+               AND o.area_code LIKE s.prefix || '%' AND (s.cell IS NULL OR o.grid_cell_id = s.cell)
              ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
              LIMIT 5) d
-         WHERE i.id = ANY ($1) AND i.location_method <> 'area'",
+         WHERE i.location_method <> 'area'",
     )
     .bind(created.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(column!(|c| c.caller.area.prefix.clone()))
+    .bind(column!(|c| c.caller.area.grid_cell_id))
     .fetch_all(&mut *conn)
     .await?;
     for (id, duplicate) in pairs {
@@ -480,9 +514,11 @@ pub fn actor(caller: &Caller) -> String {
 }
 
 /// Open cases of the same category within the category's radius and time window of case
-/// `id`, nearest first (at most 5). Cases placed only by their unit are too vague to compare.
+/// `id`, nearest first (at most 5), inside `caller`'s area. Cases placed only by their unit
+/// are too vague to compare.
 pub async fn possible_duplicates(
     conn: &mut PgConnection,
+    caller: &Caller,
     id: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
@@ -498,10 +534,13 @@ pub async fn possible_duplicates(
                              c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
               AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
          WHERE i.id = $1 AND i.location_method <> 'area'
+           AND o.area_code LIKE $2 || '%' AND ($3::int8 IS NULL OR o.grid_cell_id = $3)
          ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
          LIMIT 5",
     )
     .bind(id)
+    .bind(&caller.area.prefix)
+    .bind(caller.area.grid_cell_id)
     .fetch_all(conn)
     .await
 }

@@ -92,6 +92,10 @@ pub enum Action {
     },
     /// Hand the case one tier up.
     Escalate {
+        /// The tier the user saw: when the case has moved since (the deadline escalated it
+        /// first, or another user), the request is a conflict rather than a second step up.
+        #[serde(default)]
+        from: Option<IncidentTier>,
         note: Option<String>,
     },
     /// Put the case where it happened (by hand).
@@ -146,6 +150,9 @@ pub enum Refusal {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The case moved since the user saw it.
+    #[error("{0}")]
+    Moved(String),
 }
 
 /// Longest timeline note (characters).
@@ -177,7 +184,7 @@ impl Action {
             | Action::Resolve { note }
             | Action::Close { note }
             | Action::MarkDuplicate { note, .. }
-            | Action::Escalate { note }
+            | Action::Escalate { note, .. }
             | Action::Place { note, .. }
             | Action::Lead { note, .. } => note.as_deref(),
             Action::Reopen { note } | Action::Reject { note } | Action::Note { note } => Some(note),
@@ -280,6 +287,14 @@ impl Action {
             Action::MarkDuplicate { .. } if open => {
                 to(IncidentEventKind::MarkedDuplicate, S::Duplicate)
             }
+            Action::Escalate {
+                from: Some(seen), ..
+            } if open && *seen != case.tier => {
+                return Err(Refusal::Moved(format!(
+                    "the case is already at the {} tier, not the {seen} tier you saw",
+                    case.tier
+                )));
+            }
             Action::Escalate { .. } if open => match case.tier.next() {
                 Some(tier) => Change {
                     tier,
@@ -376,7 +391,10 @@ mod tests {
         ] {
             for action in [
                 Action::Resolve { note: None },
-                Action::Escalate { note: None },
+                Action::Escalate {
+                    from: None,
+                    note: None,
+                },
                 Action::Assign {
                     worker_id: 1,
                     note: None,
@@ -394,6 +412,28 @@ mod tests {
     }
 
     #[test]
+    fn escalating_a_case_that_moved_since_it_was_seen_is_a_conflict() {
+        let mut township = case(IncidentStatus::Assigned);
+        township.tier = IncidentTier::Township;
+        let stale = Action::Escalate {
+            from: Some(IncidentTier::Village),
+            note: None,
+        };
+        assert!(matches!(
+            stale.apply(&township, Role::Worker),
+            Err(Refusal::Moved(_))
+        ));
+        let current = Action::Escalate {
+            from: Some(IncidentTier::Township),
+            note: None,
+        };
+        assert_eq!(
+            current.apply(&township, Role::Worker).unwrap().tier,
+            IncidentTier::County
+        );
+    }
+
+    #[test]
     fn escalation_climbs_one_tier_to_the_city_and_no_further() {
         let mut current = case(IncidentStatus::Assigned);
         for expected in [
@@ -401,17 +441,23 @@ mod tests {
             IncidentTier::County,
             IncidentTier::City,
         ] {
-            let change = Action::Escalate { note: None }
-                .apply(&current, Role::Worker)
-                .unwrap();
+            let change = Action::Escalate {
+                from: None,
+                note: None,
+            }
+            .apply(&current, Role::Worker)
+            .unwrap();
             assert_eq!(change.tier, expected);
             assert!(change.new_deadline);
             assert_eq!(change.status, IncidentStatus::Assigned);
             current.tier = change.tier;
         }
-        let refusal = Action::Escalate { note: None }
-            .apply(&current, Role::Worker)
-            .unwrap_err();
+        let refusal = Action::Escalate {
+            from: None,
+            note: None,
+        }
+        .apply(&current, Role::Worker)
+        .unwrap_err();
         assert!(matches!(refusal, Refusal::Invalid(_)));
     }
 
@@ -435,16 +481,22 @@ mod tests {
             ));
         }
         for role in [Role::Planner, Role::Auditor, Role::Admin] {
-            let escalate = Action::Escalate { note: None };
+            let escalate = Action::Escalate {
+                from: None,
+                note: None,
+            };
             assert!(matches!(
                 escalate.apply(&reported, role),
                 Err(Refusal::Role { .. })
             ));
         }
         assert!(
-            Action::Escalate { note: None }
-                .apply(&reported, Role::Operator)
-                .is_ok()
+            Action::Escalate {
+                from: None,
+                note: None
+            }
+            .apply(&reported, Role::Operator)
+            .is_ok()
         );
     }
 
