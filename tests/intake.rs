@@ -461,6 +461,27 @@ async fn act(state: &wangge::AppState, token: &str, id: i64, action: Value) -> R
     .await
 }
 
+/// Reports `body` as `token` and returns the new case's id.
+async fn report(state: &wangge::AppState, token: &str, body: &Value) -> i64 {
+    let reply = post(state, token, "/api/v1/incidents", body, None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.json()["id"].as_i64().unwrap()
+}
+
+/// Puts case `id`'s deadline a minute in the past.
+async fn make_overdue(db: &TestDb, id: i64) {
+    sqlx::query("UPDATE incident SET due_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_case_moves_through_its_lifecycle_and_refuses_what_does_not_fit() {
     let db = TestDb::small_demo().await;
@@ -665,11 +686,7 @@ async fn rejection_duplicates_and_leaders_follow_their_rules() {
     let mut major = report_at(lon, lat);
     major["severity"] = json!("major");
     major["category"] = json!("land");
-    let major_id = post(&state, &token, "/api/v1/incidents", &major, None)
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let major_id = report(&state, &token, &major).await;
     let led = act(
         &state,
         &token,
@@ -690,11 +707,7 @@ async fn an_overdue_case_climbs_one_tier_with_a_new_deadline_and_stops_at_the_ci
     let mut body = report_at(lon, lat);
     body["category"] = json!("medical");
     body["severity"] = json!("major");
-    let id = post(&state, &token, "/api/v1/incidents", &body, None)
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let id = report(&state, &token, &body).await;
 
     // Not due yet: nothing moves.
     let moved = wangge::incidents::escalation::escalate_overdue(&db.pool)
@@ -716,11 +729,7 @@ async fn an_overdue_case_climbs_one_tier_with_a_new_deadline_and_stops_at_the_ci
         }
     };
     for tier in ["township", "county", "city"] {
-        sqlx::query("UPDATE incident SET due_at = now() - interval '1 minute' WHERE id = $1")
-            .bind(id)
-            .execute(&db.pool)
-            .await
-            .unwrap();
+        make_overdue(&db, id).await;
         let moved = wangge::incidents::escalation::escalate_overdue(&db.pool)
             .await
             .unwrap();
@@ -741,11 +750,7 @@ async fn an_overdue_case_climbs_one_tier_with_a_new_deadline_and_stops_at_the_ci
         );
     }
     // At the city an overdue case stays overdue: nothing is pushed further up.
-    sqlx::query("UPDATE incident SET due_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    make_overdue(&db, id).await;
     let moved = wangge::incidents::escalation::escalate_overdue(&db.pool)
         .await
         .unwrap();
@@ -779,22 +784,8 @@ async fn the_server_escalates_overdue_cases_by_itself() {
     .await;
     let token = dispatcher(&db).await;
     let (lon, lat, _, _) = point_in_a_cell(&db, 4).await;
-    let id = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon, lat),
-        None,
-    )
-    .await
-    .json()["id"]
-        .as_i64()
-        .unwrap();
-    sqlx::query("UPDATE incident SET due_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    let id = report(&state, &token, &report_at(lon, lat)).await;
+    make_overdue(&db, id).await;
     let mut tier = String::new();
     for _ in 0..200 {
         tier = sqlx::query_scalar("SELECT tier::text FROM incident WHERE id = $1")
@@ -816,17 +807,7 @@ async fn a_worker_escalates_by_hand_and_the_case_is_seen_one_tier_up() {
     let state = state(&db).await;
     let token = dispatcher(&db).await;
     let (lon, lat, cell, _) = point_in_a_cell(&db, 6).await;
-    let id = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon, lat),
-        None,
-    )
-    .await
-    .json()["id"]
-        .as_i64()
-        .unwrap();
+    let id = report(&state, &token, &report_at(lon, lat)).await;
     let worker = db
         .user_token("cell-worker", Role::Worker, AreaCode::GridCell(cell))
         .await;
@@ -999,23 +980,9 @@ async fn escalating_a_case_that_already_moved_is_a_conflict() {
     let state = state(&db).await;
     let token = dispatcher(&db).await;
     let (lon, lat, _, _) = point_in_a_cell(&db, 12).await;
-    let id = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon, lat),
-        None,
-    )
-    .await
-    .json()["id"]
-        .as_i64()
-        .unwrap();
+    let id = report(&state, &token, &report_at(lon, lat)).await;
     // The deadline moved it first.
-    sqlx::query("UPDATE incident SET due_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    make_overdue(&db, id).await;
     wangge::incidents::escalation::escalate_overdue(&db.pool)
         .await
         .unwrap();

@@ -170,17 +170,8 @@ async fn placed(
         .iter()
         .map(|(j, _)| j.report.category.clone())
         .collect();
-    let rules: Vec<CategoryRule> = sqlx::query_as(
-        "SELECT code, name_zh, duplicate_radius_m, duplicate_window_hours
-         FROM incident_category WHERE code = ANY ($1)",
-    )
-    .bind(&codes)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok((
-        routes,
-        rules.into_iter().map(|r| (r.code.clone(), r)).collect(),
-    ))
+    let rules = intake::categories(&mut conn, &codes).await?;
+    Ok((routes, rules))
 }
 
 fn check(

@@ -134,7 +134,22 @@ fn obj<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
 /// A list of objects as the spec writes it: a JSON array, or an XML root of item elements
 /// (nested arrays become a plural element holding singular ones: `values` → `value`).
 fn render(format: Format, root: &str, item: &str, items: Vec<Map<String, Value>>) -> Response {
-    let (content_type, body) = match format {
+    let (content_type, body) = rendered(format, root, item, items);
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// [`render`]'s content type and body, for answers that are also stored.
+fn rendered(
+    format: Format,
+    root: &str,
+    item: &str,
+    items: Vec<Map<String, Value>>,
+) -> (&'static str, String) {
+    match format {
         Format::Json => (
             "application/json; charset=utf-8",
             Value::Array(items.into_iter().map(Value::Object).collect()).to_string(),
@@ -148,12 +163,7 @@ fn render(format: Format, root: &str, item: &str, items: Vec<Map<String, Value>>
             xml.push_str(&format!("</{root}>"));
             ("text/xml; charset=utf-8", xml)
         }
-    };
-    let mut response = body.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+    }
 }
 
 fn write_xml_object(xml: &mut String, tag: &str, fields: &Map<String, Value>) {
@@ -216,10 +226,7 @@ async fn open311_caller(
         .map(str::to_owned)
         .or_else(|| auth::token_in_headers(headers))
         .ok_or(ApiError::Unauthenticated)?;
-    let mut conn = state.pool.acquire().await?;
-    auth::session::authenticate(&mut conn, &auth::token::hash(&token), &state.config.auth)
-        .await?
-        .ok_or(ApiError::Unauthenticated)
+    Caller::from_token(state, &token).await
 }
 
 async fn get_resource(
@@ -689,20 +696,11 @@ async fn post_resource(
             ("service_notice", json!(notice(created.method.as_str()))),
             ("account_id", json!(form.get("account_id"))),
         ]);
-        let response = render(format, "service_requests", "request", vec![item]);
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json")
-            .to_owned();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .map_err(ApiError::internal)?;
+        let (content_type, body) = rendered(format, "service_requests", "request", vec![item]);
         let answer = Stored {
             status: StatusCode::CREATED,
-            content_type,
-            body: body.to_vec(),
+            content_type: content_type.to_owned(),
+            body: body.into_bytes(),
             location: Some(format!(
                 "/open311/v2/requests/{}.{}",
                 created.id,

@@ -138,8 +138,15 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = presented_token(parts).ok_or(ApiError::Unauthenticated)?;
+        Caller::from_token(state, &token).await
+    }
+}
+
+impl Caller {
+    /// The user behind a presented token (bearer token, session cookie or Open311 api_key).
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
         let mut conn = state.pool.acquire().await?;
-        session::authenticate(&mut conn, &token::hash(&token), &state.config.auth)
+        session::authenticate(&mut conn, &token::hash(token), &state.config.auth)
             .await?
             .ok_or(ApiError::Unauthenticated)
     }

@@ -21,16 +21,18 @@ pub async fn escalate_overdue(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
         // two servers sweeping at once never escalate the same case twice.
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "WITH due AS (
-                 SELECT id FROM incident
+                 -- The next tier: the enum's values are in order, village first.
+                 SELECT id, (enum_range(NULL::incident_tier))
+                                [array_position(enum_range(NULL::incident_tier), tier) + 1] AS next
+                 FROM incident
                  WHERE status IN ('reported', 'assigned', 'accepted', 'in_progress')
                    AND due_at < now() AND tier <> 'city'
                  ORDER BY due_at, id LIMIT $1
                  FOR UPDATE SKIP LOCKED
              ), up AS (
                  UPDATE incident i SET
-                     tier = (enum_range(NULL::incident_tier))[array_position(enum_range(NULL::incident_tier), i.tier) + 1],
-                     due_at = now() + wangge_deadline(i.category, i.severity,
-                         (enum_range(NULL::incident_tier))[array_position(enum_range(NULL::incident_tier), i.tier) + 1]),
+                     tier = due.next,
+                     due_at = now() + wangge_deadline(i.category, i.severity, due.next),
                      updated_at = now()
                  FROM due WHERE i.id = due.id
                  RETURNING i.id, i.status, i.tier, i.area_code

@@ -102,49 +102,13 @@ pub enum Claim {
 
 /// Claims `key` for `user_id` inside the caller's transaction (see the module comment).
 pub async fn claim(conn: &mut PgConnection, user_id: i64, key: &Key) -> Result<Claim, ApiError> {
-    // A key older than its lifetime is forgotten, even if the sweeper has not reached it yet.
-    sqlx::query(
-        "DELETE FROM idempotency_key
-         WHERE user_id = $1 AND key = $2
-           AND created_at < now() - make_interval(hours => $3)",
-    )
-    .bind(user_id)
-    .bind(&key.key)
-    .bind(KEY_LIFETIME_HOURS)
-    .execute(&mut *conn)
-    .await?;
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_key (user_id, key, request_hash, status, content_type, body)
-         VALUES ($1, $2, $3, 0, '', '') ON CONFLICT (user_id, key) DO NOTHING",
-    )
-    .bind(user_id)
-    .bind(&key.key)
-    .bind(&key.request_hash[..])
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(Claim::Fresh);
-    }
-    let (hash, status, content_type, body, location): (
-        Vec<u8>,
-        i16,
-        String,
-        Vec<u8>,
-        Option<String>,
-    ) = sqlx::query_as(
-        "SELECT request_hash, status, content_type, body, location FROM idempotency_key
-         WHERE user_id = $1 AND key = $2",
-    )
-    .bind(user_id)
-    .bind(&key.key)
-    .fetch_one(&mut *conn)
-    .await?;
-    replay(key, &hash, status, &content_type, &body, &location)
+    claim_many(conn, &[(user_id, key)])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("no claim for a key"))?
 }
 
-/// [`claim`] for many keys in two statements, each `(user_id, key)` once. A key older than
-/// its lifetime and not yet swept still replays (the sweep runs every few seconds).
+/// [`claim`] for many keys in a few statements, each `(user_id, key)` once.
 pub async fn claim_many(
     conn: &mut PgConnection,
     keys: &[(i64, &Key)],
@@ -155,6 +119,17 @@ pub async fn claim_many(
     let users: Vec<i64> = keys.iter().map(|(u, _)| *u).collect();
     let names: Vec<&str> = keys.iter().map(|(_, k)| k.key.as_str()).collect();
     let hashes: Vec<&[u8]> = keys.iter().map(|(_, k)| &k.request_hash[..]).collect();
+    // A key older than its lifetime is forgotten, even if the sweeper has not reached it yet.
+    sqlx::query(
+        "DELETE FROM idempotency_key k USING unnest($1::int8[], $2::text[]) AS t (u, n)
+         WHERE k.user_id = t.u AND k.key = t.n
+           AND k.created_at < now() - make_interval(hours => $3)",
+    )
+    .bind(&users)
+    .bind(&names)
+    .bind(KEY_LIFETIME_HOURS)
+    .execute(&mut *conn)
+    .await?;
     let fresh: Vec<(i64, String)> = sqlx::query_as(
         "INSERT INTO idempotency_key (user_id, key, request_hash, status, content_type, body)
          SELECT u, k, h, 0, '', '' FROM unnest($1::int8[], $2::text[], $3::bytea[]) AS t (u, k, h)
@@ -281,19 +256,7 @@ pub async fn store(
     key: &Key,
     answer: &Stored,
 ) -> Result<(), ApiError> {
-    sqlx::query(
-        "UPDATE idempotency_key SET status = $3, content_type = $4, body = $5, location = $6
-         WHERE user_id = $1 AND key = $2",
-    )
-    .bind(user_id)
-    .bind(&key.key)
-    .bind(answer.status.as_u16() as i16)
-    .bind(&answer.content_type)
-    .bind(&answer.body)
-    .bind(&answer.location)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    store_many(conn, &[(user_id, key, answer)]).await
 }
 
 /// Forgets keys past their lifetime; returns how many.

@@ -299,18 +299,29 @@ pub struct CategoryRule {
 }
 
 pub async fn category(conn: &mut PgConnection, code: &str) -> Result<CategoryRule, ApiError> {
-    sqlx::query_as(
+    categories(conn, &[code.to_owned()])
+        .await?
+        .remove(code)
+        .ok_or_else(|| {
+            ApiError::InvalidField(format!(
+                "unknown category `{code}`; GET /api/v1/incident-categories lists them"
+            ))
+        })
+}
+
+/// The rules of the categories among `codes` that exist, by code.
+pub async fn categories(
+    conn: &mut PgConnection,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, CategoryRule>, sqlx::Error> {
+    let rules: Vec<CategoryRule> = sqlx::query_as(
         "SELECT code, name_zh, duplicate_radius_m, duplicate_window_hours
-         FROM incident_category WHERE code = $1",
+         FROM incident_category WHERE code = ANY ($1)",
     )
-    .bind(code)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| {
-        ApiError::InvalidField(format!(
-            "unknown category `{code}`; GET /api/v1/incident-categories lists them"
-        ))
-    })
+    .bind(codes)
+    .fetch_all(conn)
+    .await?;
+    Ok(rules.into_iter().map(|r| (r.code.clone(), r)).collect())
 }
 
 /// What was written.
@@ -445,33 +456,12 @@ pub async fn create_many(
     .await?;
     // Duplicates among the cases reported before each (the same answer a report sent alone
     // would get).
-    let pairs: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT i.id, d.id
-         FROM unnest($1::int8[], $2::text[], $3::int8[]) AS s (id, prefix, cell)
-         JOIN incident i ON i.id = s.id
-         JOIN incident_category c ON c.code = i.category
-         CROSS JOIN LATERAL (
-             SELECT o.id FROM incident o
-             WHERE o.category = i.category AND o.id < i.id
-               AND o.status IN ('reported', 'assigned', 'accepted', 'in_progress')
-               AND o.location_method <> 'area'
-               AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
-               -- In degrees first, so the GiST index finds the few near ones (a degree of
-               -- longitude is the shorter one: the box holds every case within the metres).
-               AND ST_DWithin(o.geom, i.geom,
-                              c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
-               AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
-               -- Only cases the reporter may see.
-               AND o.area_code LIKE s.prefix || '%' AND (s.cell IS NULL OR o.grid_cell_id = s.cell)
-             ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
-             LIMIT 5) d
-         WHERE i.location_method <> 'area'",
-    )
-    .bind(created.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind(column!(|c| c.caller.area.prefix.clone()))
-    .bind(column!(|c| c.caller.area.grid_cell_id))
-    .fetch_all(&mut *conn)
-    .await?;
+    let asked: Vec<(i64, &Caller)> = created
+        .iter()
+        .zip(cases)
+        .map(|(c, case)| (c.id, case.caller))
+        .collect();
+    let pairs = duplicates_of(conn, &asked, true).await?;
     for (id, duplicate) in pairs {
         if let Some(c) = created.iter_mut().find(|c| c.id == id) {
             c.possible_duplicates.push(duplicate);
@@ -514,33 +504,57 @@ pub fn actor(caller: &Caller) -> String {
 }
 
 /// Open cases of the same category within the category's radius and time window of case
-/// `id`, nearest first (at most 5), inside `caller`'s area. Cases placed only by their unit
-/// are too vague to compare.
+/// `id`, nearest first (at most 5), inside `caller`'s area.
 pub async fn possible_duplicates(
     conn: &mut PgConnection,
     caller: &Caller,
     id: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT o.id
-         FROM incident i
+    Ok(duplicates_of(conn, &[(id, caller)], false)
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect())
+}
+
+/// For each case (and the caller asking), the open cases of its category within the
+/// category's radius and time window, nearest first (at most 5 each), that the caller may
+/// see: `(case, possible duplicate)` pairs. With `earlier_only`, only cases reported before
+/// it (what a report sent alone would find). Cases placed only by their unit are too vague to
+/// compare.
+async fn duplicates_of(
+    conn: &mut PgConnection,
+    cases: &[(i64, &Caller)],
+    earlier_only: bool,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.id, d.id
+         FROM unnest($1::int8[], $2::text[], $3::int8[]) AS s (id, prefix, cell)
+         JOIN incident i ON i.id = s.id
          JOIN incident_category c ON c.code = i.category
-         JOIN incident o ON o.category = i.category AND o.id <> i.id
-              AND o.status IN ('reported', 'assigned', 'accepted', 'in_progress')
-              AND o.location_method <> 'area'
-              AND o.reported_at BETWEEN i.reported_at - make_interval(hours => c.duplicate_window_hours)
-                                    AND i.reported_at + make_interval(hours => c.duplicate_window_hours)
-              AND ST_DWithin(o.geom, i.geom,
-                             c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
-              AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
-         WHERE i.id = $1 AND i.location_method <> 'area'
-           AND o.area_code LIKE $2 || '%' AND ($3::int8 IS NULL OR o.grid_cell_id = $3)
-         ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
-         LIMIT 5",
+         CROSS JOIN LATERAL (
+             SELECT o.id FROM incident o
+             WHERE o.category = i.category
+               AND CASE WHEN $4 THEN o.id < i.id ELSE o.id <> i.id END
+               AND o.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+               AND o.location_method <> 'area'
+               AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
+               AND ($4 OR o.reported_at <= i.reported_at + make_interval(hours => c.duplicate_window_hours))
+               -- In degrees first, so the GiST index finds the few near ones (a degree of
+               -- longitude is the shorter one: the box holds every case within the metres).
+               AND ST_DWithin(o.geom, i.geom,
+                              c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
+               AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
+               -- Only cases the caller may see.
+               AND o.area_code LIKE s.prefix || '%' AND (s.cell IS NULL OR o.grid_cell_id = s.cell)
+             ORDER BY ST_Distance(o.geom::geography, i.geom::geography), o.id
+             LIMIT 5) d
+         WHERE i.location_method <> 'area'",
     )
-    .bind(id)
-    .bind(&caller.area.prefix)
-    .bind(caller.area.grid_cell_id)
+    .bind(cases.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(cases.iter().map(|(_, c)| c.area.prefix.as_str()).collect::<Vec<_>>())
+    .bind(cases.iter().map(|(_, c)| c.area.grid_cell_id).collect::<Vec<_>>())
+    .bind(earlier_only)
     .fetch_all(conn)
     .await
 }
