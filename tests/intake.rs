@@ -168,6 +168,13 @@ async fn a_located_report_lands_in_its_grid_cell_with_its_deadline() {
     assert_eq!(after[1] - before[1], 1);
     assert_eq!(after[2] - before[2], 1);
     let (_, read) = common::get_as_bearer(&state, &token, &format!("/api/v1/incidents/{id}")).await;
+    // The answer is built without reading the case back: it says what a later read says.
+    for (field, value) in body.as_object().unwrap() {
+        assert_eq!(
+            &read[field], value,
+            "the answer's `{field}` differs from a read"
+        );
+    }
     assert_eq!(read["reporter"]["revealed"], false);
     assert_eq!(read["reporter"]["phone"], "138****5678");
     assert_eq!(
@@ -253,6 +260,35 @@ async fn a_retried_report_with_the_same_key_is_answered_once() {
     .await;
     assert_eq!(theirs.status, StatusCode::CREATED);
     assert_ne!(theirs.json()["id"], first.json()["id"]);
+
+    // A key past its lifetime is forgotten, even before the sweeper removes it: the same
+    // key then files a new report, and a retry of that one replays it.
+    sqlx::query("UPDATE idempotency_key SET created_at = now() - interval '25 hours'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let anew = post(
+        &state,
+        &token,
+        "/api/v1/incidents",
+        &other,
+        Some("device-42-report-7"),
+    )
+    .await;
+    assert_eq!(anew.status, StatusCode::CREATED);
+    assert!(anew.headers.get("idempotent-replayed").is_none());
+    assert_ne!(anew.json()["id"], first.json()["id"]);
+    let retried = post(
+        &state,
+        &token,
+        "/api/v1/incidents",
+        &other,
+        Some("device-42-report-7"),
+    )
+    .await;
+    assert_eq!(retried.headers["idempotent-replayed"], "true");
+    assert_eq!(retried.json()["id"], anew.json()["id"]);
+    assert_eq!(db.count("incident").await, before + 3);
 }
 
 #[tokio::test]

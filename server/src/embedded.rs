@@ -215,7 +215,8 @@ impl EmbeddedPostgres {
         let server_options = format!(
             "-p {SOCKET_PORT} -k {} -c listen_addresses='' -c unix_socket_permissions=0700 \
              -c max_wal_size=4GB -c checkpoint_timeout=15min -c maintenance_work_mem=512MB \
-             -c shared_buffers=256MB -c max_connections=200",
+             -c shared_buffers=256MB -c max_connections=200 \
+             -c shared_preload_libraries=pg_stat_statements",
             self.folder.display()
         );
         let mut cmd = self.command(&self.program("pg_ctl"), true);

@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::geocode::{self, Geocoded};
 use crate::incidents::actions;
 use crate::incidents::idempotency::{self, Claim, Stored};
-use crate::incidents::intake::{self, Channel, Report};
+use crate::incidents::intake::{self, Channel, NewCase, Report};
 use crate::incidents::lifecycle::{Action, LonLat};
 use crate::model::IncidentSeverity;
 use crate::personal::{Cipher, mask_name, mask_phone};
@@ -524,31 +524,45 @@ async fn create(
     .await
 }
 
-/// The answers to reports just written in this transaction (without their reporters,
-/// which the callers just sent), in their order.
-pub(crate) async fn created_answers(
-    conn: &mut PgConnection,
-    written: &[(&Caller, &Report, &intake::Created)],
+/// The answers to reports just written (without their reporters, which the callers just
+/// sent), in their order: built from what was written and what the insert returned, so they
+/// need no second read; `tests/intake.rs` checks them against a later read.
+pub(crate) fn created_answers(
+    written: &[(&NewCase<'_>, &intake::Created)],
 ) -> Result<Vec<Stored>, ApiError> {
-    let ids: Vec<i64> = written.iter().map(|(_, _, c)| c.id).collect();
-    let summaries: Vec<Summary> =
-        sqlx::query_as(concat!(summary_select!(), "WHERE i.id = ANY ($1)"))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut summaries: std::collections::HashMap<i64, Summary> =
-        summaries.into_iter().map(|s| (s.id, s)).collect();
     written
         .iter()
-        .map(|(caller, report, created)| {
-            let summary = summaries
-                .remove(&created.id)
-                .ok_or_else(|| ApiError::internal("a written incident was not read back"))?;
+        .map(|(case, created)| {
+            let summary = Summary {
+                id: created.id,
+                title: case.title().to_owned(),
+                category: case.rule.code.clone(),
+                severity: case.report.severity.as_str().to_owned(),
+                status: "reported".into(),
+                tier: "village".into(),
+                open: true,
+                overdue: created.due_at.is_some_and(|due| due < created.reported_at),
+                reported_at: created.reported_at,
+                updated_at: created.reported_at,
+                due_at: created.due_at,
+                lon: case.placement.point.lon(),
+                lat: case.placement.point.lat(),
+                grid_cell_code: created.names.grid_cell_code.clone(),
+                village_code: created.names.village_code.clone(),
+                village_name: created.names.village_name.clone(),
+                township_name: created.names.township_name.clone(),
+                county_name: created.names.county_name.clone(),
+                assignee_id: None,
+                assignee_name: None,
+                location_method: case.placement.method.as_str().to_owned(),
+                location_precision_m: case.placement.precision_m.map(|p| p as f32),
+                leader: None,
+            };
             let incident = Details {
                 summary,
-                description: report.description.clone(),
-                address: report.address.clone(),
-                channel: report.channel.as_str().to_owned(),
+                description: case.report.description.clone(),
+                address: case.report.address.clone(),
+                channel: case.report.channel.as_str().to_owned(),
                 resolved_tier: None,
                 resolved_at: None,
                 closed_at: None,
@@ -560,7 +574,7 @@ pub(crate) async fn created_answers(
                     kind: "reported".into(),
                     status: "reported".into(),
                     tier: "village".into(),
-                    actor: intake::actor(caller),
+                    actor: intake::actor(case.caller),
                     note: String::new(),
                 }],
             };

@@ -119,26 +119,22 @@ pub async fn claim_many(
     let users: Vec<i64> = keys.iter().map(|(u, _)| *u).collect();
     let names: Vec<&str> = keys.iter().map(|(_, k)| k.key.as_str()).collect();
     let hashes: Vec<&[u8]> = keys.iter().map(|(_, k)| &k.request_hash[..]).collect();
-    // A key older than its lifetime is forgotten, even if the sweeper has not reached it yet.
-    sqlx::query(
-        "DELETE FROM idempotency_key k USING unnest($1::int8[], $2::text[]) AS t (u, n)
-         WHERE k.user_id = t.u AND k.key = t.n
-           AND k.created_at < now() - make_interval(hours => $3)",
-    )
-    .bind(&users)
-    .bind(&names)
-    .bind(KEY_LIFETIME_HOURS)
-    .execute(&mut *conn)
-    .await?;
+    // A key older than its lifetime is forgotten, even if the sweeper has not reached it yet:
+    // it is claimed afresh. A key another transaction is claiming holds this insert until
+    // that transaction ends.
     let fresh: Vec<(i64, String)> = sqlx::query_as(
-        "INSERT INTO idempotency_key (user_id, key, request_hash, status, content_type, body)
-         SELECT u, k, h, 0, '', '' FROM unnest($1::int8[], $2::text[], $3::bytea[]) AS t (u, k, h)
-         ON CONFLICT (user_id, key) DO NOTHING
+        "INSERT INTO idempotency_key AS k (user_id, key, request_hash, status, content_type, body)
+         SELECT u, n, h, 0, '', '' FROM unnest($1::int8[], $2::text[], $3::bytea[]) AS t (u, n, h)
+         ON CONFLICT (user_id, key) DO UPDATE
+             SET request_hash = excluded.request_hash, status = 0, content_type = '', body = '',
+                 location = NULL, created_at = now()
+             WHERE k.created_at < now() - make_interval(hours => $4)
          RETURNING user_id, key",
     )
     .bind(&users)
     .bind(&names)
     .bind(&hashes)
+    .bind(KEY_LIFETIME_HOURS)
     .fetch_all(&mut *conn)
     .await?;
     let fresh: std::collections::HashSet<(i64, String)> = fresh.into_iter().collect();

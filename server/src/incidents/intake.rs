@@ -329,11 +329,34 @@ pub async fn categories(
 pub struct Created {
     pub id: i64,
     pub reported_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
     pub open311_token: Uuid,
+    /// The codes and names of the cell and units it was routed to, for the answer.
+    pub names: RouteNames,
     pub area_code: String,
     pub method: LocationMethod,
     /// Open cases of the same category close by in space and time, nearest first.
     pub possible_duplicates: Vec<i64>,
+}
+
+/// The codes and names of a route's cell and units, as a case's summary shows them.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct RouteNames {
+    pub grid_cell_code: Option<String>,
+    pub village_code: Option<String>,
+    pub village_name: Option<String>,
+    pub township_name: Option<String>,
+    pub county_name: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct InsertedRow {
+    open311_token: Uuid,
+    id: i64,
+    reported_at: DateTime<Utc>,
+    due_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    names: RouteNames,
 }
 
 /// A checked, placed report ready to be written.
@@ -343,6 +366,13 @@ pub struct NewCase<'a> {
     pub report: &'a Report,
     pub rule: &'a CategoryRule,
     pub placement: &'a Placement,
+}
+
+impl NewCase<'_> {
+    /// The title given, or the category's name.
+    pub fn title(&self) -> &str {
+        self.report.title.as_deref().unwrap_or(&self.rule.name_zh)
+    }
 }
 
 /// Writes a checked, placed report with its first timeline event. The caller writes its
@@ -382,8 +412,15 @@ pub async fn create_many(
             cases.iter().map($f).collect::<Vec<_>>()
         };
     }
-    let rows: Vec<(Uuid, i64, DateTime<Utc>)> = sqlx::query_as(
-        "INSERT INTO incident (category, severity, title, description, geom, grid_cell_id,
+    let note = |c: &NewCase<'_>| match c.placement.method {
+        LocationMethod::Area => "位置待定：请调度员在地图上标定",
+        _ => "",
+    };
+    // One statement writes the cases and their first timeline events, and answers with the
+    // names of their units, so the answer needs no second read.
+    let rows: Vec<InsertedRow> = sqlx::query_as(
+        "WITH i AS (
+         INSERT INTO incident (category, severity, title, description, geom, grid_cell_id,
                                village_id, township_id, county_id, area_code, due_at,
                                reporter_name_enc, reporter_phone_enc, address, location_method,
                                location_precision_m, channel, reported_by, open311_token)
@@ -400,11 +437,25 @@ pub async fn create_many(
                                     village, township, county, area, name_enc, phone_enc,
                                     address, method, precision, channel, reported_by, token, ord)
          ORDER BY r.ord
-         RETURNING open311_token, id, reported_at",
+         RETURNING open311_token, id, reported_at, due_at, grid_cell_id, village_id,
+                   township_id, county_id
+         ), e AS (
+         INSERT INTO incident_event (incident_id, at, kind, status, tier, actor, note)
+         SELECT i.id, i.reported_at, 'reported', 'reported', 'village', r.actor, r.note
+         FROM i JOIN unnest($19::uuid[], $20::text[], $21::text[]) AS r (token, actor, note)
+              ON r.token = i.open311_token)
+         SELECT i.open311_token, i.id, i.reported_at, i.due_at, g.code AS grid_cell_code,
+                v.code AS village_code, v.name AS village_name, t.name AS township_name,
+                c.name AS county_name
+         FROM i
+         LEFT JOIN admin_unit v ON v.id = i.village_id
+         LEFT JOIN admin_unit t ON t.id = i.township_id
+         LEFT JOIN admin_unit c ON c.id = i.county_id
+         LEFT JOIN grid_cell g ON g.id = i.grid_cell_id",
     )
     .bind(column!(|c| c.rule.code.clone()))
     .bind(column!(|c| c.report.severity.as_str()))
-    .bind(column!(|c| c.report.title.clone().unwrap_or_else(|| c.rule.name_zh.clone())))
+    .bind(column!(|c| c.title().to_owned()))
     .bind(column!(|c| c.report.description.clone()))
     .bind(column!(|c| c.placement.point.lon()))
     .bind(column!(|c| c.placement.point.lat()))
@@ -421,39 +472,28 @@ pub async fn create_many(
     .bind(column!(|c| c.report.channel.as_str()))
     .bind(column!(|c| c.caller.user_id))
     .bind(&tokens)
+    .bind(column!(|c| actor(c.caller)))
+    .bind(column!(|c| note(c).to_owned()))
     .fetch_all(&mut *conn)
     .await?;
-    let inserted: std::collections::HashMap<Uuid, (i64, DateTime<Utc>)> =
-        rows.into_iter().map(|(t, id, at)| (t, (id, at))).collect();
+    let mut inserted: std::collections::HashMap<Uuid, InsertedRow> =
+        rows.into_iter().map(|r| (r.open311_token, r)).collect();
     let mut created = Vec::with_capacity(cases.len());
     for (case, token) in cases.iter().zip(&tokens) {
-        let (id, reported_at) = *inserted
-            .get(token)
+        let row = inserted
+            .remove(token)
             .ok_or_else(|| ApiError::internal("an inserted incident was not returned"))?;
         created.push(Created {
-            id,
-            reported_at,
+            id: row.id,
+            reported_at: row.reported_at,
+            due_at: row.due_at,
             open311_token: *token,
+            names: row.names,
             area_code: case.placement.route.area_code.clone(),
             method: case.placement.method,
             possible_duplicates: Vec::new(),
         });
     }
-    let note = |c: &NewCase<'_>| match c.placement.method {
-        LocationMethod::Area => "位置待定：请调度员在地图上标定",
-        _ => "",
-    };
-    sqlx::query(
-        "INSERT INTO incident_event (incident_id, at, kind, status, tier, actor, note)
-         SELECT id, at, 'reported', 'reported', 'village', actor, note
-         FROM unnest($1::int8[], $2::timestamptz[], $3::text[], $4::text[]) AS e (id, at, actor, note)",
-    )
-    .bind(created.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind(created.iter().map(|c| c.reported_at).collect::<Vec<_>>())
-    .bind(column!(|c| actor(c.caller)))
-    .bind(column!(|c| note(c).to_owned()))
-    .execute(&mut *conn)
-    .await?;
     // Duplicates among the cases reported before each (the same answer a report sent alone
     // would get).
     let asked: Vec<(i64, &Caller)> = created
