@@ -305,10 +305,39 @@ async fn concurrent_writers_keep_one_unbroken_chain() {
             .unwrap();
         }));
     }
+    // Groups of rows in one statement, and several statements in one transaction (as group
+    // commit writes them), racing each other and the single rows above.
+    for n in 0..8 {
+        let pool = db.pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let meta = RequestMeta::cli();
+            let mut tx = pool.begin().await.unwrap();
+            for statement in 0..2 {
+                let entries: Vec<_> = (0..20)
+                    .map(|k| {
+                        audit::Entry::system(
+                            "create",
+                            "incident",
+                            format!("{n}-{statement}-{k}"),
+                            &meta,
+                        )
+                    })
+                    .collect();
+                audit::record_many(&mut tx, &entries).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        }));
+    }
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(audit::verify(&db.pool).await.unwrap(), 17);
+    assert_eq!(audit::verify(&db.pool).await.unwrap(), 17 + 8 * 40);
+    let (head, newest): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT last_id FROM audit_head), (SELECT max(id) FROM audit_log)")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(head, newest, "the head is the newest row");
 }
 
 #[tokio::test]

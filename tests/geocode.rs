@@ -9,6 +9,7 @@ use serde_json::Value;
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
+use wangge::demo::Scale;
 use wangge::demo::divisions::short_village_name;
 
 use common::{TestDb, get_as_bearer};
@@ -146,9 +147,21 @@ fn perturb(
     parts.join(separator)
 }
 
+/// The demo the accuracy test runs on: the small one unless `WANGGE_GEOCODE_SCALE=full` (nine
+/// counties, more shared village names; its first build takes minutes, so the test command
+/// runs the small one).
+fn accuracy_scale() -> Scale {
+    match std::env::var("WANGGE_GEOCODE_SCALE").as_deref() {
+        Ok("full") => Scale::Full,
+        Ok("small") | Err(_) => Scale::Small,
+        Ok(other) => panic!("WANGGE_GEOCODE_SCALE is small or full, not {other}"),
+    }
+}
+
 #[tokio::test]
 async fn addresses_written_as_people_write_them_are_found() {
-    let db = TestDb::small_demo().await;
+    let scale = accuracy_scale();
+    let db = TestDb::demo(scale).await;
     let state = state(&db).await;
     let token = db.city_operator().await;
     // 1,000 register addresses, chosen by a hash so every run takes the same ones.
@@ -203,7 +216,8 @@ async fn addresses_written_as_people_write_them_are_found() {
     }
     let (top1, top5) = (top1 as f64 / 10.0, top5 as f64 / 10.0);
     println!(
-        "geocoding accuracy on 1000 perturbed register addresses: top-1 {top1:.1}%, top-5 {top5:.1}%"
+        "geocoding accuracy on 1000 perturbed register addresses ({scale:?} demo): top-1 \
+         {top1:.1}%, top-5 {top5:.1}%"
     );
     for miss in &misses {
         println!("  miss: {miss}");

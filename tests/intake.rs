@@ -96,14 +96,9 @@ async fn a_located_report_lands_in_its_grid_cell_with_its_deadline() {
     let (lon, lat, cell, village) = point_in_a_cell(&db, 17).await;
     let before = written(&db).await;
 
-    let reply = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon, lat),
-        None,
-    )
-    .await;
+    let mut sent = report_at(lon, lat);
+    sent["media_url"] = json!("https://media.example.org/p/42.jpg");
+    let reply = post(&state, &token, "/api/v1/incidents", &sent, None).await;
     assert_eq!(
         reply.status,
         StatusCode::CREATED,
@@ -123,6 +118,7 @@ async fn a_located_report_lands_in_its_grid_cell_with_its_deadline() {
     assert_eq!(body["location_method"], "device");
     assert_eq!(body["location_precision_m"], 8.0);
     assert_eq!(body["channel"], "api");
+    assert_eq!(body["media_url"], "https://media.example.org/p/42.jpg");
     assert_eq!(
         body["title"], "邻里纠纷",
         "the title defaults to the category's name"
@@ -409,6 +405,12 @@ async fn bad_reports_are_refused_and_write_nothing() {
         (
             "empty description",
             with(&["description"], json!("   ")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "a media link that is not http(s)",
+            with(&["media_url"], json!("javascript:alert(1)")),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-field",
         ),

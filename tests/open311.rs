@@ -178,6 +178,7 @@ async fn a_posted_request_is_an_incident_readable_by_id_and_by_token() {
             ("phone", "13900001111"),
             ("attribute[severity]", "major"),
             ("account_id", "citizen-88"),
+            ("media_url", "https://media.example.org/open311/7.jpg"),
         ],
         None,
     )
@@ -237,6 +238,10 @@ async fn a_posted_request_is_an_incident_readable_by_id_and_by_token() {
         assert!(request.get(field).is_some(), "{field} missing");
     }
     assert_eq!(request["service_request_id"], id.as_str());
+    assert_eq!(
+        request["media_url"],
+        "https://media.example.org/open311/7.jpg"
+    );
     assert_eq!(request["status"], "open");
     assert_eq!(request["service_code"], "environment");
     assert_eq!(request["service_name"], "环境污染纠纷");

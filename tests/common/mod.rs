@@ -215,9 +215,20 @@ impl TestDb {
 
     /// A fresh database holding the small (one-county) demo.
     pub async fn small_demo() -> Self {
-        let template = format!("wangge_tpl_small_{}", migrations_hash());
+        Self::demo(Scale::Small).await
+    }
+
+    /// A fresh database holding the demo at `scale` (the full one takes minutes to build the
+    /// first time on a cluster).
+    #[allow(dead_code)] // Not every test file uses every scale.
+    pub async fn demo(scale: Scale) -> Self {
+        let name = match scale {
+            Scale::Small => "small",
+            Scale::Full => "full",
+        };
+        let template = format!("wangge_tpl_{name}_{}", migrations_hash());
         ensure_template(&template, async |pool| {
-            let data = demo::generate(Scale::Small, demo::DEFAULT_SEED, reference_time());
+            let data = demo::generate(scale, demo::DEFAULT_SEED, reference_time());
             let cipher = wangge::personal::Cipher::new(&test_key());
             demo::load::load(pool, &data, &cipher, &mut |_| {})
                 .await

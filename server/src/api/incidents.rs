@@ -246,6 +246,7 @@ pub(crate) struct Details {
     summary: Summary,
     description: String,
     address: Option<String>,
+    media_url: Option<String>,
     /// `api`, `open311`, `demo` or `simulator`.
     channel: String,
     resolved_tier: Option<String>,
@@ -313,6 +314,7 @@ pub(crate) async fn load_details(
     type Rest = (
         String,
         Option<String>,
+        Option<String>,
         String,
         Option<String>,
         Option<DateTime<Utc>>,
@@ -325,6 +327,7 @@ pub(crate) async fn load_details(
     let (
         description,
         address,
+        media_url,
         channel,
         resolved_tier,
         resolved_at,
@@ -334,7 +337,7 @@ pub(crate) async fn load_details(
         phone_enc,
         area_code,
     ): Rest = sqlx::query_as(
-        "SELECT description, address, channel, resolved_tier::text, resolved_at, closed_at,
+        "SELECT description, address, media_url, channel, resolved_tier::text, resolved_at, closed_at,
                 duplicate_of, reporter_name_enc, reporter_phone_enc, area_code
          FROM incident WHERE id = $1",
     )
@@ -390,6 +393,7 @@ pub(crate) async fn load_details(
         summary,
         description,
         address,
+        media_url,
         channel,
         resolved_tier,
         resolved_at,
@@ -411,6 +415,8 @@ struct NewIncident {
     description: String,
     reporter: Option<NewReporter>,
     location: NewLocation,
+    /// A link to a photo or video of the matter.
+    media_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -454,6 +460,7 @@ impl NewIncident {
             point,
             accuracy_m: self.location.accuracy_m,
             address: self.location.address,
+            media_url: self.media_url,
             channel: Channel::Api,
         };
         report.validate()?;
@@ -562,6 +569,7 @@ pub(crate) fn created_answers(
                 summary,
                 description: case.report.description.clone(),
                 address: case.report.address.clone(),
+                media_url: case.report.media_url.clone(),
                 channel: case.report.channel.as_str().to_owned(),
                 resolved_tier: None,
                 resolved_at: None,

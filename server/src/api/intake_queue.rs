@@ -27,15 +27,8 @@ use crate::personal::Cipher;
 
 /// Most reports in one group.
 const MAX_GROUP: usize = 128;
-/// Groups written at once. A writer holds the queue from taking its group until only the
-/// audit rows and the commit are left, so the next writer takes the reports that came
-/// meanwhile: groups stay large, and one group's placing and inserting overlaps the
-/// previous group's commit.
+/// Groups written at once: while one commits, the next is placed and inserted.
 const WRITERS: usize = 2;
-
-type Queue = mpsc::Receiver<(Job, Reply)>;
-/// The queue, held by the writer taking and preparing a group.
-type QueueTurn = tokio::sync::OwnedMutexGuard<Queue>;
 
 /// A located, checked report waiting to be written.
 #[derive(Debug)]
@@ -62,18 +55,21 @@ impl IntakeQueue {
             let (pool, cipher, receiver) = (pool.clone(), cipher.clone(), Arc::clone(&receiver));
             tokio::spawn(async move {
                 loop {
-                    let mut turn = Arc::clone(&receiver).lock_owned().await;
-                    let Some(first) = turn.recv().await else {
-                        return;
-                    };
-                    let mut group = vec![first];
-                    while group.len() < MAX_GROUP {
-                        match turn.try_recv() {
-                            Ok(job) => group.push(job),
-                            Err(_) => break,
+                    let group = {
+                        let mut receiver = receiver.lock().await;
+                        let Some(first) = receiver.recv().await else {
+                            return;
+                        };
+                        let mut group = vec![first];
+                        while group.len() < MAX_GROUP {
+                            match receiver.try_recv() {
+                                Ok(job) => group.push(job),
+                                Err(_) => break,
+                            }
                         }
-                    }
-                    write_group(&pool, &cipher, group, turn).await;
+                        group
+                    };
+                    write_group(&pool, &cipher, group).await;
                 }
             });
         }
@@ -101,7 +97,7 @@ struct Ready {
     placement: Placement,
 }
 
-async fn write_group(pool: &PgPool, cipher: &Cipher, group: Vec<(Job, Reply)>, turn: QueueTurn) {
+async fn write_group(pool: &PgPool, cipher: &Cipher, group: Vec<(Job, Reply)>) {
     // The same key twice in one group: the later ones wait for the first's answer and are
     // written alone after the group (where they find the key answered).
     let mut seen = HashSet::new();
@@ -113,10 +109,8 @@ async fn write_group(pool: &PgPool, cipher: &Cipher, group: Vec<(Job, Reply)>, t
     let Some(ready) = prepare(pool, group).await else {
         return;
     };
-    if ready.is_empty() {
-        drop(turn);
-    } else {
-        match write(pool, cipher, &ready, Some(turn)).await {
+    if !ready.is_empty() {
+        match write(pool, cipher, &ready).await {
             Ok(answers) => {
                 for (r, answer) in ready.into_iter().zip(answers) {
                     let _ = r.reply.send(Ok(answer));
@@ -246,7 +240,6 @@ async fn write(
     pool: &PgPool,
     cipher: &Cipher,
     ready: &[Ready],
-    turn: Option<QueueTurn>,
 ) -> Result<Vec<Response>, GroupError> {
     let mut tx = pool.begin().await?;
     // Keys first: a key answered before replays; a key in flight elsewhere waits for it.
@@ -294,7 +287,6 @@ async fn write(
         .filter_map(|(r, a)| r.job.key.as_ref().map(|k| (r.job.caller.user_id, k, a)))
         .collect();
     idempotency::store_many(&mut tx, &keyed_answers).await?;
-    drop(turn);
     let audited: Vec<_> = fresh
         .iter()
         .zip(&created)
@@ -318,7 +310,7 @@ async fn write(
 
 /// One prepared report in a transaction of its own.
 async fn write_one(pool: &PgPool, cipher: &Cipher, ready: &Ready) -> Result<Response, ApiError> {
-    let mut answers = write(pool, cipher, std::slice::from_ref(ready), None)
+    let mut answers = write(pool, cipher, std::slice::from_ref(ready))
         .await
         .map_err(|e| match e {
             GroupError::Before(e) => e,

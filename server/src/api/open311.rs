@@ -526,6 +526,7 @@ struct RequestRow {
     updated_at: DateTime<Utc>,
     due_at: Option<DateTime<Utc>>,
     address: Option<String>,
+    media_url: Option<String>,
     lon: f64,
     lat: f64,
     tier: String,
@@ -554,7 +555,7 @@ async fn requests(
                 (SELECT e.note FROM incident_event e WHERE e.incident_id = i.id AND e.note <> ''
                    AND e.kind IN ('resolved', 'closed', 'rejected', 'marked_duplicate')
                  ORDER BY e.at DESC, e.id DESC LIMIT 1) AS status_notes,
-                i.reported_at, i.updated_at, i.due_at, i.address,
+                i.reported_at, i.updated_at, i.due_at, i.address, i.media_url,
                 ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.tier::text,
                 i.assignee_id, w.name AS assignee_name, g.code AS grid_cell_code, i.leader,
                 i.location_method::text
@@ -612,7 +613,7 @@ async fn requests(
                 ("zipcode", Value::Null),
                 ("lat", json!(r.lat)),
                 ("long", json!(r.lon)),
-                ("media_url", Value::Null),
+                ("media_url", json!(r.media_url)),
             ]);
             if extended {
                 fields.insert(
@@ -806,6 +807,7 @@ fn report_from_form(form: &BTreeMap<String, String>) -> Result<(Report, Option<i
         // An address_id places the report; the address text is kept either way.
         // With an address_id the register's address replaces this at intake.
         address: address.or_else(|| address_id.map(|id| format!("address_id {id}"))),
+        media_url: form.get("media_url").cloned(),
         channel: Channel::Open311,
     };
     report.validate().map_err(|e| match e {

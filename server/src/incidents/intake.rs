@@ -47,6 +47,8 @@ pub struct Report {
     /// The device's stated accuracy (metres), with a point.
     pub accuracy_m: Option<f64>,
     pub address: Option<String>,
+    /// A link to a photo or video of the matter (http or https).
+    pub media_url: Option<String>,
     pub channel: Channel,
 }
 
@@ -88,6 +90,19 @@ impl Report {
             .is_some_and(|a| a.chars().count() > 300)
         {
             return invalid("the address is longer than 300 characters".into());
+        }
+        self.media_url = self
+            .media_url
+            .take()
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty());
+        if let Some(url) = &self.media_url
+            && !(url.len() <= 2048
+                && (url.starts_with("http://") || url.starts_with("https://"))
+                && url.len() > "https://".len()
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return invalid("media_url must be an http or https link of at most 2048 bytes".into());
         }
         if self.point.is_none() && self.address.is_none() {
             return invalid(
@@ -423,19 +438,21 @@ pub async fn create_many(
          INSERT INTO incident (category, severity, title, description, geom, grid_cell_id,
                                village_id, township_id, county_id, area_code, due_at,
                                reporter_name_enc, reporter_phone_enc, address, location_method,
-                               location_precision_m, channel, reported_by, open311_token)
+                               location_precision_m, channel, reported_by, open311_token,
+                               media_url)
          SELECT r.category, r.severity::incident_severity, r.title, r.description,
                 ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326), r.cell, r.village, r.township,
                 r.county, r.area, now() + wangge_deadline(r.category, r.severity::incident_severity, 'village'),
                 r.name_enc, r.phone_enc, r.address, r.method::location_method, r.precision,
-                r.channel, r.reported_by, r.token
+                r.channel, r.reported_by, r.token, r.media_url
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[],
                      $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::text[], $12::bytea[],
                      $13::bytea[], $14::text[], $15::text[], $16::float4[], $17::text[],
-                     $18::int8[], $19::uuid[])
+                     $18::int8[], $19::uuid[], $22::text[])
               WITH ORDINALITY AS r (category, severity, title, description, lon, lat, cell,
                                     village, township, county, area, name_enc, phone_enc,
-                                    address, method, precision, channel, reported_by, token, ord)
+                                    address, method, precision, channel, reported_by, token,
+                                    media_url, ord)
          ORDER BY r.ord
          RETURNING open311_token, id, reported_at, due_at, grid_cell_id, village_id,
                    township_id, county_id
@@ -474,6 +491,7 @@ pub async fn create_many(
     .bind(&tokens)
     .bind(column!(|c| actor(c.caller)))
     .bind(column!(|c| note(c).to_owned()))
+    .bind(column!(|c| c.report.media_url.clone()))
     .fetch_all(&mut *conn)
     .await?;
     let mut inserted: std::collections::HashMap<Uuid, InsertedRow> =
