@@ -283,7 +283,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A warm-up, not counted: the scratch copy starts with nothing of it in shared buffers
     // and every page's first change after the copy's checkpoint writes a full page image.
     let warm_up = *concurrencies.iter().max().unwrap_or(&32);
-    intake_run(address, &token, &points, warm_up, seconds.min(10), run_number).await;
+    intake_run(
+        address,
+        &token,
+        &points,
+        warm_up,
+        seconds.min(10),
+        run_number,
+    )
+    .await;
     for round in 0..2 {
         for (clients, ours, baseline) in &mut results {
             run_number += 1;
