@@ -214,12 +214,18 @@ async fn http(addr: &str, request: String) -> (String, String, String) {
     )
 }
 
-type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
-
 /// Starts `wangge serve` on a free port against the test database, logging at debug level;
-/// returns the process, its address, the rest of its output and what it printed so far.
-async fn spawn_server(db: &TestDb) -> (tokio::process::Child, String, Lines, String) {
-    use tokio::io::AsyncBufReadExt;
+/// returns the process, its address, and everything it writes to stdout and stderr, read
+/// as it comes (a pipe left unread would block the server once full) and handed over when
+/// the process ends.
+async fn spawn_server(
+    db: &TestDb,
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::task::JoinHandle<String>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
         .args([
             "--database-url",
@@ -235,6 +241,12 @@ async fn spawn_server(db: &TestDb) -> (tokio::process::Child, String, Lines, Str
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut log = String::new();
     loop {
@@ -246,7 +258,16 @@ async fn spawn_server(db: &TestDb) -> (tokio::process::Child, String, Lines, Str
         log.push_str(&line);
         log.push('\n');
         if let Some(addr) = line.strip_prefix("wangge is serving http://") {
-            return (child, addr.to_owned(), stdout, log);
+            let addr = addr.to_owned();
+            let logs = tokio::spawn(async move {
+                while let Ok(Some(line)) = stdout.next_line().await {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                log.push_str(&stderr.await.unwrap_or_default());
+                log
+            });
+            return (child, addr, logs);
         }
     }
 }
@@ -257,7 +278,7 @@ async fn personal_data_and_secrets_never_reach_the_logs() {
     db.user_token("zhou", Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await;
     let (_, inside, _) = households(&db).await;
-    let (mut child, addr, mut stdout, mut log) = spawn_server(&db).await;
+    let (mut child, addr, logs) = spawn_server(&db).await;
     let body = format!(r#"{{"username":"zhou","password":"{}"}}"#, common::PASSWORD);
     let (status, head, _) = http(&addr, format!(
         "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -292,15 +313,7 @@ async fn personal_data_and_secrets_never_reach_the_logs() {
         .to_owned();
 
     child.start_kill().unwrap();
-    while let Ok(Some(line)) = stdout.next_line().await {
-        log.push_str(&line);
-        log.push('\n');
-    }
-    let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-        .await
-        .unwrap();
-    log.push_str(&stderr);
+    let log = logs.await.unwrap();
     assert!(
         log.contains("DEBUG"),
         "the server logged at debug level: {log}"
@@ -324,9 +337,7 @@ async fn aborted_requests_leave_no_transaction_open() {
         .user_token("qin", Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await;
     let (_, inside, _) = households(&db).await;
-    let (mut child, addr, mut stdout, _) = spawn_server(&db).await;
-    // Keep reading the server's log, or it blocks once the pipe is full.
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    let (mut child, addr, _logs) = spawn_server(&db).await;
     let request = format!(
         "GET /api/v1/households/{inside}?reveal=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
     );
