@@ -55,6 +55,15 @@ CREATE TRIGGER audit_log_advance_head AFTER INSERT ON audit_log
 ALTER TABLE incident ADD COLUMN media_url text
     CHECK (media_url IS NULL OR (length(media_url) <= 2048 AND media_url ~ '^https?://[^[:space:]]+$'));
 
+-- One notice: the case, the box its place changed in, and its grid cells' box.
+CREATE FUNCTION wangge_incident_notice(id bigint, b box2d, c box2d) RETURNS text
+LANGUAGE sql IMMUTABLE
+RETURN json_build_object(
+           'e', 'incident', 'id', id,
+           'b', json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)),
+           'c', CASE WHEN c IS NOT NULL
+                     THEN json_build_array(ST_XMin(c), ST_YMin(c), ST_XMax(c), ST_YMax(c)) END)::text;
+
 -- Change notices for incidents per statement rather than per row: one call reads the
 -- statement's rows (a group of reports is one insert) instead of one trigger call for each.
 -- The notices are the same, one per row.
@@ -63,20 +72,12 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF wangge_bulk_loading() THEN RETURN NULL; END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM pg_notify('wangge_change', json_build_object(
-                    'e', 'incident', 'id', n.id,
-                    'b', json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)),
-                    'c', CASE WHEN c IS NOT NULL
-                              THEN json_build_array(ST_XMin(c), ST_YMin(c), ST_XMax(c), ST_YMax(c)) END)::text)
+        PERFORM pg_notify('wangge_change', wangge_incident_notice(n.id, n.b, n.c))
         FROM (SELECT n.id, n.geom::box2d AS b, g.geom::box2d AS c
               FROM new_rows n LEFT JOIN grid_cell g ON g.id = n.grid_cell_id
               ORDER BY n.id) n;
     ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM pg_notify('wangge_change', json_build_object(
-                    'e', 'incident', 'id', x.id,
-                    'b', json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)),
-                    'c', CASE WHEN c IS NOT NULL
-                              THEN json_build_array(ST_XMin(c), ST_YMin(c), ST_XMax(c), ST_YMax(c)) END)::text)
+        PERFORM pg_notify('wangge_change', wangge_incident_notice(x.id, x.b, x.c))
         FROM (SELECT n.id, ST_CombineBBox(n.geom::box2d, o.geom) AS b,
                      ST_CombineBBox(gn.geom::box2d, go.geom) AS c
               FROM new_rows n JOIN old_rows o ON o.id = n.id
@@ -84,11 +85,7 @@ BEGIN
               LEFT JOIN grid_cell go ON go.id = o.grid_cell_id
               ORDER BY n.id) x;
     ELSE
-        PERFORM pg_notify('wangge_change', json_build_object(
-                    'e', 'incident', 'id', o.id,
-                    'b', json_build_array(ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)),
-                    'c', CASE WHEN c IS NOT NULL
-                              THEN json_build_array(ST_XMin(c), ST_YMin(c), ST_XMax(c), ST_YMax(c)) END)::text)
+        PERFORM pg_notify('wangge_change', wangge_incident_notice(o.id, o.b, o.c))
         FROM (SELECT o.id, o.geom::box2d AS b, g.geom::box2d AS c
               FROM old_rows o LEFT JOIN grid_cell g ON g.id = o.grid_cell_id
               ORDER BY o.id) o;
