@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use geo_types::Geometry;
 use mvt_reader::Reader;
 use mvt_reader::feature::Value as Decoded;
@@ -723,4 +723,72 @@ async fn the_simulator_reports_walks_and_progresses_cases_through_ordinary_write
     wangge::audit::verify(&db.pool)
         .await
         .expect("the audit chain holds");
+}
+
+#[tokio::test]
+async fn a_device_sends_its_positions_over_the_live_socket() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    state.dispatch.ready().await.unwrap();
+    let address = serve(state.clone()).await;
+    let token = db
+        .user_token("gateway", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let worker: i64 = sqlx::query_scalar("SELECT min(id) FROM grid_worker")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut socket = connect(address, &token, "").await;
+    assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+    let now = chrono::Utc::now().to_rfc3339();
+
+    // A bad fix: an error tagged with the message's id, the endpoint's problem, nothing kept.
+    let bad = serde_json::json!({"type": "positions", "id": "b1", "positions": [
+        {"worker_id": worker, "at": now, "lon": 24.35, "lat": 102.55}]});
+    socket.send(Message::text(bad.to_string())).await.unwrap();
+    let answer = next_json(&mut socket).await.unwrap();
+    assert_eq!(answer["type"], "error");
+    assert_eq!(answer["id"], "b1");
+    assert_eq!(answer["problem"]["type"], "/problems/invalid-field");
+    assert_eq!(answer["problem"]["status"], 422);
+    assert_eq!(db.count("worker_position").await, 0);
+    socket
+        .send(Message::text("{\"type\":\"chat\"}"))
+        .await
+        .unwrap();
+    let answer = next_json(&mut socket).await.unwrap();
+    assert_eq!(answer["problem"]["type"], "/problems/malformed-body");
+
+    // A good one: stored, acknowledged, and back on the feed as the worker's new place.
+    let good = serde_json::json!({"type": "positions", "id": 7, "positions": [
+        {"worker_id": worker, "at": now, "lon": 102.5501, "lat": 24.3502, "accuracy_m": 4}]});
+    socket.send(Message::text(good.to_string())).await.unwrap();
+    let mut acknowledged = false;
+    let mut moved = false;
+    for _ in 0..50 {
+        let message = next_json(&mut socket).await.expect("a message");
+        if message["type"] == "positions_stored" {
+            assert_eq!(message["id"], 7);
+            assert_eq!(message["stored"], 1);
+            assert_eq!(message["latest"], 1);
+            acknowledged = true;
+        }
+        if message["type"] == "changes"
+            && message["workers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["id"] == worker && (w["lon"].as_f64().unwrap() - 102.5501).abs() < 1e-9)
+        {
+            moved = true;
+        }
+        if acknowledged && moved {
+            break;
+        }
+    }
+    assert!(
+        acknowledged && moved,
+        "acknowledged {acknowledged}, on the feed {moved}"
+    );
+    assert_eq!(db.count("worker_position").await, 1);
 }

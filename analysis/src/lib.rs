@@ -11,4 +11,6 @@
 //! which keeps every algorithm testable and benchmarkable on its own. Distances are in metres
 //! on the sphere unless a function says otherwise; coordinates are WGS-84 longitude/latitude.
 
+pub mod dispatch;
 pub mod geocode;
+pub mod sphere;

@@ -134,6 +134,10 @@ pub struct ServeArgs {
     /// Seconds after which a worker's last position is stale.
     #[arg(long, env = "WANGGE_WORKER_STALE_SECS", default_value_t = 600)]
     pub worker_stale_secs: u64,
+    /// Days of worker position history kept for replay and audit.
+    #[arg(long, env = "WANGGE_POSITION_KEEP_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub position_keep_days: u32,
     /// A raster basemap URL template beneath the map (e.g. a Tianditu WMTS tile URL with
     /// {z}/{x}/{y}); none by default, since many command centres have no internet.
     #[arg(long, env = "WANGGE_BASEMAP_TILES", conflicts_with = "basemap_style")]
@@ -434,6 +438,7 @@ fn serve_config(database: DatabaseConfig, args: &ServeArgs, data_key: DataKey) -
         client_dir: args.client_dir.clone(),
         data_key,
         worker_stale_after: std::time::Duration::from_secs(args.worker_stale_secs),
+        position_keep_days: args.position_keep_days,
         basemap,
         escalation_every: Some(std::time::Duration::from_secs(ESCALATION_EVERY_SECS)),
         ..Config::for_database(database)

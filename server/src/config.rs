@@ -29,12 +29,15 @@ pub struct Config {
     pub data_key: DataKey,
     /// A worker's position older than this is stale: shown and ranked as such.
     pub worker_stale_after: Duration,
+    /// Days of worker position history kept (older days are dropped whole).
+    pub position_keep_days: u32,
     /// Memory for cached vector tiles.
     pub tile_cache_bytes: usize,
     /// A basemap beneath our layers, when the command centre has one (none by default: many
     /// have no internet).
     pub basemap: Option<Basemap>,
-    /// How often overdue cases are escalated (and expired idempotency keys forgotten); `None`
+    /// How often the server's sweeps run: overdue cases escalated, expired idempotency keys
+    /// forgotten, untouched cases dispatched automatically where a rule says so. `None`
     /// leaves it to another server (and keeps tests' data still unless they ask).
     pub escalation_every: Option<Duration>,
 }
@@ -102,6 +105,7 @@ impl Config {
             auth: AuthConfig::default(),
             data_key: DataKey::generate(),
             worker_stale_after: Duration::from_secs(10 * 60),
+            position_keep_days: 30,
             tile_cache_bytes: 256 * 1024 * 1024,
             basemap: None,
             escalation_every: None,

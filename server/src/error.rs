@@ -29,6 +29,12 @@ pub enum ApiError {
     /// The action does not fit the resource's present state (someone may have moved it first).
     #[error("{0}")]
     Conflict(String),
+    /// A conflict answered with the resource's present state, so the client can show who won.
+    #[error("{detail}")]
+    ConflictWith {
+        detail: String,
+        current: serde_json::Value,
+    },
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("no such resource")]
@@ -45,6 +51,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// A part of the server that is still starting (it answers once ready).
+    #[error("{0}")]
+    Starting(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -54,6 +63,30 @@ impl ApiError {
         Self::Internal(error.into())
     }
 
+    /// The problem+json body for this error. A 5xx's cause goes to the log under an id; the
+    /// body carries only the id.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let (detail, error_id) = if status.is_server_error() {
+            let id = uuid::Uuid::new_v4().to_string();
+            tracing::error!(error = ?self, error_id = %id, "request failed");
+            (None, Some(id))
+        } else {
+            (Some(self.to_string()), None)
+        };
+        Problem {
+            kind: format!("/problems/{}", self.slug()),
+            title: self.title(),
+            status: status.as_u16(),
+            detail,
+            error_id,
+            current: match self {
+                Self::ConflictWith { current, .. } => Some(current.clone()),
+                _ => None,
+            },
+        }
+    }
+
     /// The stable problem type slug; the `type` member is `/problems/{slug}`.
     pub fn slug(&self) -> &'static str {
         match self {
@@ -61,7 +94,7 @@ impl ApiError {
             Self::MalformedBody(_) => "malformed-body",
             Self::InvalidField(_) => "invalid-field",
             Self::OutsideArea(_) => "outside-area",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::ConflictWith { .. } => "conflict",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::NotFound => "not-found",
             Self::Unauthenticated => "unauthenticated",
@@ -69,7 +102,7 @@ impl ApiError {
             Self::TooManyAttempts { .. } => "too-many-attempts",
             Self::Forbidden => "forbidden",
             Self::MethodNotAllowed => "method-not-allowed",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(_) | Self::Starting(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -81,13 +114,13 @@ impl ApiError {
             Self::InvalidField(_) | Self::OutsideArea(_) | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConflictWith { .. } => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Starting(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,7 +131,7 @@ impl ApiError {
             Self::MalformedBody(_) => "Malformed request body",
             Self::InvalidField(_) => "Invalid field",
             Self::OutsideArea(_) => "Outside the area",
-            Self::Conflict(_) => "Conflict",
+            Self::Conflict(_) | Self::ConflictWith { .. } => "Conflict",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::NotFound => "Not found",
             Self::Unauthenticated => "Authentication required",
@@ -106,7 +139,7 @@ impl ApiError {
             Self::TooManyAttempts { .. } => "Too many attempts",
             Self::Forbidden => "Forbidden",
             Self::MethodNotAllowed => "Method not allowed",
-            Self::Unavailable(_) => "Service unavailable",
+            Self::Unavailable(_) | Self::Starting(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -141,26 +174,15 @@ pub struct Problem {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+    /// For conflicts: the resource as it is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (detail, error_id) = if status.is_server_error() {
-            // Internals go to the log under an id; the client gets only the id.
-            let id = uuid::Uuid::new_v4().to_string();
-            tracing::error!(error = ?self, error_id = %id, "request failed");
-            (None, Some(id))
-        } else {
-            (Some(self.to_string()), None)
-        };
-        let problem = Problem {
-            kind: format!("/problems/{}", self.slug()),
-            title: self.title(),
-            status: status.as_u16(),
-            detail,
-            error_id,
-        };
+        let problem = self.problem();
         let retry_after = match &self {
             Self::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
             _ => None,

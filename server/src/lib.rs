@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod dispatch;
 pub mod embedded;
 pub mod error;
 pub mod geocode;

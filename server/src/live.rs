@@ -44,6 +44,8 @@ struct Notification {
     b: Option<[f64; 4]>,
     /// For incidents: the box of their grid cell(s), whose load changed.
     c: Option<[f64; 4]>,
+    /// For workers: the committed version.
+    v: Option<i64>,
     token: Option<String>,
 }
 
@@ -128,6 +130,8 @@ pub struct LiveHub {
     stale_after: Duration,
     /// Told when administrative units change, so addresses are read with the new ones.
     geocoder: std::sync::OnceLock<Arc<crate::geocode::Geocoder>>,
+    /// Told of every worker change, so dispatch ranks with committed state.
+    dispatch: std::sync::OnceLock<Arc<crate::dispatch::Dispatch>>,
 }
 
 impl LiveHub {
@@ -145,12 +149,32 @@ impl LiveHub {
             applying: tokio::sync::Mutex::new(()),
             stale_after,
             geocoder: std::sync::OnceLock::new(),
+            dispatch: std::sync::OnceLock::new(),
         })
     }
 
     /// Has `geocoder` forget its gazetteer whenever administrative units change.
     pub fn on_admin_units_changed(&self, geocoder: Arc<crate::geocode::Geocoder>) {
         let _ = self.geocoder.set(geocoder);
+    }
+
+    /// Has `dispatch` read again every worker a change notice names (before anyone waiting
+    /// in [`LiveHub::sync`] is released), and everything when anything may have changed.
+    pub fn on_workers_changed(&self, dispatch: Arc<crate::dispatch::Dispatch>) {
+        let _ = self.dispatch.set(dispatch);
+    }
+
+    async fn reload_dispatch(&self, pool: &PgPool, topology_only: bool) {
+        if let Some(dispatch) = self.dispatch.get() {
+            let reloaded = if topology_only {
+                dispatch.reload_topology(pool).await
+            } else {
+                dispatch.reload(pool).await
+            };
+            if let Err(error) = reloaded {
+                tracing::error!(%error, "reloading the dispatch index failed");
+            }
+        }
     }
 
     async fn admin_units_changed(&self) {
@@ -276,6 +300,8 @@ impl LiveHub {
         let _applying = self.applying.lock().await;
         let mut incident_ids = BTreeSet::new();
         let mut worker_ids = BTreeSet::new();
+        let mut worker_versions = Vec::new();
+        let mut plan_changed = false;
         let mut layers = BTreeSet::new();
         let mut tokens = Vec::new();
         let mut everything = false;
@@ -299,6 +325,7 @@ impl LiveHub {
                 }
                 "worker" => {
                     worker_ids.extend(n.id);
+                    worker_versions.extend(n.id.map(|id| (id, n.v)));
                     if let Some(b) = b {
                         self.cache.invalidate(TileLayer::Workers, b);
                     }
@@ -313,6 +340,7 @@ impl LiveHub {
                     }
                 }
                 "grid_plan" => {
+                    plan_changed = true;
                     for layer in [TileLayer::GridCells, TileLayer::Households] {
                         self.cache.invalidate_layer(layer);
                         layers.insert(layer);
@@ -345,6 +373,20 @@ impl LiveHub {
                     }
                 }
                 other => tracing::warn!(kind = other, "unknown change notification"),
+            }
+        }
+        if everything {
+            self.reload_dispatch(pool, false).await;
+        } else {
+            if plan_changed {
+                self.reload_dispatch(pool, true).await;
+            }
+            if let Some(dispatch) = self.dispatch.get()
+                && !worker_versions.is_empty()
+                && let Err(error) = dispatch.refresh(pool, &worker_versions).await
+            {
+                tracing::error!(%error, "reading changed workers for dispatch failed; reloading");
+                self.reload_dispatch(pool, false).await;
             }
         }
         if everything {
@@ -486,6 +528,7 @@ async fn apply_loop(hub: Arc<LiveHub>, pool: PgPool, mut heard: mpsc::Receiver<H
         }
         if lost {
             hub.everything_changed();
+            hub.reload_dispatch(&pool, false).await;
         }
         hub.apply(&pool, notifications).await;
     }

@@ -245,5 +245,7 @@ pg_enum! {
         Located => "located",
         LeaderAssigned => "leader_assigned",
         Reopened => "reopened",
+        /// The assigned worker gave the case back; it waits for another.
+        Declined => "declined",
     }
 }

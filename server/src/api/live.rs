@@ -9,6 +9,12 @@
 //! - `{"type":"heartbeat","epoch":E,"seq":N}` when nothing in the area changed for a while,
 //!   so the resume point still moves.
 //!
+//! A field device may also send its positions over the same socket:
+//! `{"type":"positions","id":T,"positions":[…]}` (the body of `POST /api/v1/workers/positions`,
+//! with a tag `id` of its choosing) is stored exactly as that endpoint stores it, and answered
+//! `{"type":"positions_stored","id":T,"received":N,"stored":N,"latest":N}` or
+//! `{"type":"error","id":T,"problem":{…}}` (the problem+json the endpoint would answer).
+//!
 //! A client reconnects with `?epoch=E&after=N` and gets exactly what it missed. A client that
 //! falls [`crate::live::CLIENT_BACKLOG`] batches behind, or cannot take a message within
 //! [`SEND_TIMEOUT`], is disconnected (close code 1013) rather than buffered without bound.
@@ -28,7 +34,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::AppState;
 use crate::api::params::Params;
+use crate::audit::RequestMeta;
 use crate::auth::Caller;
+use crate::dispatch::positions::{PositionBatch, PositionIn};
 use crate::error::ApiError;
 use crate::live::{Batch, IncidentState, Resume, WorkerState};
 use crate::tile_layers::TileLayer;
@@ -52,6 +60,7 @@ struct LiveParams {
 async fn live(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Params(params): Params<LiveParams>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -64,7 +73,7 @@ async fn live(
             ));
         }
     };
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, state, caller, resume_from)))
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, state, caller, meta, resume_from)))
 }
 
 /// What one caller may see of a batch.
@@ -168,10 +177,59 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum Incoming {
+    Positions {
+        #[serde(default)]
+        id: serde_json::Value,
+        positions: Vec<PositionIn>,
+    },
+}
+
+/// Stores what a client sent (positions) and says how it went, as the HTTP endpoint would.
+async fn answer_message(
+    state: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    text: &str,
+) -> String {
+    let incoming: Result<Incoming, _> = serde_json::from_str(text);
+    let (id, stored) = match incoming {
+        Err(e) => (
+            serde_json::Value::Null,
+            Err(ApiError::MalformedBody(format!(
+                "not a message this socket takes: {e}"
+            ))),
+        ),
+        Ok(Incoming::Positions { id, positions }) => {
+            let batch = PositionBatch { positions };
+            let stored = crate::dispatch::positions::store(
+                &state.pool,
+                &state.dispatch,
+                caller,
+                meta,
+                &batch,
+            )
+            .await;
+            (id, stored)
+        }
+    };
+    match stored {
+        Ok(stored) => json!({
+            "type": "positions_stored", "id": id, "received": stored.received,
+            "stored": stored.stored, "latest": stored.latest,
+        })
+        .to_string(),
+        Err(error) => json!({"type": "error", "id": id, "problem": error.problem()}).to_string(),
+    }
+}
+
 async fn serve(
     mut socket: WebSocket,
     state: AppState,
     caller: Caller,
+    meta: RequestMeta,
     resume_from: Option<(String, u64)>,
 ) {
     let hub = Arc::clone(&state.live);
@@ -263,8 +321,14 @@ async fn serve(
                 }
             },
             incoming = socket.recv() => match incoming {
-                // Pings are answered by the library; clients have nothing else to say.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Text(text))) => {
+                    let answer = answer_message(&state, &caller, &meta, text.as_str()).await;
+                    if !send(&mut socket, answer).await {
+                        return;
+                    }
+                }
+                // Pings are answered by the library.
                 Some(Ok(_)) => {}
             },
             () = &mut session_end => {

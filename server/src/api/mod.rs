@@ -2,6 +2,7 @@
 
 mod admin_units;
 mod audit;
+mod dispatch;
 mod facilities;
 mod figures;
 mod geocode;
@@ -35,6 +36,7 @@ use tower_http::trace::TraceLayer;
 use crate::audit::REQUEST_ID_HEADER;
 use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
+use crate::dispatch::Dispatch;
 use crate::error::ApiError;
 use crate::geocode::Geocoder;
 use crate::live::LiveHub;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub geocoder: Arc<Geocoder>,
     /// Located reports, written in groups.
     pub intake_queue: Arc<intake_queue::IntakeQueue>,
+    /// Grid workers in memory, for ranking candidates.
+    pub dispatch: Arc<Dispatch>,
 }
 
 impl AppState {
@@ -78,6 +82,12 @@ impl AppState {
         let geocoder = Arc::new(Geocoder::default());
         let intake_queue = intake_queue::IntakeQueue::start(pool.clone(), cipher.clone());
         live.on_admin_units_changed(Arc::clone(&geocoder));
+        let dispatch = Dispatch::new(config.worker_stale_after, config.position_keep_days);
+        live.on_workers_changed(Arc::clone(&dispatch));
+        dispatch.start(pool.clone(), Arc::clone(&live));
+        if let Some(every) = config.escalation_every {
+            crate::dispatch::auto::start(pool.clone(), Arc::clone(&dispatch), every);
+        }
         if let Some(every) = config.escalation_every {
             crate::incidents::escalation::start(pool.clone(), every);
         }
@@ -90,6 +100,7 @@ impl AppState {
             live,
             geocoder,
             intake_queue,
+            dispatch,
         }
     }
 }
@@ -111,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         .merge(live::router())
         .merge(incidents::router())
         .merge(workers::router())
+        .merge(dispatch::router())
         .merge(geocode::router())
         .route("/client-config", axum::routing::get(client_config))
         .fallback(not_found);

@@ -223,6 +223,33 @@ pub async fn ensure_demo_users(
             other => other?,
         }
     }
+    // The demo's `worker` signs in as the first grid worker of their cell.
+    let me: i64 = sqlx::query_scalar("SELECT id FROM app_user WHERE username = 'worker'")
+        .fetch_one(pool)
+        .await?;
+    let target: Option<i64> = sqlx::query_scalar(
+        "SELECT wc.worker_id FROM grid_worker_cell wc
+         JOIN grid_cell g ON g.id = wc.grid_cell_id
+         JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
+         WHERE g.code = $1 ORDER BY wc.worker_id LIMIT 1",
+    )
+    .bind(&cell)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(target) = target {
+        sqlx::query("UPDATE grid_worker SET user_id = NULL WHERE user_id = $1 AND id <> $2")
+            .bind(me)
+            .bind(target)
+            .execute(pool)
+            .await?;
+        sqlx::query(
+            "UPDATE grid_worker SET user_id = $1 WHERE id = $2 AND user_id IS DISTINCT FROM $1",
+        )
+        .bind(me)
+        .bind(target)
+        .execute(pool)
+        .await?;
+    }
     Ok(())
 }
 

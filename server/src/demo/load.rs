@@ -253,6 +253,23 @@ pub async fn load(
         data.events.len()
     ));
 
+    // Skills spread deterministically over the workers (mediation is common, the rest
+    // rarer), and caseloads counted from the cases just loaded (the bulk load skips the
+    // counting trigger).
+    sqlx::query(
+        "UPDATE grid_worker w SET skills = ARRAY(
+             SELECT s FROM unnest(ARRAY['mediation', 'medical', 'elderly_care', 'legal',
+                                        'labour', 'land', 'safety']) WITH ORDINALITY AS k (s, n)
+             WHERE (w.id * 2654435761 + n * 40503) % 100
+                   < CASE s WHEN 'mediation' THEN 60 ELSE 15 END
+             ORDER BY n)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT wangge_recount_caseloads()")
+        .execute(&mut *tx)
+        .await?;
+
     // Identity columns continue after the ids the demo chose.
     for table in [
         "admin_unit",

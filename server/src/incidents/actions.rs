@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 
 use crate::audit::{self, RequestMeta};
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::incidents::intake::{Placement, actor, check_in_area, route_point};
 use crate::incidents::lifecycle::{Action, Case, Refusal};
@@ -20,14 +20,74 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// Does `action` to case `id` for `caller`. A case outside the caller's area is not found.
+/// Who held a case before and after an action (for the dispatch index's caseloads).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Acted {
+    pub previous_assignee: Option<i64>,
+    pub assignee: Option<i64>,
+}
+
+impl Acted {
+    /// The workers whose caseload the action may have changed.
+    pub fn workers(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = [self.previous_assignee, self.assignee]
+            .into_iter()
+            .flatten()
+            .collect();
+        ids.dedup();
+        ids
+    }
+}
+
+/// Does `action` to case `id` for `caller`. A case outside the caller's area is not found
+/// (a grid worker also reaches the cases assigned to them).
 pub async fn act(
     conn: &mut PgConnection,
     caller: &Caller,
     meta: &RequestMeta,
     id: i64,
     action: &Action,
-) -> Result<(), ApiError> {
+) -> Result<Acted, ApiError> {
+    act_expecting(conn, caller, meta, id, action, None).await
+}
+
+/// The case as it is now, for a conflict's answer.
+pub async fn current_state(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<serde_json::Value, ApiError> {
+    let state: serde_json::Value = sqlx::query_scalar(
+        "SELECT json_build_object('id', i.id, 'status', i.status, 'tier', i.tier,
+                                  'assignee_id', i.assignee_id, 'assignee_name', w.name,
+                                  'updated_at', i.updated_at)
+         FROM incident i LEFT JOIN grid_worker w ON w.id = i.assignee_id
+         WHERE i.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(state)
+}
+
+/// Like [`act`], but when `expected_assignee` is given and the case's assignee is not that
+/// (someone assigned it first), nothing changes and the answer is a conflict that carries the
+/// case as it is now.
+pub async fn act_expecting(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    meta: &RequestMeta,
+    id: i64,
+    action: &Action,
+    expected_assignee: Option<Option<i64>>,
+) -> Result<Acted, ApiError> {
+    let own_worker: Option<i64> = if caller.role == Role::Worker {
+        sqlx::query_scalar("SELECT id FROM grid_worker WHERE user_id = $1")
+            .bind(caller.user_id)
+            .fetch_optional(&mut *conn)
+            .await?
+    } else {
+        None
+    };
     let row: Option<(
         IncidentStatus,
         IncidentTier,
@@ -36,44 +96,119 @@ pub async fn act(
         String,
     )> = sqlx::query_as(
         "SELECT status, tier, severity, assignee_id, area_code FROM incident
-             WHERE id = $1 AND area_code LIKE $2 || '%'
-               AND ($3::int8 IS NULL OR grid_cell_id = $3)
+             WHERE id = $1
+               AND ((area_code LIKE $2 || '%' AND ($3::int8 IS NULL OR grid_cell_id = $3))
+                    OR assignee_id = $4)
              FOR UPDATE",
     )
     .bind(id)
     .bind(&caller.area.prefix)
     .bind(caller.area.grid_cell_id)
+    .bind(own_worker)
     .fetch_optional(&mut *conn)
     .await?;
     let (status, tier, severity, assignee_id, mut area_code) = row.ok_or(ApiError::NotFound)?;
+    if let Some(expected) = expected_assignee
+        && expected != assignee_id
+    {
+        let detail = match assignee_id {
+            Some(worker) => format!("the case is assigned to worker {worker} now"),
+            None => "the case has no assignee now".to_owned(),
+        };
+        return Err(ApiError::ConflictWith {
+            detail,
+            current: current_state(conn, id).await?,
+        });
+    }
+    // A grid worker with a sign-in of their own answers only for their own cases.
+    if matches!(action, Action::Accept { .. } | Action::Decline { .. })
+        && own_worker.is_some()
+        && assignee_id != own_worker
+    {
+        return Err(ApiError::Forbidden);
+    }
     let case = Case {
         status,
         tier,
         severity,
         assignee_id,
     };
-    let change = action.apply(&case, caller.role)?;
+    let change = match action.apply(&case, caller.role) {
+        Err(Refusal::State { .. }) if expected_assignee.is_some() => {
+            return Err(ApiError::ConflictWith {
+                detail: format!(
+                    "cannot {} a case that is {}",
+                    action.name(),
+                    status.as_str()
+                ),
+                current: current_state(conn, id).await?,
+            });
+        }
+        other => other?,
+    };
     let mut detail = String::new();
     let (mut new_assignee, mut duplicate_of, mut leader) = (None, None, None);
     match action {
         Action::Assign { worker_id, .. } => {
-            let name: Option<String> = sqlx::query_scalar(
-                "SELECT w.name FROM grid_worker w
+            // Locked: assignments to one worker queue here, so each sees the caseload the one
+            // before it left.
+            let worker: Option<(String, String, i32, i32, Option<i64>)> = sqlx::query_as(
+                "SELECT w.name, w.status::text, w.caseload, w.capacity, w.cover_worker_id
+                 FROM grid_worker w
                  WHERE w.id = $1 AND EXISTS (
                      SELECT 1 FROM grid_worker_cell wc
                      JOIN grid_cell g ON g.id = wc.grid_cell_id
                      JOIN admin_unit v ON v.id = g.village_id
-                     WHERE wc.worker_id = w.id AND v.code LIKE $2 || '%')",
+                     WHERE wc.worker_id = w.id AND v.code LIKE $2 || '%')
+                 FOR NO KEY UPDATE OF w",
             )
             .bind(worker_id)
             .bind(&caller.area.prefix)
             .fetch_optional(&mut *conn)
             .await?;
-            let name = name.ok_or_else(|| {
+            let (name, worker_status, caseload, capacity, cover) = worker.ok_or_else(|| {
                 ApiError::InvalidField(format!("no grid worker {worker_id} in your area"))
             })?;
+            let worker_state = || {
+                serde_json::json!({
+                    "worker_id": worker_id, "status": worker_status, "caseload": caseload,
+                    "capacity": capacity, "cover_worker_id": cover,
+                })
+            };
+            if assignee_id == Some(*worker_id) {
+                return Err(ApiError::ConflictWith {
+                    detail: format!("the case is already assigned to worker {worker_id}"),
+                    current: current_state(conn, id).await?,
+                });
+            }
+            if worker_status == "off_duty" {
+                let detail = match cover {
+                    Some(cover) => {
+                        format!("worker {worker_id} is off duty; worker {cover} covers their cells")
+                    }
+                    None => format!("worker {worker_id} is off duty"),
+                };
+                return Err(ApiError::ConflictWith {
+                    detail,
+                    current: worker_state(),
+                });
+            }
+            if caseload >= capacity {
+                return Err(ApiError::ConflictWith {
+                    detail: format!(
+                        "worker {worker_id} already holds {caseload} of {capacity} open cases"
+                    ),
+                    current: worker_state(),
+                });
+            }
             new_assignee = Some(*worker_id);
             detail = format!("交办给网格员 {name}（#{worker_id}）");
+        }
+        Action::Decline { .. } => {
+            detail = match assignee_id {
+                Some(worker) => format!("网格员 #{worker} 退回"),
+                None => String::new(),
+            };
         }
         Action::MarkDuplicate { of, .. } => {
             if *of == id {
@@ -144,7 +279,7 @@ pub async fn act(
         "UPDATE incident SET
              status = $2, tier = $3, updated_at = now(),
              due_at = CASE WHEN $4 THEN now() + wangge_deadline(category, severity, $3) ELSE due_at END,
-             assignee_id = coalesce($5, assignee_id),
+             assignee_id = CASE WHEN $8 THEN NULL ELSE coalesce($5, assignee_id) END,
              resolved_at = CASE WHEN $2 IN ('resolved', 'closed') THEN coalesce(resolved_at, now()) END,
              resolved_tier = CASE WHEN $2 IN ('resolved', 'closed') THEN coalesce(resolved_tier, $3) END,
              closed_at = CASE WHEN $2 = 'closed' THEN now() END,
@@ -159,6 +294,7 @@ pub async fn act(
     .bind(new_assignee)
     .bind(duplicate_of)
     .bind(leader)
+    .bind(matches!(action, Action::Decline { .. }))
     .execute(&mut *conn)
     .await?;
     let note = match (detail.is_empty(), change.note.is_empty()) {
@@ -181,5 +317,11 @@ pub async fn act(
     let mut entry = caller.entry(action.name(), "incident", id.to_string(), meta);
     entry.area_code = &area_code;
     audit::record(conn, &entry).await?;
-    Ok(())
+    Ok(Acted {
+        previous_assignee: assignee_id,
+        assignee: match action {
+            Action::Decline { .. } => None,
+            _ => new_assignee.or(assignee_id),
+        },
+    })
 }

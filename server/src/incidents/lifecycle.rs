@@ -67,6 +67,10 @@ pub enum Action {
     Accept {
         note: Option<String>,
     },
+    /// The assigned worker gives the case back (a note says why); it waits for another.
+    Decline {
+        note: String,
+    },
     /// Work on the case has begun.
     Start {
         note: Option<String>,
@@ -163,6 +167,7 @@ impl Action {
         match self {
             Action::Assign { .. } => "assign",
             Action::Accept { .. } => "accept",
+            Action::Decline { .. } => "decline",
             Action::Start { .. } => "start",
             Action::Resolve { .. } => "resolve",
             Action::Close { .. } => "close",
@@ -187,7 +192,10 @@ impl Action {
             | Action::Escalate { note, .. }
             | Action::Place { note, .. }
             | Action::Lead { note, .. } => note.as_deref(),
-            Action::Reopen { note } | Action::Reject { note } | Action::Note { note } => Some(note),
+            Action::Reopen { note }
+            | Action::Reject { note }
+            | Action::Note { note }
+            | Action::Decline { note } => Some(note),
         }
     }
 
@@ -203,9 +211,10 @@ impl Action {
             | Action::MarkDuplicate { .. }
             | Action::Place { .. }
             | Action::Lead { .. } => matches!(role, Dispatcher),
-            Action::Accept { .. } | Action::Start { .. } | Action::Resolve { .. } => {
-                matches!(role, Dispatcher | Worker)
-            }
+            Action::Accept { .. }
+            | Action::Decline { .. }
+            | Action::Start { .. }
+            | Action::Resolve { .. } => matches!(role, Dispatcher | Worker),
             Action::Escalate { .. } | Action::Note { .. } => {
                 matches!(role, Dispatcher | Worker | Operator)
             }
@@ -229,7 +238,10 @@ impl Action {
         }
         if matches!(
             self,
-            Action::Reopen { .. } | Action::Reject { .. } | Action::Note { .. }
+            Action::Reopen { .. }
+                | Action::Reject { .. }
+                | Action::Note { .. }
+                | Action::Decline { .. }
         ) && note.is_empty()
         {
             return Err(Refusal::Invalid(format!(
@@ -263,6 +275,9 @@ impl Action {
             }
             Action::Accept { .. } if case.status == S::Assigned => {
                 to(IncidentEventKind::Accepted, S::Accepted)
+            }
+            Action::Decline { .. } if matches!(case.status, S::Assigned | S::Accepted) => {
+                to(IncidentEventKind::Declined, S::Reported)
             }
             Action::Start { .. } if matches!(case.status, S::Assigned | S::Accepted) => {
                 to(IncidentEventKind::Started, S::InProgress)

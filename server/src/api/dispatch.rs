@@ -1,0 +1,403 @@
+//! Dispatch: `GET /api/v1/incidents/{id}/candidates` (ranked workers with reasons, from the
+//! in-memory index), `POST /api/v1/incidents/{id}/assignment` (race-safe: the body names the
+//! assignee the dispatcher saw, and a case that changed since is a 409 with its present
+//! state), `…/assignment/accept` and `…/assignment/decline`; `POST /api/v1/workers/positions`
+//! (a batch from field devices), `PUT /api/v1/workers/{id}/status`, `PATCH
+//! /api/v1/workers/{id}` (skills, capacity, cover) and `GET /api/v1/worker-skills`.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::api::params::{JsonBody, Params};
+use crate::api::{AppState, run_to_completion};
+use crate::audit::{self, RequestMeta};
+use crate::auth::{Caller, Role};
+use crate::dispatch::candidates::{self, Candidates, MAX_LIMIT};
+use crate::dispatch::positions::{self, PositionBatch, Stored};
+use crate::dispatch::{DispatchError, WorkerRow, read_workers};
+use crate::error::ApiError;
+use crate::incidents::actions::{self, current_state};
+use crate::incidents::lifecycle::Action;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents/{id}/candidates", get(candidates))
+        .route("/incidents/{id}/assignment", post(assign))
+        .route("/incidents/{id}/assignment/accept", post(accept))
+        .route("/incidents/{id}/assignment/decline", post(decline))
+        .route("/workers/positions", post(report_positions))
+        .route("/workers/{id}/status", put(set_status))
+        .route("/workers/{id}", axum::routing::patch(update_worker))
+        .route("/worker-skills", get(skills))
+}
+
+impl From<DispatchError> for ApiError {
+    fn from(error: DispatchError) -> Self {
+        ApiError::Starting(error.to_string())
+    }
+}
+
+fn id_from(path: &str) -> Result<i64, ApiError> {
+    path.parse().map_err(|_| ApiError::NotFound)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CandidateParams {
+    limit: Option<usize>,
+}
+
+async fn candidates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(params): Params<CandidateParams>,
+) -> Result<Json<Candidates>, ApiError> {
+    if !matches!(caller.role, Role::Dispatcher | Role::Operator | Role::Admin) {
+        return Err(ApiError::Forbidden);
+    }
+    let id = id_from(&id)?;
+    let limit = params.limit.unwrap_or(10);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidParameter(format!(
+            "limit must be 1..={MAX_LIMIT}"
+        )));
+    }
+    state.dispatch.ready().await?;
+    let subject = candidates::subject(&state.pool, &caller, id).await?;
+    Ok(Json(candidates::rank_for(
+        &state.dispatch,
+        subject,
+        limit,
+        Utc::now().timestamp(),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignmentIn {
+    worker_id: i64,
+    /// The assignee the dispatcher saw (absent or null: none). If the case has another by
+    /// now, nothing changes and the answer is a 409 with the case as it is.
+    #[serde(default)]
+    replaces: Option<i64>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteIn {
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequiredNoteIn {
+    note: String,
+}
+
+/// Does `action` (expecting `expected` as the assignee, when given), then puts the workers
+/// whose caseload changed into the index before answering with the case's new state.
+async fn act_and_answer(
+    state: AppState,
+    caller: Caller,
+    meta: RequestMeta,
+    id: i64,
+    action: Action,
+    expected: Option<Option<i64>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    run_to_completion(async move {
+        let mut tx = state.pool.begin().await?;
+        let acted = actions::act_expecting(&mut tx, &caller, &meta, id, &action, expected).await?;
+        let rows = read_workers(&mut *tx, Some(&acted.workers())).await?;
+        let mut answer = current_state(&mut tx, id).await?;
+        answer["previous_assignee_id"] = acted.previous_assignee.into();
+        tx.commit().await?;
+        state.dispatch.apply(rows);
+        Ok(Json(answer))
+    })
+    .await
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AssignmentIn>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = id_from(&id)?;
+    let action = Action::Assign {
+        worker_id: body.worker_id,
+        note: body.note,
+    };
+    act_and_answer(state, caller, meta, id, action, Some(body.replaces)).await
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NoteIn>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = id_from(&id)?;
+    act_and_answer(
+        state,
+        caller,
+        meta,
+        id,
+        Action::Accept { note: body.note },
+        None,
+    )
+    .await
+}
+
+async fn decline(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RequiredNoteIn>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = id_from(&id)?;
+    act_and_answer(
+        state,
+        caller,
+        meta,
+        id,
+        Action::Decline { note: body.note },
+        None,
+    )
+    .await
+}
+
+async fn report_positions(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    JsonBody(batch): JsonBody<PositionBatch>,
+) -> Result<Json<Stored>, ApiError> {
+    run_to_completion(async move {
+        let stored = positions::store(&state.pool, &state.dispatch, &caller, &meta, &batch).await?;
+        Ok(Json(stored))
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum StatusIn {
+    Available,
+    Busy,
+    OffDuty,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetStatus {
+    status: StatusIn,
+}
+
+/// Locks worker `id` if `caller` may change them: a grid worker themselves, a dispatcher or
+/// administrator any worker in their area.
+async fn lock_worker(
+    conn: &mut sqlx::PgConnection,
+    caller: &Caller,
+    id: i64,
+) -> Result<(), ApiError> {
+    let own = caller.role == Role::Worker;
+    if !own && !matches!(caller.role, Role::Dispatcher | Role::Admin) {
+        return Err(ApiError::Forbidden);
+    }
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT w.id FROM grid_worker w
+         WHERE w.id = $1
+           AND CASE WHEN $2 THEN w.user_id = $3
+                    ELSE EXISTS (SELECT 1 FROM grid_worker_cell wc
+                                 JOIN grid_cell g ON g.id = wc.grid_cell_id
+                                 JOIN admin_unit v ON v.id = g.village_id
+                                 WHERE wc.worker_id = w.id AND v.code LIKE $4 || '%') END
+         FOR NO KEY UPDATE",
+    )
+    .bind(id)
+    .bind(own)
+    .bind(caller.user_id)
+    .bind(&caller.area.prefix)
+    .fetch_optional(&mut *conn)
+    .await?;
+    found.map(|_| ()).ok_or(ApiError::NotFound)
+}
+
+/// Commits `tx` after reading worker `id`, and puts them into the index before answering.
+async fn commit_worker(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    id: i64,
+) -> Result<Json<WorkerRow>, ApiError> {
+    let row = read_workers(&mut *tx, Some(&[id]))
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    state.dispatch.apply([row.clone()]);
+    Ok(Json(row))
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SetStatus>,
+) -> Result<Json<WorkerRow>, ApiError> {
+    let id = id_from(&id)?;
+    run_to_completion(async move {
+        let mut tx = state.pool.begin().await?;
+        lock_worker(&mut tx, &caller, id).await?;
+        let status = match body.status {
+            StatusIn::Available => "available",
+            StatusIn::Busy => "busy",
+            StatusIn::OffDuty => "off_duty",
+        };
+        sqlx::query("UPDATE grid_worker SET status = $2::worker_status WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .execute(&mut *tx)
+            .await?;
+        let action = format!("set_worker_status:{status}");
+        audit::record(
+            &mut tx,
+            &caller.entry(&action, "grid_worker", id.to_string(), &meta),
+        )
+        .await?;
+        commit_worker(&state, tx, id).await
+    })
+    .await
+}
+
+/// Deserialises a field that is present (perhaps as null) into `Some`, so absent and null
+/// can be told apart.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerChange {
+    skills: Option<Vec<String>>,
+    capacity: Option<i32>,
+    /// null removes the cover.
+    #[serde(default, deserialize_with = "present")]
+    cover_worker_id: Option<Option<i64>>,
+}
+
+async fn update_worker(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(change): JsonBody<WorkerChange>,
+) -> Result<Json<WorkerRow>, ApiError> {
+    let id = id_from(&id)?;
+    if !matches!(caller.role, Role::Dispatcher | Role::Admin) {
+        return Err(ApiError::Forbidden);
+    }
+    run_to_completion(async move {
+        let mut tx = state.pool.begin().await?;
+        lock_worker(&mut tx, &caller, id).await?;
+        if let Some(skills) = &change.skills {
+            let unknown: Vec<String> = sqlx::query_scalar(
+                "SELECT s FROM unnest($1::text[]) AS s
+                 WHERE NOT EXISTS (SELECT 1 FROM worker_skill k WHERE k.code = s)",
+            )
+            .bind(skills)
+            .fetch_all(&mut *tx)
+            .await?;
+            if !unknown.is_empty() {
+                return Err(ApiError::InvalidField(format!(
+                    "unknown skill {}; GET /api/v1/worker-skills lists them",
+                    unknown.join(", ")
+                )));
+            }
+        }
+        if let Some(capacity) = change.capacity {
+            let caseload: i32 =
+                sqlx::query_scalar("SELECT caseload FROM grid_worker WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if !(0..=200).contains(&capacity) {
+                return Err(ApiError::InvalidField("capacity must be 0..=200".into()));
+            }
+            if capacity < caseload {
+                return Err(ApiError::InvalidField(format!(
+                    "capacity {capacity} is below the {caseload} open cases the worker holds"
+                )));
+            }
+        }
+        if let Some(Some(cover)) = change.cover_worker_id {
+            if cover == id {
+                return Err(ApiError::InvalidField(
+                    "a worker cannot cover for themselves".into(),
+                ));
+            }
+            let in_area: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM grid_worker_cell wc
+                                JOIN grid_cell g ON g.id = wc.grid_cell_id
+                                JOIN admin_unit v ON v.id = g.village_id
+                                WHERE wc.worker_id = $1 AND v.code LIKE $2 || '%')",
+            )
+            .bind(cover)
+            .bind(&caller.area.prefix)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !in_area {
+                return Err(ApiError::InvalidField(format!(
+                    "no grid worker {cover} in your area"
+                )));
+            }
+        }
+        sqlx::query(
+            "UPDATE grid_worker SET
+                 skills = coalesce($2, skills),
+                 capacity = coalesce($3, capacity),
+                 cover_worker_id = CASE WHEN $4 THEN $5 ELSE cover_worker_id END
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&change.skills)
+        .bind(change.capacity)
+        .bind(change.cover_worker_id.is_some())
+        .bind(change.cover_worker_id.flatten())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            &caller.entry("update_worker", "grid_worker", id.to_string(), &meta),
+        )
+        .await?;
+        commit_worker(&state, tx, id).await
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct Skill {
+    code: String,
+    name_zh: String,
+    name_en: String,
+}
+
+async fn skills(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<Skill>>, ApiError> {
+    let rows = sqlx::query_as("SELECT code, name_zh, name_en FROM worker_skill ORDER BY code")
+        .fetch_all(&state.pool)
+        .await?;
+    Ok(Json(rows))
+}

@@ -1,0 +1,259 @@
+//! Dispatch: the in-memory worker index, position ingest, and assignment.
+//!
+//! [`Dispatch`] owns a [`WorkerIndex`] (crate `wangge-analysis`) and keeps it exactly in step
+//! with committed worker state, in two ways that agree because every committed change to a
+//! worker carries a larger version (migration 0009) and the index keeps only the newest:
+//! - writers in this process (positions, status, assignment) hand the rows their commit
+//!   returned to [`Dispatch::apply`] before they answer, so whoever got the answer finds the
+//!   index already holding it;
+//! - every other change (another process, a trigger, the simulator) reaches the [`LiveHub`]
+//!   as a notice, which calls [`Dispatch::refresh`] for the workers named.
+//!
+//! The first load waits until the change listener is up ([`LiveHub::sync`]), so no change
+//! committed after the load's snapshot can be missed; when the listener loses its connection
+//! the whole index is loaded again.
+
+pub mod auto;
+pub mod candidates;
+pub mod positions;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+use wangge_analysis::dispatch::{CellTopology, Worker, WorkerIndex, WorkerStatus};
+use wangge_analysis::sphere::LonLat;
+
+use crate::live::LiveHub;
+
+/// Reads the named workers (all when `ids` is `None`): the one query all loading of the
+/// dispatch index goes through.
+pub async fn read_workers(
+    executor: impl sqlx::PgExecutor<'_>,
+    ids: Option<&[i64]>,
+) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT w.id, w.version, w.name, w.status::text AS status,
+           ST_X(w.last_position) AS lon, ST_Y(w.last_position) AS lat,
+           extract(epoch FROM w.last_seen_at)::int8 AS seen_at,
+           w.caseload, w.capacity, w.skills, w.cover_worker_id,
+           coalesce((SELECT array_agg(wc.grid_cell_id ORDER BY wc.grid_cell_id)
+                     FROM grid_worker_cell wc WHERE wc.worker_id = w.id), '{}') AS cells
+         FROM grid_worker w
+         WHERE $1::int8[] IS NULL OR w.id = ANY ($1)",
+    )
+    .bind(ids)
+    .fetch_all(executor)
+    .await
+}
+
+/// One row of [`read_workers`].
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct WorkerRow {
+    pub id: i64,
+    pub version: i64,
+    pub name: String,
+    pub status: String,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub seen_at: Option<i64>,
+    pub caseload: i32,
+    pub capacity: i32,
+    pub skills: Vec<String>,
+    pub cover_worker_id: Option<i64>,
+    pub cells: Vec<i64>,
+}
+
+impl From<WorkerRow> for Worker {
+    fn from(row: WorkerRow) -> Self {
+        Worker {
+            id: row.id,
+            version: row.version,
+            status: match row.status.as_str() {
+                "available" => WorkerStatus::Available,
+                "busy" => WorkerStatus::Busy,
+                _ => WorkerStatus::OffDuty,
+            },
+            position: row.lon.zip(row.lat).map(|(lon, lat)| LonLat::new(lon, lat)),
+            seen_at: row.seen_at,
+            caseload: u32::try_from(row.caseload).unwrap_or(0),
+            capacity: u32::try_from(row.capacity).unwrap_or(0),
+            skills: row.skills,
+            cells: row.cells,
+            cover: row.cover_worker_id,
+            name: row.name,
+        }
+    }
+}
+
+/// The published plan's cells with their townships, and which cells touch.
+async fn read_topology(pool: &PgPool) -> Result<CellTopology, sqlx::Error> {
+    let townships: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT g.id, v.parent_id
+         FROM grid_cell g
+         JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
+         JOIN admin_unit v ON v.id = g.village_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let touching: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT a.id, b.id
+         FROM grid_cell a
+         JOIN grid_plan p ON p.id = a.plan_id AND p.status = 'published'
+         JOIN grid_cell b ON b.plan_id = a.plan_id AND b.id > a.id
+                         AND ST_Intersects(a.geom, b.geom)",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(CellTopology::new(townships, touching))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("the dispatch index is still loading")]
+    NotReady,
+}
+
+#[derive(Debug)]
+pub struct Dispatch {
+    index: RwLock<WorkerIndex>,
+    loaded: watch::Sender<bool>,
+    pub stale_after: Duration,
+    pub keep_days: u32,
+}
+
+impl Dispatch {
+    pub fn new(stale_after: Duration, keep_days: u32) -> Arc<Self> {
+        Arc::new(Self {
+            index: RwLock::new(WorkerIndex::default()),
+            loaded: watch::channel(false).0,
+            stale_after,
+            keep_days,
+        })
+    }
+
+    /// Loads the index once the change listener is up, and keeps the position history's
+    /// partitions (created ahead, purged after `keep_days`) every hour.
+    pub fn start(self: &Arc<Self>, pool: PgPool, hub: Arc<LiveHub>) {
+        let (dispatch, loading_pool) = (Arc::clone(self), pool.clone());
+        tokio::spawn(async move {
+            let pool = loading_pool;
+            let mut delay = Duration::from_millis(100);
+            loop {
+                let loaded = async {
+                    hub.sync(&pool).await.map_err(|e| e.to_string())?;
+                    dispatch.reload(&pool).await.map_err(|e| e.to_string())
+                };
+                match loaded.await {
+                    Ok(()) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "loading the dispatch index failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+        let (dispatch, pool) = (Arc::clone(self), pool.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(error) = positions::keep_partitions(&pool, dispatch.keep_days).await {
+                    tracing::error!(%error, "keeping the position history's partitions failed");
+                }
+            }
+        });
+    }
+
+    /// Waits (at most 30 s) for the first load.
+    pub async fn ready(&self) -> Result<(), DispatchError> {
+        let mut loaded = self.loaded.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), loaded.wait_for(|l| *l))
+            .await
+            .map_err(|_| DispatchError::NotReady)?
+            .map_err(|_| DispatchError::NotReady)?;
+        Ok(())
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        *self.loaded.borrow()
+    }
+
+    /// Reads everything again: the topology and every worker.
+    pub async fn reload(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let topology = read_topology(pool).await?;
+        let rows = read_workers(pool, None).await?;
+        let ids: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        {
+            let mut index = self.write();
+            index.set_topology(topology);
+            let gone: Vec<i64> = index.ids().filter(|id| !ids.contains(id)).collect();
+            for id in gone {
+                index.remove(id);
+            }
+            for row in rows {
+                index.upsert(row.into());
+            }
+        }
+        self.loaded.send_replace(true);
+        Ok(())
+    }
+
+    /// The grid plan changed: reads the topology again.
+    pub async fn reload_topology(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let topology = read_topology(pool).await?;
+        self.write().set_topology(topology);
+        Ok(())
+    }
+
+    /// Reads the named workers again (those no longer there are forgotten), skipping any
+    /// whose version in the index is already `known[i]` or newer.
+    pub async fn refresh(
+        &self,
+        pool: &PgPool,
+        changed: &[(i64, Option<i64>)],
+    ) -> Result<(), sqlx::Error> {
+        let stale: Vec<i64> = {
+            let index = self.read();
+            changed
+                .iter()
+                .filter(|(id, version)| {
+                    !matches!((index.get(*id), version), (Some(w), Some(v)) if w.version >= *v)
+                })
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let rows = read_workers(pool, Some(&stale)).await?;
+        let mut index = self.write();
+        for id in &stale {
+            if !rows.iter().any(|r| r.id == *id) {
+                index.remove(*id);
+            }
+        }
+        for row in rows {
+            index.upsert(row.into());
+        }
+        Ok(())
+    }
+
+    /// Rows this process committed: into the index before the writer answers.
+    pub fn apply(&self, rows: impl IntoIterator<Item = WorkerRow>) {
+        let mut index = self.write();
+        for row in rows {
+            index.upsert(row.into());
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, WorkerIndex> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, WorkerIndex> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
