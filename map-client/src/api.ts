@@ -80,6 +80,8 @@ export interface ProblemDetails {
   status?: number;
   detail?: string;
   instance?: string;
+  /** For conflicts (409): the resource as it is now. */
+  current?: Record<string, unknown>;
 }
 
 /** Problem types of the session endpoints. */
@@ -184,6 +186,17 @@ async function readJson<T>(url: string, response: Response): Promise<T> {
 
 async function getJson<T>(url: string, signal?: AbortSignal, accept: string = ACCEPT_GEOJSON): Promise<T> {
   const response = await send(url, { headers: { Accept: accept }, ...(signal ? { signal } : {}) });
+  if (!response.ok) throw await failure(url, response);
+  return readJson<T>(url, response);
+}
+
+async function postJson<T>(url: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  const response = await send(url, {
+    method: 'POST',
+    headers: { Accept: ACCEPT_JSON, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
   if (!response.ok) throw await failure(url, response);
   return readJson<T>(url, response);
 }
@@ -309,6 +322,8 @@ export interface IncidentSummary {
   village_name: string | null;
   township_name: string | null;
   county_name: string | null;
+  /** The grid worker holding the case, if any. */
+  assignee_id?: number | null;
   assignee_name: string | null;
   /** How its place is known (LOCATION_METHODS); `area`: only its unit, waiting to be placed. */
   location_method?: LocationMethod | string;
@@ -567,4 +582,146 @@ export function toDate(value: number | string | null | undefined): Date | null {
   if (value === null || value === undefined || value === '') return null;
   const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+// ---------------------------------------------------------------- dispatch
+
+/**
+ * Groups of `GET /api/v1/incidents/{id}/candidates`, best first: the cell's own
+ * workers, a cover for one who is away, neighbouring cells, the township, the
+ * nearest beyond it, then those whose position is stale and those who cannot
+ * take the case now.
+ */
+export const CANDIDATE_GROUPS = ['own_cell', 'cover', 'neighbour_cell', 'township', 'beyond', 'stale', 'unavailable'] as const;
+export type CandidateGroup = (typeof CANDIDATE_GROUPS)[number];
+
+export const REASON_CODES = [
+  'own_cell',
+  'cover_for',
+  'neighbour_cell',
+  'same_township',
+  'nearest',
+  'has_skill',
+  'lacks_skill',
+  'stale',
+  'busy',
+  'off_duty',
+  'at_capacity',
+] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+/** Why a worker is where they are in the ranking: a stable code and what it refers to. */
+export interface CandidateReason {
+  code: ReasonCode | string;
+  /** cover_for: the worker who is away. */
+  worker_id?: number;
+  /** neighbour_cell: the neighbouring cell (its id). */
+  grid_cell_id?: number;
+  /** has_skill, lacks_skill: the skill the category asks for. */
+  skill?: string;
+  /** stale: the position's age in seconds (absent: never reported). */
+  age_s?: number;
+}
+
+export interface Candidate {
+  /** 1 is the best. */
+  rank: number;
+  worker_id: number;
+  name: string;
+  group: CandidateGroup | string;
+  status: WorkerStatus | string;
+  /** Metres from the incident to the worker's last position; null without one. */
+  distance_m: number | null;
+  lon: number | null;
+  lat: number | null;
+  /** Unix seconds of the last position. */
+  last_seen: number | null;
+  stale: boolean;
+  caseload: number;
+  capacity: number;
+  skills: string[];
+  reasons: CandidateReason[];
+}
+
+/** The incident as the ranking saw it. */
+export interface CandidateIncident {
+  id: number;
+  lon: number;
+  lat: number;
+  status: IncidentStatus | string;
+  category: string;
+  grid_cell_id: number | null;
+  township_id: number | null;
+  assignee_id: number | null;
+  /** The skill the category calls for. */
+  skill: string | null;
+}
+
+export interface Candidates {
+  incident: CandidateIncident;
+  /** A position older than this is stale. */
+  stale_after_s: number;
+  candidates: Candidate[];
+}
+
+/** `POST /api/v1/incidents/{id}/assignment`: the case's new state. */
+export interface Assignment {
+  id: number;
+  status: IncidentStatus | string;
+  tier: Tier | string;
+  assignee_id: number | null;
+  assignee_name: string | null;
+  updated_at: string;
+  previous_assignee_id: number | null;
+}
+
+/** `GET /api/v1/worker-skills` */
+export interface WorkerSkill {
+  code: string;
+  name_zh: string;
+  name_en: string;
+}
+
+/** A grid worker as `GET /api/v1/workers` lists them (a GeoJSON feature, no geometry without a position). */
+export interface WorkerListProperties {
+  id: number;
+  name: string;
+  status: WorkerStatus | string;
+  stale: boolean;
+  /** RFC 3339, null when the worker never reported a position. */
+  last_seen_at: string | null;
+  cell_codes: string[] | null;
+  /** Open cases assigned to the worker. */
+  caseload: number;
+  /** Most open cases the worker may hold (when the server sends it). */
+  capacity?: number | null;
+  /** Skill codes (`worker-skills`), when the server sends them. */
+  skills?: string[];
+  /** Who covers the worker's cells while they are off duty, when the server sends it. */
+  cover_worker_id?: number | null;
+}
+
+export type WorkerCollection = FeatureCollection<Point | null, WorkerListProperties>;
+
+export function fetchCandidates(id: number | string, limit = 10, signal?: AbortSignal): Promise<Candidates> {
+  return getJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}/candidates`, { limit: String(limit) }), signal, ACCEPT_JSON);
+}
+
+/**
+ * Assigns incident `id` to `workerId`. `replaces` is the assignee the
+ * dispatcher saw (null: none): if the case has another by now, the server
+ * answers 409 with the case as it is in the problem's `current`.
+ */
+export function assignIncident(id: number | string, workerId: number, replaces: number | null, note?: string): Promise<Assignment> {
+  const body: Record<string, unknown> = { worker_id: workerId, replaces };
+  if (note) body['note'] = note;
+  return postJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}/assignment`), body);
+}
+
+export function fetchWorkerSkills(signal?: AbortSignal): Promise<WorkerSkill[]> {
+  return getJson(buildUrl('/worker-skills'), signal, ACCEPT_JSON);
+}
+
+export function fetchWorkers(signal?: AbortSignal): Promise<WorkerCollection> {
+  return getJson(buildUrl('/workers'), signal);
 }

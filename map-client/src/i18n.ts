@@ -338,6 +338,74 @@ const zh = {
   'event.located': '标定位置',
   'event.leader_assigned': '确定包案领导',
   'event.reopened': '重新办理',
+
+  'dispatch.title': '指派',
+  'dispatch.loading': '正在排序候选网格员…',
+  'dispatch.unavailable': '候选网格员暂不可用',
+  'dispatch.empty': '没有可指派的网格员',
+  'dispatch.refresh': '刷新',
+  'dispatch.refresh.title': '重新排序候选网格员',
+  'dispatch.readOnly': '仅供查看：由调度员指派',
+  'dispatch.skill': '所需技能：{skill}',
+  'dispatch.staleAfter': '超过 {n}未定位视为位置过时',
+  'dispatch.assign': '指派',
+  'dispatch.assign.title': '指派给 {name}',
+  'dispatch.assigning': '正在指派…',
+  'dispatch.assigned': '已指派给{name}',
+  'dispatch.conflict': '未能指派：{detail}',
+  'dispatch.failed': '指派失败',
+  'dispatch.current': '当前承办',
+  'dispatch.refused.off_duty': '休息中，不能指派',
+  'dispatch.refused.at_capacity': '已满负荷，不能指派',
+  'dispatch.distance': '距离',
+  'dispatch.caseload': '在办/上限',
+  'dispatch.lastSeen': '最后定位',
+  'dispatch.noPosition': '无位置',
+  'dispatch.list': '候选网格员（按推荐顺序）',
+  'dispatch.rank': '第 {n} 位',
+  'group.own_cell': '本网格',
+  'group.cover': '代班',
+  'group.neighbour_cell': '相邻网格',
+  'group.township': '本乡镇',
+  'group.beyond': '就近',
+  'group.stale': '位置过时',
+  'group.unavailable': '暂不可派',
+  'reason.own_cell': '负责本网格',
+  'reason.cover_for': '代 {name} 值班',
+  'reason.neighbour_cell': '负责相邻网格',
+  'reason.same_township': '同一乡镇',
+  'reason.nearest': '距离最近',
+  'reason.has_skill': '具备：{skill}',
+  'reason.lacks_skill': '缺少：{skill}',
+  'reason.stale': '{age}未定位',
+  'reason.stale.never': '从未定位',
+  'reason.busy': '执行任务中',
+  'reason.off_duty': '休息',
+  'reason.at_capacity': '已满负荷',
+  'distance.m': '{n} 米',
+  'distance.km': '{n} 公里',
+  'wait.hours': '{n} 小时',
+  'wait.days': '{n} 天',
+  'ago.now': '刚刚',
+  'ago.seconds': '{n} 秒前',
+  'ago.minutes': '{n} 分钟前',
+  'ago.hours': '{n} 小时前',
+  'ago.days': '{n} 天前',
+  'ago.never': '从未定位',
+
+  'side.tabs': '列表',
+  'side.incidents': '事件',
+  'side.workers': '网格员',
+  'workers.title': '网格员',
+  'workers.total': '共 {n} 名',
+  'workers.loading': '加载中…',
+  'workers.unavailable': '网格员列表暂不可用',
+  'workers.empty': '没有符合条件的网格员',
+  'workers.search': '搜索网格员',
+  'workers.search.placeholder': '姓名、网格编码…',
+  'workers.capped': '显示前 {n} 名，共 {total} 名；可搜索',
+  'workers.caseload': '在办',
+  'workers.summary': '空闲 {available} · 执行任务 {busy} · 休息 {off_duty} · 位置过时 {stale}',
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -666,6 +734,74 @@ const en: Record<MessageKey, string> = {
   'event.located': 'Placed on the map',
   'event.leader_assigned': 'Leader assigned',
   'event.reopened': 'Reopened',
+
+  'dispatch.title': 'Assign',
+  'dispatch.loading': 'Ranking grid workers…',
+  'dispatch.unavailable': 'The candidates are not available',
+  'dispatch.empty': 'No grid worker to assign',
+  'dispatch.refresh': 'Refresh',
+  'dispatch.refresh.title': 'Rank the grid workers again',
+  'dispatch.readOnly': 'Read only: dispatchers assign',
+  'dispatch.skill': 'Needs: {skill}',
+  'dispatch.staleAfter': 'a position older than {n} is stale',
+  'dispatch.assign': 'Assign',
+  'dispatch.assign.title': 'Assign to {name}',
+  'dispatch.assigning': 'Assigning…',
+  'dispatch.assigned': 'Assigned to {name}',
+  'dispatch.conflict': 'Not assigned: {detail}',
+  'dispatch.failed': 'Assignment failed',
+  'dispatch.current': 'Assignee',
+  'dispatch.refused.off_duty': 'Off duty: cannot be assigned',
+  'dispatch.refused.at_capacity': 'At capacity: cannot be assigned',
+  'dispatch.distance': 'Distance',
+  'dispatch.caseload': 'Cases / capacity',
+  'dispatch.lastSeen': 'Last seen',
+  'dispatch.noPosition': 'no position',
+  'dispatch.list': 'Candidate grid workers, best first',
+  'dispatch.rank': 'Rank {n}',
+  'group.own_cell': 'Own cell',
+  'group.cover': 'Cover',
+  'group.neighbour_cell': 'Next cell',
+  'group.township': 'Township',
+  'group.beyond': 'Nearby',
+  'group.stale': 'Stale position',
+  'group.unavailable': 'Unavailable',
+  'reason.own_cell': 'Works this cell',
+  'reason.cover_for': 'Covers for {name}',
+  'reason.neighbour_cell': 'Works a next cell',
+  'reason.same_township': 'Same township',
+  'reason.nearest': 'Nearest',
+  'reason.has_skill': 'Skilled: {skill}',
+  'reason.lacks_skill': 'Lacks: {skill}',
+  'reason.stale': 'No position for {age}',
+  'reason.stale.never': 'Never located',
+  'reason.busy': 'On a case',
+  'reason.off_duty': 'Off duty',
+  'reason.at_capacity': 'At capacity',
+  'distance.m': '{n} m',
+  'distance.km': '{n} km',
+  'wait.hours': '{n} h',
+  'wait.days': '{n} d',
+  'ago.now': 'just now',
+  'ago.seconds': '{n} s ago',
+  'ago.minutes': '{n} min ago',
+  'ago.hours': '{n} h ago',
+  'ago.days': '{n} d ago',
+  'ago.never': 'never',
+
+  'side.tabs': 'Lists',
+  'side.incidents': 'Incidents',
+  'side.workers': 'Workers',
+  'workers.title': 'Grid workers',
+  'workers.total': '{n} workers',
+  'workers.loading': 'Loading…',
+  'workers.unavailable': 'The worker list is not available',
+  'workers.empty': 'No matching grid workers',
+  'workers.search': 'Search grid workers',
+  'workers.search.placeholder': 'Name, grid cell code…',
+  'workers.capped': 'First {n} of {total} shown; search to narrow',
+  'workers.caseload': 'Cases',
+  'workers.summary': 'Available {available} · On a case {busy} · Off duty {off_duty} · Stale {stale}',
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { 'zh-CN': zh, en };
@@ -818,4 +954,31 @@ export function formatApiTime(value: string | number | null | undefined, short =
   const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
   return short ? formatShortTime(date) : formatTime(date);
+}
+
+/** A distance: metres (whole) under 1 km, else kilometres with one decimal: "850 米", "1.2 公里". */
+export function formatDistance(metres: number): string {
+  if (metres < 999.5) return tf('distance.m', { n: formatNumber(Math.round(metres)) });
+  const km = new Intl.NumberFormat(current, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(metres / 1000);
+  return tf('distance.km', { n: km });
+}
+
+/** A length of time: "45 秒", "12 分钟", "3 小时", "2 天" (rounded down). */
+export function formatAge(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return tf('wait.seconds', { n: s });
+  if (s < 3600) return tf('wait.minutes', { n: Math.floor(s / 60) });
+  if (s < 86_400) return tf('wait.hours', { n: Math.floor(s / 3600) });
+  return tf('wait.days', { n: formatNumber(Math.floor(s / 86_400)) });
+}
+
+/** How long ago `date` was, from `now`: "刚刚", "3 分钟前" … ; "从未定位" for none. */
+export function formatAgo(date: Date | null, now: number = Date.now()): string {
+  if (!date) return t('ago.never');
+  const s = Math.floor((now - date.getTime()) / 1000);
+  if (s < 10) return t('ago.now');
+  if (s < 60) return tf('ago.seconds', { n: s });
+  if (s < 3600) return tf('ago.minutes', { n: Math.floor(s / 60) });
+  if (s < 86_400) return tf('ago.hours', { n: Math.floor(s / 3600) });
+  return tf('ago.days', { n: formatNumber(Math.floor(s / 86_400)) });
 }

@@ -15,7 +15,9 @@
 //
 // The status, tier and category filters also apply to the map's incident
 // tiles (`onFilterChange`); the text search only to the list. Times are
-// shown in China Standard Time.
+// shown in China Standard Time. The details of an open incident also hold the
+// dispatch section (dispatch.ts: ranked workers, assignment), handed in as
+// `detailSection` and told of each detail shown through `onDetail`.
 
 import {
   ApiError,
@@ -48,6 +50,10 @@ export interface IncidentPanelOptions {
   onSelectionChange(id: IncidentId | null, at: [number, number] | null): void;
   /** A load failed (401s included: the caller decides what they mean). */
   onError(what: MessageKey, err: unknown): void;
+  /** A section shown in the details after the fields (the dispatch section), if any. */
+  detailSection?: HTMLElement;
+  /** The details shown changed or were fetched again (null: none shown, or another incident is loading). */
+  onDetail?(detail: IncidentDetail | null): void;
 }
 
 export interface IncidentPanel {
@@ -436,6 +442,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     const body: HTMLElement[] = [el('h3', { class: 'detail-title', id: 'incident-title' }, d.title || `#${d.id}`), badges];
     if (unplaced(d)) body.push(el('p', { class: 'detail-hint unplaced-hint', role: 'note' }, t('location.area.hint')));
     body.push(fields);
+    if (options.detailSection) body.push(options.detailSection);
     if (d.description) {
       body.push(el('div', { class: 'detail-description' }, text('h4', 'field.description'), el('p', {}, d.description)));
     }
@@ -459,6 +466,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
       shown = answer;
       detailState = 'ready';
       renderDetail();
+      options.onDetail?.(answer);
       if (first && Number.isFinite(answer.lon) && Number.isFinite(answer.lat)) {
         options.onSelectionChange(id, [answer.lon, answer.lat]);
       }
@@ -487,6 +495,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     }
     selectedId = id;
     markSelectedItem();
+    options.onDetail?.(null);
     if (id === null) {
       detailController?.abort();
       shown = null;

@@ -104,6 +104,8 @@ export const WORKERS_LIVE_SOURCE = 'workers-live';
 export const PULSE_SOURCE = 'incidents-pulse';
 /** The incident selected in the side panel. */
 export const SELECTION_SOURCE = 'selection';
+/** Lines from the selected incident to its top candidate workers, with their distances (dispatch.ts). */
+export const DISPATCH_SOURCE = 'dispatch-lines';
 
 /** Every GeoJSON source of the style (emptied on sign-out). */
 export const GEOJSON_SOURCES: readonly string[] = [
@@ -111,6 +113,7 @@ export const GEOJSON_SOURCES: readonly string[] = [
   WORKERS_LIVE_SOURCE,
   PULSE_SOURCE,
   SELECTION_SOURCE,
+  DISPATCH_SOURCE,
 ];
 
 /** Sources `ready` waits for: the tiles and the area labels. */
@@ -128,6 +131,8 @@ export const COLORS = {
   household: '#9c7a66',
   selected: '#e0218a',
   overdue: '#e31a1c',
+  dispatch: '#0b6e4f',
+  dispatchOther: '#3f7fbf',
   halo: 'rgba(255,255,255,0.92)',
 } as const;
 
@@ -268,6 +273,9 @@ function incidentRadius(extra = 0): DataDrivenPropertyValueSpecification<number>
 }
 
 const isStale: ExpressionSpecification = ['==', ['get', 'stale'], true];
+
+const dispatchTop: ExpressionSpecification = ['==', ['get', 'top'], true];
+const dispatchDimmed: ExpressionSpecification = ['==', ['get', 'dimmed'], true];
 
 /** The icon of a worker: by status, grey when its position is stale. */
 export const WORKER_ICON: ExpressionSpecification = [
@@ -465,6 +473,19 @@ export function buildLayers(): LayerSpecification[] {
     workerLayer('workers-live', WORKERS_LIVE_SOURCE),
 
     {
+      id: 'dispatch-lines',
+      type: 'line',
+      source: DISPATCH_SOURCE,
+      filter: ['==', ['geometry-type'], 'LineString'],
+      layout: { 'line-cap': 'round', 'line-sort-key': ['case', dispatchTop, 1, 0] },
+      paint: {
+        'line-color': ['case', dispatchTop, COLORS.dispatch, dispatchDimmed, '#8a949c', COLORS.dispatchOther],
+        'line-width': ['interpolate', ['linear'], ['zoom'], 8, ['case', dispatchTop, 3, 1.5], 15, ['case', dispatchTop, 5, 2.5]],
+        'line-opacity': ['case', dispatchTop, 0.95, dispatchDimmed, 0.55, 0.8],
+      },
+    },
+
+    {
       id: 'incidents-overdue',
       type: 'circle',
       ...v('incidents'),
@@ -551,6 +572,26 @@ export function buildLayers(): LayerSpecification[] {
       color: '#333333',
       offset: [0, 0.7],
     }),
+    {
+      // the distance, at the middle of each dispatch line
+      id: 'dispatch-labels',
+      type: 'symbol',
+      source: DISPATCH_SOURCE,
+      filter: ['==', ['geometry-type'], 'Point'],
+      layout: {
+        'text-field': ['get', 'label'],
+        'text-font': FONT_BOLD,
+        'text-size': ['case', dispatchTop, 13, 11],
+        'text-allow-overlap': true,
+        'text-ignore-placement': true,
+        'symbol-sort-key': ['case', dispatchTop, 1, 0],
+      },
+      paint: {
+        'text-color': ['case', dispatchTop, COLORS.dispatch, dispatchDimmed, '#5b6770', '#1d4f99'],
+        'text-halo-color': COLORS.halo,
+        'text-halo-width': 1.8,
+      },
+    },
   ];
 }
 
@@ -577,6 +618,7 @@ export function buildStyle(): StyleSpecification {
   sources[WORKERS_LIVE_SOURCE] = geojsonSource('id', 18);
   sources[PULSE_SOURCE] = geojsonSource('id', 18);
   sources[SELECTION_SOURCE] = geojsonSource('id', 18);
+  sources[DISPATCH_SOURCE] = geojsonSource('id', 18);
   const layers = buildLayers().filter((l) => {
     const source = layerSource(l);
     return source === null || !isTileLayer(source);

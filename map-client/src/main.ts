@@ -1,6 +1,6 @@
 // Bootstrap: the session (sign-in form until there is one), the map and its
 // vector tile sources, the live feed, the panels, and the test hook
-// `window.__wangge = { map, ready, session, live, workers, tileRefreshes }`.
+// `window.__wangge = { map, ready, session, live, workers, tileRefreshes, dispatch }`.
 
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
@@ -38,10 +38,13 @@ import {
   type GridCellProperties,
   type HouseholdProperties,
   type IncidentFilter,
+  type Candidates,
   type Session,
+  type WorkerListProperties,
   type WorkerProperties,
 } from './api';
 import { addBasemap, hasBasemap, landOpacity, removeBasemap } from './basemap';
+import { candidateLines, createDispatchSection } from './dispatch';
 import { labelPoints } from './geo';
 import { createHeadline } from './headline';
 import { applyDocumentLang, mapLocale, onLangChange, t, type MessageKey } from './i18n';
@@ -51,6 +54,7 @@ import { GridCellLabels } from './labels';
 import {
   CLICKABLE_LAYERS,
   DATA_SOURCES,
+  DISPATCH_SOURCE,
   GEOJSON_SOURCES,
   GROUP_LAYERS,
   SELECTION_SOURCE,
@@ -67,6 +71,7 @@ import { PulseOverlay } from './pulse';
 import { TileRefresher, addTileSources, removeTileSources, transformRequest } from './tiles';
 import { createStatsView } from './stats';
 import { createUi, popupContent, type Selection, type View } from './ui';
+import { createWorkerList, type SideTab } from './workerlist';
 import { WorkerOverlay } from './workers';
 
 declare global {
@@ -92,6 +97,19 @@ declare global {
        * `idle`, the live overlays (gliding workers) do not hold it back.
        */
       settled(): Promise<void>;
+      /** The dispatcher's screen: the ranking shown in the details, its map lines, the worker list. */
+      dispatch: {
+        /** The candidates shown for the selected incident (null: none). */
+        candidates(): Candidates | null;
+        /** `idle`, `loading`, `ready` or `failed`. */
+        state(): string;
+        /** What the dispatch-lines source holds. */
+        lines(): FeatureCollection;
+        /** The worker list's workers, in the order shown (empty until it is first opened). */
+        workers(): WorkerListProperties[];
+        /** The right-hand column's tab (incidents or workers). */
+        tab(): SideTab;
+      };
     };
   }
 }
@@ -144,6 +162,17 @@ const gridLabels = new GridCellLabels(map);
 // ---------------------------------------------------------------- panels
 
 const headline = createHeadline();
+const dispatch = createDispatchSection({
+  onCandidates(answer) {
+    setDispatchLines(answer);
+  },
+  onAssigned() {
+    panel.refreshSelected();
+    refreshPanels();
+  },
+  onError: (what, err) => lateError(what, err),
+  workerName: (id) => workerList.name(id),
+});
 const panel = createIncidentPanel({
   onFilterChange(filter) {
     incidentFilter = filter;
@@ -156,6 +185,12 @@ const panel = createIncidentPanel({
   onSelectionChange(_id, at) {
     setSelectionPoint(at);
   },
+  onError: (what, err) => lateError(what, err),
+  detailSection: dispatch.root,
+  onDetail: (detail) => dispatch.show(detail),
+});
+const workerList = createWorkerList({
+  incidents: panel.list,
   onError: (what, err) => lateError(what, err),
 });
 
@@ -172,7 +207,7 @@ const ui = createUi(uiRoot, {
   },
   onSignOut: () => signOutNow(),
   headline: headline.root,
-  right: [panel.list, panel.detail],
+  right: [workerList.tabs, panel.list, workerList.root, panel.detail],
   statsView: statsView.root,
   onViewChange: (view) => setView(view),
 });
@@ -452,12 +487,17 @@ function onChanges(message: ChangesMessage): void {
     layers.add('incidents');
     pulses.add(incidents);
     refreshPanels();
+    workerList.changed();
     const selected = panel.selected();
     if (selected !== null && incidents.some((i) => String(i.id) === String(selected))) panel.refreshSelected();
   }
-  if (moved.length > 0) workers.apply(moved);
+  if (moved.length > 0) {
+    workers.apply(moved);
+    workerList.apply(moved);
+  }
   if (message.removed_workers?.length) {
     workers.remove(message.removed_workers);
+    workerList.remove(message.removed_workers);
     layers.add('workers');
   }
   if (message.removed_incidents?.length) {
@@ -490,6 +530,8 @@ function resync(): void {
   );
   panel.refresh();
   panel.refreshSelected();
+  dispatch.refresh();
+  workerList.refresh();
   refreshHeadline();
   refreshStats();
 }
@@ -595,6 +637,8 @@ function scheduleExpiryCheck(session: Session): void {
 function enterSession(session: Session): void {
   sessionState = Promise.resolve(session);
   ui.setSession(session);
+  dispatch.setRole(session.role);
+  workerList.setEnabled(session.role === 'dispatcher');
   login.hide();
   setAuthState('signed-in');
   scheduleExpiryCheck(session);
@@ -615,6 +659,8 @@ function leaveSession(): void {
   pulses.clear();
   gridLabels.setEnabled(false);
   panel.reset();
+  dispatch.reset();
+  workerList.reset();
   headline.reset();
   ui.reset();
   setView('map');
@@ -700,6 +746,13 @@ window.__wangge = {
   workers,
   tileRefreshes: refresher.counts,
   settled: () => sourcesLoaded(new AbortController().signal),
+  dispatch: {
+    candidates: () => dispatch.candidates(),
+    state: () => dispatch.state(),
+    lines: () => dispatchLines,
+    workers: () => workerList.workers(),
+    tab: () => workerList.tab(),
+  },
 };
 
 // ---------------------------------------------------------------- selection, popups
@@ -710,6 +763,14 @@ function setSelectionPoint(at: [number, number] | null): void {
     ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { id: 'selected' } }] }
     : EMPTY;
   setSourceData(SELECTION_SOURCE, data).catch(() => {});
+}
+
+/** What the dispatch-lines source holds: lines to the top candidates of the incident whose ranking is shown. */
+let dispatchLines: FeatureCollection = EMPTY;
+
+function setDispatchLines(answer: Candidates | null): void {
+  dispatchLines = candidateLines(answer);
+  setSourceData(DISPATCH_SOURCE, dispatchLines).catch(() => {});
 }
 
 /** Horizontal offset that centres a point in the part of the map the side panels leave visible. */

@@ -83,6 +83,9 @@ pub struct WorkerState {
     pub stale: bool,
     pub last_seen: Option<i64>,
     pub cell_code: Option<String>,
+    /// Open cases held, and the most the worker may hold.
+    pub caseload: i32,
+    pub capacity: i32,
     #[serde(skip)]
     pub cell_ids: Vec<i64>,
     #[serde(skip)]
@@ -463,6 +466,7 @@ impl LiveHub {
                         coalesce(w.last_seen_at < now() - make_interval(secs => $2), true) AS stale,
                         extract(epoch FROM w.last_seen_at)::int8 AS last_seen,
                         (array_agg(g.code ORDER BY g.code))[1] AS cell_code,
+                        w.caseload, w.capacity,
                         coalesce(array_agg(g.id ORDER BY g.code) FILTER (WHERE g.id IS NOT NULL),
                                  '{}') AS cell_ids,
                         coalesce(array_agg(v.code ORDER BY g.code) FILTER (WHERE v.code IS NOT NULL),

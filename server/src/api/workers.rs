@@ -1,5 +1,5 @@
 //! `GET /api/v1/workers`: grid workers inside the caller's area, with their last position,
-//! status, staleness and caseload, as GeoJSON (workers without a position have no geometry).
+//! status, staleness, caseload and capacity, skills and cover, as GeoJSON (workers without a position have no geometry).
 //! Workers' phones are not included.
 
 use axum::Router;
@@ -41,9 +41,8 @@ async fn list(
                         'cell_codes', (SELECT array_agg(g.code ORDER BY g.code)
                                        FROM grid_worker_cell wc JOIN grid_cell g ON g.id = wc.grid_cell_id
                                        WHERE wc.worker_id = w.id),
-                        'caseload', (SELECT count(*) FROM incident i
-                                     WHERE i.assignee_id = w.id
-                                       AND i.status IN ('assigned', 'accepted', 'in_progress')))
+                        'caseload', w.caseload, 'capacity', w.capacity, 'skills', w.skills,
+                        'cover_worker_id', w.cover_worker_id)
                 ) AS feature
          FROM grid_worker w
          WHERE EXISTS (

@@ -153,8 +153,12 @@ const TIERS: [&str; 4] = ["village", "township", "county", "city"];
 async fn progress(pool: &PgPool, rng: &mut Rng, speed: f64) -> Result<(), sqlx::Error> {
     let due: Vec<(i64, String, String, bool, Option<i64>, String)> = sqlx::query_as(
         "SELECT i.id, i.status::text, i.tier::text, coalesce(i.due_at < now(), false),
-                (SELECT wc.worker_id FROM grid_worker_cell wc
-                 WHERE wc.grid_cell_id = i.grid_cell_id ORDER BY wc.worker_id LIMIT 1),
+                -- The case's worker, or for a new case a worker of its cell with room.
+                coalesce(i.assignee_id,
+                         (SELECT wc.worker_id FROM grid_worker_cell wc
+                          JOIN grid_worker w ON w.id = wc.worker_id
+                          WHERE wc.grid_cell_id = i.grid_cell_id AND w.caseload < w.capacity
+                          ORDER BY wc.worker_id LIMIT 1)),
                 coalesce(v.code, '')
          FROM incident i LEFT JOIN admin_unit v ON v.id = i.village_id
          WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress', 'resolved')
