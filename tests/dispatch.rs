@@ -268,6 +268,31 @@ async fn candidates_follow_the_ranking_rules() {
     let metres = list[0]["distance_m"].as_f64().unwrap();
     assert!((metres - 3_000.0).abs() < 5.0, "{metres}");
 
+    // A township's dispatcher sees (and may assign) only the township's workers.
+    let township_code: String =
+        sqlx::query_scalar("SELECT left(area_code, 9) FROM incident WHERE id = $1")
+            .bind(incident)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let local = db
+        .user_token(
+            "township-dispatcher",
+            Role::Dispatcher,
+            AreaCode::Unit(township_code),
+        )
+        .await;
+    let seen: Vec<i64> = candidates(&state, &local, incident)
+        .await
+        .iter()
+        .map(|c| c["worker_id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        seen.contains(&s.own) && seen.contains(&s.township[0]),
+        "{seen:?}"
+    );
+    assert!(!seen.contains(&s.beyond), "{seen:?}");
+
     // Skills order workers within a group: the farther township worker knows medical disputes.
     let reply = call(
         &state,

@@ -572,6 +572,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 now,
                 stale_after_s: 600,
                 limit: 10,
+                admit: None,
             },
         );
         drop(index);

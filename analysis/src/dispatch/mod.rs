@@ -10,4 +10,4 @@ pub mod nearest;
 mod rank;
 
 pub use index::{CellTopology, Worker, WorkerIndex, WorkerStatus};
-pub use rank::{CASELOAD_PENALTY_M, Candidate, Group, Reason, Request, rank};
+pub use rank::{Admit, CASELOAD_PENALTY_M, Candidate, Group, Reason, Request, rank};

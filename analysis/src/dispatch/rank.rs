@@ -24,8 +24,11 @@ use crate::sphere::{LonLat, haversine_m};
 /// Metres of extra distance one open case weighs in the score.
 pub const CASELOAD_PENALTY_M: f64 = 500.0;
 
+/// Which workers the asker may see (and assign): the others are never ranked.
+pub type Admit<'a> = &'a dyn Fn(&Worker) -> bool;
+
 /// What to rank workers for.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request<'a> {
     pub at: LonLat,
     /// The incident's grid cell, when it is placed in one.
@@ -40,6 +43,29 @@ pub struct Request<'a> {
     pub stale_after_s: i64,
     /// How many candidates to answer (workers of the incident's own cell are always included).
     pub limit: usize,
+    /// Only these workers are ranked (None: everyone), e.g. those inside the asker's area.
+    pub admit: Option<Admit<'a>>,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("at", &self.at)
+            .field("cell", &self.cell)
+            .field("township", &self.township)
+            .field("skill", &self.skill)
+            .field("now", &self.now)
+            .field("stale_after_s", &self.stale_after_s)
+            .field("limit", &self.limit)
+            .field("admit", &self.admit.map(|_| "…"))
+            .finish()
+    }
+}
+
+impl Request<'_> {
+    fn admits(&self, worker: &Worker) -> bool {
+        self.admit.is_none_or(|admit| admit(worker))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,10 +132,10 @@ impl Ranking<'_> {
     /// Files `worker` in `group` when they can take the case, in the stale or unavailable
     /// group otherwise (only when `keep_unavailable`); a worker already filed stays put.
     fn consider(&mut self, worker: &Worker, group: Group, why: Reason, keep_unavailable: bool) {
-        if self.seen.contains(&worker.id) {
+        let r = self.request;
+        if self.seen.contains(&worker.id) || !r.admits(worker) {
             return;
         }
-        let r = self.request;
         let mut reasons = vec![why];
         let group = match worker.status {
             WorkerStatus::Busy => {
@@ -208,6 +234,7 @@ pub fn rank(index: &WorkerIndex, request: &Request<'_>) -> Vec<Candidate> {
                 break;
             }
             if !ranking.seen.contains(&worker.id)
+                && request.admits(worker)
                 && worker.is_eligible(request.now, request.stale_after_s)
             {
                 ranking.consider(worker, Group::Beyond, Reason::Nearest, false);
@@ -276,6 +303,7 @@ mod tests {
             now: NOW,
             stale_after_s: 600,
             limit: 10,
+            admit: None,
         }
     }
 
@@ -415,6 +443,23 @@ mod tests {
                 (12, Group::Beyond),
                 (1, Group::Unavailable)
             ]
+        );
+    }
+
+    #[test]
+    fn only_admitted_workers_are_ranked() {
+        let index = index(vec![
+            worker(1, 102.0, &[1]),
+            worker(2, 102.01, &[2]),
+            worker(3, 102.001, &[4]),
+        ]);
+        let outside_township_200 = |w: &Worker| !w.cells.contains(&4);
+        let mut r = request(None);
+        r.admit = Some(&outside_township_200);
+        let ranked = rank(&index, &r);
+        assert_eq!(
+            order(&ranked),
+            vec![(1, Group::OwnCell), (2, Group::NeighbourCell)]
         );
     }
 

@@ -73,6 +73,7 @@ async fn candidates(
         subject,
         limit,
         Utc::now().timestamp(),
+        Some(&caller.area),
     )))
 }
 

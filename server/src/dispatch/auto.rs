@@ -122,7 +122,7 @@ pub async fn run_once(pool: &PgPool, dispatch: &Dispatch) -> Result<Vec<(i64, i6
     let mut assigned = Vec::new();
     for subject in due(pool).await? {
         let id = subject.id;
-        let ranked = candidates::rank_for(dispatch, subject, 1, Utc::now().timestamp());
+        let ranked = candidates::rank_for(dispatch, subject, 1, Utc::now().timestamp(), None);
         let Some(top) = ranked.candidates.first() else {
             continue;
         };

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 use sqlx::PgPool;
-use wangge_analysis::dispatch::{Candidate, Group, Reason, Request, WorkerStatus, rank};
+use wangge_analysis::dispatch::{Candidate, Group, Reason, Request, Worker, WorkerStatus, rank};
 use wangge_analysis::sphere::LonLat;
 
-use crate::auth::Caller;
+use crate::auth::{Area, Caller};
 use crate::dispatch::Dispatch;
 use crate::error::ApiError;
 
@@ -149,9 +149,17 @@ pub fn status_name(status: WorkerStatus) -> &'static str {
     }
 }
 
-/// Ranks the workers for `subject` from the index, as of `now` (Unix seconds).
-pub fn rank_for(dispatch: &Dispatch, subject: Subject, limit: usize, now: i64) -> Candidates {
+/// Ranks the workers for `subject` from the index, as of `now` (Unix seconds); with an
+/// `area`, only workers inside it (whom its user may see and assign).
+pub fn rank_for(
+    dispatch: &Dispatch,
+    subject: Subject,
+    limit: usize,
+    now: i64,
+    area: Option<&Area>,
+) -> Candidates {
     let stale_after_s = i64::try_from(dispatch.stale_after.as_secs()).unwrap_or(i64::MAX);
+    let admit = |w: &Worker| area.is_none_or(|area| dispatch.in_area(w, area));
     let index = dispatch.read();
     let request = Request {
         at: LonLat::new(subject.lon, subject.lat),
@@ -161,6 +169,7 @@ pub fn rank_for(dispatch: &Dispatch, subject: Subject, limit: usize, now: i64) -
         now,
         stale_after_s,
         limit,
+        admit: Some(&admit),
     };
     let ranked: Vec<Candidate> = rank(&index, &request);
     let candidates = ranked

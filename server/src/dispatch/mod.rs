@@ -17,6 +17,7 @@ pub mod auto;
 pub mod candidates;
 pub mod positions;
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -87,10 +88,11 @@ impl From<WorkerRow> for Worker {
     }
 }
 
-/// The published plan's cells with their townships, and which cells touch.
-async fn read_topology(pool: &PgPool) -> Result<CellTopology, sqlx::Error> {
-    let townships: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT g.id, v.parent_id
+/// The published plan's cells with their townships, which cells touch, and each cell's
+/// village code (what area scoping compares).
+async fn read_topology(pool: &PgPool) -> Result<(CellTopology, HashMap<i64, String>), sqlx::Error> {
+    let cells: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT g.id, v.parent_id, v.code
          FROM grid_cell g
          JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
          JOIN admin_unit v ON v.id = g.village_id",
@@ -106,7 +108,12 @@ async fn read_topology(pool: &PgPool) -> Result<CellTopology, sqlx::Error> {
     )
     .fetch_all(pool)
     .await?;
-    Ok(CellTopology::new(townships, touching))
+    let villages = cells
+        .iter()
+        .map(|(id, _, code)| (*id, code.clone()))
+        .collect();
+    let townships = cells.into_iter().map(|(id, township, _)| (id, township));
+    Ok((CellTopology::new(townships, touching), villages))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +125,8 @@ pub enum DispatchError {
 #[derive(Debug)]
 pub struct Dispatch {
     index: RwLock<WorkerIndex>,
+    /// Each cell's village code, for keeping rankings inside the asker's area.
+    villages: RwLock<HashMap<i64, String>>,
     loaded: watch::Sender<bool>,
     pub stale_after: Duration,
     pub keep_days: u32,
@@ -127,6 +136,7 @@ impl Dispatch {
     pub fn new(stale_after: Duration, keep_days: u32) -> Arc<Self> {
         Arc::new(Self {
             index: RwLock::new(WorkerIndex::default()),
+            villages: RwLock::new(HashMap::new()),
             loaded: watch::channel(false).0,
             stale_after,
             keep_days,
@@ -183,7 +193,8 @@ impl Dispatch {
 
     /// Reads everything again: the topology and every worker.
     pub async fn reload(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let topology = read_topology(pool).await?;
+        let (topology, villages) = read_topology(pool).await?;
+        *self.villages.write().unwrap_or_else(|e| e.into_inner()) = villages;
         let rows = read_workers(pool, None).await?;
         let ids: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
         {
@@ -203,7 +214,8 @@ impl Dispatch {
 
     /// The grid plan changed: reads the topology again.
     pub async fn reload_topology(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let topology = read_topology(pool).await?;
+        let (topology, villages) = read_topology(pool).await?;
+        *self.villages.write().unwrap_or_else(|e| e.into_inner()) = villages;
         self.write().set_topology(topology);
         Ok(())
     }
@@ -247,6 +259,18 @@ impl Dispatch {
         for row in rows {
             index.upsert(row.into());
         }
+    }
+
+    /// Whether `worker` is inside `area`: one of their cells is (the cell itself, for a
+    /// grid-cell area).
+    pub fn in_area(&self, worker: &Worker, area: &crate::auth::Area) -> bool {
+        let villages = self.villages.read().unwrap_or_else(|e| e.into_inner());
+        worker.cells.iter().any(|cell| {
+            area.grid_cell_id.is_none_or(|own| own == *cell)
+                && villages
+                    .get(cell)
+                    .is_some_and(|code| code.starts_with(&area.prefix))
+        })
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, WorkerIndex> {
