@@ -24,19 +24,9 @@ use wangge::config::{Config, DatabaseConfig};
 use wangge::db::Privilege;
 use wangge_analysis::sphere::{LonLat, haversine_m};
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::{bearer, env_or, percentile_ms as percentile, serve};
 
 /// A small deterministic generator, so runs draw the same incidents and moves.
 struct Rng(u64);
@@ -453,27 +443,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loading = Instant::now();
     dispatch.ready().await?;
     let loaded_in = loading.elapsed();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let app = wangge::app(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    let token = wangge::auth::session::sign_in(
-        &pool,
-        "bench-dispatch",
-        &password,
-        wangge::auth::session::SessionKind::Bearer,
-        "bench",
-        &wangge::config::AuthConfig::default(),
-        &wangge::audit::RequestMeta::cli(),
-    )
-    .await?
-    .token;
+    let address = serve(state).await?;
+    let token = bearer(&pool, "bench-dispatch", &password).await?;
     let token = Arc::new(token);
 
     println!(

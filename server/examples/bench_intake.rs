@@ -20,6 +20,10 @@ use tokio::net::TcpStream;
 use wangge::config::{Config, DatabaseConfig};
 use wangge::db::Privilege;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{bearer, env_or, percentile_ms as percentile, serve};
+
 const CATEGORIES: [&str; 6] = [
     "neighbour",
     "family",
@@ -29,20 +33,6 @@ const CATEGORIES: [&str; 6] = [
     "traffic",
 ];
 const SEVERITIES: [&str; 3] = ["minor", "moderate", "major"];
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
-}
 
 /// One keep-alive HTTP/1.1 connection posting reports until `stop`.
 async fn client(
@@ -242,27 +232,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pool.clone(),
         Config::for_database(DatabaseConfig::External { url: url.clone() }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let app = wangge::app(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    let token = wangge::auth::session::sign_in(
-        &pool,
-        "bench-tiles",
-        &password,
-        wangge::auth::session::SessionKind::Bearer,
-        "bench",
-        &wangge::config::AuthConfig::default(),
-        &wangge::audit::RequestMeta::cli(),
-    )
-    .await?
-    .token;
+    let address = serve(state).await?;
+    let token = bearer(&pool, "bench-tiles", &password).await?;
     let token = Arc::new(token);
     let points = Arc::new(points);
 

@@ -13,6 +13,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wangge::config::{Config, DatabaseConfig};
 use wangge::db::Privilege;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{bearer, serve};
+
 const CHANGES: usize = 40;
 
 fn summary(mut v: Vec<Duration>) -> (f64, f64) {
@@ -37,27 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         state.cipher.clone(),
         wangge::demo::simulator::SimulatorConfig::default(),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let app = wangge::app(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    let token = wangge::auth::session::sign_in(
-        &pool,
-        "bench-tiles",
-        &password,
-        wangge::auth::session::SessionKind::Bearer,
-        "bench",
-        &wangge::config::AuthConfig::default(),
-        &wangge::audit::RequestMeta::cli(),
-    )
-    .await?
-    .token;
+    let address = serve(state.clone()).await?;
+    let token = bearer(&pool, "bench-tiles", &password).await?;
     let mut request = format!("ws://{address}/api/v1/live").into_client_request()?;
     request
         .headers_mut()

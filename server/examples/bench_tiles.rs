@@ -20,6 +20,10 @@ use wangge::db::Privilege;
 use wangge::tile_layers::TileLayer;
 use wangge_tiles::{TileCoord, WORLD_EXTENT_3857};
 
+#[path = "support/mod.rs"]
+mod support;
+use support::bearer;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -36,17 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A city-wide operator the script created, so cached tiles go through the real route.
     let password =
         std::env::var("WANGGE_BENCH_PASSWORD").map_err(|_| "set WANGGE_BENCH_PASSWORD")?;
-    let token = wangge::auth::session::sign_in(
-        &pool,
-        "bench-tiles",
-        &password,
-        wangge::auth::session::SessionKind::Bearer,
-        "bench",
-        &wangge::config::AuthConfig::default(),
-        &wangge::audit::RequestMeta::cli(),
-    )
-    .await?
-    .token;
+    let token = bearer(&pool, "bench-tiles", &password).await?;
     let state = wangge::AppState::new(
         pool.clone(),
         Config::for_database(DatabaseConfig::External { url }),
