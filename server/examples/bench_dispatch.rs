@@ -136,7 +136,7 @@ fn pick<'a>(workers: &'a [Worker], rng: &mut Rng, share: usize, shares: usize) -
     &workers[share * per_share + (rng.next() % per_share as u64) as usize]
 }
 
-/// Streams `per_second` position updates in batches of 10 until `stop`; the count sent.
+/// Streams `per_second` position updates in batches of 50 until `stop`; the count sent.
 async fn stream_positions(
     address: SocketAddr,
     token: Arc<String>,
@@ -150,7 +150,8 @@ async fn stream_positions(
     }
     let mut http = Http::connect(address, token).await.expect("connect");
     let mut rng = Rng(0x5eed_1234);
-    let batch = 10u64;
+    // Batches of 50, twenty a second: one sender keeps up (a batch takes a few ms).
+    let batch = 50u64;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(batch as f64 / per_second as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while !stop.load(Ordering::Relaxed) {
