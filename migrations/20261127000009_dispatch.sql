@@ -275,15 +275,19 @@ SELECT wangge_worker_position_partitions(30, 2);
 
 -- Automatic dispatch --------------------------------------------------------------------------
 
--- Where (an administrative unit's code: every case whose area code starts with it) and for
--- which category (NULL: all), a new located case nobody has touched within `delay_s` goes
--- to its top-ranked worker. The most specific rule for a case applies (longest area code,
--- then a category's own rule before the catch-all). Only cases reported after the rule was
+-- Where (an administrative unit's code: every case inside the unit) and for which category
+-- (NULL: all), a new located case nobody has touched within `delay_s` goes to its
+-- top-ranked worker. The most specific rule for a case applies (the smallest unit, then a
+-- category's own rule before the catch-all). Only cases reported after the rule was
 -- made are dispatched: making a rule does not sweep a backlog.
 CREATE TABLE auto_dispatch_rule (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     category   text REFERENCES incident_category (code),
     area_code  text NOT NULL CHECK (area_code ~ '^[0-9]{6}([0-9]{3}([0-9]{3})?)?$'),
+    -- What the codes of cases inside the unit start with: a prefecture-level city's code
+    -- ends in 00, and its counties' codes share only its first four digits.
+    prefix     text NOT NULL GENERATED ALWAYS AS (
+        CASE WHEN area_code ~ '^[0-9]{4}00$' THEN left(area_code, 4) ELSE area_code END) STORED,
     delay_s    integer NOT NULL DEFAULT 300 CHECK (delay_s BETWEEN 0 AND 86400),
     created_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT auto_dispatch_rule_once UNIQUE NULLS NOT DISTINCT (category, area_code)

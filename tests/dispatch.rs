@@ -972,13 +972,63 @@ async fn untouched_cases_go_to_the_top_candidate_where_a_rule_says_so() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    sqlx::query(
-        "INSERT INTO auto_dispatch_rule (category, area_code, delay_s) VALUES ('medical', $1, 0)",
-    )
-    .bind(&county)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    // Rules are kept through the API, inside the caller's area.
+    let rule = |area: &str| json!({"category": "medical", "area_code": area, "delay_s": 0});
+    let rules = "/api/v1/auto-dispatch-rules";
+    let operator = db.city_operator().await;
+    let refused = call(&state, &operator, Method::PUT, rules, Some(&rule(&county))).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let township_code: String =
+        sqlx::query_scalar("SELECT left(area_code, 9) FROM incident WHERE id = $1")
+            .bind(before_rule)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let local = db
+        .user_token(
+            "township-dispatcher",
+            Role::Dispatcher,
+            AreaCode::Unit(township_code),
+        )
+        .await;
+    let outside = call(&state, &local, Method::PUT, rules, Some(&rule(&county))).await;
+    assert_eq!(
+        outside.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the county is wider"
+    );
+    let mut unknown = rule(&county);
+    unknown["category"] = json!("weather");
+    let reply = call(&state, &token, Method::PUT, rules, Some(&unknown)).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        db.count("auto_dispatch_rule").await,
+        0,
+        "refused rules write nothing"
+    );
+    // The whole city and the county: a case of the county follows the county's rule.
+    for (area, delay) in [("530400", 86_400), (county.as_str(), 0)] {
+        let mut body = rule(area);
+        body["delay_s"] = json!(delay);
+        let reply = call(&state, &token, Method::PUT, rules, Some(&body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    let listed = call(&state, &token, Method::GET, rules, None).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let city_rule = listed[0]["id"].as_i64().unwrap();
+    assert_eq!(listed[0]["area_code"], "530400");
+    let city_rule_path = format!("{rules}/{city_rule}");
+    let reply = call(&state, &local, Method::DELETE, &city_rule_path, None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_FOUND,
+        "not the township dispatcher's rule"
+    );
     let untouched = report(&state, &token, s.point, "medical").await;
     let touched = report(&state, &token, s.point, "medical").await;
     let other_category = report(&state, &token, s.point, "neighbour").await;
@@ -1028,4 +1078,18 @@ async fn untouched_cases_go_to_the_top_candidate_where_a_rule_says_so() {
         pass().await.unwrap().is_empty(),
         "a second pass finds nothing more"
     );
+
+    // Without the county's rule, the city's day-long delay applies: nothing is due yet.
+    let county_rule = listed[1]["id"].as_i64().unwrap();
+    let reply = call(
+        &state,
+        &token,
+        Method::DELETE,
+        &format!("{rules}/{county_rule}"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    report(&state, &token, s.point, "medical").await;
+    assert!(pass().await.unwrap().is_empty());
 }

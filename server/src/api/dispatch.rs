@@ -3,7 +3,8 @@
 //! assignee the dispatcher saw, and a case that changed since is a 409 with its present
 //! state), `…/assignment/accept` and `…/assignment/decline`; `POST /api/v1/workers/positions`
 //! (a batch from field devices), `PUT /api/v1/workers/{id}/status`, `PATCH
-//! /api/v1/workers/{id}` (skills, capacity, cover) and `GET /api/v1/worker-skills`.
+//! /api/v1/workers/{id}` (skills, capacity, cover), `GET /api/v1/worker-skills`, and the rules
+//! of automatic dispatch (`GET`/`PUT /api/v1/auto-dispatch-rules`, `DELETE …/{id}`).
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
@@ -32,6 +33,11 @@ pub fn router() -> Router<AppState> {
         .route("/workers/{id}/status", put(set_status))
         .route("/workers/{id}", axum::routing::patch(update_worker))
         .route("/worker-skills", get(skills))
+        .route("/auto-dispatch-rules", get(list_rules).put(put_rule))
+        .route(
+            "/auto-dispatch-rules/{id}",
+            axum::routing::delete(delete_rule),
+        )
 }
 
 impl From<DispatchError> for ApiError {
@@ -401,4 +407,149 @@ async fn skills(
         .fetch_all(&state.pool)
         .await?;
     Ok(Json(rows))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct Rule {
+    id: i64,
+    category: Option<String>,
+    area_code: String,
+    delay_s: i32,
+    created_at: chrono::DateTime<Utc>,
+}
+
+fn rule_manager(caller: &Caller) -> Result<(), ApiError> {
+    if matches!(caller.role, Role::Dispatcher | Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// The rules for units inside the caller's area.
+async fn list_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Rule>>, ApiError> {
+    rule_manager(&caller)?;
+    let rules = sqlx::query_as(
+        "SELECT id, category, area_code, delay_s, created_at FROM auto_dispatch_rule
+         WHERE prefix LIKE $1 || '%' ORDER BY area_code, category NULLS FIRST",
+    )
+    .bind(&caller.area.prefix)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rules))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleIn {
+    /// null: every category.
+    category: Option<String>,
+    /// A county, township or village code inside the caller's area (or the city's).
+    area_code: String,
+    delay_s: i32,
+}
+
+/// Makes or changes the rule for a category and unit.
+async fn put_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    JsonBody(rule): JsonBody<RuleIn>,
+) -> Result<Json<Rule>, ApiError> {
+    rule_manager(&caller)?;
+    if caller.area.grid_cell_id.is_some() {
+        return Err(ApiError::Forbidden);
+    }
+    if !(0..=86_400).contains(&rule.delay_s) {
+        return Err(ApiError::InvalidField("delay_s must be 0..=86400".into()));
+    }
+    run_to_completion(async move {
+        let mut tx = state.pool.begin().await?;
+        let unit: Option<String> = sqlx::query_scalar(
+            "SELECT level::text FROM admin_unit WHERE code = $1 AND code LIKE $2 || '%'",
+        )
+        .bind(&rule.area_code)
+        .bind(&caller.area.prefix)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let unit_inside_area =
+            unit.is_some() || (caller.area.level == "city" && rule.area_code == caller.area.code);
+        if !unit_inside_area {
+            return Err(ApiError::OutsideArea(format!(
+                "no administrative unit {} in your area",
+                rule.area_code
+            )));
+        }
+        if let Some(category) = &rule.category {
+            let known: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM incident_category WHERE code = $1)",
+            )
+            .bind(category)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !known {
+                return Err(ApiError::InvalidField(format!(
+                    "unknown category `{category}`; GET /api/v1/incident-categories lists them"
+                )));
+            }
+        }
+        let saved: Rule = sqlx::query_as(
+            "INSERT INTO auto_dispatch_rule (category, area_code, delay_s) VALUES ($1, $2, $3)
+             ON CONFLICT ON CONSTRAINT auto_dispatch_rule_once
+             DO UPDATE SET delay_s = EXCLUDED.delay_s
+             RETURNING id, category, area_code, delay_s, created_at",
+        )
+        .bind(&rule.category)
+        .bind(&rule.area_code)
+        .bind(rule.delay_s)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut entry = caller.entry(
+            "set_auto_dispatch_rule",
+            "auto_dispatch_rule",
+            saved.id.to_string(),
+            &meta,
+        );
+        entry.area_code = &rule.area_code;
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(Json(saved))
+    })
+    .await
+}
+
+async fn delete_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    rule_manager(&caller)?;
+    let id = id_from(&id)?;
+    run_to_completion(async move {
+        let mut tx = state.pool.begin().await?;
+        let area: Option<String> = sqlx::query_scalar(
+            "DELETE FROM auto_dispatch_rule WHERE id = $1 AND prefix LIKE $2 || '%'
+             RETURNING area_code",
+        )
+        .bind(id)
+        .bind(&caller.area.prefix)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let area = area.ok_or(ApiError::NotFound)?;
+        let mut entry = caller.entry(
+            "delete_auto_dispatch_rule",
+            "auto_dispatch_rule",
+            id.to_string(),
+            &meta,
+        );
+        entry.area_code = &area;
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    })
+    .await
 }

@@ -28,8 +28,8 @@ async fn due(pool: &PgPool) -> Result<Vec<Subject>, sqlx::Error> {
          JOIN LATERAL (
              SELECT r.delay_s, r.created_at FROM auto_dispatch_rule r
              WHERE (r.category IS NULL OR r.category = i.category)
-               AND i.area_code LIKE r.area_code || '%'
-             ORDER BY length(r.area_code) DESC, r.category NULLS LAST
+               AND i.area_code LIKE r.prefix || '%'
+             ORDER BY length(r.prefix) DESC, r.category NULLS LAST
              LIMIT 1) r ON true
          WHERE i.status = 'reported' AND i.assignee_id IS NULL AND i.location_method <> 'area'
            AND i.reported_at >= r.created_at
