@@ -82,40 +82,31 @@ CREATE TRIGGER grid_worker_version BEFORE UPDATE ON grid_worker
     FOR EACH ROW EXECUTE FUNCTION wangge_worker_new_version();
 
 -- Joining or leaving a cell is a change to the worker (dispatch ranks by cell).
-CREATE FUNCTION wangge_touch_worker_of_cell() RETURNS trigger
+CREATE FUNCTION wangge_touch_workers_of_cells() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF wangge_bulk_loading() THEN RETURN NULL; END IF;
-    UPDATE grid_worker SET version = version
-    WHERE id IN (SELECT worker_id FROM new_rows UNION SELECT worker_id FROM old_rows);
-    RETURN NULL;
-END;
-$$;
-CREATE FUNCTION wangge_touch_worker_of_new_cell() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF wangge_bulk_loading() THEN RETURN NULL; END IF;
-    UPDATE grid_worker SET version = version WHERE id IN (SELECT worker_id FROM new_rows);
-    RETURN NULL;
-END;
-$$;
-CREATE FUNCTION wangge_touch_worker_of_old_cell() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF wangge_bulk_loading() THEN RETURN NULL; END IF;
-    UPDATE grid_worker SET version = version WHERE id IN (SELECT worker_id FROM old_rows);
+    -- Each branch reads only the transition tables its operation has.
+    IF TG_OP = 'INSERT' THEN
+        UPDATE grid_worker SET version = version WHERE id IN (SELECT worker_id FROM new_rows);
+    ELSIF TG_OP = 'UPDATE' THEN
+        UPDATE grid_worker SET version = version
+        WHERE id IN (SELECT worker_id FROM new_rows UNION SELECT worker_id FROM old_rows);
+    ELSE
+        UPDATE grid_worker SET version = version WHERE id IN (SELECT worker_id FROM old_rows);
+    END IF;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER grid_worker_cell_touch_insert AFTER INSERT ON grid_worker_cell
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION wangge_touch_worker_of_new_cell();
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_touch_workers_of_cells();
 CREATE TRIGGER grid_worker_cell_touch_update AFTER UPDATE ON grid_worker_cell
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION wangge_touch_worker_of_cell();
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_touch_workers_of_cells();
 CREATE TRIGGER grid_worker_cell_touch_delete AFTER DELETE ON grid_worker_cell
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION wangge_touch_worker_of_old_cell();
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_touch_workers_of_cells();
 
 -- Caseload: open cases per assignee, counted as cases change, so that assigning beyond a
 -- worker's capacity fails on the worker's row (which serialises concurrent assignments to

@@ -712,6 +712,43 @@ async fn workers_accept_and_decline_their_own_cases_and_reassignment_names_the_h
     .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["status"], "accepted");
+
+    // Joining and leaving a cell are changes to the worker: the index follows both.
+    let cell: i64 = sqlx::query_scalar(
+        "SELECT min(id) FROM grid_cell WHERE id NOT IN
+             (SELECT grid_cell_id FROM grid_worker_cell WHERE worker_id = $1)",
+    )
+    .bind(mine)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    for (sql, holds) in [
+        (
+            "INSERT INTO grid_worker_cell (worker_id, grid_cell_id) VALUES ($1, $2)",
+            true,
+        ),
+        (
+            "UPDATE grid_worker_cell SET grid_cell_id = $2 WHERE worker_id = $1 AND grid_cell_id = $2",
+            true,
+        ),
+        (
+            "DELETE FROM grid_worker_cell WHERE worker_id = $1 AND grid_cell_id = $2",
+            false,
+        ),
+    ] {
+        let before = state.dispatch.read().get(mine).unwrap().version;
+        sqlx::query(sql)
+            .bind(mine)
+            .bind(cell)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        settle(&state).await;
+        let index = state.dispatch.read();
+        let worker = index.get(mine).unwrap();
+        assert!(worker.version > before, "{sql}");
+        assert_eq!(worker.cells.contains(&cell), holds, "{sql}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

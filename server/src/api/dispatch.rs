@@ -27,8 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/incidents/{id}/candidates", get(candidates))
         .route("/incidents/{id}/assignment", post(assign))
-        .route("/incidents/{id}/assignment/accept", post(accept))
-        .route("/incidents/{id}/assignment/decline", post(decline))
+        .route("/incidents/{id}/assignment/{answer}", post(answer))
         .route("/workers/positions", post(report_positions))
         .route("/workers/{id}/status", put(set_status))
         .route("/workers/{id}", axum::routing::patch(update_worker))
@@ -100,12 +99,6 @@ struct NoteIn {
     note: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RequiredNoteIn {
-    note: String,
-}
-
 /// Does `action` (expecting `expected` as the assignee, when given), then puts the workers
 /// whose caseload changed into the index before answering with the case's new state.
 async fn act_and_answer(
@@ -144,42 +137,24 @@ async fn assign(
     act_and_answer(state, caller, meta, id, action, Some(body.replaces)).await
 }
 
-async fn accept(
+/// The assigned worker's answer: `accept` (a note is optional) or `decline` (a note says
+/// why; the lifecycle refuses one without).
+async fn answer(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path(id): Path<String>,
+    Path((id, answer)): Path<(String, String)>,
     JsonBody(body): JsonBody<NoteIn>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = id_from(&id)?;
-    act_and_answer(
-        state,
-        caller,
-        meta,
-        id,
-        Action::Accept { note: body.note },
-        None,
-    )
-    .await
-}
-
-async fn decline(
-    State(state): State<AppState>,
-    caller: Caller,
-    meta: RequestMeta,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<RequiredNoteIn>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = id_from(&id)?;
-    act_and_answer(
-        state,
-        caller,
-        meta,
-        id,
-        Action::Decline { note: body.note },
-        None,
-    )
-    .await
+    let action = match answer.as_str() {
+        "accept" => Action::Accept { note: body.note },
+        "decline" => Action::Decline {
+            note: body.note.unwrap_or_default(),
+        },
+        _ => return Err(ApiError::NotFound),
+    };
+    act_and_answer(state, caller, meta, id, action, None).await
 }
 
 async fn report_positions(

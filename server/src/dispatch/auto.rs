@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::PgPool;
-use wangge_analysis::dispatch::Group;
 
 use crate::audit::{self, Entry, RequestMeta};
 use crate::dispatch::candidates::{self, Subject};
@@ -107,16 +106,6 @@ async fn assign(
     Ok(true)
 }
 
-fn why(group: Group) -> &'static str {
-    match group {
-        Group::OwnCell => "本网格负责人",
-        Group::Cover => "代班网格员",
-        Group::NeighbourCell => "相邻网格",
-        Group::Township => "同乡镇",
-        _ => "就近",
-    }
-}
-
 /// One pass: assigns every due case it can; returns the (case, worker) pairs assigned.
 pub async fn run_once(pool: &PgPool, dispatch: &Dispatch) -> Result<Vec<(i64, i64)>, sqlx::Error> {
     let mut assigned = Vec::new();
@@ -126,16 +115,16 @@ pub async fn run_once(pool: &PgPool, dispatch: &Dispatch) -> Result<Vec<(i64, i6
         let Some(top) = ranked.candidates.first() else {
             continue;
         };
-        let group = match top.group {
-            "own_cell" => Group::OwnCell,
-            "cover" => Group::Cover,
-            "neighbour_cell" => Group::NeighbourCell,
-            "township" => Group::Township,
-            "beyond" => Group::Beyond,
+        let why = match top.group {
+            "own_cell" => "本网格负责人",
+            "cover" => "代班网格员",
+            "neighbour_cell" => "相邻网格",
+            "township" => "同乡镇",
+            "beyond" => "就近",
             // Nobody who can take it now: it waits for a dispatcher (or the next pass).
             _ => continue,
         };
-        if assign(pool, dispatch, id, top.worker_id, why(group)).await? {
+        if assign(pool, dispatch, id, top.worker_id, why).await? {
             assigned.push((id, top.worker_id));
         }
     }

@@ -159,7 +159,8 @@ pub fn rank_for(
     area: Option<&Area>,
 ) -> Candidates {
     let stale_after_s = i64::try_from(dispatch.stale_after.as_secs()).unwrap_or(i64::MAX);
-    let admit = |w: &Worker| area.is_none_or(|area| dispatch.in_area(w, area));
+    let in_area = area.map(|area| dispatch.in_area(area));
+    let admit = |w: &Worker| in_area.as_ref().is_none_or(|inside| inside(w));
     let index = dispatch.read();
     let request = Request {
         at: LonLat::new(subject.lon, subject.lat),

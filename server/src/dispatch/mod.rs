@@ -261,16 +261,18 @@ impl Dispatch {
         }
     }
 
-    /// Whether `worker` is inside `area`: one of their cells is (the cell itself, for a
-    /// grid-cell area).
-    pub fn in_area(&self, worker: &Worker, area: &crate::auth::Area) -> bool {
+    /// A test of whether a worker is inside `area`: one of their cells is (the cell itself,
+    /// for a grid-cell area). Holds the cells' codes for as long as it lives.
+    pub fn in_area<'a>(&'a self, area: &'a crate::auth::Area) -> impl Fn(&Worker) -> bool + 'a {
         let villages = self.villages.read().unwrap_or_else(|e| e.into_inner());
-        worker.cells.iter().any(|cell| {
-            area.grid_cell_id.is_none_or(|own| own == *cell)
-                && villages
-                    .get(cell)
-                    .is_some_and(|code| code.starts_with(&area.prefix))
-        })
+        move |worker| {
+            worker.cells.iter().any(|cell| {
+                area.grid_cell_id.is_none_or(|own| own == *cell)
+                    && villages
+                        .get(cell)
+                        .is_some_and(|code| code.starts_with(&area.prefix))
+            })
+        }
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, WorkerIndex> {
