@@ -57,6 +57,13 @@ impl Server {
         }
     }
 
+    /// Waits until the server has heard every change committed so far. Sessions ended or
+    /// users changed outside the server (here, by the test's SQL or the command line's
+    /// functions) reach it through the change feed.
+    async fn caught_up(&self) {
+        self.state.live.sync(&self.state.pool).await.unwrap();
+    }
+
     async fn send(&self, request: Request<Body>) -> Reply {
         common::send(&self.state, request).await
     }
@@ -313,6 +320,7 @@ async fn sessions_end_when_idle_or_old_and_tokens_when_old() {
         .execute(&db.pool)
         .await
         .unwrap();
+    server.caught_up().await;
     assert_eq!(
         server.get("/api/v1/session", Some(&token)).await.status,
         StatusCode::UNAUTHORIZED
@@ -353,6 +361,7 @@ async fn field_devices_get_bearer_tokens_and_disabled_users_lose_them() {
     wangge::auth::users::disable(&db.pool, "worker", &wangge::audit::RequestMeta::cli())
         .await
         .unwrap();
+    server.caught_up().await;
     assert_eq!(
         server.get("/api/v1/session", Some(&token)).await.status,
         StatusCode::UNAUTHORIZED
@@ -690,4 +699,101 @@ async fn every_route_for_every_role_answers_only_inside_the_callers_area() {
             }
         }
     }
+}
+
+/// Sessions are served from memory between look-ups; whatever ends them or changes their
+/// user outside this server must still take effect as soon as the server hears of it.
+#[tokio::test]
+async fn sessions_changed_or_ended_elsewhere_take_effect_when_the_server_hears_of_it() {
+    let db = TestDb::small_demo().await;
+    let token = db
+        .user_token("zhou", Role::Operator, AreaCode::Unit("530400".into()))
+        .await;
+    let second = db.city_operator().await;
+    let server = Server::new(&db).await;
+    // Until the listener is connected nothing is cached; make sure it is, so the look-ups
+    // below are kept.
+    server.caught_up().await;
+    for _ in 0..2 {
+        let me = server.get("/api/v1/session", Some(&token)).await;
+        assert_eq!(me.json()["role"], "operator");
+        assert_eq!(me.json()["area"]["code"], "530400");
+    }
+    // A new role and area, set in SQL: the next request after the notice sees them.
+    let county: String = sqlx::query_scalar(
+        "SELECT code FROM admin_unit WHERE level = 'county' ORDER BY code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE app_user SET role = 'planner',
+                area_unit_id = (SELECT id FROM admin_unit WHERE code = $1)
+         WHERE username = 'zhou'",
+    )
+    .bind(&county)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    server.caught_up().await;
+    let me = server.get("/api/v1/session", Some(&token)).await;
+    assert_eq!(me.json()["role"], "planner");
+    assert_eq!(me.json()["area"]["code"], county.as_str());
+    // Revoked in SQL: dead after the notice; another user's token lives on.
+    assert_eq!(
+        server.get("/api/v1/session", Some(&second)).await.status,
+        StatusCode::OK
+    );
+    sqlx::query(
+        "UPDATE auth_session SET revoked_at = now()
+         WHERE user_id = (SELECT id FROM app_user WHERE username = 'zhou')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    server.caught_up().await;
+    assert_eq!(
+        server.get("/api/v1/session", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.get("/api/v1/session", Some(&second)).await.status,
+        StatusCode::OK
+    );
+    // Deleted outright: dead too.
+    sqlx::query("DELETE FROM auth_session")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    server.caught_up().await;
+    assert_eq!(
+        server.get("/api/v1/session", Some(&second)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Signing out through the server ends the session for the very next request.
+#[tokio::test]
+async fn a_signed_out_token_is_refused_at_once() {
+    let db = TestDb::small_demo().await;
+    let token = db.city_operator().await;
+    let server = Server::new(&db).await;
+    server.caught_up().await;
+    assert_eq!(
+        server.get("/api/v1/session", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let out = server
+        .send(
+            Request::delete("/api/v1/session")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.get("/api/v1/session", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }

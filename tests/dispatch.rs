@@ -1130,3 +1130,93 @@ async fn untouched_cases_go_to_the_top_candidate_where_a_rule_says_so() {
     report(&state, &token, s.point, "medical").await;
     assert!(pass().await.unwrap().is_empty());
 }
+
+/// The case behind the candidates is kept in memory between requests; a change to it, made
+/// through this server or behind its back, is what the next ranking sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candidates_rank_the_case_as_it_is_now() {
+    let db = TestDb::small_demo().await;
+    let token = dispatcher(&db, "he").await;
+    let state = state(&db).await;
+    let scene = scene(&db).await;
+    let incident = report(&state, &token, scene.point, "medical").await;
+    settle(&state).await;
+    let ask = || async {
+        let reply = call(
+            &state,
+            &token,
+            Method::GET,
+            &format!("/api/v1/incidents/{incident}/candidates?limit=10"),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        reply.json()
+    };
+    assert_eq!(ask().await["incident"]["status"], "reported");
+    assert_eq!(ask().await["incident"]["status"], "reported", "asked twice");
+    // Assigned through the server: the very next answer shows it.
+    let assigned = call(
+        &state,
+        &token,
+        Method::POST,
+        &format!("/api/v1/incidents/{incident}/assignment"),
+        Some(&json!({ "worker_id": scene.own })),
+    )
+    .await;
+    assert_eq!(assigned.status, StatusCode::OK);
+    let now = ask().await;
+    assert_eq!(now["incident"]["status"], "assigned");
+    assert_eq!(now["incident"]["assignee_id"], scene.own);
+    // Moved behind the server's back (to the place of another township's worker): once the
+    // change notice is in, the ranking is for the new place.
+    let moved_to: (f64, f64) = sqlx::query_as(
+        "SELECT ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom))
+         FROM grid_worker_cell wc JOIN grid_cell g ON g.id = wc.grid_cell_id
+         WHERE wc.worker_id = $1 ORDER BY g.id LIMIT 1",
+    )
+    .bind(scene.beyond)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE incident SET geom = ST_SetSRID(ST_MakePoint($2, $3), 4326) WHERE id = $1")
+        .bind(incident)
+        .bind(moved_to.0)
+        .bind(moved_to.1)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    settle(&state).await;
+    let now = ask().await;
+    let (lon, lat) = (
+        now["incident"]["lon"].as_f64().unwrap(),
+        now["incident"]["lat"].as_f64().unwrap(),
+    );
+    assert!(
+        (lon - moved_to.0).abs() < 1e-9 && (lat - moved_to.1).abs() < 1e-9,
+        "{now}"
+    );
+    // Taken out of a township dispatcher's area (as a redrawn boundary might): gone from
+    // their view once the notice is in.
+    let township: String =
+        sqlx::query_scalar("SELECT left(area_code, 9) FROM incident WHERE id = $1")
+            .bind(incident)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let local = db
+        .user_token("lin", Role::Dispatcher, AreaCode::Unit(township))
+        .await;
+    let uri = format!("/api/v1/incidents/{incident}/candidates");
+    let reply = call(&state, &local, Method::GET, &uri, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "inside their township");
+    sqlx::query("UPDATE incident SET area_code = $2 WHERE id = $1")
+        .bind(incident)
+        .bind(other_township(&db, incident).await)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    settle(&state).await;
+    let reply = call(&state, &local, Method::GET, &uri, None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod embedded;
 pub mod error;
+pub mod feed_cache;
 pub mod geocode;
 pub mod import;
 pub mod incidents;

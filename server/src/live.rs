@@ -24,6 +24,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::auth::cache::SessionCache;
 use crate::tile_cache::TileCache;
 use crate::tile_layers::TileLayer;
 
@@ -135,6 +136,9 @@ pub struct LiveHub {
     geocoder: std::sync::OnceLock<Arc<crate::geocode::Geocoder>>,
     /// Told of every worker change, so dispatch ranks with committed state.
     dispatch: std::sync::OnceLock<Arc<crate::dispatch::Dispatch>>,
+    /// Whether the listener is connected: a sync point announced before it is would never
+    /// be heard.
+    listening: tokio::sync::watch::Sender<bool>,
 }
 
 impl LiveHub {
@@ -153,6 +157,7 @@ impl LiveHub {
             stale_after,
             geocoder: std::sync::OnceLock::new(),
             dispatch: std::sync::OnceLock::new(),
+            listening: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -188,9 +193,12 @@ impl LiveHub {
 
     /// Starts listening for changes, and sweeping for deadlines and positions that go stale
     /// with the passing of time alone. Both end when the runtime does.
-    pub fn start(self: &Arc<Self>, pool: PgPool) {
+    ///
+    /// `sessions` hears of ended sessions the moment their notices arrive, ahead of the
+    /// batches, and is told whether notices are being heard at all.
+    pub fn start(self: &Arc<Self>, pool: PgPool, sessions: Arc<SessionCache>) {
         let (sender, receiver) = mpsc::channel(100_000);
-        tokio::spawn(listen(pool.clone(), sender));
+        tokio::spawn(listen(pool.clone(), sender, sessions, Arc::clone(self)));
         tokio::spawn(apply_loop(Arc::clone(self), pool.clone(), receiver));
         tokio::spawn(sweep(Arc::clone(self), pool));
     }
@@ -241,6 +249,14 @@ impl LiveHub {
     /// dropped and the batch published. A handler calls it after its own write commits, so
     /// the caller's next read sees the write.
     pub async fn sync(&self, pool: &PgPool) -> Result<(), SyncError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut listening = self.listening.subscribe();
+        if tokio::time::timeout_at(deadline, listening.wait_for(|l| *l))
+            .await
+            .is_err()
+        {
+            return Err(SyncError::Timeout);
+        }
         let token = uuid::Uuid::new_v4().simple().to_string();
         let (tx, rx) = oneshot::channel();
         self.waiters
@@ -262,7 +278,7 @@ impl LiveHub {
                 .remove(&token);
             return Err(SyncError::Database(e));
         }
-        match tokio::time::timeout(Duration::from_secs(10), rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(())) => Ok(()),
             _ => {
                 self.waiters
@@ -312,6 +328,8 @@ impl LiveHub {
             let (b, c) = (n.b, n.c);
             match n.e.as_str() {
                 "sync" => tokens.extend(n.token),
+                // The listener has told the session cache already.
+                "auth" => {}
                 "all" => {
                     everything = true;
                     self.admin_units_changed().await;
@@ -539,7 +557,12 @@ async fn apply_loop(hub: Arc<LiveHub>, pool: PgPool, mut heard: mpsc::Receiver<H
 }
 
 /// Listens for as long as the runtime runs, reconnecting when the connection drops.
-async fn listen(pool: PgPool, heard: mpsc::Sender<Heard>) {
+async fn listen(
+    pool: PgPool,
+    heard: mpsc::Sender<Heard>,
+    sessions: Arc<SessionCache>,
+    hub: Arc<LiveHub>,
+) {
     let mut connected_before = false;
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
@@ -560,6 +583,11 @@ async fn listen(pool: PgPool, heard: mpsc::Sender<Heard>) {
             return;
         }
         connected_before = true;
+        sessions.set_listening(true);
+        if let Some(dispatch) = hub.dispatch.get() {
+            dispatch.subjects.set_listening(true);
+        }
+        hub.listening.send_replace(true);
         loop {
             let notification = match listener.try_recv().await {
                 Ok(Some(n)) => n,
@@ -571,6 +599,24 @@ async fn listen(pool: PgPool, heard: mpsc::Sender<Heard>) {
             };
             match serde_json::from_str::<Notification>(notification.payload()) {
                 Ok(n) => {
+                    // Before anything else is read, so a request after the change (or after a
+                    // sync that follows it) never meets the ended session.
+                    let subjects = hub.dispatch.get().map(|d| &d.subjects);
+                    match (n.e.as_str(), n.id) {
+                        ("auth", Some(user)) => sessions.forget_user(user),
+                        ("incident", Some(id)) => {
+                            if let Some(subjects) = subjects {
+                                subjects.forget(&id);
+                            }
+                        }
+                        ("auth" | "incident", None) | ("admin_unit" | "grid_plan" | "all", _) => {
+                            sessions.forget_all();
+                            if let Some(subjects) = subjects {
+                                subjects.forget_all();
+                            }
+                        }
+                        _ => {}
+                    }
                     if heard.send(Heard::Change(n)).await.is_err() {
                         return;
                     }
@@ -578,6 +624,11 @@ async fn listen(pool: PgPool, heard: mpsc::Sender<Heard>) {
                 Err(e) => tracing::warn!(error = %e, "unreadable change notification"),
             }
         }
+        sessions.set_listening(false);
+        if let Some(dispatch) = hub.dispatch.get() {
+            dispatch.subjects.set_listening(false);
+        }
+        hub.listening.send_replace(false);
         if heard.send(Heard::Lost).await.is_err() {
             return;
         }

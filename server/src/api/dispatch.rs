@@ -72,7 +72,7 @@ async fn candidates(
         )));
     }
     state.dispatch.ready().await?;
-    let subject = candidates::subject(&state.pool, &caller, id).await?;
+    let subject = candidates::subject(&state.pool, &state.dispatch, &caller, id).await?;
     Ok(Json(candidates::rank_for(
         &state.dispatch,
         subject,
@@ -117,6 +117,9 @@ async fn act_and_answer(
         answer["previous_assignee_id"] = acted.previous_assignee.into();
         tx.commit().await?;
         state.dispatch.apply(rows);
+        // The change notice would drop it too, a moment later: the dispatcher's next
+        // request may come first.
+        state.dispatch.subjects.forget(&id);
         Ok(Json(answer))
     })
     .await

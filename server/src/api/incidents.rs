@@ -660,6 +660,9 @@ async fn act(
         actions::act(&mut tx, &caller, &meta, id, &action).await?;
         let details = load_details(&mut tx, &state.cipher, &caller, &meta, id, None).await?;
         tx.commit().await?;
+        // Before answering, not when the change notice arrives: candidates asked next must
+        // see the case as it is now.
+        state.dispatch.subjects.forget(&id);
         Ok(details)
     })
     .await?;

@@ -34,6 +34,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::audit::REQUEST_ID_HEADER;
+use crate::auth::cache::SessionCache;
 use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
 use crate::dispatch::Dispatch;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub intake_queue: Arc<intake_queue::IntakeQueue>,
     /// Grid workers in memory, for ranking candidates.
     pub dispatch: Arc<Dispatch>,
+    /// Sessions looked up moments ago, dropped when the change feed says they ended.
+    pub sessions: Arc<SessionCache>,
 }
 
 impl AppState {
@@ -78,12 +81,14 @@ impl AppState {
         let cipher = Cipher::new(&config.data_key);
         let tile_cache = Arc::new(TileCache::new(config.tile_cache_bytes));
         let live = LiveHub::new(Arc::clone(&tile_cache), config.worker_stale_after);
-        live.start(pool.clone());
+        let sessions = Arc::new(SessionCache::default());
         let geocoder = Arc::new(Geocoder::default());
         let intake_queue = intake_queue::IntakeQueue::start(pool.clone(), cipher.clone());
         live.on_admin_units_changed(Arc::clone(&geocoder));
         let dispatch = Dispatch::new(config.worker_stale_after, config.position_keep_days);
         live.on_workers_changed(Arc::clone(&dispatch));
+        // After everything the listener tells is registered with it.
+        live.start(pool.clone(), Arc::clone(&sessions));
         dispatch.start(pool.clone(), Arc::clone(&live));
         if let Some(every) = config.escalation_every {
             crate::dispatch::auto::start(pool.clone(), Arc::clone(&dispatch), every);
@@ -101,6 +106,7 @@ impl AppState {
             geocoder,
             intake_queue,
             dispatch,
+            sessions,
         }
     }
 }

@@ -142,6 +142,8 @@ async fn sign_out(
     let pool = state.pool.clone();
     let revoked = caller.clone();
     run_to_completion(async move { session::revoke(&pool, &revoked, &meta).await }).await?;
+    // At once, not when the feed brings the notice: the client may send its next request now.
+    state.sessions.forget_token(&caller.token_hash);
     let clear = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(

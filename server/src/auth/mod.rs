@@ -4,6 +4,7 @@
 //! cookie or a bearer token; [`Caller`] turns it into the user, their role and their [`Area`].
 //! Handlers pass the area into their SQL, so scoping happens in the query itself.
 
+pub mod cache;
 pub mod limiter;
 pub mod password;
 pub mod session;
@@ -144,11 +145,22 @@ impl FromRequestParts<AppState> for Caller {
 
 impl Caller {
     /// The user behind a presented token (bearer token, session cookie or Open311 api_key).
+    ///
+    /// Served from the session cache when it was looked up lately (see [`cache`]); a quarter
+    /// of the idle timeout at most, so the idle clock is touched well before it runs out.
     pub async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
+        let hash = token::hash(token);
+        let max_age = cache::MAX_AGE.min(state.config.auth.idle_timeout / 4);
+        if let Some(caller) = state.sessions.get(&hash, max_age) {
+            return Ok(caller);
+        }
+        let ticket = state.sessions.ticket();
         let mut conn = state.pool.acquire().await?;
-        session::authenticate(&mut conn, &token::hash(token), &state.config.auth)
+        let caller = session::authenticate(&mut conn, &hash, &state.config.auth)
             .await?
-            .ok_or(ApiError::Unauthenticated)
+            .ok_or(ApiError::Unauthenticated)?;
+        state.sessions.put(ticket, &caller);
+        Ok(caller)
     }
 }
 

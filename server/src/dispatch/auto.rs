@@ -21,7 +21,8 @@ const BATCH: i64 = 200;
 async fn due(pool: &PgPool) -> Result<Vec<Subject>, sqlx::Error> {
     sqlx::query_as(
         "SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status::text AS status,
-                i.category, i.grid_cell_id, i.township_id, i.assignee_id, c.skill
+                i.category, i.grid_cell_id, i.township_id, i.assignee_id, c.skill,
+                i.area_code
          FROM incident i
          JOIN incident_category c ON c.code = i.category
          JOIN LATERAL (
@@ -103,6 +104,7 @@ async fn assign(
     let rows = read_workers(&mut *tx, Some(&[worker])).await?;
     tx.commit().await?;
     dispatch.apply(rows);
+    dispatch.subjects.forget(&incident);
     Ok(true)
 }
 

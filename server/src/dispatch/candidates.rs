@@ -1,5 +1,8 @@
-//! `GET /api/v1/incidents/{id}/candidates`: the incident is read (one indexed row, scoped to
-//! the caller's area in the query); the ranking comes from the in-memory index.
+//! `GET /api/v1/incidents/{id}/candidates`: the incident is read (one indexed row, kept in
+//! memory until the change feed says it changed, and checked against the caller's area); the
+//! ranking comes from the in-memory index.
+
+use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -26,23 +29,53 @@ pub struct Subject {
     pub assignee_id: Option<i64>,
     /// The skill the category calls for.
     pub skill: Option<String>,
+    /// The code of its smallest unit, for the area check.
+    #[serde(skip)]
+    pub area_code: String,
 }
 
-/// Reads incident `id` if it is inside the caller's area.
-pub async fn subject(pool: &PgPool, caller: &Caller, id: i64) -> Result<Subject, ApiError> {
-    sqlx::query_as(
-        "SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status::text AS status,
-                i.category, i.grid_cell_id, i.township_id, i.assignee_id, c.skill
-         FROM incident i JOIN incident_category c ON c.code = i.category
-         WHERE i.id = $1 AND i.area_code LIKE $2 || '%'
-           AND ($3::int8 IS NULL OR i.grid_cell_id = $3)",
-    )
-    .bind(id)
-    .bind(&caller.area.prefix)
-    .bind(caller.area.grid_cell_id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(ApiError::NotFound)
+/// How long a subject is served from memory at most: every change to an incident drops it
+/// at once (by its change notice), but a category's skill changes without one.
+const SUBJECT_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// Incident `id` if it is inside the caller's area: from memory when it was read since its
+/// last change, else with one indexed read.
+pub async fn subject(
+    pool: &PgPool,
+    dispatch: &Dispatch,
+    caller: &Caller,
+    id: i64,
+) -> Result<Subject, ApiError> {
+    let subject = match dispatch.subjects.get(&id, SUBJECT_MAX_AGE) {
+        Some(subject) => subject,
+        None => {
+            let ticket = dispatch.subjects.ticket();
+            let subject: Subject = sqlx::query_as(
+                "SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status::text AS status,
+                        i.category, i.grid_cell_id, i.township_id, i.assignee_id, c.skill,
+                        i.area_code
+                 FROM incident i JOIN incident_category c ON c.code = i.category
+                 WHERE i.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+            dispatch.subjects.put(ticket, id, subject.clone());
+            subject
+        }
+    };
+    let inside = subject.area_code.starts_with(&caller.area.prefix)
+        && caller
+            .area
+            .grid_cell_id
+            .is_none_or(|cell| subject.grid_cell_id == Some(cell));
+    // Outside the area is the same answer as no such incident.
+    if inside {
+        Ok(subject)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// A reason, as clients read it: a stable code and what it refers to.

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use wangge_analysis::dispatch::{CellTopology, Worker, WorkerIndex, WorkerStatus};
 use wangge_analysis::sphere::LonLat;
 
+use crate::feed_cache::FeedCache;
 use crate::live::LiveHub;
 
 /// Reads the named workers (all when `ids` is `None`): the one query all loading of the
@@ -128,6 +129,8 @@ pub struct Dispatch {
     /// Each cell's village code, for keeping rankings inside the asker's area.
     villages: RwLock<HashMap<i64, String>>,
     loaded: watch::Sender<bool>,
+    /// Incidents as ranking needs them, read since their last change (see `candidates`).
+    pub subjects: FeedCache<i64, candidates::Subject>,
     pub stale_after: Duration,
     pub keep_days: u32,
 }
@@ -138,6 +141,7 @@ impl Dispatch {
             index: RwLock::new(WorkerIndex::default()),
             villages: RwLock::new(HashMap::new()),
             loaded: watch::channel(false).0,
+            subjects: FeedCache::new(200_000),
             stale_after,
             keep_days,
         })
