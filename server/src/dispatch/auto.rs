@@ -19,11 +19,10 @@ const BATCH: i64 = 200;
 
 /// Cases due for automatic dispatch now, oldest first, as ranking needs them.
 async fn due(pool: &PgPool) -> Result<Vec<Subject>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status::text AS status,
-                i.category, i.grid_cell_id, i.township_id, i.assignee_id, c.skill,
-                i.area_code
-         FROM incident i
+    sqlx::query_as(concat!(
+        "SELECT ",
+        candidates::subject_columns!(),
+        " FROM incident i
          JOIN incident_category c ON c.code = i.category
          JOIN LATERAL (
              SELECT r.delay_s, r.created_at FROM auto_dispatch_rule r
@@ -37,8 +36,8 @@ async fn due(pool: &PgPool) -> Result<Vec<Subject>, sqlx::Error> {
            AND NOT EXISTS (SELECT 1 FROM incident_event e
                            WHERE e.incident_id = i.id AND e.kind NOT IN ('reported', 'located'))
          ORDER BY i.reported_at, i.id
-         LIMIT $1",
-    )
+         LIMIT $1"
+    ))
     .bind(BATCH)
     .fetch_all(pool)
     .await

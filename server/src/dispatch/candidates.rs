@@ -34,6 +34,16 @@ pub struct Subject {
     pub area_code: String,
 }
 
+/// The columns of a [`Subject`], from `incident i` joined with `incident_category c`: every
+/// query that reads subjects selects these.
+macro_rules! subject_columns {
+    () => {
+        "i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status::text AS status, i.category,
+         i.grid_cell_id, i.township_id, i.assignee_id, c.skill, i.area_code"
+    };
+}
+pub(crate) use subject_columns;
+
 /// How long a subject is served from memory at most: every change to an incident drops it
 /// at once (by its change notice), but a category's skill changes without one.
 const SUBJECT_MAX_AGE: Duration = Duration::from_secs(60);
@@ -50,13 +60,12 @@ pub async fn subject(
         Some(subject) => subject,
         None => {
             let ticket = dispatch.subjects.ticket();
-            let subject: Subject = sqlx::query_as(
-                "SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status::text AS status,
-                        i.category, i.grid_cell_id, i.township_id, i.assignee_id, c.skill,
-                        i.area_code
-                 FROM incident i JOIN incident_category c ON c.code = i.category
-                 WHERE i.id = $1",
-            )
+            let subject: Subject = sqlx::query_as(concat!(
+                "SELECT ",
+                subject_columns!(),
+                " FROM incident i JOIN incident_category c ON c.code = i.category
+                 WHERE i.id = $1"
+            ))
             .bind(id)
             .fetch_optional(pool)
             .await?
