@@ -182,9 +182,10 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
       null,
       { timeout: LIVE_TIMEOUT },
     );
-    const item = page.locator('#incident-list .incident-item').first();
-    incidentId = await item.getAttribute('data-id');
-    await item.click();
+    // The list changes live (the demo's simulator reports cases): click the item read, by
+    // its id, not whichever is first when the click lands.
+    incidentId = await page.locator('#incident-list .incident-item').first().getAttribute('data-id');
+    await page.locator(`#incident-list .incident-item[data-id="${incidentId}"]`).click();
     await page.locator(`#incident-detail[data-id="${incidentId}"][data-state="ready"]`).waitFor();
     await rankingShown(incidentId);
     assert.equal(await page.locator('#dispatch-heading').textContent(), '指派');
@@ -538,9 +539,8 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
       await waitForReady(p);
       assert.equal(await p.locator('#side-tabs').isVisible(), false, 'worker tab shown to an operator');
       // an open incident of the first page
-      const item = p.locator('#incident-list .incident-item').first();
-      const id = await item.getAttribute('data-id');
-      await item.click();
+      const id = await p.locator('#incident-list .incident-item').first().getAttribute('data-id');
+      await p.locator(`#incident-list .incident-item[data-id="${id}"]`).click();
       await p.locator(`#incident-detail[data-id="${id}"][data-state="ready"]`).waitFor();
       const status = await p.locator('#incident-detail').getAttribute('data-state');
       assert.equal(status, 'ready');

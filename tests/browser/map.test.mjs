@@ -349,8 +349,9 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
     );
     assert.equal(await page.locator('#incidents-heading').textContent(), '事件列表');
 
-    const item = list.first();
-    const id = await item.getAttribute('data-id');
+    // By id: a live change may put another case first before the click lands.
+    const id = await list.first().getAttribute('data-id');
+    const item = page.locator(`#incident-list .incident-item[data-id="${id}"]`);
     const detail = await api(`/api/v1/incidents/${id}`);
     const moved = page.evaluate(() => new Promise((resolve) => window.__wangge.map.once('moveend', resolve)));
     await item.click();
