@@ -601,22 +601,7 @@ async fn listen(
                 Ok(n) => {
                     // Before anything else is read, so a request after the change (or after a
                     // sync that follows it) never meets the ended session.
-                    let subjects = hub.dispatch.get().map(|d| &d.subjects);
-                    match (n.e.as_str(), n.id) {
-                        ("auth", Some(user)) => sessions.forget_user(user),
-                        ("incident", Some(id)) => {
-                            if let Some(subjects) = subjects {
-                                subjects.forget(&id);
-                            }
-                        }
-                        ("auth" | "incident", None) | ("admin_unit" | "grid_plan" | "all", _) => {
-                            sessions.forget_all();
-                            if let Some(subjects) = subjects {
-                                subjects.forget_all();
-                            }
-                        }
-                        _ => {}
-                    }
+                    drop_cached(&n, &sessions, hub.dispatch.get().map(|d| &d.subjects));
                     if heard.send(Heard::Change(n)).await.is_err() {
                         return;
                     }
@@ -631,6 +616,28 @@ async fn listen(
         hub.listening.send_replace(false);
         if heard.send(Heard::Lost).await.is_err() {
             return;
+        }
+    }
+}
+
+/// What a notice ends in the caches served without a database round trip: a user's sessions
+/// (a whole user's, or all when units change the callers' areas) and the incidents dispatch
+/// ranks for.
+fn drop_cached(
+    n: &Notification,
+    sessions: &SessionCache,
+    subjects: Option<&crate::feed_cache::FeedCache<i64, crate::dispatch::candidates::Subject>>,
+) {
+    match (n.e.as_str(), n.id) {
+        ("auth", Some(user)) => sessions.forget_user(user),
+        ("auth", None) | ("admin_unit" | "grid_plan" | "all", _) => sessions.forget_all(),
+        _ => {}
+    }
+    if let Some(subjects) = subjects {
+        match (n.e.as_str(), n.id) {
+            ("incident", Some(id)) => subjects.forget(&id),
+            ("incident", None) | ("grid_plan" | "all", _) => subjects.forget_all(),
+            _ => {}
         }
     }
 }
