@@ -116,14 +116,14 @@ export function waitSettled(page) {
   });
 }
 
-/** Polls `check` (async, returns a truthy value when done) until it passes or `timeout` ms have gone. */
+/** Polls `check` (async, returns a truthy value when done) until it passes or `timeout` ms have gone; `message` may be a function, read at the failure. */
 export async function eventually(check, { timeout = 20_000, interval = 500, message = 'condition not met' } = {}) {
   const end = Date.now() + timeout;
   let last;
   for (;;) {
     last = await check();
     if (last) return last;
-    if (Date.now() > end) throw new Error(`${message} (after ${timeout} ms)`);
+    if (Date.now() > end) throw new Error(`${typeof message === 'function' ? message() : message} (after ${timeout} ms)`);
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
 }

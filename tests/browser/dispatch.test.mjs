@@ -276,16 +276,21 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
       assert.equal(f.properties.label, distanceText(positioned[i].distance_m));
     });
     if (strings.length === 0) return;
-    // drawn on the map: fit the incident and the line ends in view
-    const coords = strings.flatMap((f) => f.geometry.coordinates);
-    const box = [
-      Math.min(...coords.map((c) => c[0])),
-      Math.min(...coords.map((c) => c[1])),
-      Math.max(...coords.map((c) => c[0])),
-      Math.max(...coords.map((c) => c[1])),
-    ];
-    const drawn = await eventually(
+    // Drawn on the map: fit the incident and the line ends in view. The live
+    // feed may rank the case again meanwhile (a worker moved, a resync), so the
+    // drawing is compared with the lines as they are at the moment it is read.
+    let last = null;
+    await eventually(
       async () => {
+        const now = await page.evaluate(() => window.__wangge.dispatch.lines().features.filter((f) => f.geometry.type === 'LineString'));
+        if (now.length === 0) return false;
+        const coords = now.flatMap((f) => f.geometry.coordinates);
+        const box = [
+          Math.min(...coords.map((c) => c[0])),
+          Math.min(...coords.map((c) => c[1])),
+          Math.max(...coords.map((c) => c[0])),
+          Math.max(...coords.map((c) => c[1])),
+        ];
         await page.evaluate((box) => {
           const { map } = window.__wangge;
           map.jumpTo(map.cameraForBounds(box, { padding: { top: 140, bottom: 60, left: 300, right: 420 }, maxZoom: 16 }));
@@ -293,20 +298,22 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
         await waitSettled(page);
         const found = await page.evaluate(() => {
           const { map } = window.__wangge;
+          const top = window.__wangge.dispatch.lines().features.find((f) => f.geometry.type === 'LineString' && f.properties.top);
           return {
+            top: top && { id: top.properties.worker_id, label: top.properties.label },
             lines: map.queryRenderedFeatures({ layers: ['dispatch-lines'] }).map((f) => ({ id: f.properties.worker_id, top: f.properties.top })),
             labels: map.queryRenderedFeatures({ layers: ['dispatch-labels'] }).map((f) => f.properties.label),
           };
         });
-        return found.lines.length > 0 && found;
+        last = found;
+        return (
+          found.top !== undefined &&
+          found.lines.some((l) => l.id === found.top.id && l.top === true) &&
+          found.labels.includes(found.top.label)
+        );
       },
-      { timeout: 30_000, message: 'no dispatch line drawn' },
+      { timeout: 30_000, message: () => `the top candidate's line and distance are not drawn: ${JSON.stringify(last)}` },
     );
-    assert.ok(
-      drawn.lines.some((l) => l.id === strings[0].properties.worker_id && l.top === true),
-      `the top candidate's line is not drawn: ${JSON.stringify(drawn.lines)}`,
-    );
-    assert.ok(drawn.labels.includes(strings[0].properties.label), `the top line's distance is not drawn: ${drawn.labels}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dispatch.png') });
     assertConsoleErrors();
   });
