@@ -834,6 +834,16 @@ async fn positions_are_kept_whole_or_refused_whole() {
         indexed.lon, 102.51,
         "the index has the position before the answer"
     );
+    // The whole worker as the database has it, not only the position: the index builds the
+    // moved worker from the version it held.
+    let in_database = wangge::dispatch::read_workers(&db.pool, Some(&workers[..2]))
+        .await
+        .unwrap();
+    for row in in_database {
+        let id = row.id;
+        let expected: wangge_analysis::dispatch::Worker = row.into();
+        assert_eq!(state.dispatch.read().get(id), Some(&expected));
+    }
 
     // Sent again (a device retrying): nothing new. A late, older fix joins the history only.
     assert_eq!(

@@ -89,6 +89,31 @@ impl From<WorkerRow> for Worker {
     }
 }
 
+/// A worker's latest position changed by one committed update, from one version to the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    pub id: i64,
+    /// The version the update replaced.
+    pub from_version: i64,
+    pub version: i64,
+    pub lon: f64,
+    pub lat: f64,
+    /// As [`read_workers`] gives it: Unix seconds.
+    pub seen_at: i64,
+}
+
+impl Move {
+    /// `worker` with this move made, if `worker` is the version it replaced.
+    fn applied_to(&self, worker: &Worker) -> Option<Worker> {
+        (worker.version == self.from_version).then(|| Worker {
+            version: self.version,
+            position: Some(LonLat::new(self.lon, self.lat)),
+            seen_at: Some(self.seen_at),
+            ..worker.clone()
+        })
+    }
+}
+
 /// The published plan's cells with their townships, which cells touch, and each cell's
 /// village code (what area scoping compares).
 async fn read_topology(pool: &PgPool) -> Result<(CellTopology, HashMap<i64, String>), sqlx::Error> {
@@ -258,11 +283,27 @@ impl Dispatch {
     }
 
     /// Rows this process committed: into the index before the writer answers.
-    pub fn apply(&self, rows: impl IntoIterator<Item = WorkerRow>) {
+    pub fn apply<W: Into<Worker>>(&self, rows: impl IntoIterator<Item = W>) {
         let mut index = self.write();
         for row in rows {
             index.upsert(row.into());
         }
+    }
+
+    /// The workers as `moves` leave them, built from the index where it holds exactly the
+    /// version each move replaced (nothing else changed in between, so the rest of the row
+    /// is known); the ids of the others, which must be read. Called before commit, with the
+    /// moved rows locked, and the workers handed to [`Dispatch::apply`] after it.
+    pub fn moved(&self, moves: &[Move]) -> (Vec<Worker>, Vec<i64>) {
+        let index = self.read();
+        let (mut known, mut unknown) = (Vec::with_capacity(moves.len()), Vec::new());
+        for m in moves {
+            match index.get(m.id).and_then(|w| m.applied_to(w)) {
+                Some(worker) => known.push(worker),
+                None => unknown.push(m.id),
+            }
+        }
+        (known, unknown)
     }
 
     /// A test of whether a worker is inside `area`: one of their cells is (the cell itself,
@@ -285,5 +326,73 @@ impl Dispatch {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, WorkerIndex> {
         self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(version: i64) -> Worker {
+        Worker {
+            id: 7,
+            version,
+            status: WorkerStatus::Busy,
+            position: Some(LonLat::new(102.5, 24.3)),
+            seen_at: Some(1_000),
+            caseload: 2,
+            capacity: 5,
+            skills: vec!["mediation".into()],
+            cells: vec![11, 12],
+            cover: Some(9),
+            name: "李四".into(),
+        }
+    }
+
+    fn move_from(from_version: i64) -> Move {
+        Move {
+            id: 7,
+            from_version,
+            version: 42,
+            lon: 102.6,
+            lat: 24.4,
+            seen_at: 2_000,
+        }
+    }
+
+    #[test]
+    fn a_move_is_made_only_on_the_version_it_replaced() {
+        let moved = move_from(41).applied_to(&worker(41)).unwrap();
+        assert_eq!(
+            moved,
+            Worker {
+                version: 42,
+                position: Some(LonLat::new(102.6, 24.4)),
+                seen_at: Some(2_000),
+                ..worker(41)
+            }
+        );
+        // The index is behind (a change made elsewhere, not heard yet) or ahead: the
+        // rest of the row is not known, so the worker is read instead.
+        assert_eq!(move_from(41).applied_to(&worker(40)), None);
+        assert_eq!(move_from(41).applied_to(&worker(43)), None);
+    }
+
+    #[test]
+    fn workers_the_index_holds_at_another_version_are_named_for_reading() {
+        let dispatch = Dispatch::new(Duration::from_secs(600), 30);
+        dispatch.apply([worker(41)]);
+        let (known, unknown) = dispatch.moved(&[
+            move_from(41),
+            Move {
+                id: 8,
+                ..move_from(3)
+            },
+        ]);
+        assert_eq!(
+            known.iter().map(|w| (w.id, w.version)).collect::<Vec<_>>(),
+            [(7, 42)]
+        );
+        assert_eq!(unknown, [8]);
     }
 }

@@ -8,9 +8,10 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
-use crate::dispatch::{Dispatch, read_workers};
+use crate::dispatch::{Dispatch, Move, read_workers};
 use crate::error::ApiError;
 use crate::incidents::lifecycle::LonLat;
+use wangge_analysis::dispatch::Worker;
 
 /// Most fixes in one batch.
 pub const MAX_BATCH: usize = 5_000;
@@ -178,7 +179,39 @@ pub async fn store(
             ))
         });
     }
-    let (stored, moved): (i64, Vec<i64>) = sqlx::query_as(
+    let (stored, moves) = write_fixes(&mut tx, &fixes).await?;
+    // The index already holds the version each move replaced, unless a change made
+    // elsewhere has not reached it yet: only those workers are read again.
+    let (mut workers, unknown) = dispatch.moved(&moves);
+    if !unknown.is_empty() {
+        let rows = read_workers(&mut *tx, Some(&unknown)).await?;
+        workers.extend(rows.into_iter().map(Worker::from));
+    }
+    let object_id = format!("{} positions of {} workers", fixes.len(), ids.len());
+    audit::record(
+        &mut tx,
+        &caller.entry("report_positions", "grid_worker", object_id, meta),
+    )
+    .await?;
+    tx.commit().await?;
+    let latest = moves.len();
+    dispatch.apply(workers);
+    Ok(Stored {
+        received: fixes.len(),
+        stored: u64::try_from(stored).unwrap_or(0),
+        latest,
+    })
+}
+
+/// Writes the fixes to the history and the newest of each worker, where newer than what
+/// they have, as their latest position: how many fixes were new to the history, and the
+/// workers moved, each with the version it replaced (read under the row lock, so no other
+/// change comes between the two).
+async fn write_fixes(
+    conn: &mut PgConnection,
+    fixes: &[Fix],
+) -> Result<(i64, Vec<Move>), sqlx::Error> {
+    let moves: Vec<MoveRow> = sqlx::query_as(
         "WITH fix AS (
              SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[],
                                   $5::float4[]) AS f (worker_id, at, lon, lat, accuracy_m)
@@ -191,7 +224,8 @@ pub async fn store(
              SELECT DISTINCT ON (worker_id) * FROM fix ORDER BY worker_id, at DESC
          ), locked AS (
              -- In id order, so batches naming the same workers queue instead of deadlocking.
-             SELECT w.id FROM grid_worker w WHERE w.id IN (SELECT worker_id FROM newest)
+             SELECT w.id, w.version FROM grid_worker w
+             WHERE w.id IN (SELECT worker_id FROM newest)
              ORDER BY w.id FOR NO KEY UPDATE
          ), moved AS (
              UPDATE grid_worker w
@@ -199,35 +233,48 @@ pub async fn store(
                  last_seen_at = n.at, last_accuracy_m = n.accuracy_m
              FROM newest n JOIN locked l ON l.id = n.worker_id
              WHERE w.id = n.worker_id AND (w.last_seen_at IS NULL OR w.last_seen_at < n.at)
-             RETURNING w.id
+             RETURNING w.id, l.version AS from_version, w.version,
+                       ST_X(w.last_position) AS lon, ST_Y(w.last_position) AS lat,
+                       extract(epoch FROM w.last_seen_at)::int8 AS seen_at
          )
-         SELECT (SELECT count(*) FROM kept), coalesce((SELECT array_agg(id) FROM moved), '{}')",
+         -- The count rides on every row, and on one row of nulls when nobody moved.
+         SELECT (SELECT count(*) FROM kept) AS stored, m.*
+         FROM (SELECT 1) one LEFT JOIN moved m ON true",
     )
     .bind(fixes.iter().map(|f| f.worker_id).collect::<Vec<_>>())
     .bind(fixes.iter().map(|f| f.at).collect::<Vec<_>>())
     .bind(fixes.iter().map(|f| f.point.lon()).collect::<Vec<_>>())
     .bind(fixes.iter().map(|f| f.point.lat()).collect::<Vec<_>>())
     .bind(fixes.iter().map(|f| f.accuracy_m).collect::<Vec<_>>())
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    let rows = if moved.is_empty() {
-        Vec::new()
-    } else {
-        read_workers(&mut *tx, Some(&moved)).await?
-    };
-    let object_id = format!("{} positions of {} workers", fixes.len(), ids.len());
-    audit::record(
-        &mut tx,
-        &caller.entry("report_positions", "grid_worker", object_id, meta),
-    )
-    .await?;
-    tx.commit().await?;
-    dispatch.apply(rows);
-    Ok(Stored {
-        received: fixes.len(),
-        stored: u64::try_from(stored).unwrap_or(0),
-        latest: moved.len(),
-    })
+    let stored = moves.first().map_or(0, |m| m.stored);
+    let moves = moves
+        .into_iter()
+        .filter_map(|m| {
+            Some(Move {
+                id: m.id?,
+                from_version: m.from_version?,
+                version: m.version?,
+                lon: m.lon?,
+                lat: m.lat?,
+                seen_at: m.seen_at?,
+            })
+        })
+        .collect();
+    Ok((stored, moves))
+}
+
+/// A row of [`write_fixes`]: nulls but for `stored` when nobody moved.
+#[derive(sqlx::FromRow)]
+struct MoveRow {
+    stored: i64,
+    id: Option<i64>,
+    from_version: Option<i64>,
+    version: Option<i64>,
+    lon: Option<f64>,
+    lat: Option<f64>,
+    seen_at: Option<i64>,
 }
 
 /// Creates the coming days' partitions of the position history and drops those older than
