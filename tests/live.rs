@@ -792,3 +792,104 @@ async fn a_device_sends_its_positions_over_the_live_socket() {
     );
     assert_eq!(db.count("worker_position").await, 1);
 }
+
+/// The worker states the feed pushes are the database's, field by field: a new position, a
+/// position old enough to be stale, a status changed and a cell added behind the server's
+/// back (the first cell by code is the one shown).
+#[tokio::test]
+async fn the_feed_shows_workers_as_the_database_has_them() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    state.dispatch.ready().await.unwrap();
+    let address = serve(state.clone()).await;
+    let token = db
+        .user_token("gateway", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let workers: Vec<i64> = sqlx::query_scalar(
+        "SELECT w.id FROM grid_worker w WHERE w.status = 'available'
+           AND EXISTS (SELECT 1 FROM grid_worker_cell wc WHERE wc.worker_id = w.id)
+         ORDER BY w.id DESC LIMIT 3",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(workers.len(), 3);
+    let mut socket = connect(address, &token, "").await;
+    assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+
+    let now = chrono::Utc::now();
+    let fix = |worker: i64, minutes_ago: i64, lon: f64| {
+        serde_json::json!({"worker_id": worker,
+            "at": (now - chrono::Duration::minutes(minutes_ago)).to_rfc3339(),
+            "lon": lon, "lat": 24.3502, "accuracy_m": 4})
+    };
+    let positions = serde_json::json!({"type": "positions", "id": 1, "positions": [
+        fix(workers[0], 0, 102.5501), fix(workers[1], 1, 102.5502), fix(workers[2], 25, 102.5503)]});
+    socket
+        .send(Message::text(positions.to_string()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE grid_worker SET status = 'off_duty' WHERE id = $1")
+        .bind(workers[1])
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // A cell whose code sorts before every cell the worker has.
+    let added = sqlx::query(
+        "INSERT INTO grid_worker_cell (worker_id, grid_cell_id)
+         SELECT $1, g.id FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+         WHERE p.status = 'published' AND g.code < (
+             SELECT min(c.code) FROM grid_worker_cell wc JOIN grid_cell c ON c.id = wc.grid_cell_id
+             WHERE wc.worker_id = $1)
+         ORDER BY g.code LIMIT 1",
+    )
+    .bind(workers[0])
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        added.rows_affected(),
+        1,
+        "no cell sorts before the worker's"
+    );
+    state.live.sync(&state.pool).await.unwrap();
+
+    // The last state pushed of each, once the feed has gone quiet.
+    let mut pushed: BTreeMap<i64, Value> = BTreeMap::new();
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_secs(1), next_json(&mut socket)).await
+    {
+        if message["type"] == "changes" {
+            for worker in message["workers"].as_array().unwrap() {
+                pushed.insert(worker["id"].as_i64().unwrap(), worker.clone());
+            }
+        }
+    }
+    let expected: Vec<Value> = sqlx::query_scalar(
+        "SELECT json_build_object(
+                    'id', w.id, 'lon', ST_X(w.last_position), 'lat', ST_Y(w.last_position),
+                    'status', w.status, 'stale', w.last_seen_at < now() - interval '10 minutes',
+                    'last_seen', extract(epoch FROM w.last_seen_at)::int8,
+                    'cell_code', (SELECT min(g.code) FROM grid_worker_cell wc
+                                  JOIN grid_cell g ON g.id = wc.grid_cell_id
+                                  WHERE wc.worker_id = w.id),
+                    'caseload', w.caseload, 'capacity', w.capacity)
+         FROM grid_worker w WHERE w.id = ANY ($1) ORDER BY array_position($1, w.id)",
+    )
+    .bind(&workers)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(expected[1]["status"], "off_duty");
+    assert!(
+        expected[2]["stale"] == true && expected[0]["stale"] == false,
+        "one stale, one fresh"
+    );
+    for want in expected {
+        let id = want["id"].as_i64().unwrap();
+        let got = pushed
+            .get(&id)
+            .unwrap_or_else(|| panic!("worker {id} never pushed"));
+        assert_eq!(got, &want, "worker {id}");
+    }
+}

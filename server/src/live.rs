@@ -25,8 +25,10 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::auth::cache::SessionCache;
+use crate::dispatch::{CellCodes, Dispatch};
 use crate::tile_cache::TileCache;
 use crate::tile_layers::TileLayer;
+use wangge_analysis::dispatch::WorkerStatus;
 
 pub const CHANNEL: &str = "wangge_change";
 
@@ -172,17 +174,20 @@ impl LiveHub {
         let _ = self.dispatch.set(dispatch);
     }
 
-    async fn reload_dispatch(&self, pool: &PgPool, topology_only: bool) {
-        if let Some(dispatch) = self.dispatch.get() {
-            let reloaded = if topology_only {
-                dispatch.reload_topology(pool).await
-            } else {
-                dispatch.reload(pool).await
-            };
-            if let Err(error) = reloaded {
-                tracing::error!(%error, "reloading the dispatch index failed");
-            }
+    /// Whether it was reloaded.
+    async fn reload_dispatch(&self, pool: &PgPool, topology_only: bool) -> bool {
+        let Some(dispatch) = self.dispatch.get() else {
+            return false;
+        };
+        let reloaded = if topology_only {
+            dispatch.reload_topology(pool).await
+        } else {
+            dispatch.reload(pool).await
+        };
+        if let Err(error) = &reloaded {
+            tracing::error!(%error, "reloading the dispatch index failed");
         }
+        reloaded.is_ok()
     }
 
     async fn admin_units_changed(&self) {
@@ -396,18 +401,23 @@ impl LiveHub {
                 other => tracing::warn!(kind = other, "unknown change notification"),
             }
         }
+        // Whether the dispatch index now holds every changed worker at least as the notices
+        // name them, so the live map's states can be built from it.
+        let mut index_current = false;
         if everything {
             self.reload_dispatch(pool, false).await;
         } else {
-            if plan_changed {
-                self.reload_dispatch(pool, true).await;
-            }
+            let topology_current = !plan_changed || self.reload_dispatch(pool, true).await;
             if let Some(dispatch) = self.dispatch.get()
                 && !worker_versions.is_empty()
-                && let Err(error) = dispatch.refresh(pool, &worker_versions).await
             {
-                tracing::error!(%error, "reading changed workers for dispatch failed; reloading");
-                self.reload_dispatch(pool, false).await;
+                index_current = match dispatch.refresh(pool, &worker_versions).await {
+                    Ok(()) => topology_current && dispatch.is_loaded(),
+                    Err(error) => {
+                        tracing::error!(%error, "reading changed workers for dispatch failed; reloading");
+                        self.reload_dispatch(pool, false).await && topology_current
+                    }
+                };
             }
         }
         if everything {
@@ -415,10 +425,32 @@ impl LiveHub {
         } else if !incident_ids.is_empty() || !worker_ids.is_empty() || !layers.is_empty() {
             let incident_ids: Vec<i64> = incident_ids.into_iter().collect();
             let worker_ids: Vec<i64> = worker_ids.into_iter().collect();
-            match self.read_states(pool, &incident_ids, &worker_ids).await {
-                Ok((incidents, workers)) => {
+            let (mut known, mut removed_workers, to_read) = match self.dispatch.get() {
+                Some(dispatch) if index_current => {
+                    // A notice without a version (a position gone stale, a worker deleted)
+                    // is read: the index is not told of those by version.
+                    let unversioned: BTreeSet<i64> = worker_versions
+                        .iter()
+                        .filter(|(_, v)| v.is_none())
+                        .map(|(id, _)| *id)
+                        .collect();
+                    let (versioned, unversioned): (Vec<i64>, Vec<i64>) =
+                        worker_ids.iter().partition(|id| !unversioned.contains(id));
+                    let (states, gone, mut unknown) =
+                        worker_states(dispatch, &versioned, now_s(), self.stale_after);
+                    unknown.extend(unversioned);
+                    (states, gone, unknown)
+                }
+                _ => (Vec::new(), Vec::new(), worker_ids.clone()),
+            };
+            match self.read_states(pool, &incident_ids, &to_read).await {
+                Ok((incidents, read)) => {
                     let removed_incidents = missing(&incident_ids, incidents.iter().map(|i| i.id));
-                    let removed_workers = missing(&worker_ids, workers.iter().map(|w| w.id));
+                    removed_workers.extend(missing(&to_read, read.iter().map(|w| w.id)));
+                    removed_workers.sort_unstable();
+                    known.extend(read);
+                    known.sort_unstable_by_key(|w| w.id);
+                    let workers = known;
                     self.publish(Batch {
                         incidents,
                         removed_incidents,
@@ -504,6 +536,66 @@ impl LiveHub {
         };
         Ok((incidents, workers))
     }
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The live map's states of the workers `ids`, built from the dispatch index once it holds
+/// them as their notices name them: the states, the ids the index no longer has (deleted),
+/// and the ids it cannot describe exactly, to be read from the database: a worker with a
+/// cell outside the published plan, or within two seconds of going stale (the index keeps
+/// whole seconds; the database's own clock decides those).
+fn worker_states(
+    dispatch: &Dispatch,
+    ids: &[i64],
+    now: i64,
+    stale_after: Duration,
+) -> (Vec<WorkerState>, Vec<i64>, Vec<i64>) {
+    let stale_after_s = i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX);
+    let (index, cells) = (dispatch.read(), dispatch.cells());
+    let (mut states, mut gone, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
+    for &id in ids {
+        let Some(worker) = index.get(id) else {
+            gone.push(id);
+            continue;
+        };
+        let near_the_edge = worker
+            .seen_at
+            .is_some_and(|seen| (now - seen - stale_after_s).abs() <= 2);
+        let codes: Option<Vec<(i64, &CellCodes)>> = worker
+            .cells
+            .iter()
+            .map(|cell| cells.get(cell).map(|c| (*cell, c)))
+            .collect();
+        let Some(mut codes) = codes.filter(|_| !near_the_edge) else {
+            unknown.push(id);
+            continue;
+        };
+        codes.sort_by(|a, b| a.1.code.cmp(&b.1.code));
+        states.push(WorkerState {
+            id,
+            lon: worker.position.map(|p| p.lon),
+            lat: worker.position.map(|p| p.lat),
+            status: match worker.status {
+                WorkerStatus::Available => "available",
+                WorkerStatus::Busy => "busy",
+                WorkerStatus::OffDuty => "off_duty",
+            }
+            .to_owned(),
+            stale: worker.is_stale(now, stale_after_s),
+            last_seen: worker.seen_at,
+            cell_code: codes.first().map(|(_, c)| c.code.clone()),
+            caseload: i32::try_from(worker.caseload).unwrap_or(i32::MAX),
+            capacity: i32::try_from(worker.capacity).unwrap_or(i32::MAX),
+            cell_ids: codes.iter().map(|(id, _)| *id).collect(),
+            village_codes: codes.iter().map(|(_, c)| c.village.clone()).collect(),
+        });
+    }
+    (states, gone, unknown)
 }
 
 fn missing(asked: &[i64], found: impl Iterator<Item = i64>) -> Vec<i64> {

@@ -114,11 +114,20 @@ impl Move {
     }
 }
 
+/// A published cell's own code and its village's (what area scoping compares).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellCodes {
+    pub code: String,
+    pub village: String,
+}
+
 /// The published plan's cells with their townships, which cells touch, and each cell's
-/// village code (what area scoping compares).
-async fn read_topology(pool: &PgPool) -> Result<(CellTopology, HashMap<i64, String>), sqlx::Error> {
-    let cells: Vec<(i64, i64, String)> = sqlx::query_as(
-        "SELECT g.id, v.parent_id, v.code
+/// codes.
+async fn read_topology(
+    pool: &PgPool,
+) -> Result<(CellTopology, HashMap<i64, CellCodes>), sqlx::Error> {
+    let cells: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        "SELECT g.id, v.parent_id, g.code, v.code
          FROM grid_cell g
          JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
          JOIN admin_unit v ON v.id = g.village_id",
@@ -134,12 +143,18 @@ async fn read_topology(pool: &PgPool) -> Result<(CellTopology, HashMap<i64, Stri
     )
     .fetch_all(pool)
     .await?;
-    let villages = cells
+    let codes = cells
         .iter()
-        .map(|(id, _, code)| (*id, code.clone()))
+        .map(|(id, _, code, village)| {
+            let codes = CellCodes {
+                code: code.clone(),
+                village: village.clone(),
+            };
+            (*id, codes)
+        })
         .collect();
-    let townships = cells.into_iter().map(|(id, township, _)| (id, township));
-    Ok((CellTopology::new(townships, touching), villages))
+    let townships = cells.into_iter().map(|(id, township, _, _)| (id, township));
+    Ok((CellTopology::new(townships, touching), codes))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,8 +166,9 @@ pub enum DispatchError {
 #[derive(Debug)]
 pub struct Dispatch {
     index: RwLock<WorkerIndex>,
-    /// Each cell's village code, for keeping rankings inside the asker's area.
-    villages: RwLock<HashMap<i64, String>>,
+    /// Each published cell's codes: for keeping rankings inside the asker's area, and for
+    /// the live map's worker states.
+    cells: RwLock<HashMap<i64, CellCodes>>,
     loaded: watch::Sender<bool>,
     /// Incidents as ranking needs them, read since their last change (see `candidates`).
     pub subjects: FeedCache<i64, candidates::Subject>,
@@ -164,7 +180,7 @@ impl Dispatch {
     pub fn new(stale_after: Duration, keep_days: u32) -> Arc<Self> {
         Arc::new(Self {
             index: RwLock::new(WorkerIndex::default()),
-            villages: RwLock::new(HashMap::new()),
+            cells: RwLock::new(HashMap::new()),
             loaded: watch::channel(false).0,
             subjects: FeedCache::new(200_000),
             stale_after,
@@ -222,8 +238,8 @@ impl Dispatch {
 
     /// Reads everything again: the topology and every worker.
     pub async fn reload(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let (topology, villages) = read_topology(pool).await?;
-        *self.villages.write().unwrap_or_else(|e| e.into_inner()) = villages;
+        let (topology, cells) = read_topology(pool).await?;
+        *self.cells.write().unwrap_or_else(|e| e.into_inner()) = cells;
         let rows = read_workers(pool, None).await?;
         let ids: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
         {
@@ -243,8 +259,8 @@ impl Dispatch {
 
     /// The grid plan changed: reads the topology again.
     pub async fn reload_topology(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let (topology, villages) = read_topology(pool).await?;
-        *self.villages.write().unwrap_or_else(|e| e.into_inner()) = villages;
+        let (topology, cells) = read_topology(pool).await?;
+        *self.cells.write().unwrap_or_else(|e| e.into_inner()) = cells;
         self.write().set_topology(topology);
         Ok(())
     }
@@ -309,15 +325,20 @@ impl Dispatch {
     /// A test of whether a worker is inside `area`: one of their cells is (the cell itself,
     /// for a grid-cell area). Holds the cells' codes for as long as it lives.
     pub fn in_area<'a>(&'a self, area: &'a crate::auth::Area) -> impl Fn(&Worker) -> bool + 'a {
-        let villages = self.villages.read().unwrap_or_else(|e| e.into_inner());
+        let cells = self.cells();
         move |worker| {
             worker.cells.iter().any(|cell| {
                 area.grid_cell_id.is_none_or(|own| own == *cell)
-                    && villages
+                    && cells
                         .get(cell)
-                        .is_some_and(|code| code.starts_with(&area.prefix))
+                        .is_some_and(|codes| codes.village.starts_with(&area.prefix))
             })
         }
+    }
+
+    /// Each published cell's codes, by cell id.
+    pub fn cells(&self) -> RwLockReadGuard<'_, HashMap<i64, CellCodes>> {
+        self.cells.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, WorkerIndex> {
