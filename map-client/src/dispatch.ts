@@ -72,6 +72,11 @@ export interface DispatchSection {
   show(detail: IncidentDetail | null): void;
   /** Fetches the ranking again (if one is shown). */
   refresh(): void;
+  /**
+   * Workers changed on the live feed: ranks again without a loading state, and holds the new
+   * order back while the pointer is over the list, so a row never moves under a click.
+   */
+  followLive(): void;
   /** The ranking shown, if any. */
   candidates(): Candidates | null;
   state(): DispatchState;
@@ -171,6 +176,10 @@ export function createDispatchSection(options: DispatchOptions): DispatchSection
   let controller: AbortController | null = null;
   /** The worker being assigned, while the request runs. */
   let assigning: number | null = null;
+  /** A live re-ranking in flight, and one that arrived while the pointer was on the list. */
+  let following: AbortController | null = null;
+  let heldBack: Candidates | null = null;
+  let pointerOnList = false;
   let skills: WorkerSkill[] = [];
   let skillsAsked = false;
 
@@ -350,6 +359,9 @@ export function createDispatchSection(options: DispatchOptions): DispatchSection
     if (!shown) return;
     const id = shown.id;
     controller?.abort();
+    following?.abort();
+    following = null;
+    heldBack = null;
     const c = new AbortController();
     controller = c;
     state = 'loading';
@@ -373,6 +385,45 @@ export function createDispatchSection(options: DispatchOptions): DispatchSection
       if (controller === c) controller = null;
     });
   };
+
+  const showAnswer = (next: Candidates): void => {
+    answer = next;
+    render();
+    options.onCandidates(answer);
+  };
+
+  /** Ranks the shown incident again quietly (see `followLive`). */
+  const follow = (): void => {
+    if (!shown || !answer || state !== 'ready' || controller !== null || assigning !== null || following !== null) return;
+    const id = shown.id;
+    const c = new AbortController();
+    following = c;
+    fetchCandidates(id, CANDIDATE_LIMIT, c.signal).then(
+      (next) => {
+        if (c.signal.aborted || !shown || !sameId(shown.id, id) || controller !== null || assigning !== null) return;
+        if (pointerOnList) heldBack = next;
+        else showAnswer(next);
+      },
+      (err: unknown) => {
+        // The next change tries again; a signed-out session is the shell's to handle.
+        if (!isAbort(err, c.signal) && isUnauthenticated(err)) options.onError('dispatch.title', err);
+      },
+    ).finally(() => {
+      if (following === c) following = null;
+    });
+  };
+
+  list.addEventListener('pointerenter', () => {
+    pointerOnList = true;
+  });
+  list.addEventListener('pointerleave', () => {
+    pointerOnList = false;
+    if (heldBack && state === 'ready' && assigning === null) {
+      const next = heldBack;
+      heldBack = null;
+      if (shown && sameId(shown.id, next.incident.id)) showAnswer(next);
+    }
+  });
 
   const assign = async (candidate: Candidate): Promise<void> => {
     if (!answer || !shown || assigning !== null || !canAssign()) return;
@@ -407,6 +458,9 @@ export function createDispatchSection(options: DispatchOptions): DispatchSection
   const clear = (): void => {
     controller?.abort();
     controller = null;
+    following?.abort();
+    following = null;
+    heldBack = null;
     const had = answer !== null || shown !== null;
     shown = null;
     answer = null;
@@ -465,6 +519,9 @@ export function createDispatchSection(options: DispatchOptions): DispatchSection
     },
     refresh() {
       if (shown && canSee() && assigning === null) load();
+    },
+    followLive() {
+      if (canSee()) follow();
     },
     candidates: () => answer,
     state: () => state,

@@ -455,6 +455,8 @@ const refreshHeadline = throttle(() => {
   );
 }, 2000);
 const refreshList = throttle(() => panel.refresh(), 2000);
+/** Workers move every few seconds in a busy city: the ranking follows at most every 5 s. */
+const followWorkers = throttle(() => dispatch.followLive(), 5000);
 const refreshStats = throttle(() => {
   fetchStatsSummary().then(
     (s) => {
@@ -494,11 +496,13 @@ function onChanges(message: ChangesMessage): void {
   if (moved.length > 0) {
     workers.apply(moved);
     workerList.apply(moved);
+    followWorkers();
   }
   if (message.removed_workers?.length) {
     workers.remove(message.removed_workers);
     workerList.remove(message.removed_workers);
     layers.add('workers');
+    followWorkers();
   }
   if (message.removed_incidents?.length) {
     layers.add('incidents');

@@ -318,6 +318,37 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
     assertConsoleErrors();
   });
 
+  it('ranks again as workers move, without a click', async () => {
+    const shown = await shownRanking();
+    const mover = shown.candidates.slice(1).find((c) => typeof c.lon === 'number' && c.distance_m > 300);
+    if (!mover) {
+      console.log(`# no candidate of incident ${incidentId} farther than 300 m to move`);
+      return;
+    }
+    // The pointer off the list: a new order is shown at once (over it, it waits).
+    await page.mouse.move(5, 5);
+    // The worker's device reports a fix beside the case.
+    const at = new Date().toISOString();
+    await api('/api/v1/workers/positions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ positions: [{ worker_id: mover.worker_id, at, lon: shown.incident.lon, lat: shown.incident.lat + 0.0002 }] }),
+    });
+    const moved = await eventually(
+      async () => {
+        const now = await shownRanking();
+        const c = now?.candidates.find((x) => x.worker_id === mover.worker_id);
+        return c && c.distance_m < 100 && c;
+      },
+      { timeout: 30_000, message: `worker ${mover.worker_id} was not ranked again where they now stand` },
+    );
+    const row = page.locator(`#candidate-list .candidate[data-worker-id="${mover.worker_id}"]`);
+    const text = await row.innerText();
+    assert.ok(text.includes(distanceText(moved.distance_m)), `the row shows ${text}`);
+    assert.equal(await page.locator('#dispatch-section').getAttribute('data-state'), 'ready');
+    assertConsoleErrors();
+  });
+
   it('shows a 409 when someone else assigned the case first, and ranks again with the case as it is', async () => {
     const shown = await shownRanking();
     const current = shown.incident.assignee_id;
