@@ -92,7 +92,8 @@ const sameId = (a: number | string | null | undefined, b: number | string | null
 const isAbort = (err: unknown, signal: AbortSignal): boolean =>
   signal.aborted || (err instanceof DOMException && err.name === 'AbortError');
 
-const hasPosition = (c: Candidate): c is Candidate & { lon: number; lat: number } =>
+/** The candidate has a known position (a line can be drawn to them). */
+export const hasPosition = (c: Candidate): c is Candidate & { lon: number; lat: number } =>
   typeof c.lon === 'number' && typeof c.lat === 'number' && Number.isFinite(c.lon) && Number.isFinite(c.lat);
 
 export function groupName(group: string): string {

@@ -44,7 +44,7 @@ import {
   type WorkerProperties,
 } from './api';
 import { addBasemap, hasBasemap, landOpacity, removeBasemap } from './basemap';
-import { candidateLines, createDispatchSection } from './dispatch';
+import { LINE_COUNT, candidateLines, createDispatchSection, hasPosition } from './dispatch';
 import { labelPoints } from './geo';
 import { createHeadline } from './headline';
 import { applyDocumentLang, mapLocale, onLangChange, t, type MessageKey } from './i18n';
@@ -165,6 +165,7 @@ const headline = createHeadline();
 const dispatch = createDispatchSection({
   onCandidates(answer) {
     setDispatchLines(answer);
+    fitCandidates(answer);
   },
   onAssigned() {
     panel.refreshSelected();
@@ -777,8 +778,37 @@ function setDispatchLines(answer: Candidates | null): void {
   setSourceData(DISPATCH_SOURCE, dispatchLines).catch(() => {});
 }
 
-/** Horizontal offset that centres a point in the part of the map the side panels leave visible. */
-function panelOffset(): [number, number] {
+/** The incident whose candidates the map last showed: ranking it again does not move the map. */
+let fittedFor: string | null = null;
+
+/**
+ * Shows the incident and the lines to its top candidates in the part of the map the panels
+ * leave visible, once per incident: a far candidate is otherwise off the screen.
+ */
+function fitCandidates(answer: Candidates | null): void {
+  const id = answer ? String(answer.incident.id) : null;
+  if (id === fittedFor) return;
+  fittedFor = id;
+  if (!answer) return;
+  const ends = answer.candidates.filter(hasPosition).slice(0, LINE_COUNT);
+  if (ends.length === 0) return;
+  const lons = [answer.incident.lon, ...ends.map((c) => c.lon)];
+  const lats = [answer.incident.lat, ...ends.map((c) => c.lat)];
+  const [left, right] = panelEdges();
+  const width = map.getContainer().clientWidth;
+  // A narrow window leaves little map between the panels: fit to the whole map then.
+  const padding = right - left > 240 ? { top: 80, bottom: 60, left: left + 60, right: width - right + 60 } : 40;
+  map.fitBounds(
+    [
+      [Math.min(...lons), Math.min(...lats)],
+      [Math.max(...lons), Math.max(...lats)],
+    ],
+    { padding, maxZoom: 16, duration: 800 },
+  );
+}
+
+/** Where the side panels end and begin: the map between them is what the user sees. */
+function panelEdges(): [number, number] {
   const rect = (selector: string): DOMRect | null => {
     const node = document.querySelector<HTMLElement>(selector);
     if (!node || node.offsetParent === null) return null;
@@ -787,8 +817,13 @@ function panelOffset(): [number, number] {
   const width = map.getContainer().clientWidth;
   const left = rect('.side');
   const right = rect('#side-right');
-  const leftEdge = left ? left.right : 0;
-  const rightEdge = right ? right.left : width;
+  return [left ? left.right : 0, right ? right.left : width];
+}
+
+/** Horizontal offset that centres a point in the part of the map the side panels leave visible. */
+function panelOffset(): [number, number] {
+  const [leftEdge, rightEdge] = panelEdges();
+  const width = map.getContainer().clientWidth;
   return [Math.round((leftEdge + rightEdge) / 2 - width / 2), 0];
 }
 

@@ -185,6 +185,8 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
     // The list changes live (the demo's simulator reports cases): click the item read, by
     // its id, not whichever is first when the click lands.
     incidentId = await page.locator('#incident-list .incident-item').first().getAttribute('data-id');
+    // Zoomed in to the street, where the candidates lie outside the view until the map fits them.
+    await page.evaluate(() => window.__wangge.map.jumpTo({ zoom: 17.5 }));
     await page.locator(`#incident-list .incident-item[data-id="${incidentId}"]`).click();
     await page.locator(`#incident-detail[data-id="${incidentId}"][data-state="ready"]`).waitFor();
     await rankingShown(incidentId);
@@ -211,12 +213,11 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
       { timeout: 60_000, interval: 1000, message: 'the section does not show the ranking of the candidates endpoint' },
     );
     assert.ok(fromApi.candidates.length > 0, `no candidate for incident ${incidentId}`);
-    const shown = await shownRanking();
-    assert.equal(String(shown.incident.id), incidentId);
-
     // each candidate: rank, name, group, distance, caseload/capacity, status, last seen, reasons
-    const rows = await page.locator('#candidate-list .candidate').evaluateAll((nodes) =>
-      nodes.map((n) => ({
+    // (the ranking held and the rows shown read at one moment: the ranking follows the live feed)
+    const { shown, rows } = await page.locator('#candidate-list .candidate').evaluateAll((nodes) => ({
+      shown: window.__wangge.dispatch.candidates(),
+      rows: nodes.map((n) => ({
         id: Number(n.dataset.workerId),
         rank: n.querySelector('.candidate-rank').textContent,
         name: n.querySelector('.candidate-name').textContent,
@@ -232,7 +233,8 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
         opacity: Number(getComputedStyle(n).opacity),
         button: n.querySelector('.candidate-assign') !== null,
       })),
-    );
+    }));
+    assert.equal(String(shown.incident.id), incidentId);
     shown.candidates.forEach((c, i) => {
       const row = rows[i];
       assert.equal(row.id, c.worker_id);
@@ -261,9 +263,12 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
   });
 
   it('draws a line from the incident to each of the top candidates, the first emphasised, labelled with the distance', async () => {
-    const shown = await shownRanking();
+    // (read at one moment: the ranking follows the live feed)
+    const { shown, lines } = await page.evaluate(() => ({
+      shown: window.__wangge.dispatch.candidates(),
+      lines: window.__wangge.dispatch.lines().features,
+    }));
     const positioned = shown.candidates.filter((c) => typeof c.lon === 'number' && typeof c.lat === 'number');
-    const lines = await page.evaluate(() => window.__wangge.dispatch.lines().features);
     const strings = lines.filter((f) => f.geometry.type === 'LineString');
     assert.equal(strings.length, Math.min(5, positioned.length));
     strings.forEach((f, i) => {
@@ -276,6 +281,23 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
       assert.equal(f.properties.label, distanceText(positioned[i].distance_m));
     });
     if (strings.length === 0) return;
+    // Opening the case showed it with the ends of its lines, between the side panels.
+    const outside = await page.evaluate(async () => {
+      const { map } = window.__wangge;
+      await window.__wangge.settled();
+      const ends = window.__wangge.dispatch
+        .lines()
+        .features.filter((f) => f.geometry.type === 'LineString')
+        .flatMap((f) => f.geometry.coordinates);
+      const { clientWidth: width, clientHeight: height } = map.getContainer();
+      const left = document.querySelector('.side')?.getBoundingClientRect().right ?? 0;
+      const right = document.querySelector('#side-right')?.getBoundingClientRect().left ?? width;
+      return ends.filter((c) => {
+        const p = map.project(c);
+        return !(p.x >= left && p.x <= right && p.y >= 0 && p.y <= height);
+      });
+    });
+    assert.deepEqual(outside, [], 'line ends out of view');
     // Drawn on the map: fit the incident and the line ends in view. The live
     // feed may rank the case again meanwhile (a worker moved, a resync), so the
     // drawing is compared with the lines as they are at the moment it is read.
@@ -465,17 +487,24 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal(await page.locator('#dispatch-heading').textContent(), 'Assign');
     assert.equal(await page.locator('#dispatch-refresh').textContent(), 'Refresh');
     assert.equal(await page.locator('#dispatch-message[data-kind="assigned"]').textContent(), `Assigned to ${assigned.name}`);
-    const shown = await shownRanking();
-    const groups = await page.locator('#candidate-list .candidate-group').allTextContents();
+    // The ranking follows the live feed: what it holds and what the list shows are read at
+    // one moment.
+    const { shown, groups, buttons, distances, chips, labels } = await page.evaluate(() => {
+      const texts = (selector) => [...document.querySelectorAll(selector)].map((n) => n.textContent);
+      return {
+        shown: window.__wangge.dispatch.candidates(),
+        groups: texts('#candidate-list .candidate-group'),
+        buttons: texts('#candidate-list .candidate-assign'),
+        distances: texts('#candidate-list .candidate-distance'),
+        chips: texts('#candidate-list .chip'),
+        labels: window.__wangge.dispatch.lines().features.map((f) => f.properties.label),
+      };
+    });
     assert.deepEqual(groups, shown.candidates.map((c) => GROUPS_EN[c.group]));
-    const buttons = await page.locator('#candidate-list .candidate-assign').allTextContents();
     assert.ok(buttons.every((b) => b === 'Assign'), `assign buttons not in English: ${buttons}`);
-    const distances = await page.locator('#candidate-list .candidate-distance').allTextContents();
     assert.deepEqual(distances, shown.candidates.map((c) => (c.distance_m === null ? 'no position' : distanceText(c.distance_m, 'en'))));
-    const chips = await page.locator('#candidate-list .chip').allTextContents();
     assert.ok(chips.every((c) => !/[\u4e00-\u9fff]/.test(c) || shown.candidates.some((k) => c.includes(k.name))), `reasons not in English: ${chips}`);
     // the distances on the map too
-    const labels = await page.evaluate(() => window.__wangge.dispatch.lines().features.map((f) => f.properties.label));
     assert.ok(labels.every((l) => /^[\d,.]+ (m|km)$/.test(l)), `map labels not in English: ${labels}`);
     assert.equal(await page.locator('#side-tab-workers').textContent(), 'Workers');
     await page.locator('#lang-switch').click();
