@@ -725,8 +725,9 @@ async fn the_simulator_reports_walks_and_progresses_cases_through_ordinary_write
         .expect("the audit chain holds");
 }
 
-#[tokio::test]
-async fn a_device_sends_its_positions_over_the_live_socket() {
+/// A small demo served with its dispatch index loaded, and a city-wide dispatcher's token (a
+/// device gateway).
+async fn gateway() -> (TestDb, AppState, SocketAddr, String) {
     let db = TestDb::small_demo().await;
     let state = state(&db).await;
     state.dispatch.ready().await.unwrap();
@@ -734,6 +735,12 @@ async fn a_device_sends_its_positions_over_the_live_socket() {
     let token = db
         .user_token("gateway", Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await;
+    (db, state, address, token)
+}
+
+#[tokio::test]
+async fn a_device_sends_its_positions_over_the_live_socket() {
+    let (db, _state, address, token) = gateway().await;
     let worker: i64 = sqlx::query_scalar("SELECT min(id) FROM grid_worker")
         .fetch_one(&db.pool)
         .await
@@ -798,13 +805,7 @@ async fn a_device_sends_its_positions_over_the_live_socket() {
 /// back (the first cell by code is the one shown).
 #[tokio::test]
 async fn the_feed_shows_workers_as_the_database_has_them() {
-    let db = TestDb::small_demo().await;
-    let state = state(&db).await;
-    state.dispatch.ready().await.unwrap();
-    let address = serve(state.clone()).await;
-    let token = db
-        .user_token("gateway", Role::Dispatcher, AreaCode::Unit("530400".into()))
-        .await;
+    let (db, state, address, token) = gateway().await;
     let workers: Vec<i64> = sqlx::query_scalar(
         "SELECT w.id FROM grid_worker w WHERE w.status = 'available'
            AND EXISTS (SELECT 1 FROM grid_worker_cell wc WHERE wc.worker_id = w.id)
