@@ -64,6 +64,18 @@ impl Server {
         self.state.live.sync(&self.state.pool).await.unwrap();
     }
 
+    /// Runs `sql` outside the server (as the database's owner) and waits until the server
+    /// has heard of it.
+    async fn change_elsewhere(&self, db: &TestDb, sql: &'static str) {
+        sqlx::query(sql).execute(&db.pool).await.unwrap();
+        self.caught_up().await;
+    }
+
+    /// What `GET /api/v1/session` answers `credential` (a cookie or a bearer token).
+    async fn session_status(&self, credential: &str) -> StatusCode {
+        self.get("/api/v1/session", Some(credential)).await.status
+    }
+
     async fn send(&self, request: Request<Body>) -> Reply {
         common::send(&self.state, request).await
     }
@@ -179,10 +191,7 @@ async fn a_browser_signs_in_with_an_httponly_cookie_and_out_again() {
     .unwrap();
     assert_eq!(stored, 0, "no session is stored under its plain token");
 
-    assert_eq!(
-        server.get("/api/v1/session", Some(&cookie)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(server.session_status(&cookie).await, StatusCode::OK);
     assert_eq!(
         server.get("/api/v1/grid-cells", Some(&cookie)).await.status,
         StatusCode::OK
@@ -308,21 +317,19 @@ async fn sessions_end_when_idle_or_old_and_tokens_when_old() {
         .await
         .unwrap();
     assert_eq!(
-        server.get("/api/v1/session", Some(&cookie)).await.status,
+        server.session_status(&cookie).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        server.get("/api/v1/session", Some(&token)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(server.session_status(&token).await, StatusCode::OK);
     // Past its absolute expiry, a token ends too.
-    sqlx::query("UPDATE auth_session SET created_at = now() - interval '40 days', expires_at = now() - interval '1 second'")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    server.caught_up().await;
+    server
+        .change_elsewhere(
+            &db,
+            "UPDATE auth_session SET created_at = now() - interval '40 days', expires_at = now() - interval '1 second'",
+        )
+        .await;
     assert_eq!(
-        server.get("/api/v1/session", Some(&token)).await.status,
+        server.session_status(&token).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -363,7 +370,7 @@ async fn field_devices_get_bearer_tokens_and_disabled_users_lose_them() {
         .unwrap();
     server.caught_up().await;
     assert_eq!(
-        server.get("/api/v1/session", Some(&token)).await.status,
+        server.session_status(&token).await,
         StatusCode::UNAUTHORIZED
     );
     assert!(
@@ -740,34 +747,25 @@ async fn sessions_changed_or_ended_elsewhere_take_effect_when_the_server_hears_o
     assert_eq!(me.json()["role"], "planner");
     assert_eq!(me.json()["area"]["code"], county.as_str());
     // Revoked in SQL: dead after the notice; another user's token lives on.
+    assert_eq!(server.session_status(&second).await, StatusCode::OK);
+    server
+        .change_elsewhere(
+            &db,
+            "UPDATE auth_session SET revoked_at = now()
+             WHERE user_id = (SELECT id FROM app_user WHERE username = 'zhou')",
+        )
+        .await;
     assert_eq!(
-        server.get("/api/v1/session", Some(&second)).await.status,
-        StatusCode::OK
-    );
-    sqlx::query(
-        "UPDATE auth_session SET revoked_at = now()
-         WHERE user_id = (SELECT id FROM app_user WHERE username = 'zhou')",
-    )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    server.caught_up().await;
-    assert_eq!(
-        server.get("/api/v1/session", Some(&token)).await.status,
+        server.session_status(&token).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        server.get("/api/v1/session", Some(&second)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(server.session_status(&second).await, StatusCode::OK);
     // Deleted outright: dead too.
-    sqlx::query("DELETE FROM auth_session")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    server.caught_up().await;
+    server
+        .change_elsewhere(&db, "DELETE FROM auth_session")
+        .await;
     assert_eq!(
-        server.get("/api/v1/session", Some(&second)).await.status,
+        server.session_status(&second).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -779,10 +777,7 @@ async fn a_signed_out_token_is_refused_at_once() {
     let token = db.city_operator().await;
     let server = Server::new(&db).await;
     server.caught_up().await;
-    assert_eq!(
-        server.get("/api/v1/session", Some(&token)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(server.session_status(&token).await, StatusCode::OK);
     let out = server
         .send(
             Request::delete("/api/v1/session")
@@ -793,7 +788,7 @@ async fn a_signed_out_token_is_refused_at_once() {
         .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        server.get("/api/v1/session", Some(&token)).await.status,
+        server.session_status(&token).await,
         StatusCode::UNAUTHORIZED
     );
 }

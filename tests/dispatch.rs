@@ -43,6 +43,12 @@ async fn call(
     send(state, request.body(body).unwrap()).await
 }
 
+/// `POST /api/v1/incidents/{incident}/assignment` with `body`.
+async fn assign(state: &wangge::AppState, token: &str, incident: i64, body: Value) -> Reply {
+    let uri = format!("/api/v1/incidents/{incident}/assignment");
+    call(state, token, Method::POST, &uri, Some(&body)).await
+}
+
 async fn dispatcher(db: &TestDb, name: &str) -> String {
     db.user_token(name, Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await
@@ -368,14 +374,7 @@ async fn candidates_follow_the_ranking_rules() {
     assert_eq!(group_of(&list, s.own).as_deref(), Some("unavailable"));
 
     // Assigning an off-duty worker is refused with the worker's state.
-    let reply = call(
-        &state,
-        &token,
-        Method::POST,
-        &format!("/api/v1/incidents/{incident}/assignment"),
-        Some(&json!({"worker_id": s.own})),
-    )
-    .await;
+    let reply = assign(&state, &token, incident, json!({"worker_id": s.own})).await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.json()["current"]["cover_worker_id"], s.beyond);
 
@@ -471,15 +470,14 @@ async fn concurrent_assignments_have_exactly_one_winner() {
     let cases = unassigned_cases(&db, 500).await;
     assert_eq!(cases.len(), 500);
     settle(&state).await;
-    let assign = |token: &str, case: i64, worker: i64| {
+    let assign_as = |token: &str, case: i64, worker: i64| {
         let (state, token) = (state.clone(), token.to_owned());
         async move {
-            call(
+            assign(
                 &state,
                 &token,
-                Method::POST,
-                &format!("/api/v1/incidents/{case}/assignment"),
-                Some(&json!({"worker_id": worker, "note": "就近交办"})),
+                case,
+                json!({"worker_id": worker, "note": "就近交办"}),
             )
             .await
         }
@@ -488,7 +486,7 @@ async fn concurrent_assignments_have_exactly_one_winner() {
     // 250 races: two dispatchers give the same case to different workers at once.
     for (i, &case) in cases[..250].iter().enumerate() {
         let (wa, wb) = (workers[i % 2], workers[2 + i % 2]);
-        let (ra, rb) = tokio::join!(assign(&a, case, wa), assign(&b, case, wb));
+        let (ra, rb) = tokio::join!(assign_as(&a, case, wa), assign_as(&b, case, wb));
         let (winner, loser, winner_worker) = match (ra.status, rb.status) {
             (StatusCode::OK, StatusCode::CONFLICT) => (ra, rb, wa),
             (StatusCode::CONFLICT, StatusCode::OK) => (rb, ra, wb),
@@ -516,7 +514,10 @@ async fn concurrent_assignments_have_exactly_one_winner() {
             .execute(&db.pool)
             .await
             .unwrap();
-        let (ra, rb) = tokio::join!(assign(&a, pair[0], worker), assign(&b, pair[1], worker));
+        let (ra, rb) = tokio::join!(
+            assign_as(&a, pair[0], worker),
+            assign_as(&b, pair[1], worker)
+        );
         let statuses = [ra.status, rb.status];
         assert!(
             statuses.contains(&StatusCode::OK) && statuses.contains(&StatusCode::CONFLICT),
@@ -610,20 +611,22 @@ async fn workers_accept_and_decline_their_own_cases_and_reassignment_names_the_h
         }
     };
     let before = caseload(mine).await;
-    let assign = |case: i64, worker: i64, replaces: Option<i64>| {
+    let assign_case = |case: i64, worker: i64, replaces: Option<i64>| {
         let (state, token) = (state.clone(), token.clone());
         async move {
-            call(
+            assign(
                 &state,
                 &token,
-                Method::POST,
-                &format!("/api/v1/incidents/{case}/assignment"),
-                Some(&json!({"worker_id": worker, "replaces": replaces})),
+                case,
+                json!({"worker_id": worker, "replaces": replaces}),
             )
             .await
         }
     };
-    assert_eq!(assign(cases[0], mine, None).await.status, StatusCode::OK);
+    assert_eq!(
+        assign_case(cases[0], mine, None).await.status,
+        StatusCode::OK
+    );
     assert_eq!(caseload(mine).await, before + 1);
     assert_eq!(
         state.dispatch.read().get(mine).unwrap().caseload,
@@ -631,10 +634,10 @@ async fn workers_accept_and_decline_their_own_cases_and_reassignment_names_the_h
     );
 
     // A stale view (no assignee) is a conflict; naming the holder reassigns.
-    let stale = assign(cases[0], other, None).await;
+    let stale = assign_case(cases[0], other, None).await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert_eq!(stale.json()["current"]["assignee_id"], mine);
-    let moved = assign(cases[0], other, Some(mine)).await;
+    let moved = assign_case(cases[0], other, Some(mine)).await;
     assert_eq!(moved.status, StatusCode::OK);
     assert_eq!(moved.json()["previous_assignee_id"], mine);
     assert_eq!(caseload(mine).await, before);
@@ -665,7 +668,10 @@ async fn workers_accept_and_decline_their_own_cases_and_reassignment_names_the_h
         "{}",
         reply.status
     );
-    assert_eq!(assign(cases[1], mine, None).await.status, StatusCode::OK);
+    assert_eq!(
+        assign_case(cases[1], mine, None).await.status,
+        StatusCode::OK
+    );
     let reply = call(
         &state,
         &me,
@@ -701,7 +707,10 @@ async fn workers_accept_and_decline_their_own_cases_and_reassignment_names_the_h
         before as u32
     );
 
-    assert_eq!(assign(cases[1], mine, None).await.status, StatusCode::OK);
+    assert_eq!(
+        assign_case(cases[1], mine, None).await.status,
+        StatusCode::OK
+    );
     let reply = call(
         &state,
         &me,
@@ -1166,14 +1175,7 @@ async fn candidates_rank_the_case_as_it_is_now() {
     assert_eq!(ask().await["incident"]["status"], "reported");
     assert_eq!(ask().await["incident"]["status"], "reported", "asked twice");
     // Assigned through the server: the very next answer shows it.
-    let assigned = call(
-        &state,
-        &token,
-        Method::POST,
-        &format!("/api/v1/incidents/{incident}/assignment"),
-        Some(&json!({ "worker_id": scene.own })),
-    )
-    .await;
+    let assigned = assign(&state, &token, incident, json!({ "worker_id": scene.own })).await;
     assert_eq!(assigned.status, StatusCode::OK);
     let now = ask().await;
     assert_eq!(now["incident"]["status"], "assigned");

@@ -92,8 +92,7 @@ const sameId = (a: number | string | null | undefined, b: number | string | null
 const isAbort = (err: unknown, signal: AbortSignal): boolean =>
   signal.aborted || (err instanceof DOMException && err.name === 'AbortError');
 
-/** The candidate has a known position (a line can be drawn to them). */
-export const hasPosition = (c: Candidate): c is Candidate & { lon: number; lat: number } =>
+const hasPosition = (c: Candidate): c is Candidate & { lon: number; lat: number } =>
   typeof c.lon === 'number' && typeof c.lat === 'number' && Number.isFinite(c.lon) && Number.isFinite(c.lat);
 
 export function groupName(group: string): string {
@@ -115,6 +114,11 @@ function refusal(candidate: Candidate): MessageKey | null {
   return null;
 }
 
+/** The candidates a line is drawn to: the first `LINE_COUNT` that have a position, best first. */
+export function lineTargets(answer: Candidates): (Candidate & { lon: number; lat: number })[] {
+  return answer.candidates.filter(hasPosition).slice(0, LINE_COUNT);
+}
+
 /**
  * The map's dispatch lines: from the incident to each of the first
  * `LINE_COUNT` candidates that have a position (best first; the first one
@@ -124,28 +128,25 @@ export function candidateLines(answer: Candidates | null): FeatureCollection<Lin
   const features: Feature<LineString | Point>[] = [];
   if (answer) {
     const from: [number, number] = [answer.incident.lon, answer.incident.lat];
-    answer.candidates
-      .filter(hasPosition)
-      .slice(0, LINE_COUNT)
-      .forEach((c, i) => {
-        const properties = {
-          worker_id: c.worker_id,
-          rank: c.rank,
-          top: i === 0,
-          dimmed: isDimmed(c),
-          label: c.distance_m === null ? '' : formatDistance(c.distance_m),
-        };
-        features.push({
-          type: 'Feature',
-          geometry: { type: 'LineString', coordinates: [from, [c.lon, c.lat]] },
-          properties: { ...properties, id: `line-${c.worker_id}` },
-        });
-        features.push({
-          type: 'Feature',
-          geometry: { type: 'Point', coordinates: [(from[0] + c.lon) / 2, (from[1] + c.lat) / 2] },
-          properties: { ...properties, id: `label-${c.worker_id}` },
-        });
+    lineTargets(answer).forEach((c, i) => {
+      const properties = {
+        worker_id: c.worker_id,
+        rank: c.rank,
+        top: i === 0,
+        dimmed: isDimmed(c),
+        label: c.distance_m === null ? '' : formatDistance(c.distance_m),
+      };
+      features.push({
+        type: 'Feature',
+        geometry: { type: 'LineString', coordinates: [from, [c.lon, c.lat]] },
+        properties: { ...properties, id: `line-${c.worker_id}` },
       });
+      features.push({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [(from[0] + c.lon) / 2, (from[1] + c.lat) / 2] },
+        properties: { ...properties, id: `label-${c.worker_id}` },
+      });
+    });
   }
   return { type: 'FeatureCollection', features };
 }

@@ -44,7 +44,7 @@ import {
   type WorkerProperties,
 } from './api';
 import { addBasemap, hasBasemap, landOpacity, removeBasemap } from './basemap';
-import { LINE_COUNT, candidateLines, createDispatchSection, hasPosition } from './dispatch';
+import { candidateLines, createDispatchSection, lineTargets } from './dispatch';
 import { labelPoints } from './geo';
 import { createHeadline } from './headline';
 import { applyDocumentLang, mapLocale, onLangChange, t, type MessageKey } from './i18n';
@@ -790,7 +790,7 @@ function fitCandidates(answer: Candidates | null): void {
   if (id === fittedFor) return;
   fittedFor = id;
   if (!answer) return;
-  const ends = answer.candidates.filter(hasPosition).slice(0, LINE_COUNT);
+  const ends = lineTargets(answer);
   if (ends.length === 0) return;
   const lons = [answer.incident.lon, ...ends.map((c) => c.lon)];
   const lats = [answer.incident.lat, ...ends.map((c) => c.lat)];

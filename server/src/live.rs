@@ -19,16 +19,17 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::auth::cache::SessionCache;
+use crate::dispatch::candidates::status_name;
 use crate::dispatch::{CellCodes, Dispatch};
 use crate::tile_cache::TileCache;
 use crate::tile_layers::TileLayer;
-use wangge_analysis::dispatch::WorkerStatus;
 
 pub const CHANNEL: &str = "wangge_change";
 
@@ -325,6 +326,9 @@ impl LiveHub {
         let mut incident_ids = BTreeSet::new();
         let mut worker_ids = BTreeSet::new();
         let mut worker_versions = Vec::new();
+        // Workers named by a notice without a version (deleted, gone stale): the index is not
+        // told of those by version, so they are read.
+        let mut unversioned = BTreeSet::new();
         let mut plan_changed = false;
         let mut layers = BTreeSet::new();
         let mut tokens = Vec::new();
@@ -352,6 +356,9 @@ impl LiveHub {
                 "worker" => {
                     worker_ids.extend(n.id);
                     worker_versions.extend(n.id.map(|id| (id, n.v)));
+                    if n.v.is_none() {
+                        unversioned.extend(n.id);
+                    }
                     if let Some(b) = b {
                         self.cache.invalidate(TileLayer::Workers, b);
                     }
@@ -427,18 +434,11 @@ impl LiveHub {
             let worker_ids: Vec<i64> = worker_ids.into_iter().collect();
             let (mut known, mut removed_workers, to_read) = match self.dispatch.get() {
                 Some(dispatch) if index_current => {
-                    // A notice without a version (a position gone stale, a worker deleted)
-                    // is read: the index is not told of those by version.
-                    let unversioned: BTreeSet<i64> = worker_versions
-                        .iter()
-                        .filter(|(_, v)| v.is_none())
-                        .map(|(id, _)| *id)
-                        .collect();
-                    let (versioned, unversioned): (Vec<i64>, Vec<i64>) =
+                    let (versioned, mut unknown): (Vec<i64>, Vec<i64>) =
                         worker_ids.iter().partition(|id| !unversioned.contains(id));
-                    let (states, gone, mut unknown) =
-                        worker_states(dispatch, &versioned, now_s(), self.stale_after);
-                    unknown.extend(unversioned);
+                    let (states, gone, undescribed) =
+                        worker_states(dispatch, &versioned, Utc::now().timestamp());
+                    unknown.extend(undescribed);
                     (states, gone, unknown)
                 }
                 _ => (Vec::new(), Vec::new(), worker_ids.clone()),
@@ -538,12 +538,6 @@ impl LiveHub {
     }
 }
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// The live map's states of the workers `ids`, built from the dispatch index once it holds
 /// them as their notices name them: the states, the ids the index no longer has (deleted),
 /// and the ids it cannot describe exactly, to be read from the database: a worker with a
@@ -553,9 +547,8 @@ fn worker_states(
     dispatch: &Dispatch,
     ids: &[i64],
     now: i64,
-    stale_after: Duration,
 ) -> (Vec<WorkerState>, Vec<i64>, Vec<i64>) {
-    let stale_after_s = i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX);
+    let stale_after_s = i64::try_from(dispatch.stale_after.as_secs()).unwrap_or(i64::MAX);
     let (index, cells) = (dispatch.read(), dispatch.cells());
     let (mut states, mut gone, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
     for &id in ids {
@@ -580,12 +573,7 @@ fn worker_states(
             id,
             lon: worker.position.map(|p| p.lon),
             lat: worker.position.map(|p| p.lat),
-            status: match worker.status {
-                WorkerStatus::Available => "available",
-                WorkerStatus::Busy => "busy",
-                WorkerStatus::OffDuty => "off_duty",
-            }
-            .to_owned(),
+            status: status_name(worker.status).to_owned(),
             stale: worker.is_stale(now, stale_after_s),
             last_seen: worker.seen_at,
             cell_code: codes.first().map(|(_, c)| c.code.clone()),
