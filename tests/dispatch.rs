@@ -108,7 +108,8 @@ async fn report(state: &wangge::AppState, token: &str, at: (f64, f64), category:
     reply.json()["id"].as_i64().unwrap()
 }
 
-async fn candidates(state: &wangge::AppState, token: &str, incident: i64) -> Vec<Value> {
+/// The whole answer of `GET …/candidates?limit=10`: the case as ranked, and the ranking.
+async fn ranking(state: &wangge::AppState, token: &str, incident: i64) -> Value {
     let reply = call(
         state,
         token,
@@ -123,7 +124,14 @@ async fn candidates(state: &wangge::AppState, token: &str, incident: i64) -> Vec
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
-    reply.json()["candidates"].as_array().unwrap().clone()
+    reply.json()
+}
+
+async fn candidates(state: &wangge::AppState, token: &str, incident: i64) -> Vec<Value> {
+    ranking(state, token, incident).await["candidates"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn first(list: &[Value]) -> (i64, String) {
@@ -1160,18 +1168,7 @@ async fn candidates_rank_the_case_as_it_is_now() {
     let scene = scene(&db).await;
     let incident = report(&state, &token, scene.point, "medical").await;
     settle(&state).await;
-    let ask = || async {
-        let reply = call(
-            &state,
-            &token,
-            Method::GET,
-            &format!("/api/v1/incidents/{incident}/candidates?limit=10"),
-            None,
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::OK);
-        reply.json()
-    };
+    let ask = || ranking(&state, &token, incident);
     assert_eq!(ask().await["incident"]["status"], "reported");
     assert_eq!(ask().await["incident"]["status"], "reported", "asked twice");
     // Assigned through the server: the very next answer shows it.
