@@ -49,6 +49,18 @@ async fn assign(state: &wangge::AppState, token: &str, incident: i64, body: Valu
     call(state, token, Method::POST, &uri, Some(&body)).await
 }
 
+/// A token of a dispatcher for the township of `incident`.
+async fn township_dispatcher(db: &TestDb, name: &str, incident: i64) -> String {
+    let township: String =
+        sqlx::query_scalar("SELECT left(area_code, 9) FROM incident WHERE id = $1")
+            .bind(incident)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    db.user_token(name, Role::Dispatcher, AreaCode::Unit(township))
+        .await
+}
+
 async fn dispatcher(db: &TestDb, name: &str) -> String {
     db.user_token(name, Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await
@@ -283,19 +295,7 @@ async fn candidates_follow_the_ranking_rules() {
     assert!((metres - 3_000.0).abs() < 5.0, "{metres}");
 
     // A township's dispatcher sees (and may assign) only the township's workers.
-    let township_code: String =
-        sqlx::query_scalar("SELECT left(area_code, 9) FROM incident WHERE id = $1")
-            .bind(incident)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    let local = db
-        .user_token(
-            "township-dispatcher",
-            Role::Dispatcher,
-            AreaCode::Unit(township_code),
-        )
-        .await;
+    let local = township_dispatcher(&db, "township-dispatcher", incident).await;
     let seen: Vec<i64> = candidates(&state, &local, incident)
         .await
         .iter()
@@ -1042,19 +1042,7 @@ async fn untouched_cases_go_to_the_top_candidate_where_a_rule_says_so() {
     let operator = db.city_operator().await;
     let refused = call(&state, &operator, Method::PUT, rules, Some(&rule(&county))).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let township_code: String =
-        sqlx::query_scalar("SELECT left(area_code, 9) FROM incident WHERE id = $1")
-            .bind(before_rule)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    let local = db
-        .user_token(
-            "township-dispatcher",
-            Role::Dispatcher,
-            AreaCode::Unit(township_code),
-        )
-        .await;
+    let local = township_dispatcher(&db, "township-dispatcher", before_rule).await;
     let outside = call(&state, &local, Method::PUT, rules, Some(&rule(&county))).await;
     assert_eq!(
         outside.status,
@@ -1207,15 +1195,7 @@ async fn candidates_rank_the_case_as_it_is_now() {
     );
     // Taken out of a township dispatcher's area (as a redrawn boundary might): gone from
     // their view once the notice is in.
-    let township: String =
-        sqlx::query_scalar("SELECT left(area_code, 9) FROM incident WHERE id = $1")
-            .bind(incident)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    let local = db
-        .user_token("lin", Role::Dispatcher, AreaCode::Unit(township))
-        .await;
+    let local = township_dispatcher(&db, "lin", incident).await;
     let uri = format!("/api/v1/incidents/{incident}/candidates");
     let reply = call(&state, &local, Method::GET, &uri, None).await;
     assert_eq!(reply.status, StatusCode::OK, "inside their township");
