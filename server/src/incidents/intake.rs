@@ -196,9 +196,13 @@ pub async fn route_points(
                            AND ST_Intersects(a.geom, t.g) ORDER BY a.id LIMIT 1)) AS county_id
              FROM t
          )
+         -- The code by key, row by row: a join here was planned as a hash of every unit,
+         -- read whole for each group of reports.
          SELECT c.ord, c.grid_cell_id, c.village_id, c.township_id, c.county_id,
-                coalesce(a.code, '') AS area_code
-         FROM c LEFT JOIN admin_unit a ON a.id = coalesce(c.village_id, c.township_id, c.county_id)
+                coalesce((SELECT a.code FROM admin_unit a
+                          WHERE a.id = coalesce(c.village_id, c.township_id, c.county_id)), '')
+                    AS area_code
+         FROM c
          ORDER BY c.ord",
     )
     .bind(points.iter().map(|p| p.lon()).collect::<Vec<_>>())
@@ -606,7 +610,9 @@ async fn duplicates_of(
                -- longitude is the shorter one: the box holds every case within the metres).
                AND ST_DWithin(o.geom, i.geom,
                               c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
-               AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m)
+               -- On the sphere: the radius is a rule of thumb, and the spheroid's 0.5% more
+               -- precision cost a fifth of this search.
+               AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m, false)
                -- Only cases the caller may see.
                AND o.area_code LIKE s.prefix || '%' AND (s.cell IS NULL OR o.grid_cell_id = s.cell)
              -- Nearest on the map first, from the index of open cases, so the search stops
@@ -614,7 +620,7 @@ async fn duplicates_of(
              ORDER BY o.geom <-> i.geom, o.id
              LIMIT 5) d
          WHERE i.location_method <> 'area'
-         ORDER BY s.ord, ST_Distance(d.geom::geography, i.geom::geography), d.id",
+         ORDER BY s.ord, ST_Distance(d.geom::geography, i.geom::geography, false), d.id",
     )
     .bind(cases.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(cases.iter().map(|(_, c)| c.area.prefix.as_str()).collect::<Vec<_>>())
