@@ -585,9 +585,9 @@ pub async fn possible_duplicates(
 /// category's radius and time window that the caller may see: `(case, possible duplicate)`
 /// pairs, at most 5 a case, nearest first. The five are the nearest in degrees, which at
 /// Yuxi's latitude count a metre east about 9% more than a metre north; with more than five
-/// candidates in reach, the fifth may be one a little farther on the ground than another. With `earlier_only`, only cases reported before
-/// it (what a report sent alone would find). Cases placed only by their unit are too vague to
-/// compare.
+/// candidates in reach, the fifth may be one a little farther on the ground than another.
+/// With `earlier_only`, only cases reported before it (what a report sent alone would find).
+/// Cases placed only by their unit are too vague to compare.
 async fn duplicates_of(
     conn: &mut PgConnection,
     cases: &[(i64, &Caller)],
