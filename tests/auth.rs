@@ -17,10 +17,11 @@ use wangge::config::{AuthConfig, Config, DatabaseConfig};
 use common::{PASSWORD, Reply, TestDb};
 
 /// Every route that serves data; each must refuse a caller without credentials.
-const DATA_ROUTES: [&str; 17] = [
+const DATA_ROUTES: [&str; 18] = [
     "/api/v1/incidents",
     "/api/v1/incidents/1",
     "/api/v1/incident-categories",
+    "/api/v1/incident-deadlines",
     "/api/v1/stats/headline",
     "/api/v1/workers",
     "/api/v1/client-config",

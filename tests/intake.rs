@@ -1047,3 +1047,540 @@ async fn escalating_a_case_that_already_moved_is_a_conflict() {
     .await;
     assert_eq!(fresh.json()["tier"], "county");
 }
+
+/// A user who administers the whole city.
+async fn city_admin(db: &TestDb) -> String {
+    db.user_token("admin", Role::Admin, AreaCode::Unit("530400".into()))
+        .await
+}
+
+/// `method` on `uri` as `token`, with a JSON body if given.
+async fn call(
+    state: &wangge::AppState,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Option<&Value>,
+) -> Reply {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let request = match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    };
+    send(state, request.unwrap()).await
+}
+
+/// Hours between case `id`'s report and its deadline.
+async fn hours_given(db: &TestDb, id: i64) -> f64 {
+    sqlx::query_scalar(
+        "SELECT extract(epoch FROM due_at - reported_at)::float8 / 3600 FROM incident WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// The deadline rules as the database holds them, in the API's order and shape.
+async fn deadline_rules(db: &TestDb) -> Value {
+    let rows: Vec<(Option<String>, String, String, i32)> = sqlx::query_as(
+        // By the enums' own order (qualified: the bare names would sort the text).
+        "SELECT d.category, d.severity::text, d.tier::text, d.hours FROM incident_deadline d
+         ORDER BY d.category NULLS FIRST, d.severity, d.tier",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(category, severity, tier, hours)| {
+            json!({"category": category, "severity": severity, "tier": tier, "hours": hours})
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_city_admin_sets_deadlines_and_new_cases_are_given_them() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = dispatcher(&db).await;
+    let admin = city_admin(&db).await;
+    let (lon, lat, _, _) = point_in_a_cell(&db, 5).await;
+
+    // Everyone signed in reads the rules; every severity and tier has a default.
+    let listed = call(&state, &token, "GET", "/api/v1/incident-deadlines", None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.json(), deadline_rules(&db).await);
+    let defaults = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["category"].is_null())
+        .count();
+    assert_eq!(defaults, 4 * 4);
+
+    // The default for moderate cases at the village tier: 5 h.
+    let rule = json!({"severity": "moderate", "tier": "village", "hours": 5});
+    let set = call(
+        &state,
+        &admin,
+        "PUT",
+        "/api/v1/incident-deadlines",
+        Some(&rule),
+    )
+    .await;
+    assert_eq!(
+        set.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&set.body)
+    );
+    assert_eq!(
+        set.json(),
+        json!({"category": null, "severity": "moderate", "tier": "village", "hours": 5})
+    );
+    let under_default = report(&state, &token, &report_at(lon, lat)).await;
+    assert!((hours_given(&db, under_default).await - 5.0).abs() < 1e-6);
+
+    // Neighbour disputes get 3 h of their own; other categories keep the default.
+    let own =
+        json!({"category": "neighbour", "severity": "moderate", "tier": "village", "hours": 3});
+    let set = call(
+        &state,
+        &admin,
+        "PUT",
+        "/api/v1/incident-deadlines",
+        Some(&own),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(set.json(), own);
+    let neighbour = report(&state, &token, &report_at(lon, lat)).await;
+    assert!((hours_given(&db, neighbour).await - 3.0).abs() < 1e-6);
+    let mut traffic = report_at(lon, lat);
+    traffic["category"] = json!("traffic");
+    let traffic = report(&state, &token, &traffic).await;
+    assert!((hours_given(&db, traffic).await - 5.0).abs() < 1e-6);
+    // Setting it again changes it in place rather than adding a second rule.
+    let own_later =
+        json!({"category": "neighbour", "severity": "moderate", "tier": "village", "hours": 2});
+    let rules_before = db.count("incident_deadline").await;
+    let set = call(
+        &state,
+        &admin,
+        "PUT",
+        "/api/v1/incident-deadlines",
+        Some(&own_later),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(db.count("incident_deadline").await, rules_before);
+
+    // Dropping the category's rule brings the default back; open cases keep what they got.
+    let uri = "/api/v1/incident-deadlines?category=neighbour&severity=moderate&tier=village";
+    let dropped = call(&state, &admin, "DELETE", uri, None).await;
+    assert_eq!(dropped.status, StatusCode::NO_CONTENT);
+    let after_drop = report(&state, &token, &report_at(lon, lat)).await;
+    assert!((hours_given(&db, after_drop).await - 5.0).abs() < 1e-6);
+    assert!((hours_given(&db, neighbour).await - 3.0).abs() < 1e-6);
+    let again = call(&state, &admin, "DELETE", uri, None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    let audited: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT username, action, object_type, object_id FROM audit_log
+         WHERE object_type = 'incident_deadline' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let audited: Vec<(&str, &str, &str, &str)> = audited
+        .iter()
+        .map(|(u, a, t, o)| (u.as_str(), a.as_str(), t.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            (
+                "admin",
+                "set_deadline:5h",
+                "incident_deadline",
+                "*/moderate/village"
+            ),
+            (
+                "admin",
+                "set_deadline:3h",
+                "incident_deadline",
+                "neighbour/moderate/village"
+            ),
+            (
+                "admin",
+                "set_deadline:2h",
+                "incident_deadline",
+                "neighbour/moderate/village"
+            ),
+            (
+                "admin",
+                "drop_deadline",
+                "incident_deadline",
+                "neighbour/moderate/village"
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_city_admin_sets_how_near_a_report_must_be_to_look_like_a_duplicate() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = dispatcher(&db).await;
+    let admin = city_admin(&db).await;
+    let (lon, lat, _, _) = point_in_a_cell(&db, 33).await;
+    let reach = |body: Value| {
+        let (state, admin) = (state.clone(), admin.clone());
+        async move {
+            let uri = "/api/v1/incident-categories/neighbour";
+            call(&state, &admin, "PATCH", uri, Some(&body)).await
+        }
+    };
+
+    // 20 m: a report about 40 m east of the first is another matter.
+    let window_before: i32 = sqlx::query_scalar(
+        "SELECT duplicate_window_hours FROM incident_category WHERE code = 'neighbour'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let narrowed = reach(json!({"duplicate_radius_m": 20})).await;
+    assert_eq!(
+        narrowed.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&narrowed.body)
+    );
+    assert_eq!(narrowed.json()["duplicate_radius_m"], 20);
+    assert_eq!(narrowed.json()["duplicate_window_hours"], window_before);
+    let first = report(&state, &token, &report_at(lon, lat)).await;
+    let apart = post(
+        &state,
+        &token,
+        "/api/v1/incidents",
+        &report_at(lon + 0.0004, lat),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(apart["possible_duplicates"], json!([]));
+
+    // 100 m: the same place now looks like both earlier reports, nearest first.
+    assert_eq!(
+        reach(json!({"duplicate_radius_m": 100})).await.status,
+        StatusCode::OK
+    );
+    let near = post(
+        &state,
+        &token,
+        "/api/v1/incidents",
+        &report_at(lon + 0.0004, lat),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(near["possible_duplicates"], json!([apart["id"], first]));
+
+    // A one-hour window: a first report two hours old is out of it.
+    assert_eq!(
+        reach(json!({"duplicate_window_hours": 1})).await.status,
+        StatusCode::OK
+    );
+    sqlx::query("UPDATE incident SET reported_at = reported_at - interval '2 hours', updated_at = updated_at - interval '2 hours', due_at = due_at - interval '2 hours' WHERE id = $1")
+        .bind(first)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let later = post(
+        &state,
+        &token,
+        "/api/v1/incidents",
+        &report_at(lon, lat),
+        None,
+    )
+    .await
+    .json();
+    let suggested = later["possible_duplicates"].as_array().unwrap();
+    assert!(!suggested.contains(&json!(first)), "{suggested:?}");
+    assert!(suggested.contains(&apart["id"]), "{suggested:?}");
+
+    let (_, categories) =
+        common::get_as_bearer(&state, &token, "/api/v1/incident-categories").await;
+    let neighbour = categories
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "neighbour")
+        .unwrap();
+    assert_eq!(neighbour["duplicate_radius_m"], 100);
+    assert_eq!(neighbour["duplicate_window_hours"], 1);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE object_type = 'incident_category' AND object_id = 'neighbour' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        [
+            format!("set_duplicate_reach:20m/{window_before}h"),
+            format!("set_duplicate_reach:100m/{window_before}h"),
+            "set_duplicate_reach:100m/1h".to_owned(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let admin = city_admin(&db).await;
+    let county_admin = db
+        .user_token("county-admin", Role::Admin, AreaCode::Unit("530402".into()))
+        .await;
+    let dispatcher = dispatcher(&db).await;
+    let rules = || async {
+        (
+            deadline_rules(&db).await,
+            sqlx::query_as::<_, (String, i32, i32)>(
+                "SELECT code, duplicate_radius_m, duplicate_window_hours FROM incident_category ORDER BY code",
+            )
+            .fetch_all(&db.pool)
+            .await
+            .unwrap(),
+            db.count("audit_log").await,
+        )
+    };
+    let before = rules().await;
+    let good = json!({"severity": "minor", "tier": "county", "hours": 1});
+    let drop_uri = "/api/v1/incident-deadlines?category=medical&severity=major&tier=village";
+
+    // Who, method, URI, body, and the status and problem type expected.
+    type Refusal<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<Value>,
+        StatusCode,
+        &'a str,
+    );
+    let refused: Vec<Refusal> = vec![
+        (
+            "dispatcher",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(good.clone()),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            "county admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(good.clone()),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            "county admin",
+            "DELETE",
+            drop_uri,
+            None,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            "dispatcher",
+            "PATCH",
+            "/api/v1/incident-categories/land",
+            Some(json!({"duplicate_radius_m": 10})),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!({"severity": "minor", "tier": "county", "hours": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!({"severity": "minor", "tier": "county", "hours": 8761})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!({"category": "nope", "severity": "minor", "tier": "county", "hours": 4})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!({"severity": "huge", "tier": "county", "hours": 4})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!({"severity": "minor", "tier": "planet", "hours": 4})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!({"severity": "minor", "tier": "county"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!({"severity": "minor", "tier": "county", "hours": 4, "area": "530402"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+        ),
+        (
+            "admin",
+            "PUT",
+            "/api/v1/incident-deadlines",
+            Some(json!("minor")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+        ),
+        (
+            "admin",
+            "DELETE",
+            "/api/v1/incident-deadlines?severity=major&tier=village",
+            None,
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            "admin",
+            "DELETE",
+            "/api/v1/incident-deadlines?category=land&severity=major&tier=village",
+            None,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            "admin",
+            "DELETE",
+            "/api/v1/incident-deadlines?category=medical&severity=major&tier=moon",
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+        ),
+        (
+            "admin",
+            "PATCH",
+            "/api/v1/incident-categories/land",
+            Some(json!({"duplicate_radius_m": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "admin",
+            "PATCH",
+            "/api/v1/incident-categories/land",
+            Some(json!({"duplicate_radius_m": 50001})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "admin",
+            "PATCH",
+            "/api/v1/incident-categories/land",
+            Some(json!({"duplicate_window_hours": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "admin",
+            "PATCH",
+            "/api/v1/incident-categories/land",
+            Some(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "admin",
+            "PATCH",
+            "/api/v1/incident-categories/land",
+            Some(json!({"name_zh": "土地"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+        ),
+        (
+            "admin",
+            "PATCH",
+            "/api/v1/incident-categories/nope",
+            Some(json!({"duplicate_radius_m": 10})),
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+    ];
+    for (who, method, uri, body, status, problem) in refused {
+        let token = match who {
+            "admin" => &admin,
+            "county admin" => &county_admin,
+            _ => &dispatcher,
+        };
+        let reply = call(&state, token, method, uri, body.as_ref()).await;
+        let what = format!("{who} {method} {uri} {body:?}");
+        assert_eq!(
+            reply.status,
+            status,
+            "{what}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.content_type(), "application/problem+json", "{what}");
+        assert_eq!(
+            reply.json()["type"],
+            format!("/problems/{problem}"),
+            "{what}"
+        );
+        assert_eq!(rules().await, before, "{what} changed something");
+    }
+
+    // A body that is not JSON at all, or not declared as JSON.
+    for content_type in ["application/json", "text/plain"] {
+        let request = Request::put("/api/v1/incident-deadlines")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from("{\"severity\": \"minor\", \"tier\""))
+            .unwrap();
+        let reply = send(&state, request).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{content_type}"
+        );
+        assert_eq!(rules().await, before);
+    }
+}

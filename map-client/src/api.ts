@@ -302,6 +302,9 @@ export interface IncidentCategory {
   code: string;
   name_zh: string;
   name_en: string;
+  /** How near (metres) and how recent (hours) another open report must be to be suggested as a duplicate. */
+  duplicate_radius_m: number;
+  duplicate_window_hours: number;
 }
 
 /** One row of `GET /api/v1/incidents` (times RFC 3339 UTC). */

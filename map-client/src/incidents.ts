@@ -11,7 +11,7 @@
 //     manual, or area: only its unit known, waiting to be placed: flagged
 //     待定位 in the list and the details), location_precision_m, address,
 //     channel, leader (包案领导), duplicate_of, possible_duplicates
-//   GET /api/v1/incident-categories → [{code, name_zh, name_en}]
+//   GET /api/v1/incident-categories → [{code, name_zh, name_en, duplicate_radius_m, duplicate_window_hours}]
 //
 // The status, tier and category filters also apply to the map's incident
 // tiles (`onFilterChange`); the text search only to the list. Times are

@@ -1,7 +1,7 @@
 //! Incidents: `POST /api/v1/incidents` (a report, idempotent with `Idempotency-Key`),
 //! `GET /api/v1/incidents` (filtered, paged), `GET /api/v1/incidents/{id}` (details and
-//! timeline), `POST /api/v1/incidents/{id}/actions` (the lifecycle) and
-//! `GET /api/v1/incident-categories`.
+//! timeline) and `POST /api/v1/incidents/{id}/actions` (the lifecycle). The categories and
+//! deadlines cases are held to are in [`crate::api::incident_rules`].
 //!
 //! Reporters are personal data: only dispatchers (who call them back) and grid workers (who
 //! visit them) see them, masked unless they ask `?reveal=true`; each such read is audited in
@@ -35,7 +35,6 @@ pub fn router() -> Router<AppState> {
         .route("/incidents", get(list).post(create))
         .route("/incidents/{id}", get(one))
         .route("/incidents/{id}/actions", post(act))
-        .route("/incident-categories", get(categories))
 }
 
 const OPEN: &str = "('reported', 'assigned', 'accepted', 'in_progress')";
@@ -667,21 +666,4 @@ async fn act(
     })
     .await?;
     Ok(Json(details))
-}
-
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct Category {
-    code: String,
-    name_zh: String,
-    name_en: String,
-}
-
-async fn categories(
-    State(state): State<AppState>,
-    _caller: Caller,
-) -> Result<Json<Vec<Category>>, ApiError> {
-    let rows = sqlx::query_as("SELECT code, name_zh, name_en FROM incident_category ORDER BY code")
-        .fetch_all(&state.pool)
-        .await?;
-    Ok(Json(rows))
 }

@@ -9,6 +9,7 @@ mod geocode;
 mod grid_cells;
 mod health;
 mod households;
+mod incident_rules;
 mod incidents;
 pub mod intake_queue;
 mod live;
@@ -127,6 +128,7 @@ pub fn app(state: AppState) -> Router {
         .merge(households::router())
         .merge(live::router())
         .merge(incidents::router())
+        .merge(incident_rules::router())
         .merge(workers::router())
         .merge(dispatch::router())
         .merge(geocode::router())
