@@ -5,8 +5,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use wangge::auth::Role;
@@ -14,7 +13,7 @@ use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
 use wangge_analysis::sphere::{LonLat, haversine_m};
 
-use common::{Reply, TestDb, send};
+use common::{Reply, TestDb, call};
 
 async fn state(db: &TestDb) -> wangge::AppState {
     let config = Config::for_database(DatabaseConfig::External { url: db.url() });
@@ -25,22 +24,6 @@ async fn state(db: &TestDb) -> wangge::AppState {
         .await
         .expect("the dispatch index loads");
     state
-}
-
-async fn call(
-    state: &wangge::AppState,
-    token: &str,
-    method: Method,
-    uri: &str,
-    body: Option<&Value>,
-) -> Reply {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/json");
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    send(state, request.body(body).unwrap()).await
 }
 
 /// `POST /api/v1/incidents/{incident}/assignment` with `body`.

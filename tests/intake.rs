@@ -9,13 +9,13 @@ mod common;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
 
-use common::{Reply, TestDb, send};
+use common::{Reply, TestDb, call, send};
 
 async fn state(db: &TestDb) -> wangge::AppState {
     state_with(db, |_| {}).await
@@ -1054,27 +1054,6 @@ async fn city_admin(db: &TestDb) -> String {
         .await
 }
 
-/// `method` on `uri` as `token`, with a JSON body if given.
-async fn call(
-    state: &wangge::AppState,
-    token: &str,
-    method: &str,
-    uri: &str,
-    body: Option<&Value>,
-) -> Reply {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
-    let request = match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => request.body(Body::empty()),
-    };
-    send(state, request.unwrap()).await
-}
-
 /// Hours between case `id`'s report and its deadline.
 async fn hours_given(db: &TestDb, id: i64) -> f64 {
     sqlx::query_scalar(
@@ -1112,7 +1091,14 @@ async fn a_city_admin_sets_deadlines_and_new_cases_are_given_them() {
     let (lon, lat, _, _) = point_in_a_cell(&db, 5).await;
 
     // Everyone signed in reads the rules; every severity and tier has a default.
-    let listed = call(&state, &token, "GET", "/api/v1/incident-deadlines", None).await;
+    let listed = call(
+        &state,
+        &token,
+        Method::GET,
+        "/api/v1/incident-deadlines",
+        None,
+    )
+    .await;
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(listed.json(), deadline_rules(&db).await);
     let defaults = listed
@@ -1129,7 +1115,7 @@ async fn a_city_admin_sets_deadlines_and_new_cases_are_given_them() {
     let set = call(
         &state,
         &admin,
-        "PUT",
+        Method::PUT,
         "/api/v1/incident-deadlines",
         Some(&rule),
     )
@@ -1153,7 +1139,7 @@ async fn a_city_admin_sets_deadlines_and_new_cases_are_given_them() {
     let set = call(
         &state,
         &admin,
-        "PUT",
+        Method::PUT,
         "/api/v1/incident-deadlines",
         Some(&own),
     )
@@ -1173,7 +1159,7 @@ async fn a_city_admin_sets_deadlines_and_new_cases_are_given_them() {
     let set = call(
         &state,
         &admin,
-        "PUT",
+        Method::PUT,
         "/api/v1/incident-deadlines",
         Some(&own_later),
     )
@@ -1183,12 +1169,12 @@ async fn a_city_admin_sets_deadlines_and_new_cases_are_given_them() {
 
     // Dropping the category's rule brings the default back; open cases keep what they got.
     let uri = "/api/v1/incident-deadlines?category=neighbour&severity=moderate&tier=village";
-    let dropped = call(&state, &admin, "DELETE", uri, None).await;
+    let dropped = call(&state, &admin, Method::DELETE, uri, None).await;
     assert_eq!(dropped.status, StatusCode::NO_CONTENT);
     let after_drop = report(&state, &token, &report_at(lon, lat)).await;
     assert!((hours_given(&db, after_drop).await - 5.0).abs() < 1e-6);
     assert!((hours_given(&db, neighbour).await - 3.0).abs() < 1e-6);
-    let again = call(&state, &admin, "DELETE", uri, None).await;
+    let again = call(&state, &admin, Method::DELETE, uri, None).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 
     let audited: Vec<(String, String, String, String)> = sqlx::query_as(
@@ -1244,7 +1230,7 @@ async fn a_city_admin_sets_how_near_a_report_must_be_to_look_like_a_duplicate() 
         let (state, admin) = (state.clone(), admin.clone());
         async move {
             let uri = "/api/v1/incident-categories/neighbour";
-            call(&state, &admin, "PATCH", uri, Some(&body)).await
+            call(&state, &admin, Method::PATCH, uri, Some(&body)).await
         }
     };
 
@@ -1367,18 +1353,11 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
     let drop_uri = "/api/v1/incident-deadlines?category=medical&severity=major&tier=village";
 
     // Who, method, URI, body, and the status and problem type expected.
-    type Refusal<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        Option<Value>,
-        StatusCode,
-        &'a str,
-    );
+    type Refusal<'a> = (&'a str, Method, &'a str, Option<Value>, StatusCode, &'a str);
     let refused: Vec<Refusal> = vec![
         (
             "dispatcher",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(good.clone()),
             StatusCode::FORBIDDEN,
@@ -1386,7 +1365,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "county admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(good.clone()),
             StatusCode::FORBIDDEN,
@@ -1394,7 +1373,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "county admin",
-            "DELETE",
+            Method::DELETE,
             drop_uri,
             None,
             StatusCode::FORBIDDEN,
@@ -1402,7 +1381,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "dispatcher",
-            "PATCH",
+            Method::PATCH,
             "/api/v1/incident-categories/land",
             Some(json!({"duplicate_radius_m": 10})),
             StatusCode::FORBIDDEN,
@@ -1410,7 +1389,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!({"severity": "minor", "tier": "county", "hours": 0})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1418,7 +1397,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!({"severity": "minor", "tier": "county", "hours": 8761})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1426,7 +1405,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!({"category": "nope", "severity": "minor", "tier": "county", "hours": 4})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1434,7 +1413,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!({"severity": "huge", "tier": "county", "hours": 4})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1442,7 +1421,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!({"severity": "minor", "tier": "planet", "hours": 4})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1450,7 +1429,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!({"severity": "minor", "tier": "county"})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1458,7 +1437,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!({"severity": "minor", "tier": "county", "hours": 4, "area": "530402"})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1466,7 +1445,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PUT",
+            Method::PUT,
             "/api/v1/incident-deadlines",
             Some(json!("minor")),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1474,7 +1453,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "DELETE",
+            Method::DELETE,
             "/api/v1/incident-deadlines?severity=major&tier=village",
             None,
             StatusCode::CONFLICT,
@@ -1482,7 +1461,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "DELETE",
+            Method::DELETE,
             "/api/v1/incident-deadlines?category=land&severity=major&tier=village",
             None,
             StatusCode::NOT_FOUND,
@@ -1490,7 +1469,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "DELETE",
+            Method::DELETE,
             "/api/v1/incident-deadlines?category=medical&severity=major&tier=moon",
             None,
             StatusCode::BAD_REQUEST,
@@ -1498,7 +1477,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PATCH",
+            Method::PATCH,
             "/api/v1/incident-categories/land",
             Some(json!({"duplicate_radius_m": 0})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1506,7 +1485,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PATCH",
+            Method::PATCH,
             "/api/v1/incident-categories/land",
             Some(json!({"duplicate_radius_m": 50001})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1514,7 +1493,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PATCH",
+            Method::PATCH,
             "/api/v1/incident-categories/land",
             Some(json!({"duplicate_window_hours": 0})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1522,7 +1501,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PATCH",
+            Method::PATCH,
             "/api/v1/incident-categories/land",
             Some(json!({})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1530,7 +1509,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PATCH",
+            Method::PATCH,
             "/api/v1/incident-categories/land",
             Some(json!({"name_zh": "土地"})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1538,7 +1517,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
         ),
         (
             "admin",
-            "PATCH",
+            Method::PATCH,
             "/api/v1/incident-categories/nope",
             Some(json!({"duplicate_radius_m": 10})),
             StatusCode::NOT_FOUND,
@@ -1551,8 +1530,8 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
             "county admin" => &county_admin,
             _ => &dispatcher,
         };
-        let reply = call(&state, token, method, uri, body.as_ref()).await;
         let what = format!("{who} {method} {uri} {body:?}");
+        let reply = call(&state, token, method, uri, body.as_ref()).await;
         assert_eq!(
             reply.status,
             status,

@@ -67,6 +67,25 @@ pub async fn send(
     }
 }
 
+/// `method` on `uri` through the in-process app as a bearer token, with a JSON body if given.
+pub async fn call(
+    state: &wangge::AppState,
+    token: &str,
+    method: axum::http::Method,
+    uri: &str,
+    body: Option<&serde_json::Value>,
+) -> Reply {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(axum::http::header::CONTENT_TYPE, "application/json");
+    let body = body.map_or_else(axum::body::Body::empty, |b| {
+        axum::body::Body::from(b.to_string())
+    });
+    send(state, request.body(body).unwrap()).await
+}
+
 /// A GET through the in-process app as a bearer token: the status and the JSON body (null
 /// when the body is not JSON).
 pub async fn get_as_bearer(

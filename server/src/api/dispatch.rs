@@ -21,6 +21,7 @@ use crate::dispatch::positions::{self, PositionBatch, Stored};
 use crate::dispatch::{DispatchError, WorkerRow, read_workers};
 use crate::error::ApiError;
 use crate::incidents::actions::{self, current_state};
+use crate::incidents::intake;
 use crate::incidents::lifecycle::Action;
 
 pub fn router() -> Router<AppState> {
@@ -462,17 +463,7 @@ async fn put_rule(
             )));
         }
         if let Some(category) = &rule.category {
-            let known: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM incident_category WHERE code = $1)",
-            )
-            .bind(category)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !known {
-                return Err(ApiError::InvalidField(format!(
-                    "unknown category `{category}`; GET /api/v1/incident-categories lists them"
-                )));
-            }
+            intake::category(&mut tx, category).await?;
         }
         let saved: Rule = sqlx::query_as(
             "INSERT INTO auto_dispatch_rule (category, area_code, delay_s) VALUES ($1, $2, $3)

@@ -26,6 +26,7 @@ use crate::api::{AppState, run_to_completion};
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
+use crate::incidents::intake;
 use crate::model::{IncidentSeverity, IncidentTier};
 
 /// Longest deadline a tier may be given: a year.
@@ -104,17 +105,7 @@ async fn set_deadline(
     run_to_completion(async move {
         let mut tx = state.pool.begin().await?;
         if let Some(category) = &rule.category {
-            let known: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM incident_category WHERE code = $1)",
-            )
-            .bind(category)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !known {
-                return Err(ApiError::InvalidField(format!(
-                    "unknown category `{category}`; GET /api/v1/incident-categories lists them"
-                )));
-            }
+            intake::category(&mut tx, category).await?;
         }
         let saved: Deadline = sqlx::query_as(
             "INSERT INTO incident_deadline (category, severity, tier, hours)
