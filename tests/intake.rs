@@ -499,8 +499,8 @@ async fn act(state: &wangge::AppState, token: &str, id: i64, action: Value) -> R
     .await
 }
 
-/// Reports `body` as `token` and returns the new case's id.
-async fn report(state: &wangge::AppState, token: &str, body: &Value) -> i64 {
+/// Reports `body` as `token` and returns the new case as answered.
+async fn filed(state: &wangge::AppState, token: &str, body: &Value) -> Value {
     let reply = post(state, token, "/api/v1/incidents", body, None).await;
     assert_eq!(
         reply.status,
@@ -508,7 +508,12 @@ async fn report(state: &wangge::AppState, token: &str, body: &Value) -> i64 {
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
-    reply.json()["id"].as_i64().unwrap()
+    reply.json()
+}
+
+/// Reports `body` as `token` and returns the new case's id.
+async fn report(state: &wangge::AppState, token: &str, body: &Value) -> i64 {
+    filed(state, token, body).await["id"].as_i64().unwrap()
 }
 
 /// Puts case `id`'s deadline a minute in the past.
@@ -649,34 +654,16 @@ async fn rejection_duplicates_and_leaders_follow_their_rules() {
     let state = state(&db).await;
     let token = dispatcher(&db).await;
     let (lon, lat, _, _) = point_in_a_cell(&db, 21).await;
-    let first = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon, lat),
-        None,
-    )
-    .await
-    .json();
+    let first = filed(&state, &token, &report_at(lon, lat)).await;
     let first_id = first["id"].as_i64().unwrap();
 
     // A second report of the same kind 40 m away is suggested as a duplicate of the first;
     // another category at the same place, or the same one 5 km away, is not.
-    let near = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon + 0.0004, lat),
-        None,
-    )
-    .await
-    .json();
+    let near = filed(&state, &token, &report_at(lon + 0.0004, lat)).await;
     assert_eq!(near["possible_duplicates"], json!([first_id]));
     let mut other_kind = report_at(lon, lat);
     other_kind["category"] = json!("traffic");
-    let other_kind = post(&state, &token, "/api/v1/incidents", &other_kind, None)
-        .await
-        .json();
+    let other_kind = filed(&state, &token, &other_kind).await;
     assert_eq!(other_kind["possible_duplicates"], json!([]));
 
     let near_id = near["id"].as_i64().unwrap();
@@ -916,9 +903,7 @@ async fn an_address_is_geocoded_or_left_for_a_dispatcher_to_place() {
         "category": "neighbour", "severity": "minor", "description": "噪音扰民",
         "location": {"address": format!("{township_name}某处")}
     });
-    let vague = post(&state, &token, "/api/v1/incidents", &body, None)
-        .await
-        .json();
+    let vague = filed(&state, &token, &body).await;
     assert_eq!(vague["location_method"], "area");
     assert!(vague["grid_cell_code"].is_null());
     let id = vague["id"].as_i64().unwrap();
@@ -1251,15 +1236,7 @@ async fn a_city_admin_sets_how_near_a_report_must_be_to_look_like_a_duplicate() 
     assert_eq!(narrowed.json()["duplicate_radius_m"], 20);
     assert_eq!(narrowed.json()["duplicate_window_hours"], window_before);
     let first = report(&state, &token, &report_at(lon, lat)).await;
-    let apart = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon + 0.0004, lat),
-        None,
-    )
-    .await
-    .json();
+    let apart = filed(&state, &token, &report_at(lon + 0.0004, lat)).await;
     assert_eq!(apart["possible_duplicates"], json!([]));
 
     // 100 m: the same place now looks like both earlier reports, nearest first.
@@ -1267,15 +1244,7 @@ async fn a_city_admin_sets_how_near_a_report_must_be_to_look_like_a_duplicate() 
         reach(json!({"duplicate_radius_m": 100})).await.status,
         StatusCode::OK
     );
-    let near = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon + 0.0004, lat),
-        None,
-    )
-    .await
-    .json();
+    let near = filed(&state, &token, &report_at(lon + 0.0004, lat)).await;
     assert_eq!(near["possible_duplicates"], json!([apart["id"], first]));
 
     // A one-hour window: a first report two hours old is out of it.
@@ -1288,15 +1257,7 @@ async fn a_city_admin_sets_how_near_a_report_must_be_to_look_like_a_duplicate() 
         .execute(&db.pool)
         .await
         .unwrap();
-    let later = post(
-        &state,
-        &token,
-        "/api/v1/incidents",
-        &report_at(lon, lat),
-        None,
-    )
-    .await
-    .json();
+    let later = filed(&state, &token, &report_at(lon, lat)).await;
     let suggested = later["possible_duplicates"].as_array().unwrap();
     assert!(!suggested.contains(&json!(first)), "{suggested:?}");
     assert!(suggested.contains(&apart["id"]), "{suggested:?}");
