@@ -242,6 +242,39 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     return el('li', {}, button);
   };
 
+  /**
+   * The rows shown, by id, with the summary each was drawn from. Live changes
+   * refresh the list every few seconds: a row whose case did not change is
+   * kept as it is, so it is not pulled from under the pointer or the focus.
+   */
+  let rows = new Map<string, { drawn: string; row: HTMLElement }>();
+
+  const showRows = (summaries: readonly IncidentSummary[]): void => {
+    const next = new Map<string, { drawn: string; row: HTMLElement }>();
+    const wanted = summaries.map((item) => {
+      const id = String(item.id);
+      const drawn = JSON.stringify(item);
+      const had = rows.get(id);
+      const row = had && had.drawn === drawn ? had.row : renderItem(item);
+      next.set(id, { drawn, row });
+      return row;
+    });
+    rows = next;
+    // only rows out of place are moved
+    wanted.forEach((row, i) => {
+      const there = items.children[i] ?? null;
+      if (there !== row) items.insertBefore(row, there);
+    });
+    while (items.children.length > wanted.length) items.lastElementChild?.remove();
+    markSelectedItem();
+  };
+
+  /** Rows are drawn again (names and times change with the language and the categories). */
+  const redrawRows = (): void => {
+    rows = new Map();
+    renderList();
+  };
+
   const renderList = (): void => {
     if (state === 'loading' && !page) {
       message.textContent = t('incidents.loading');
@@ -257,6 +290,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     }
     list.dataset['state'] = state;
     if (!page) {
+      rows = new Map();
       items.replaceChildren();
       count.textContent = '';
       range.textContent = '';
@@ -264,7 +298,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
       next.disabled = true;
       return;
     }
-    items.replaceChildren(...page.items.map(renderItem));
+    showRows(page.items);
     count.textContent = tf('incidents.total', { n: formatNumber(page.total) });
     count.dataset['total'] = String(page.total);
     const from = page.items.length ? offset + 1 : 0;
@@ -514,7 +548,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     relabel(detail);
     setPlaceholder();
     renderCategories();
-    renderList();
+    redrawRows();
     renderDetail();
   });
   relabel(detail);
@@ -527,7 +561,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     setCategories(next) {
       categories = next;
       renderCategories();
-      renderList();
+      redrawRows();
       renderDetail();
     },
     async load(signal) {

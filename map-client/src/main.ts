@@ -365,7 +365,8 @@ async function sourcesLoaded(signal: AbortSignal): Promise<void> {
         map.once('render', () => resolve());
         map.triggerRepaint();
       });
-      if (settled()) return;
+      // (a camera move may have begun meanwhile: a new ranking fitted)
+      if (settled() && !map.isMoving()) return;
     }
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -448,7 +449,7 @@ function throttle(fn: () => void, ms: number): { (): void; cancel(): void } {
 }
 
 const refreshHeadline = throttle(() => {
-  fetchHeadline().then(
+  fetchHeadline(current?.signal).then(
     (h) => {
       if (authState === 'signed-in') headline.set(h);
     },
@@ -459,7 +460,7 @@ const refreshList = throttle(() => panel.refresh(), 2000);
 /** Workers move every few seconds in a busy city: the ranking follows at most every 5 s. */
 const followWorkers = throttle(() => dispatch.followLive(), 5000);
 const refreshStats = throttle(() => {
-  fetchStatsSummary().then(
+  fetchStatsSummary(current?.signal).then(
     (s) => {
       if (authState === 'signed-in') ui.setStats(s, new Date());
     },
@@ -716,13 +717,21 @@ function endSession(reason: LoginReason): void {
 }
 
 async function signOutNow(): Promise<void> {
+  if (authState !== 'signed-in') return;
+  const session = await sessionState;
+  // The session's loads and live feed stop before the server ends it: a
+  // request still under way then would be answered 401.
+  current?.abort();
+  leaveSession();
   try {
     await signOut();
   } catch (err) {
+    // still signed in on the server: carry on with the same session
+    start(session);
     ui.showError(describeError('user.signOutFailed', err));
     return;
   }
-  endSession({ kind: 'signedOut' });
+  start(null, { kind: 'signedOut' });
 }
 
 document.body.dataset['view'] = view;
@@ -778,17 +787,27 @@ function setDispatchLines(answer: Candidates | null): void {
   setSourceData(DISPATCH_SOURCE, dispatchLines).catch(() => {});
 }
 
-/** The incident whose candidates the map last showed: ranking it again does not move the map. */
+/** The incident whose candidates the map last fitted. */
 let fittedFor: string | null = null;
+/** Set when the user moves the map: new rankings then leave the view where they put it. */
+let viewMovedByUser = false;
+map.on('movestart', (e: { originalEvent?: unknown }) => {
+  if (e.originalEvent) viewMovedByUser = true;
+});
 
 /**
  * Shows the incident and the lines to its top candidates in the part of the map the panels
- * leave visible, once per incident: a far candidate is otherwise off the screen.
+ * leave visible: a far candidate is otherwise off the screen. Ranked again (workers move),
+ * the view is widened only if a line end left it and the user has not moved the map since.
  */
 function fitCandidates(answer: Candidates | null): void {
   const id = answer ? String(answer.incident.id) : null;
-  if (id === fittedFor) return;
-  fittedFor = id;
+  if (id !== fittedFor) {
+    fittedFor = id;
+    viewMovedByUser = false;
+  } else if (viewMovedByUser || (answer && lineEndsInView(answer))) {
+    return;
+  }
   if (!answer) return;
   const ends = lineTargets(answer);
   if (ends.length === 0) return;
@@ -796,8 +815,7 @@ function fitCandidates(answer: Candidates | null): void {
   const lats = [answer.incident.lat, ...ends.map((c) => c.lat)];
   const [left, right] = panelEdges();
   const width = map.getContainer().clientWidth;
-  // A narrow window leaves little map between the panels: fit to the whole map then.
-  const padding = right - left > 240 ? { top: 80, bottom: 60, left: left + 60, right: width - right + 60 } : 40;
+  const padding = narrow(left, right) ? 40 : { top: 80, bottom: 60, left: left + 60, right: width - right + 60 };
   map.fitBounds(
     [
       [Math.min(...lons), Math.min(...lats)],
@@ -805,6 +823,27 @@ function fitCandidates(answer: Candidates | null): void {
     ],
     { padding, maxZoom: 16, duration: 800 },
   );
+}
+
+/** The incident and the far ends of its lines are all between the panels. */
+function lineEndsInView(answer: Candidates): boolean {
+  const [left, right] = visibleSpan();
+  const height = map.getContainer().clientHeight;
+  return [answer.incident, ...lineTargets(answer)].every(({ lon, lat }) => {
+    const p = map.project([lon, lat]);
+    return p.x >= left && p.x <= right && p.y >= 0 && p.y <= height;
+  });
+}
+
+/** The map's horizontal span the user sees: between the side panels, or all of it in a narrow window. */
+function visibleSpan(): [number, number] {
+  const [left, right] = panelEdges();
+  return narrow(left, right) ? [0, map.getContainer().clientWidth] : [left, right];
+}
+
+/** A narrow window leaves little map between the panels: the candidates are fitted to the whole map then. */
+function narrow(left: number, right: number): boolean {
+  return right - left <= 240;
 }
 
 /** Where the side panels end and begin: the map between them is what the user sees. */

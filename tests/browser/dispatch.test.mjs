@@ -215,9 +215,10 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
     assert.ok(fromApi.candidates.length > 0, `no candidate for incident ${incidentId}`);
     // each candidate: rank, name, group, distance, caseload/capacity, status, last seen, reasons
     // (the ranking held and the rows shown read at one moment: the ranking follows the live feed)
-    const { shown, rows } = await page.locator('#candidate-list .candidate').evaluateAll((nodes) => ({
+    // (in one evaluation: a locator's evaluateAll finds the rows first and reads them in a second step)
+    const { shown, rows } = await page.evaluate(() => ({
       shown: window.__wangge.dispatch.candidates(),
-      rows: nodes.map((n) => ({
+      rows: [...document.querySelectorAll('#candidate-list .candidate')].map((n) => ({
         id: Number(n.dataset.workerId),
         rank: n.querySelector('.candidate-rank').textContent,
         name: n.querySelector('.candidate-name').textContent,
@@ -340,6 +341,64 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
     assertConsoleErrors();
   });
 
+  it('widens the view when a new ranking puts a line end out of it, unless the user has moved the map', async () => {
+    // The top candidate is moved (in the answer) farther and farther east of
+    // the case each time the case is ranked again, as if they had driven off.
+    const span = await page.evaluate(() => {
+      const { map } = window.__wangge;
+      return map.getBounds().getEast() - map.getBounds().getWest();
+    });
+    let shift = span;
+    const candidatesUrl = new RegExp(`/api/v1/incidents/${incidentId}/candidates(\\?|$)`);
+    await page.route(candidatesUrl, async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      const first = body.candidates.find((c) => typeof c.lon === 'number' && typeof c.lat === 'number');
+      if (first) Object.assign(first, { lon: body.incident.lon + shift, lat: body.incident.lat });
+      await route.fulfill({ response, json: body });
+    });
+    const farEnd = () =>
+      page.evaluate(() => {
+        const { map } = window.__wangge;
+        const far = window.__wangge.dispatch.lines().features.find((f) => f.geometry.type === 'LineString' && f.properties.top);
+        const end = far?.geometry.coordinates[1];
+        const p = end && map.project(end);
+        const left = document.querySelector('.side').getBoundingClientRect().right;
+        const right = document.querySelector('#side-right').getBoundingClientRect().left;
+        return { end, inView: p !== undefined && p.x >= left && p.x <= right && p.y >= 0 && p.y <= map.getContainer().clientHeight };
+      });
+    const rankAgain = async () => {
+      const answered = page.waitForResponse((r) => candidatesUrl.test(r.url()));
+      await page.locator('#dispatch-refresh').click();
+      await answered;
+      await rankingShown(incidentId);
+      await waitSettled(page);
+    };
+    try {
+      await rankAgain();
+      await eventually(async () => (await farEnd()).inView, { timeout: 15_000, message: 'the view was not widened to the far candidate' });
+
+      // dragged by the user: the next far ranking leaves the view where they put it
+      const box = await page.locator('#map').boundingBox();
+      const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+      await page.mouse.move(x, y);
+      await page.mouse.down();
+      await page.mouse.move(x + 40, y + 30, { steps: 5 });
+      await page.mouse.up();
+      await waitSettled(page);
+      const center = await page.evaluate(() => window.__wangge.map.getCenter().toArray());
+      shift = span * 6;
+      await rankAgain();
+      const after = await farEnd();
+      assert.equal(after.end[0], (await shownRanking()).incident.lon + shift, 'the ranking shown is not the one answered');
+      assert.equal(after.inView, false, 'the far candidate is in view: was the map moved?');
+      assert.deepEqual(await page.evaluate(() => window.__wangge.map.getCenter().toArray()), center, 'the map was moved after the user moved it');
+    } finally {
+      await page.unroute(candidatesUrl);
+    }
+    assertConsoleErrors();
+  });
+
   it('ranks again as workers move, without a click', async () => {
     const shown = await shownRanking();
     const mover = shown.candidates.slice(1).find((c) => typeof c.lon === 'number' && c.distance_m > 300);
@@ -367,7 +426,16 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
     const row = page.locator(`#candidate-list .candidate[data-worker-id="${mover.worker_id}"]`);
     const text = await row.innerText();
     assert.ok(text.includes(distanceText(moved.distance_m)), `the row shows ${text}`);
-    assert.equal(await page.locator('#dispatch-section').getAttribute('data-state'), 'ready');
+    // Ranked again quietly: no loading state, unless the case itself changed meanwhile (the
+    // simulator assigns cases too), which loads the ranking afresh.
+    const state = await page.locator('#dispatch-section').getAttribute('data-state');
+    if (state !== 'ready') {
+      const now = await api(`/api/v1/incidents/${incidentId}`);
+      assert.ok(
+        now.status !== shown.incident.status || (now.assignee_id ?? null) !== (shown.incident.assignee_id ?? null),
+        `the section is ${state} though the case did not change`,
+      );
+    }
     assertConsoleErrors();
   });
 

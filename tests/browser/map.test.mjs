@@ -645,6 +645,75 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
     assertConsoleErrors();
   });
 
+  it('keeps the rows of unchanged cases as they are when a new case comes in: the focus stays on its row', async () => {
+    // From now on the n-th answer of the list is the first one seen with n new cases on top
+    // (the live feed refreshes the list): only the new rows may be added.
+    let first = null;
+    let answers = 0;
+    const fresh = (n) => Array.from({ length: n }, (_, i) => ({ ...first.items[0], id: 999_999_000 + n - i, title: `新上报的事件 ${n - i}` }));
+    const isList = (url) => url.pathname === '/api/v1/incidents' && url.searchParams.get('status') === 'open';
+    await page.route(isList, async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      first ??= body;
+      answers += 1;
+      const items = [...fresh(answers), ...first.items].slice(0, first.items.length);
+      await route.fulfill({ response, json: { ...first, total: first.total + answers, items } });
+    });
+    try {
+      await page.locator('#incident-list .incident-item[data-id="999999001"]').waitFor({ timeout: LIVE_TIMEOUT });
+      const kept = first.items[0].id;
+      const seen = answers;
+      await page.locator(`#incident-list .incident-item[data-id="${kept}"]`).focus();
+      await page.evaluate((id) => {
+        window.__keptRow = document.querySelector(`#incident-list .incident-item[data-id="${id}"]`);
+      }, kept);
+      // the next live refresh, drawn
+      await page.locator(`#incident-list .incident-item[data-id="${999_999_000 + seen + 1}"]`).waitFor({ timeout: LIVE_TIMEOUT });
+      const after = await page.evaluate(() => ({
+        connected: window.__keptRow.isConnected,
+        focused: document.activeElement === window.__keptRow,
+        ids: [...document.querySelectorAll('#incident-list .incident-item')].map((n) => Number(n.dataset.id)),
+      }));
+      const shownAnswer = after.ids[0] - 999_999_000;
+      assert.deepEqual(after.ids, [...fresh(shownAnswer), ...first.items].slice(0, first.items.length).map((i) => i.id));
+      assert.ok(after.connected, 'the row of an unchanged case was drawn again');
+      assert.ok(after.focused, 'the focus left the row of an unchanged case');
+    } finally {
+      await page.unroute(isList);
+    }
+    assertConsoleErrors();
+  });
+
+  it('stays signed in, with the map and list loaded again, when the server does not take the sign-out', async () => {
+    const failed = resourceError(503, SESSION_PATH);
+    const logged = waitForResourceError(page, failed);
+    await page.route(`${WANGGE_URL}${SESSION_PATH}`, (route) =>
+      route.request().method() === 'DELETE'
+        ? route.fulfill({
+            status: 503,
+            contentType: 'application/problem+json',
+            body: JSON.stringify({ type: '/problems/unavailable', title: 'Service unavailable', status: 503 }),
+          })
+        : route.fallback(),
+    );
+    try {
+      await page.locator('#sign-out').click();
+      await logged;
+      await page.locator('#error-banner').filter({ hasText: '退出登录失败' }).waitFor();
+      await waitForReady(page);
+    } finally {
+      await page.unroute(`${WANGGE_URL}${SESSION_PATH}`);
+    }
+    assert.equal(await page.evaluate(() => document.body.dataset.auth), 'signed-in');
+    assert.ok(await page.evaluate(() => window.__wangge.map.getSource('counties') !== undefined), 'no tile source after the failed sign-out');
+    await page.locator('#incident-list .incident-item').first().waitFor();
+    await page.locator('#live-status[data-status="live"]').waitFor();
+    assert.equal(await context.request.get(`${WANGGE_URL}/api/v1/admin-units?level=county`).then((r) => r.status()), 200);
+    await page.locator('#error-banner .dismiss').first().click();
+    assertConsoleErrors([failed]);
+  });
+
   it('signs out: back to the sign-in form, the map emptied, and the data endpoints answer 401', async () => {
     const data = '/api/v1/admin-units?level=county';
     assert.equal((await context.request.get(`${WANGGE_URL}${data}`)).status(), 200, 'signed in, yet the API refuses');
