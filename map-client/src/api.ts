@@ -190,9 +190,13 @@ async function getJson<T>(url: string, signal?: AbortSignal, accept: string = AC
   return readJson<T>(url, response);
 }
 
-async function postJson<T>(url: string, body: unknown, signal?: AbortSignal): Promise<T> {
+function postJson<T>(url: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return sendJson('POST', url, body, signal);
+}
+
+async function sendJson<T>(method: 'POST' | 'PUT' | 'PATCH', url: string, body: unknown, signal?: AbortSignal): Promise<T> {
   const response = await send(url, {
-    method: 'POST',
+    method,
     headers: { Accept: ACCEPT_JSON, 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
     ...(signal ? { signal } : {}),
@@ -719,6 +723,46 @@ export function assignIncident(id: number | string, workerId: number, replaces: 
   const body: Record<string, unknown> = { worker_id: workerId, replaces };
   if (note) body['note'] = note;
   return postJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}/assignment`), body);
+}
+
+// ---------------------------------------------------------------- case rules
+
+/** Longest deadline a tier may be given (hours): a year, as the server allows. */
+export const MAX_DEADLINE_HOURS = 8760;
+/** Widest duplicate reach (metres) and longest duplicate window (hours), as the server allows. */
+export const MAX_DUPLICATE_RADIUS_M = 50_000;
+export const MAX_DUPLICATE_WINDOW_HOURS = 8760;
+
+/** One row of `GET /api/v1/incident-deadlines`: `category` null for the default of every category without its own. */
+export interface DeadlineRule {
+  category: string | null;
+  severity: Severity;
+  tier: Tier;
+  hours: number;
+}
+
+export function fetchDeadlines(signal?: AbortSignal): Promise<DeadlineRule[]> {
+  return getJson(buildUrl('/incident-deadlines'), signal, ACCEPT_JSON);
+}
+
+/** Sets one rule (city-wide administrators only); answers the rule as saved. */
+export function setDeadline(rule: DeadlineRule): Promise<DeadlineRule> {
+  return sendJson('PUT', buildUrl('/incident-deadlines'), rule);
+}
+
+/** Drops a category's own rule, so the default applies to it again. */
+export async function dropDeadline(category: string, severity: Severity, tier: Tier): Promise<void> {
+  const url = buildUrl('/incident-deadlines', { category, severity, tier });
+  const response = await send(url, { method: 'DELETE', headers: { Accept: ACCEPT_JSON } });
+  if (!response.ok) throw await failure(url, response);
+}
+
+/** Sets how near (metres) and how recent (hours) another report must be to look like a duplicate. */
+export function setDuplicateReach(
+  code: string,
+  change: { duplicate_radius_m?: number; duplicate_window_hours?: number },
+): Promise<IncidentCategory> {
+  return sendJson('PATCH', buildUrl(`/incident-categories/${encodeURIComponent(code)}`), change);
 }
 
 export function fetchWorkerSkills(signal?: AbortSignal): Promise<WorkerSkill[]> {

@@ -69,6 +69,7 @@ import { LiveClient, type ChangesMessage } from './live';
 import { createLoginScreen, type LoginReason } from './login';
 import { PulseOverlay } from './pulse';
 import { TileRefresher, addTileSources, removeTileSources, transformRequest } from './tiles';
+import { createRulesView } from './rules';
 import { createStatsView } from './stats';
 import { createUi, popupContent, type Selection, type View } from './ui';
 import { createWorkerList, type SideTab } from './workerlist';
@@ -199,6 +200,14 @@ const statsView = createStatsView({
   onError: (what, err) => lateError(what, err),
 });
 
+const rulesView = createRulesView({
+  onError: (what, err) => lateError(what, err),
+  onCategories(c) {
+    panel.setCategories(c);
+    statsView.setCategories(c);
+  },
+});
+
 const ui = createUi(uiRoot, {
   onToggleGroup(group, visible) {
     for (const id of GROUP_LAYERS[group]) {
@@ -210,6 +219,7 @@ const ui = createUi(uiRoot, {
   headline: headline.root,
   right: [workerList.tabs, panel.list, workerList.root, panel.detail],
   statsView: statsView.root,
+  rulesView: rulesView.root,
   onViewChange: (view) => setView(view),
 });
 const login = createLoginScreen(document.body);
@@ -589,16 +599,16 @@ function setAuthState(state: AuthState): void {
   applyInert();
 }
 
-/** Signed out: the map and panels are inert. In the statistics view the map (covered) is too. */
+/** Signed out: the map and panels are inert. In the statistics and rules views the map (covered) is too. */
 function applyInert(): void {
   const out = authState !== 'signed-in';
   ui.root.inert = out;
-  map.getContainer().inert = out || view === 'stats';
+  map.getContainer().inert = out || view !== 'map';
 }
 
 // ---------------------------------------------------------------- views
 
-/** The map with its panels, or the statistics view over it (the map stays as it is underneath). */
+/** The map with its panels, or the statistics or rules view over it (the map stays as it is underneath). */
 let view: View = 'map';
 
 function setView(next: View): void {
@@ -606,8 +616,10 @@ function setView(next: View): void {
   document.body.dataset['view'] = next;
   ui.setView(next);
   statsView.root.hidden = next !== 'stats';
+  rulesView.root.hidden = next !== 'rules';
   applyInert();
   if (next === 'stats') statsView.show();
+  else if (next === 'rules') rulesView.show();
   else map.triggerRepaint();
 }
 
@@ -645,6 +657,7 @@ function enterSession(session: Session): void {
   ui.setSession(session);
   dispatch.setRole(session.role);
   workerList.setEnabled(session.role === 'dispatcher');
+  rulesView.setSession(session);
   login.hide();
   setAuthState('signed-in');
   scheduleExpiryCheck(session);
@@ -671,6 +684,7 @@ function leaveSession(): void {
   ui.reset();
   setView('map');
   statsView.reset();
+  rulesView.reset();
   sessionState = Promise.resolve(null);
   setAuthState('signed-out');
   // (only what was added is removed: nothing before the style has loaded)

@@ -139,12 +139,14 @@ export interface UiOptions {
   right: HTMLElement[];
   /** The statistics view, shown instead of the map's panels when chosen in the header. */
   statsView: HTMLElement;
-  /** Called when the map or statistics view is chosen in the header. */
+  /** The rules view (deadlines, duplicate reach), likewise. */
+  rulesView: HTMLElement;
+  /** Called when the map, statistics or rules view is chosen in the header. */
   onViewChange: (view: View) => void;
 }
 
-/** What the page shows under the header: the map with its panels, or the statistics view. */
-export type View = 'map' | 'stats';
+/** What the page shows under the header: the map with its panels, the statistics view or the rules view. */
+export type View = 'map' | 'stats' | 'rules';
 
 export interface Ui {
   /** The element holding the panels. */
@@ -222,10 +224,10 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
     live.title = `${t('live.title')}${liveState.at ? ` · ${t('live.last')} ${formatTime(liveState.at)}` : ''}`;
   };
   renderLive();
-  // Map or statistics view: two toggle buttons, the shown one pressed.
+  // Map, statistics or rules view: toggle buttons, the shown one pressed.
   const viewButtons = new Map<View, HTMLButtonElement>();
   const viewSwitch = el('div', { class: 'view-switch', id: 'view-switch', role: 'group' });
-  for (const view of ['map', 'stats'] as const) {
+  for (const view of ['map', 'stats', 'rules'] as const) {
     const button = el('button', { type: 'button', id: `view-${view}`, class: 'view-button', 'data-view': view, 'aria-pressed': String(view === 'map') });
     button.append(text('span', `view.${view}`));
     button.addEventListener('click', () => {
@@ -323,6 +325,7 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
     el('div', { class: 'side' }, legend, stats),
     el('div', { class: 'side-right', id: 'side-right' }, ...options.right),
     options.statsView,
+    options.rulesView,
     banner,
   );
   relabel(root);

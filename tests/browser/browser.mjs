@@ -2,6 +2,7 @@
 // how to start Debian's Chromium (never a downloaded browser build), how to
 // sign in (the demo's users share one password: env WANGGE_DEMO_PASSWORD),
 // polling with a timeout, and the console errors of expected failed fetches.
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const WANGGE_URL = (process.env.WANGGE_URL ?? 'http://127.0.0.1:18080').replace(/\/+$/, '');
@@ -116,6 +117,30 @@ export function waitSettled(page) {
   });
 }
 
+/**
+ * Clicks the `nth` row of the incident list and answers its case's id. The list
+ * changes under the test: the simulator reports and resolves cases, and an
+ * overdue case escalated by its deadline moves down from the top, so a row read
+ * may leave the page before the click lands. Then another row is read and
+ * clicked. `beforeClick(id)` runs before each click (to route that case's
+ * answer, say) and may return an undo, run if that row was gone.
+ */
+export async function clickIncident(page, { nth = 0, beforeClick = async () => undefined, attempts = 8 } = {}) {
+  const row = page.locator('#incident-list .incident-item').nth(nth);
+  for (let attempt = 1; ; attempt++) {
+    await row.waitFor();
+    const id = await row.getAttribute('data-id');
+    const undo = await beforeClick(id);
+    try {
+      await page.locator(`#incident-list .incident-item[data-id="${id}"]`).click({ timeout: 5_000 });
+      return id;
+    } catch (error) {
+      await undo?.();
+      if (error?.name !== 'TimeoutError' || attempt >= attempts) throw error;
+    }
+  }
+}
+
 /** Polls `check` (async, returns a truthy value when done) until it passes or `timeout` ms have gone; `message` may be a function, read at the failure. */
 export async function eventually(check, { timeout = 20_000, interval = 500, message = 'condition not met' } = {}) {
   const end = Date.now() + timeout;
@@ -126,6 +151,36 @@ export async function eventually(check, { timeout = 20_000, interval = 500, mess
     if (Date.now() > end) throw new Error(`${typeof message === 'function' ? message() : message} (after ${timeout} ms)`);
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
+}
+
+/**
+ * Collects the console errors and uncaught exceptions of the pages given to
+ * `watch`, which also sets their default timeout. `assertConsoleErrors(expected)`
+ * takes what was logged so far: each expected resource error once, and nothing else.
+ */
+export function consoleWatch(timeout) {
+  const consoleErrors = [];
+  return {
+    consoleErrors,
+    watch(page) {
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') consoleErrors.push({ page: page.url(), text: msg.text(), url: msg.location().url });
+      });
+      page.on('pageerror', (err) => consoleErrors.push({ page: page.url(), text: `uncaught ${err.message}`, url: '' }));
+      page.setDefaultTimeout(timeout);
+      return page;
+    },
+    assertConsoleErrors(expected = []) {
+      const logged = consoleErrors.splice(0);
+      const rest = [...logged];
+      for (const e of expected) {
+        const i = rest.findIndex((entry) => isResourceError(entry, e));
+        assert.ok(i >= 0, `expected console error for ${e.status} at ${e.path} not logged; got ${JSON.stringify(logged)}`);
+        rest.splice(i, 1);
+      }
+      assert.deepEqual(rest, [], 'unexpected console errors');
+    },
+  };
 }
 
 /** The console error Chromium logs for a fetch answered with `status`, at `path` of the server under test. */

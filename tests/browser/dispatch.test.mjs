@@ -29,10 +29,11 @@ import { fileURLToPath } from 'node:url';
 import {
   VIEWPORT,
   WANGGE_URL,
+  clickIncident,
+  consoleWatch,
   apiSignIn,
   demoPassword,
   eventually,
-  isResourceError,
   launchBrowser,
   resourceError,
   submitLogin,
@@ -92,29 +93,7 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
   let context;
   let page;
   let password;
-  /** Console errors not yet checked: {page, text, url}. */
-  const consoleErrors = [];
-
-  function watch(p) {
-    p.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push({ page: p.url(), text: msg.text(), url: msg.location().url });
-    });
-    p.on('pageerror', (err) => consoleErrors.push({ page: p.url(), text: `uncaught ${err.message}`, url: '' }));
-    p.setDefaultTimeout(TIMEOUT / 2);
-    return p;
-  }
-
-  /** Takes the console errors logged so far: each of `expected` once, and nothing else. */
-  function assertConsoleErrors(expected = []) {
-    const logged = consoleErrors.splice(0);
-    const rest = [...logged];
-    for (const e of expected) {
-      const i = rest.findIndex((entry) => isResourceError(entry, e));
-      assert.ok(i >= 0, `expected console error for ${e.status} at ${e.path} not logged; got ${JSON.stringify(logged)}`);
-      rest.splice(i, 1);
-    }
-    assert.deepEqual(rest, [], 'unexpected console errors');
-  }
+  const { watch, assertConsoleErrors } = consoleWatch(TIMEOUT / 2);
 
   /** The incident whose details are open, and the ranking the page shows for it. */
   let incidentId;
@@ -182,12 +161,9 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
       null,
       { timeout: LIVE_TIMEOUT },
     );
-    // The list changes live (the demo's simulator reports cases): click the item read, by
-    // its id, not whichever is first when the click lands.
-    incidentId = await page.locator('#incident-list .incident-item').first().getAttribute('data-id');
     // Zoomed in to the street, where the candidates lie outside the view until the map fits them.
     await page.evaluate(() => window.__wangge.map.jumpTo({ zoom: 17.5 }));
-    await page.locator(`#incident-list .incident-item[data-id="${incidentId}"]`).click();
+    incidentId = await clickIncident(page);
     await page.locator(`#incident-detail[data-id="${incidentId}"][data-state="ready"]`).waitFor();
     await rankingShown(incidentId);
     assert.equal(await page.locator('#dispatch-heading').textContent(), '指派');
@@ -674,8 +650,7 @@ describe('the dispatcher screen', { timeout: SUITE_TIMEOUT }, () => {
       await waitForReady(p);
       assert.equal(await p.locator('#side-tabs').isVisible(), false, 'worker tab shown to an operator');
       // an open incident of the first page
-      const id = await p.locator('#incident-list .incident-item').first().getAttribute('data-id');
-      await p.locator(`#incident-list .incident-item[data-id="${id}"]`).click();
+      const id = await clickIncident(p);
       await p.locator(`#incident-detail[data-id="${id}"][data-state="ready"]`).waitFor();
       const status = await p.locator('#incident-detail').getAttribute('data-state');
       assert.equal(status, 'ready');

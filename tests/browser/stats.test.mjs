@@ -18,8 +18,9 @@ import { fileURLToPath } from 'node:url';
 import {
   VIEWPORT,
   WANGGE_URL,
+  clickIncident,
+  consoleWatch,
   eventually,
-  isResourceError,
   launchBrowser,
   resourceError,
   signInAndWaitForReady,
@@ -170,30 +171,14 @@ describe('wangge statistics view and incident intake fields', { timeout: SUITE_T
   let browser;
   let context;
   let page;
-  const consoleErrors = [];
+  const { consoleErrors, watch, assertConsoleErrors } = consoleWatch(TIMEOUT / 2);
   const period = defaultPeriod();
-
-  function assertConsoleErrors(expected = []) {
-    const logged = consoleErrors.splice(0);
-    const rest = [...logged];
-    for (const e of expected) {
-      const i = rest.findIndex((entry) => isResourceError(entry, e));
-      assert.ok(i >= 0, `expected console error for ${e.status} at ${e.path} not logged; got ${JSON.stringify(logged)}`);
-      rest.splice(i, 1);
-    }
-    assert.deepEqual(rest, [], 'unexpected console errors');
-  }
 
   before(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    page = await context.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push({ text: msg.text(), url: msg.location().url });
-    });
-    page.on('pageerror', (err) => consoleErrors.push({ text: `uncaught ${err.message}`, url: '' }));
-    page.setDefaultTimeout(TIMEOUT / 2);
+    page = watch(await context.newPage());
     const sessionCheck = waitForResourceError(page, resourceError(401, SESSION_PATH));
     await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
     await signInAndWaitForReady(page);
@@ -499,10 +484,7 @@ describe('wangge statistics view and incident intake fields', { timeout: SUITE_T
   });
 
   it('shows how an incident came in and was placed (定位方式, 来源渠道) in its details', async () => {
-    await page.locator('#incident-list .incident-item').first().waitFor();
-    // (by id: the list may be refreshed by live changes meanwhile)
-    const id = await page.locator('#incident-list .incident-item').first().getAttribute('data-id');
-    await page.locator(`#incident-list .incident-item[data-id="${id}"]`).click();
+    const id = await clickIncident(page);
     await page.locator(`#incident-detail[data-id="${id}"][data-state="ready"]`).waitFor();
     const detail = await fetchInPage(page, `/api/v1/incidents/${id}`);
     const methods = { device: '设备定位', geocoded: '地址匹配', manual: '人工标定', area: '待定位' };
@@ -519,29 +501,36 @@ describe('wangge statistics view and incident intake fields', { timeout: SUITE_T
     // The demo places every case by device, so this answer is the server's own
     // for a real case, changed (with page.route) into one that came in by
     // Open311 with only an address that matched no point, waiting to be placed.
-    const items = page.locator('#incident-list .incident-item');
-    const count = await items.count();
+    const count = await page.locator('#incident-list .incident-item').count();
     assert.ok(count >= 2, 'fewer than two incidents listed');
-    const id = await items.nth(1).getAttribute('data-id');
-    const other = await items.nth(0).getAttribute('data-id');
     const at = new Date().toISOString();
-    const routePath = `${WANGGE_URL}/api/v1/incidents/${id}`;
-    await page.route(routePath, async (route) => {
-      const response = await route.fetch();
-      const body = await response.json();
-      Object.assign(body, {
-        location_method: 'area',
-        location_precision_m: 2345.6, // the unit's size
-        address: '红塔区玉兴街道某小区',
-        channel: 'open311',
-        leader: '张副区长',
-        possible_duplicates: [Number(other)],
+    let routePath;
+    let other;
+    const routeCase = async (id) => {
+      // another listed case, named as its possible duplicate
+      other = await page.evaluate(
+        (id) => [...document.querySelectorAll('#incident-list .incident-item')].map((n) => n.dataset.id).find((x) => x !== id),
+        id,
+      );
+      routePath = `${WANGGE_URL}/api/v1/incidents/${id}`;
+      await page.route(routePath, async (route) => {
+        const response = await route.fetch();
+        const body = await response.json();
+        Object.assign(body, {
+          location_method: 'area',
+          location_precision_m: 2345.6, // the unit's size
+          address: '红塔区玉兴街道某小区',
+          channel: 'open311',
+          leader: '张副区长',
+          possible_duplicates: [Number(other)],
+        });
+        body.timeline = [...body.timeline, { at, kind: 'leader_assigned', actor: 'dispatcher', note: '' }, { at, kind: 'reopened', actor: 'dispatcher', note: '' }];
+        await route.fulfill({ response, json: body });
       });
-      body.timeline = [...body.timeline, { at, kind: 'leader_assigned', actor: 'dispatcher', note: '' }, { at, kind: 'reopened', actor: 'dispatcher', note: '' }];
-      await route.fulfill({ response, json: body });
-    });
+      return () => page.unroute(routePath);
+    };
+    const id = await clickIncident(page, { nth: 1, beforeClick: routeCase });
     try {
-      await page.locator(`#incident-list .incident-item[data-id="${id}"]`).click();
       const detail = page.locator(`#incident-detail[data-id="${id}"][data-state="ready"]`);
       await detail.waitFor();
       assert.equal(await detail.locator('.badges .badge-unplaced').textContent(), '待定位');
