@@ -71,6 +71,12 @@ function parseWhole(value: string, max: number): number | null {
   return Number.isInteger(n) && n >= 1 && n <= max ? n : Number.NaN;
 }
 
+/**
+ * A field differs from what was saved. Text a number field cannot read ("12h") reads as an
+ * empty value, so it counts as an edit too, and is refused on saving.
+ */
+const edited = (input: HTMLInputElement): boolean => input.validity.badInput || input.value.trim() !== input.dataset['saved'];
+
 /** One change of the deadline table, as sent. */
 type DeadlineChange = { kind: 'set'; rule: DeadlineRule } | { kind: 'drop'; category: string; severity: Severity; tier: Tier };
 
@@ -205,14 +211,14 @@ export function createRulesView(options: RulesViewOptions): RulesView {
   };
 
   /** Unsaved edits hold the scope: it cannot change until they are saved or reverted. */
-  const deadlinesDirty = (): boolean => deadlineInputs().some((input) => input.value.trim() !== input.dataset['saved']);
+  const deadlinesDirty = (): boolean => deadlineInputs().some(edited);
 
   // ------------------------------------------------------------ duplicate reach
 
   const { form: reachForm, table: reachTable, save: reachSave, revert: reachRevert, message: reachMessage } = editableTable('reach');
 
   const reachInputs = (): HTMLInputElement[] => [...reachTable.querySelectorAll<HTMLInputElement>('input[data-code]')];
-  const reachDirty = (): boolean => reachInputs().some((input) => input.value.trim() !== input.dataset['saved']);
+  const reachDirty = (): boolean => reachInputs().some(edited);
 
   const renderReach = (): void => {
     const head = el(
@@ -397,13 +403,13 @@ export function createRulesView(options: RulesViewOptions): RulesView {
       const tier = input.dataset['tier'] as Tier;
       const hours = parseWhole(input.value, MAX_DEADLINE_HOURS);
       // the default cannot be emptied: every case needs a deadline
-      const bad = Number.isNaN(hours) || (scope === null && hours === null);
+      const bad = input.validity.badInput || Number.isNaN(hours) || (scope === null && hours === null);
       input.setAttribute('aria-invalid', String(bad));
       if (bad) {
         invalid += 1;
         continue;
       }
-      if (input.value.trim() === input.dataset['saved']) continue;
+      if (!edited(input)) continue;
       if (hours === null) changes.push({ kind: 'drop', category: scope as string, severity, tier });
       else changes.push({ kind: 'set', rule: { category: scope, severity, tier, hours } });
     }
@@ -427,13 +433,13 @@ export function createRulesView(options: RulesViewOptions): RulesView {
     for (const input of reachInputs()) {
       const field = input.dataset['field'] as 'duplicate_radius_m' | 'duplicate_window_hours';
       const value = parseWhole(input.value, field === 'duplicate_radius_m' ? MAX_DUPLICATE_RADIUS_M : MAX_DUPLICATE_WINDOW_HOURS);
-      const bad = value === null || Number.isNaN(value);
+      const bad = input.validity.badInput || value === null || Number.isNaN(value);
       input.setAttribute('aria-invalid', String(bad));
       if (bad) {
         invalid += 1;
         continue;
       }
-      if (input.value.trim() === input.dataset['saved']) continue;
+      if (!edited(input)) continue;
       const code = input.dataset['code'] as string;
       byCode.set(code, { ...byCode.get(code), [field]: value });
     }

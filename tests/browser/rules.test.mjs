@@ -252,6 +252,19 @@ describe('the rules view', { timeout: SUITE_TIMEOUT }, () => {
       assert.equal(shown['minor/county'].input, String(hoursOf(rulesBefore, null, 'minor', 'county')));
       assert.equal(await page.locator('#rules-deadlines-save').isDisabled(), true);
       assert.equal(await page.locator('#rules-deadlines-message').isVisible(), false);
+
+      // For a category an empty field means "the default": text the field cannot read as a
+      // number (which the browser gives as an empty value) is refused, not taken for that.
+      const category = (await categories()).find((c) => hoursOf(rulesBefore, c.code, 'minor', 'village') === null);
+      assert.ok(category, 'every category has its own minor/village rule');
+      await page.locator('#rules-scope').selectOption(category.code);
+      await cell('minor', 'village').pressSequentially('1e');
+      await page.locator('#rules-deadlines-save').click();
+      await page.locator('#rules-deadlines-message[data-kind="invalid"]').waitFor();
+      assert.match(await page.locator('#rules-deadlines-message').textContent(), /留空则使用默认/);
+      assert.equal(await cell('minor', 'village').getAttribute('aria-invalid'), 'true');
+      assert.deepEqual(writes, [], 'a request was sent for text that is not a number');
+      assert.deepEqual(await deadlines(), rulesBefore, 'the rules changed');
     } finally {
       await context.close();
     }
