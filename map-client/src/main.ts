@@ -39,6 +39,7 @@ import {
   type HouseholdProperties,
   type IncidentFilter,
   type Candidates,
+  type IncidentCategory,
   type Session,
   type WorkerListProperties,
   type WorkerProperties,
@@ -202,11 +203,14 @@ const statsView = createStatsView({
 
 const rulesView = createRulesView({
   onError: (what, err) => lateError(what, err),
-  onCategories(c) {
-    panel.setCategories(c);
-    statsView.setCategories(c);
-  },
+  onCategories: (c) => showCategories(c),
 });
+
+/** The incident panel and the statistics view name categories; each keeps the latest list. */
+function showCategories(categories: IncidentCategory[]): void {
+  panel.setCategories(categories);
+  statsView.setCategories(categories);
+}
 
 const ui = createUi(uiRoot, {
   onToggleGroup(group, visible) {
@@ -349,10 +353,7 @@ function tasks(signal: AbortSignal): Promise<void>[] {
     admin('county'),
     admin('township'),
     admin('village'),
-    task('categories.title', fetchCategories(signal), (c) => {
-      panel.setCategories(c);
-      statsView.setCategories(c);
-    }),
+    task('categories.title', fetchCategories(signal), showCategories),
     task('incidents.title', panel.load(signal), () => {}),
     task('headline.title', fetchHeadline(signal), (h) => headline.set(h), () => headline.setUnavailable()),
     task('stats.title', fetchStatsSummary(signal), (s) => ui.setStats(s, new Date()), () => ui.setStatsUnavailable()),
@@ -537,13 +538,7 @@ function resync(): void {
   for (const level of ['county', 'township', 'village'] as const) {
     loadAdminLabels(level).catch((err: unknown) => lateError(ADMIN_LABELS[level].what, err));
   }
-  fetchCategories().then(
-    (c) => {
-      panel.setCategories(c);
-      statsView.setCategories(c);
-    },
-    (err: unknown) => lateError('categories.title', err),
-  );
+  fetchCategories().then(showCategories, (err: unknown) => lateError('categories.title', err));
   panel.refresh();
   panel.refreshSelected();
   dispatch.refresh();

@@ -57,7 +57,7 @@ export interface RulesView {
 }
 
 /** Only an administrator of the whole city changes the rules (the server's own test). */
-export function keepsRules(session: Session | null): boolean {
+function keepsRules(session: Session | null): boolean {
   return session?.role === 'admin' && session.area.level === 'city';
 }
 
@@ -371,26 +371,24 @@ export function createRulesView(options: RulesViewOptions): RulesView {
     }
   };
 
-  deadlineForm.addEventListener('input', () => {
-    showMessage(deadlineMessage, null);
-    markDirty();
-  });
-  reachForm.addEventListener('input', () => {
-    showMessage(reachMessage, null);
-    markDirty();
-  });
-  scopeSelect.addEventListener('change', () => {
-    showMessage(deadlineMessage, null);
-    renderDeadlines();
-  });
-  deadlineRevert.addEventListener('click', () => {
-    showMessage(deadlineMessage, null);
-    renderDeadlines();
-  });
-  reachRevert.addEventListener('click', () => {
-    showMessage(reachMessage, null);
-    renderReach();
-  });
+  // An edit clears the last save's message; 还原 (and, for deadlines, another scope) draws
+  // the table again as saved.
+  const sections = [
+    { form: deadlineForm, message: deadlineMessage, redraw: renderDeadlines, redrawOn: [deadlineRevert, scopeSelect] },
+    { form: reachForm, message: reachMessage, redraw: renderReach, redrawOn: [reachRevert] },
+  ];
+  for (const { form, message, redraw, redrawOn } of sections) {
+    form.addEventListener('input', () => {
+      showMessage(message, null);
+      markDirty();
+    });
+    for (const control of redrawOn) {
+      control.addEventListener(control instanceof HTMLSelectElement ? 'change' : 'click', () => {
+        showMessage(message, null);
+        redraw();
+      });
+    }
+  }
 
   deadlineForm.addEventListener('submit', (event) => {
     event.preventDefault();

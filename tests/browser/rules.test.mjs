@@ -107,21 +107,28 @@ describe('the rules view', { timeout: SUITE_TIMEOUT }, () => {
     }
   });
 
-  /** A new page signed in as `user`, on the map. */
-  async function signedIn(user) {
+  /**
+   * Runs `use(page)` on a new page signed in as `user`, on the map; then closes it and checks
+   * that nothing unexpected was logged.
+   */
+  async function asUser(user, use) {
     const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const page = watch(await context.newPage());
-    const sessionCheck = waitForResourceError(page, resourceError(401, SESSION_PATH));
-    await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
-    await signInAndWaitForReady(page, user);
-    await sessionCheck;
-    assertConsoleErrors([resourceError(401, SESSION_PATH)]);
-    return { context, page };
+    try {
+      const page = watch(await context.newPage());
+      const sessionCheck = waitForResourceError(page, resourceError(401, SESSION_PATH));
+      await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
+      await signInAndWaitForReady(page, user);
+      await sessionCheck;
+      assertConsoleErrors([resourceError(401, SESSION_PATH)]);
+      await use(page);
+    } finally {
+      await context.close();
+    }
+    assertConsoleErrors();
   }
 
   it('shows an operator the deadlines and duplicate reach the API holds, read only', async () => {
-    const { context, page } = await signedIn('operator');
-    try {
+    await asUser('operator', async (page) => {
       await openRules(page);
       assert.equal(await page.locator('#rules-view-heading').textContent(), '案件规则');
       assert.equal(await page.locator('#rules-view').getAttribute('data-mode'), 'view');
@@ -171,15 +178,11 @@ describe('the rules view', { timeout: SUITE_TIMEOUT }, () => {
       await page.locator('#view-map').click();
       assert.ok(await page.locator('#incidents-panel').isVisible(), 'no incident list back on the map view');
       assert.equal(await page.locator('#rules-view').isVisible(), false);
-    } finally {
-      await context.close();
-    }
-    assertConsoleErrors();
+    });
   });
 
   it('lets a city-wide administrator change a category’s deadline, and drop it so the default applies again', async () => {
-    const { context, page } = await signedIn(ADMIN);
-    try {
+    await asUser(ADMIN, async (page) => {
       await openRules(page);
       assert.equal(await page.locator('#rules-view').getAttribute('data-mode'), 'edit');
       assert.match(await page.locator('#rules-access').textContent(), /市级管理员/);
@@ -215,19 +218,15 @@ describe('the rules view', { timeout: SUITE_TIMEOUT }, () => {
       assert.equal(hoursOf(await deadlines(), category.code, 'major', 'township'), null, 'the emptied rule is still held');
       shown = await shownDeadlines(page);
       assert.deepEqual(shown['major/township'], { hours: String(fallback), source: 'default', input: '' });
-    } finally {
-      await context.close();
-    }
-    assertConsoleErrors();
+    });
   });
 
   it('refuses a deadline out of range, or an emptied default, before sending anything', async () => {
-    const { context, page } = await signedIn(ADMIN);
-    const writes = [];
-    page.on('request', (r) => {
-      if (r.method() !== 'GET') writes.push(`${r.method()} ${r.url()}`);
-    });
-    try {
+    await asUser(ADMIN, async (page) => {
+      const writes = [];
+      page.on('request', (r) => {
+        if (r.method() !== 'GET') writes.push(`${r.method()} ${r.url()}`);
+      });
       await openRules(page);
       const rulesBefore = await deadlines();
       const cell = (severity, tier) => page.locator(`#rules-deadlines input[data-severity="${severity}"][data-tier="${tier}"]`);
@@ -265,15 +264,11 @@ describe('the rules view', { timeout: SUITE_TIMEOUT }, () => {
       assert.equal(await cell('minor', 'village').getAttribute('aria-invalid'), 'true');
       assert.deepEqual(writes, [], 'a request was sent for text that is not a number');
       assert.deepEqual(await deadlines(), rulesBefore, 'the rules changed');
-    } finally {
-      await context.close();
-    }
-    assertConsoleErrors();
+    });
   });
 
   it('saves the duplicate reach of a category, keeps edits across a language switch, and shows a refusal', async () => {
-    const { context, page } = await signedIn(ADMIN);
-    try {
+    await asUser(ADMIN, async (page) => {
       await openRules(page);
       const [category] = await categories();
       const radius = page.locator(`#rules-reach input[data-code="${category.code}"][data-field="duplicate_radius_m"]`);
@@ -318,15 +313,11 @@ describe('the rules view', { timeout: SUITE_TIMEOUT }, () => {
       await page.unroute(`${WANGGE_URL}/api/v1/incident-categories/${category.code}`);
       assertConsoleErrors([resourceError(403, `/api/v1/incident-categories/${category.code}`)]);
       await page.screenshot({ path: path.join(ARTIFACTS, 'rules-edit.png') });
-    } finally {
-      await context.close();
-    }
-    assertConsoleErrors();
+    });
   });
 
   it('leaves the rules view on signing out, and shows the next user’s rights', async () => {
-    const { context, page } = await signedIn(ADMIN);
-    try {
+    await asUser(ADMIN, async (page) => {
       await openRules(page);
       await page.locator('#sign-out').click();
       await page.waitForFunction(() => document.body.dataset.auth === 'signed-out');
@@ -336,9 +327,6 @@ describe('the rules view', { timeout: SUITE_TIMEOUT }, () => {
       await openRules(page);
       assert.equal(await page.locator('#rules-view').getAttribute('data-mode'), 'view');
       assert.equal(await page.locator('#rules-view input').count(), 0);
-    } finally {
-      await context.close();
-    }
-    assertConsoleErrors();
+    });
   });
 });
