@@ -114,7 +114,9 @@ async fn readiness_fails_cleanly_when_the_database_is_gone() {
         !text.contains("Pool"),
         "a 5xx body never carries internals: {text}"
     );
-    assert!(reply.json()["error_id"].is_string());
+    // The same for every request while the database is down: it says so, and when to retry.
+    assert_eq!(reply.json()["detail"], "the database is unavailable");
+    assert_eq!(reply.headers[header::RETRY_AFTER], "2");
 }
 
 #[tokio::test]
@@ -294,6 +296,86 @@ async fn bad_parameters_are_400_problems_never_500() {
             "invalid-parameter",
         );
     }
+}
+
+/// Values PostgreSQL cannot hold (a year far outside its calendar, a NUL character) are
+/// refused at the boundary as 400s, on every route that reads them; a body carrying a NUL is
+/// refused and writes nothing.
+#[tokio::test]
+async fn times_out_of_range_and_nul_characters_are_400_not_500() {
+    let db = TestDb::small_demo().await;
+    let state = db
+        .state(Config::for_database(DatabaseConfig::External {
+            url: db.url(),
+        }))
+        .await;
+    let operator = db.city_operator().await;
+    let auditor = db
+        .user_token(
+            "shen",
+            wangge::auth::Role::Auditor,
+            wangge::auth::users::AreaCode::Unit("530400".into()),
+        )
+        .await;
+    let far = "-200000-01-01T00:00:00Z";
+    for (token, uri) in [
+        (&operator, format!("/api/v1/incidents?since={far}")),
+        (
+            &operator,
+            format!("/api/v1/incidents?until=%2B200000-01-01T00:00:00Z"),
+        ),
+        (&operator, "/api/v1/incidents?q=%00".to_owned()),
+        (
+            &operator,
+            "/api/v1/incidents?q=a%00b&status=open".to_owned(),
+        ),
+        (
+            &operator,
+            format!("/tiles/incidents/10/812/440?since={far}"),
+        ),
+        (
+            &operator,
+            "/tiles/incidents/10/812/440?category=%00".to_owned(),
+        ),
+        (
+            &operator,
+            "/api/v1/stats/resolution?by=county&from=-200000-01-01".to_owned(),
+        ),
+        (
+            &operator,
+            "/api/v1/stats/mediators?to=9999-12-31".to_owned(),
+        ),
+        (&operator, "/api/v1/geocode?q=%E7%8E%89%00".to_owned()),
+        (&auditor, format!("/api/v1/audit?from={far}")),
+        (&auditor, "/api/v1/audit?user=%00".to_owned()),
+    ] {
+        let (status, body) = common::get_as_bearer(&state, token, &uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["type"], "/problems/invalid-parameter", "{uri}");
+    }
+    // Open311 answers in the spec's shape, still a 400.
+    for uri in [
+        format!("/open311/v2/requests.json?api_key={operator}&start_date=-200000-01-01T00:00:00Z"),
+        format!("/open311/v2/requests.json?api_key={operator}&status=%00"),
+    ] {
+        let (status, body) = common::get_as_bearer(&state, &operator, &uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+    }
+    let before = db.count("incident").await;
+    let reply = common::call(
+        &state,
+        &operator,
+        axum::http::Method::POST,
+        "/api/v1/incidents",
+        Some(&serde_json::json!({
+            "category": "neighbour", "severity": "minor", "description": "a\u{0}b",
+            "location": { "lon": 102.55, "lat": 24.35 },
+        })),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.json()["type"], "/problems/malformed-body");
+    assert_eq!(db.count("incident").await, before, "nothing written");
 }
 
 #[tokio::test]

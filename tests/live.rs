@@ -485,6 +485,45 @@ async fn a_committed_change_reaches_every_zoom_and_leaves_other_tiles_cached() {
     );
 }
 
+/// A client that writes and then reads at once (a script, QGIS, a second tab) finds its
+/// write in the tile, whoever made it: through the API, or straight into the database. The
+/// tile was read (so cached) just before each write.
+#[tokio::test]
+async fn a_write_is_in_the_very_next_tile_read() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    for round in 0..100 {
+        let nth = round % 25;
+        let (lon, lat, ..) = cell_point(&db, nth).await;
+        let t = TileCoord::containing(lon, lat, 12 + (round % 3) as u8).unwrap();
+        tile(&state, &token, "incidents", t, "?status=open").await;
+        let id = if round % 2 == 0 {
+            let reply = common::call(
+                &state,
+                &token,
+                axum::http::Method::POST,
+                "/api/v1/incidents",
+                Some(&serde_json::json!({
+                    "category": "neighbour", "severity": "minor",
+                    "description": format!("写后即读 {round}"),
+                    "location": { "lon": lon, "lat": lat },
+                })),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::CREATED);
+            reply.json()["id"].as_i64().unwrap()
+        } else {
+            insert_incident(&db, nth).await.0
+        };
+        let features = tile(&state, &token, "incidents", t, "?status=open").await;
+        assert!(
+            ids(&features).contains(&(id as u64)),
+            "round {round}: case {id} missing from {t} read right after it was written"
+        );
+    }
+}
+
 #[tokio::test]
 async fn tilejson_and_style_describe_every_layer() {
     let db = TestDb::small_demo().await;

@@ -231,7 +231,11 @@ pub struct Database {
     pub pool: PgPool,
     options: PgConnectOptions,
     embedded: Option<EmbeddedPostgres>,
+    watchdog: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How often a serving wangge checks that its embedded database is still running.
+const WATCHDOG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Database {
     pub async fn open(config: &DatabaseConfig, max_connections: u32) -> Result<Self, CliError> {
@@ -253,7 +257,16 @@ impl Database {
             pool,
             options,
             embedded,
+            watchdog: None,
         })
+    }
+
+    /// While serving, an embedded database that dies (killed, out of memory) is started again;
+    /// the pools reconnect by themselves and PostgreSQL's recovery keeps every commit.
+    pub fn watch(&mut self) {
+        if let Some(cluster) = &self.embedded {
+            self.watchdog = Some(cluster.spawn_watchdog(WATCHDOG_EVERY));
+        }
     }
 
     /// Swaps the owner's pool for one connected as the application role, for serving.
@@ -270,6 +283,9 @@ impl Database {
 
     /// Closes the pool, then stops the embedded cluster if this process started it.
     pub async fn close(self) -> Result<(), CliError> {
+        if let Some(watchdog) = self.watchdog {
+            watchdog.abort();
+        }
         self.pool.close().await;
         if let Some(cluster) = self.embedded {
             cluster.stop().await?;
@@ -316,7 +332,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(ref args) => {
             let config = serve_config(database, args, key()?);
-            let db = Database::open(&config.database, config.max_connections).await?;
+            let mut db = Database::open(&config.database, config.max_connections).await?;
+            db.watch();
             let result = match db.application_pool(config.max_connections).await {
                 Ok(pool) => serve(pool, config).await,
                 Err(e) => Err(e),
@@ -334,7 +351,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             sim_speed,
         } => {
             let config = serve_config(database, args, key()?);
-            let db = Database::open(&config.database, config.max_connections).await?;
+            let mut db = Database::open(&config.database, config.max_connections).await?;
             let scale = match scale {
                 ScaleArg::Full => Scale::Full,
                 ScaleArg::Small => Scale::Small,
@@ -349,6 +366,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Ok(()) if load_only => Ok(()),
                 Ok(()) => match db.application_pool(config.max_connections).await {
                     Ok(pool) => {
+                        db.watch();
                         if !no_simulator {
                             let _simulator = demo::simulator::start(
                                 pool.clone(),
@@ -411,7 +429,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     "`db stop` manages the embedded database; unset DATABASE_URL".into(),
                 ));
             };
-            EmbeddedPostgres::start(&data_dir).await?.stop().await?;
+            EmbeddedPostgres::stop_folder(&data_dir).await?;
             Ok(())
         }
     }
@@ -555,6 +573,16 @@ async fn run_import(pool: &PgPool, what: ImportCommand) -> Result<(), CliError> 
 }
 
 fn read(file: &PathBuf) -> Result<String, CliError> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?
+        .len();
+    if size > import::MAX_FILE_BYTES {
+        return Err(CliError::Usage(format!(
+            "{} has {size} bytes; an import reads at most {} (split the file)",
+            file.display(),
+            import::MAX_FILE_BYTES
+        )));
+    }
     std::fs::read_to_string(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))
 }

@@ -25,6 +25,8 @@ pub const DATABASE: &str = "wangge";
 const SYSTEM_USER: &str = "postgres";
 /// Unix socket paths longer than this are refused by the kernel (sun_path is 108 bytes).
 const MAX_SOCKET_PATH: usize = 100;
+/// How long a start waits for a dead server's leftover processes to let go of its memory.
+const STALE_SERVER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
@@ -48,8 +50,9 @@ pub enum EmbeddedError {
     Connect(#[from] sqlx::Error),
 }
 
-/// A running embedded cluster. Stopped by [`EmbeddedPostgres::stop`], or on drop if this
-/// process started it.
+/// A running embedded cluster. Stopped by [`EmbeddedPostgres::stop`] or on drop, but only if
+/// this process started it: a command run beside a serving instance (`wangge audit verify`,
+/// `wangge user …`) must not stop that instance's database when it exits.
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
     folder: PathBuf,
@@ -137,10 +140,92 @@ impl EmbeddedPostgres {
             .database(database)
     }
 
-    /// Stops the cluster (fast shutdown: open sessions are ended, committed data is safe).
+    /// Stops the cluster if this process started it (fast shutdown: open sessions are ended,
+    /// committed data is safe); a cluster found running is left to whoever started it.
     pub async fn stop(mut self) -> Result<(), EmbeddedError> {
         self.stopped = true;
+        if !self.started_here {
+            return Ok(());
+        }
         self.pg_ctl(&["stop", "-m", "fast", "-w"]).await.map(|_| ())
+    }
+
+    /// Stops the cluster in `folder` whoever started it (`wangge db stop`); nothing to do when
+    /// it is not running or was never created.
+    pub async fn stop_folder(folder: &Path) -> Result<(), EmbeddedError> {
+        let Ok(folder) = folder.canonicalize() else {
+            return Ok(());
+        };
+        let cluster = Self {
+            folder,
+            bin_dir: find_bin_dir().ok_or(EmbeddedError::ProgramsNotFound)?,
+            run_as_postgres: running_as_root(),
+            started_here: false,
+            created: false,
+            stopped: true,
+        };
+        if !cluster.pgdata().join("PG_VERSION").exists() || !cluster.is_running().await {
+            return Ok(());
+        }
+        cluster
+            .pg_ctl(&["stop", "-m", "fast", "-w"])
+            .await
+            .map(|_| ())
+    }
+
+    /// True while the postmaster named in the cluster's pid file is alive. Reads two small
+    /// files and spawns nothing, so a watchdog may ask every second.
+    pub fn postmaster_alive(&self) -> bool {
+        let Ok(pid_file) = std::fs::read_to_string(self.pgdata().join("postmaster.pid")) else {
+            return false;
+        };
+        let Some(pid) = pid_file
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        else {
+            return false;
+        };
+        // A pid reused by another program after a crash must not pass for the postmaster.
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|cmdline| cmdline.windows(8).any(|w| w == b"postgres"))
+            .unwrap_or(false)
+    }
+
+    /// Watches the cluster while wangge serves: a postmaster that died is started again within
+    /// `every`. Abort the task before stopping the cluster on purpose.
+    pub fn spawn_watchdog(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let cluster = Self {
+            folder: self.folder.clone(),
+            bin_dir: self.bin_dir.clone(),
+            run_as_postgres: self.run_as_postgres,
+            // This copy only watches: dropping it stops nothing.
+            started_here: false,
+            created: false,
+            stopped: true,
+        };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = cluster.restart_if_dead().await {
+                    tracing::error!(error = %e, "the embedded PostgreSQL server could not be started again");
+                }
+            }
+        })
+    }
+
+    /// Starts the cluster again after its postmaster died (killed, or the machine's OOM
+    /// killer). Committed data comes back through PostgreSQL's own crash recovery.
+    pub async fn restart_if_dead(&self) -> Result<bool, EmbeddedError> {
+        if self.postmaster_alive() || self.is_running().await {
+            return Ok(false);
+        }
+        tracing::warn!(folder = %self.folder.display(), "the embedded PostgreSQL server is not running; starting it again");
+        self.pg_ctl_start().await?;
+        tracing::info!(folder = %self.folder.display(), "the embedded PostgreSQL server is back");
+        Ok(true)
     }
 
     /// Leaves the cluster running after this value is dropped (`wangge db start`).
@@ -208,6 +293,24 @@ impl EmbeddedPostgres {
     }
 
     async fn pg_ctl_start(&self) -> Result<(), EmbeddedError> {
+        // After a crash, backends of the dead postmaster may hold its shared memory for a
+        // moment ("pre-existing shared memory block is still in use"); they exit as soon as
+        // they notice their parent is gone, so a refused start is tried again for a while.
+        let deadline = std::time::Instant::now() + STALE_SERVER_WAIT;
+        loop {
+            match self.pg_ctl_start_once().await {
+                Err(EmbeddedError::Command { output, .. })
+                    if output.contains("still in use") && std::time::Instant::now() < deadline =>
+                {
+                    tracing::info!("an old server's processes still hold shared memory; waiting");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn pg_ctl_start_once(&self) -> Result<(), EmbeddedError> {
         tracing::info!(folder = %self.folder.display(), "starting the embedded PostgreSQL server");
         // Socket only (no TCP), private to the folder. The WAL and checkpoint settings let the
         // demo's bulk load run without checkpoint storms; fsync stays on so acknowledged writes
@@ -219,6 +322,17 @@ impl EmbeddedPostgres {
              -c shared_preload_libraries=pg_stat_statements",
             self.folder.display()
         );
+        // Only what this start adds to the server's log explains its failure, not older lines.
+        let log_from = std::fs::metadata(self.log_file()).map_or(0, |m| m.len());
+        // pg_ctl's own messages go to a file, not a pipe: the server it forks inherits them, and
+        // a pipe whose reader is gone makes pg_ctl's first warning (a stale postmaster.pid
+        // after a crash) fail with EPIPE, so the start never happens.
+        let out_path = self.folder.join("pg_ctl.out");
+        let out = std::fs::File::create(&out_path)
+            .map_err(|e| folder_error(&self.folder, format!("cannot write pg_ctl.out: {e}")))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| folder_error(&self.folder, e.to_string()))?;
         let mut cmd = self.command(&self.program("pg_ctl"), true);
         cmd.arg("start")
             .arg("-D")
@@ -227,21 +341,25 @@ impl EmbeddedPostgres {
             .arg(self.log_file())
             .args(["-w", "-t", "120", "-o"])
             .arg(server_options);
-        // pg_ctl's child keeps the pipe open; only its exit status and the log matter.
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
         let status = cmd.status().await.map_err(|source| EmbeddedError::Spawn {
             command: "pg_ctl start".into(),
             source,
         })?;
-        if !status.success() {
-            let log = std::fs::read_to_string(self.log_file()).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(10).collect();
-            return Err(EmbeddedError::Command {
-                command: "pg_ctl start".into(),
-                output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-            });
+        if status.success() {
+            return Ok(());
         }
-        Ok(())
+        let said = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let log = std::fs::read(self.log_file()).unwrap_or_default();
+        let new_log = String::from_utf8_lossy(log.get(log_from as usize..).unwrap_or_default());
+        let tail: Vec<&str> = new_log.lines().rev().take(10).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        Err(EmbeddedError::Command {
+            command: "pg_ctl start".into(),
+            output: format!("{}\n{}", said.trim_end(), tail.join("\n"))
+                .trim()
+                .to_owned(),
+        })
     }
 
     async fn ensure_database(&self) -> Result<(), EmbeddedError> {

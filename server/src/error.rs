@@ -8,6 +8,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// What a 503 for want of the database tells the client to wait before trying again.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -67,7 +70,12 @@ impl ApiError {
     /// body carries only the id.
     pub fn problem(&self) -> Problem {
         let status = self.status();
-        let (detail, error_id) = if status.is_server_error() {
+        let (detail, error_id) = if let Self::Unavailable(cause) = self {
+            // While the database is down every request fails alike: one line now and then,
+            // not one per request, so the log still shows what else happened meanwhile.
+            unavailable_logged(cause);
+            (Some(self.to_string()), None)
+        } else if status.is_server_error() {
             let id = uuid::Uuid::new_v4().to_string();
             tracing::error!(error = ?self, error_id = %id, "request failed");
             (None, Some(id))
@@ -154,12 +162,45 @@ impl From<sqlx::Error> for ApiError {
         {
             return Self::Conflict("the records changed at the same moment; try again".into());
         }
+        // Values PostgreSQL cannot hold (a NUL in text, a time beyond its calendar) are
+        // refused at the boundary; this catches one that slipped past as the client's error.
+        if let Some(code) = error.as_database_error().and_then(|e| e.code())
+            && matches!(code.as_ref(), "22021" | "22P05" | "22008")
+        {
+            tracing::warn!(sqlstate = %code, "a value the database cannot hold got past the boundary checks");
+            return Self::InvalidParameter("a value is outside what the database can hold".into());
+        }
         match error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Self::Unavailable(error)
             }
             other => Self::Internal(Box::new(other)),
         }
+    }
+}
+
+/// Requests answered 503 for want of the database since the last line about it.
+static UNAVAILABLE_SINCE_LOGGED: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+/// When the last line was written (seconds since the Unix epoch).
+static UNAVAILABLE_LOGGED_AT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// At most one line this often while the database stays unavailable.
+const UNAVAILABLE_LOG_EVERY_SECS: u64 = 10;
+
+fn unavailable_logged(cause: &sqlx::Error) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let refused = UNAVAILABLE_SINCE_LOGGED.fetch_add(1, Relaxed) + 1;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = UNAVAILABLE_LOGGED_AT.load(Relaxed);
+    if now >= last + UNAVAILABLE_LOG_EVERY_SECS
+        && UNAVAILABLE_LOGGED_AT
+            .compare_exchange(last, now, Relaxed, Relaxed)
+            .is_ok()
+    {
+        UNAVAILABLE_SINCE_LOGGED.store(0, Relaxed);
+        tracing::warn!(error = %cause, refused, "the database is unavailable; requests are answered 503");
     }
 }
 
@@ -185,6 +226,8 @@ impl IntoResponse for ApiError {
         let problem = self.problem();
         let retry_after = match &self {
             Self::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            // An embedded database that died is started again within a second or two.
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         let mut response = (status, axum::Json(problem)).into_response();

@@ -142,6 +142,17 @@ pub struct LiveHub {
     /// Whether the listener is connected: a sync point announced before it is would never
     /// be heard.
     listening: tokio::sync::watch::Sender<bool>,
+    /// Rounds of [`LiveHub::tiles_current`], shared by the callers that arrive together.
+    barrier: Mutex<Barrier>,
+    barrier_done: tokio::sync::Notify,
+}
+
+/// Barrier rounds: the last one sent, the last one heard back, whether one is out.
+#[derive(Debug, Default)]
+struct Barrier {
+    started: u64,
+    completed: u64,
+    running: bool,
 }
 
 impl LiveHub {
@@ -161,6 +172,8 @@ impl LiveHub {
             geocoder: std::sync::OnceLock::new(),
             dispatch: std::sync::OnceLock::new(),
             listening: tokio::sync::watch::Sender::new(false),
+            barrier: Mutex::new(Barrier::default()),
+            barrier_done: tokio::sync::Notify::new(),
         })
     }
 
@@ -255,6 +268,12 @@ impl LiveHub {
     /// dropped and the batch published. A handler calls it after its own write commits, so
     /// the caller's next read sees the write.
     pub async fn sync(&self, pool: &PgPool) -> Result<(), SyncError> {
+        self.round_trip(pool, "sync").await
+    }
+
+    /// Sends a notice of kind `event` with a new token and waits until the listener has
+    /// seen it (a barrier) or the changes before it have been applied (a sync).
+    async fn round_trip(&self, pool: &PgPool, event: &str) -> Result<(), SyncError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut listening = self.listening.subscribe();
         if tokio::time::timeout_at(deadline, listening.wait_for(|l| *l))
@@ -271,7 +290,7 @@ impl LiveHub {
             .insert(token.clone(), tx);
         // Notifications are delivered in commit order: once this one is seen, every change
         // committed before it has been seen too.
-        let payload = serde_json::json!({ "e": "sync", "token": token }).to_string();
+        let payload = serde_json::json!({ "e": event, "token": token }).to_string();
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(payload)
@@ -294,6 +313,81 @@ impl LiveHub {
                 Err(SyncError::Timeout)
             }
         }
+    }
+
+    /// Drops the cached tiles a notice makes stale, as the listener reads it: notices come in
+    /// commit order, so once a barrier's own notice is read every change committed before it
+    /// has left the cache (see [`LiveHub::tiles_current`]).
+    fn invalidate_tiles(&self, n: &Notification) {
+        for (layer, bbox) in tiles_touched(n) {
+            match bbox {
+                Some(b) => self.cache.invalidate(layer, b),
+                None => self.cache.invalidate_layer(layer),
+            }
+        }
+    }
+
+    fn release(&self, token: Option<&str>) {
+        if let Some(waiter) = token.and_then(|t| {
+            self.waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(t)
+        }) {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Waits until the tile cache holds nothing older than the moment of the call: every
+    /// change committed before it, by any process on the database, has dropped its tiles.
+    /// A tile read after a write (this instance's or another's, a script's, psql's) so
+    /// always shows it. Callers arriving together share one round trip to the database:
+    /// each waits for the first barrier sent after it arrived.
+    pub async fn tiles_current(&self, pool: &PgPool) -> Result<(), SyncError> {
+        let target = self.barrier_lock().started + 1;
+        loop {
+            let notified = self.barrier_done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let round = {
+                let mut barrier = self.barrier_lock();
+                if barrier.completed >= target {
+                    return Ok(());
+                }
+                if barrier.running {
+                    None
+                } else {
+                    barrier.running = true;
+                    barrier.started += 1;
+                    Some(barrier.started)
+                }
+            };
+            if let Some(round) = round {
+                let result = self.round_trip(pool, "barrier").await;
+                {
+                    let mut barrier = self.barrier_lock();
+                    barrier.running = false;
+                    if result.is_ok() {
+                        barrier.completed = barrier.completed.max(round);
+                    }
+                }
+                self.barrier_done.notify_waiters();
+                if round >= target || result.is_err() {
+                    return result;
+                }
+                continue;
+            }
+            if tokio::time::timeout(Duration::from_secs(10), notified)
+                .await
+                .is_err()
+            {
+                return Err(SyncError::Timeout);
+            }
+        }
+    }
+
+    fn barrier_lock(&self) -> std::sync::MutexGuard<'_, Barrier> {
+        self.barrier.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Everything may have changed (the listener reconnected): drop every cached tile and
@@ -334,7 +428,7 @@ impl LiveHub {
         let mut tokens = Vec::new();
         let mut everything = false;
         for n in notifications {
-            let (b, c) = (n.b, n.c);
+            let c = n.c;
             match n.e.as_str() {
                 "sync" => tokens.extend(n.token),
                 // The listener has told the session cache already.
@@ -343,13 +437,11 @@ impl LiveHub {
                     everything = true;
                     self.admin_units_changed().await;
                 }
+                // The listener dropped the tiles each notice touches as it read it
+                // (`invalidate_tiles`); what is left is telling clients.
                 "incident" => {
                     incident_ids.extend(n.id);
-                    if let Some(b) = b {
-                        self.cache.invalidate(TileLayer::Incidents, b);
-                    }
-                    if let Some(c) = c {
-                        self.cache.invalidate(TileLayer::GridCells, c);
+                    if c.is_some() {
                         layers.insert(TileLayer::GridCells);
                     }
                 }
@@ -359,51 +451,17 @@ impl LiveHub {
                     if n.v.is_none() {
                         unversioned.extend(n.id);
                     }
-                    if let Some(b) = b {
-                        self.cache.invalidate(TileLayer::Workers, b);
-                    }
-                }
-                "grid_cell" => {
-                    if let Some(b) = b {
-                        // A household's cell code comes from the cell it lies in.
-                        for layer in [TileLayer::GridCells, TileLayer::Households] {
-                            self.cache.invalidate(layer, b);
-                            layers.insert(layer);
-                        }
-                    }
                 }
                 "grid_plan" => {
                     plan_changed = true;
-                    for layer in [TileLayer::GridCells, TileLayer::Households] {
-                        self.cache.invalidate_layer(layer);
-                        layers.insert(layer);
-                    }
+                    layers.extend(tiles_touched(&n).map(|(layer, _)| layer));
                 }
                 "admin_unit" => {
                     self.admin_units_changed().await;
-                    if let Some(b) = b {
-                        for layer in [
-                            TileLayer::Counties,
-                            TileLayer::Townships,
-                            TileLayer::Villages,
-                            TileLayer::GridCells,
-                        ] {
-                            self.cache.invalidate(layer, b);
-                            layers.insert(layer);
-                        }
-                    }
+                    layers.extend(tiles_touched(&n).map(|(layer, _)| layer));
                 }
-                "household" => {
-                    if let Some(b) = b {
-                        self.cache.invalidate(TileLayer::Households, b);
-                        layers.insert(TileLayer::Households);
-                    }
-                }
-                "facility" => {
-                    if let Some(b) = b {
-                        self.cache.invalidate(TileLayer::Facilities, b);
-                        layers.insert(TileLayer::Facilities);
-                    }
+                "grid_cell" | "household" | "facility" => {
+                    layers.extend(tiles_touched(&n).map(|(layer, _)| layer));
                 }
                 other => tracing::warn!(kind = other, "unknown change notification"),
             }
@@ -658,9 +716,15 @@ async fn listen(
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        // Whatever changed while nobody listened is unknown.
-        if connected_before && heard.send(Heard::Lost).await.is_err() {
-            return;
+        // Whatever changed while nobody listened is unknown. The tiles go before anyone can
+        // pass a barrier on this connection; the rest follows in the applier.
+        if connected_before {
+            for layer in TileLayer::ALL {
+                hub.cache.invalidate_layer(layer);
+            }
+            if heard.send(Heard::Lost).await.is_err() {
+                return;
+            }
         }
         connected_before = true;
         sessions.set_listening(true);
@@ -680,8 +744,13 @@ async fn listen(
             match serde_json::from_str::<Notification>(notification.payload()) {
                 Ok(n) => {
                     // Before anything else is read, so a request after the change (or after a
-                    // sync that follows it) never meets the ended session.
+                    // sync that follows it) never meets the ended session or a stale tile.
                     drop_cached(&n, &sessions, hub.dispatch.get().map(|d| &d.subjects));
+                    hub.invalidate_tiles(&n);
+                    if n.e == "barrier" {
+                        hub.release(n.token.as_deref());
+                        continue;
+                    }
                     if heard.send(Heard::Change(n)).await.is_err() {
                         return;
                     }
@@ -698,6 +767,47 @@ async fn listen(
             return;
         }
     }
+}
+
+/// The tiles a notice makes stale: each layer, and the box within it (`None`: all of it).
+fn tiles_touched(n: &Notification) -> impl Iterator<Item = (TileLayer, Option<[f64; 4]>)> {
+    let (b, c) = (n.b, n.c);
+    let boxed = |layers: &'static [TileLayer], bbox: Option<[f64; 4]>| {
+        layers
+            .iter()
+            .filter(move |_| bbox.is_some())
+            .map(move |layer| (*layer, bbox))
+    };
+    let touched: Vec<(TileLayer, Option<[f64; 4]>)> = match n.e.as_str() {
+        "incident" => boxed(&[TileLayer::Incidents], b)
+            .chain(boxed(&[TileLayer::GridCells], c))
+            .collect(),
+        "worker" => boxed(&[TileLayer::Workers], b).collect(),
+        // A household's cell code comes from the cell it lies in.
+        "grid_cell" => boxed(&[TileLayer::GridCells, TileLayer::Households], b).collect(),
+        "grid_plan" => [TileLayer::GridCells, TileLayer::Households]
+            .into_iter()
+            .map(|layer| (layer, None))
+            .collect(),
+        "admin_unit" => boxed(
+            &[
+                TileLayer::Counties,
+                TileLayer::Townships,
+                TileLayer::Villages,
+                TileLayer::GridCells,
+            ],
+            b,
+        )
+        .collect(),
+        "household" => boxed(&[TileLayer::Households], b).collect(),
+        "facility" => boxed(&[TileLayer::Facilities], b).collect(),
+        "all" => TileLayer::ALL
+            .into_iter()
+            .map(|layer| (layer, None))
+            .collect(),
+        _ => Vec::new(),
+    };
+    touched.into_iter()
 }
 
 /// What a notice ends in the caches served without a database round trip: a user's sessions

@@ -26,7 +26,10 @@ struct ListParams {
     object_id: Option<String>,
     /// An official code: rows in that unit and below.
     area: Option<String>,
+
+    #[serde(default, deserialize_with = "crate::api::params::optional_instant")]
     from: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::api::params::optional_instant")]
     to: Option<DateTime<Utc>>,
     limit: Option<i64>,
 }

@@ -38,7 +38,9 @@ pub fn router() -> Router<AppState> {
 struct Common {
     by: Option<String>,
     level: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::params::optional_day")]
     from: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::api::params::optional_day")]
     to: Option<NaiveDate>,
     category: Option<String>,
     format: Option<String>,

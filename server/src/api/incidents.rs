@@ -52,7 +52,9 @@ struct ListParams {
     /// An administrative unit's code inside the caller's area.
     area: Option<String>,
     overdue: Option<bool>,
+    #[serde(default, deserialize_with = "crate::api::params::optional_instant")]
     since: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::api::params::optional_instant")]
     until: Option<DateTime<Utc>>,
     limit: Option<i64>,
     offset: Option<i64>,

@@ -69,6 +69,8 @@ pub struct AppState {
     pub dispatch: Arc<Dispatch>,
     /// Sessions looked up moments ago, dropped when the change feed says they ended.
     pub sessions: Arc<SessionCache>,
+    /// Tiles being rendered, per user.
+    pub tile_renders: Arc<tiles::RenderSlots>,
 }
 
 impl AppState {
@@ -108,6 +110,7 @@ impl AppState {
             intake_queue,
             dispatch,
             sessions,
+            tile_renders: Arc::default(),
         }
     }
 }
@@ -157,11 +160,14 @@ pub fn app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         // Spans name the path without the query: Open311 clients may put an api_key there.
-        .layer(TraceLayer::new_for_http().make_span_with(
-            |request: &axum::http::Request<axum::body::Body>| {
-                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-            },
-        ))
+        // Failures are not logged here: `ApiError` logs each 5xx once, with its id and cause.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_failure(()),
+        )
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
             REQUEST_ID_HEADER,

@@ -229,6 +229,20 @@ async fn open311_caller(
     Caller::from_token(state, &token).await
 }
 
+/// PostgreSQL text cannot hold a NUL: refused here in the spec's error shape.
+fn refuse_nul(query: &BTreeMap<String, String>, format: Format) -> Result<(), Open311Error> {
+    if query
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(Open311Error::bad(
+            format,
+            "parameters may not contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
 async fn get_resource(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -236,6 +250,7 @@ async fn get_resource(
     headers: HeaderMap,
 ) -> Result<Response, Open311Error> {
     let (stem, format) = split(&file)?;
+    refuse_nul(&query, format)?;
     match stem {
         "discovery" => Ok(discovery(format)),
         "services" => services(&state, format).await,
@@ -256,6 +271,7 @@ async fn get_item(
     headers: HeaderMap,
 ) -> Result<Response, Open311Error> {
     let (id, format) = split(&file)?;
+    refuse_nul(&query, format)?;
     match resource.as_str() {
         "services" => service_definition(&state, format, id).await,
         "requests" | "tokens" => {
@@ -457,8 +473,8 @@ impl Filter {
                 .get(key)
                 .map(|v| {
                     DateTime::parse_from_rfc3339(v)
-                        .map(|d| d.with_timezone(&Utc))
                         .map_err(|_| format!("{key} `{v}` is not a W3C date-time with an offset"))
+                        .and_then(|d| crate::api::params::instant_in_range(d.with_timezone(&Utc)))
                 })
                 .transpose()
         };
@@ -657,6 +673,7 @@ async fn post_resource(
         });
     }
     let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    refuse_nul(&form, format)?;
     let caller = open311_caller(&state, &headers, form.get("api_key").map(String::as_str))
         .await
         .in_format(format)?;

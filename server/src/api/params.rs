@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -22,6 +23,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // PostgreSQL text cannot hold a NUL character: refused here, not as a database error.
+        if parts.uri.query().is_some_and(has_encoded_nul) {
+            return Err(ApiError::InvalidParameter(NUL_REFUSED.into()));
+        }
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(Params(value)),
             Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
@@ -42,11 +47,88 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+        match axum::Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(axum::Json(value)) => from_json_value(value).map(JsonBody),
             Err(rejection) => Err(ApiError::MalformedBody(rejection.body_text())),
         }
     }
+}
+
+const NUL_REFUSED: &str = "text may not contain NUL characters (U+0000)";
+
+/// True when a query string holds `%00`, a NUL once decoded.
+pub fn has_encoded_nul(query: &str) -> bool {
+    query
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
+/// Reads a body's JSON into `T`, refusing a NUL in any string first: JSON may carry one
+/// (`\u0000`), PostgreSQL text may not, and the write would fail in the database.
+fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    fn holds_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(holds_nul),
+            serde_json::Value::Object(map) => {
+                map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v))
+            }
+            _ => false,
+        }
+    }
+    if holds_nul(&value) {
+        return Err(ApiError::MalformedBody(NUL_REFUSED.into()));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::MalformedBody(format!("bad JSON body: {e}")))
+}
+
+/// The years a time filter may name. PostgreSQL holds far more, but no record of ours lies
+/// outside them, and a year such as -200000 would only reach the database to fail there.
+pub const FILTER_YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// An instant for a filter, inside [`FILTER_YEARS`].
+pub fn instant_in_range(at: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if FILTER_YEARS.contains(&at.year()) {
+        Ok(at)
+    } else {
+        Err(format!(
+            "{at} is outside the years {}–{}",
+            FILTER_YEARS.start(),
+            FILTER_YEARS.end()
+        ))
+    }
+}
+
+/// `#[serde(default, deserialize_with = "optional_instant")]` for an RFC 3339 time filter.
+pub fn optional_instant<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Option::<DateTime<Utc>>::deserialize(deserializer)?
+        .map(instant_in_range)
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
+/// `#[serde(default, deserialize_with = "optional_day")]` for a `YYYY-MM-DD` day filter.
+pub fn optional_day<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<NaiveDate>, D::Error> {
+    Option::<NaiveDate>::deserialize(deserializer)?
+        .map(|day| {
+            if FILTER_YEARS.contains(&day.year()) {
+                Ok(day)
+            } else {
+                Err(format!(
+                    "{day} is outside the years {}–{}",
+                    FILTER_YEARS.start(),
+                    FILTER_YEARS.end()
+                ))
+            }
+        })
+        .transpose()
+        .map_err(serde::de::Error::custom)
 }
 
 /// Parses a JSON request body held as bytes (for handlers that also need the raw bytes, as
@@ -66,7 +148,9 @@ pub fn json_from_bytes<T: DeserializeOwned>(
             "expected a body with content type application/json".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(format!("bad JSON body: {e}")))
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::MalformedBody(format!("bad JSON body: {e}")))?;
+    from_json_value(value)
 }
 
 /// Every incident status, in lifecycle order (the PostgreSQL enum `incident_status`).

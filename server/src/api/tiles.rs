@@ -48,7 +48,9 @@ struct TileParams {
     category: Option<String>,
     /// Comma-separated tiers.
     tier: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::params::optional_instant")]
     since: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::api::params::optional_instant")]
     until: Option<DateTime<Utc>>,
     /// A grid plan version (a draft); the published plan when absent.
     plan: Option<i32>,
@@ -81,7 +83,10 @@ impl TileFilters {
             )));
         }
         let incidents = IncidentFilters::parse(params.status, params.category, params.tier)?;
-        if let (Some(since), Some(until)) = (params.since, params.until)
+        // Whole minutes: filters that differ by seconds would each need a tile of their own,
+        // and anyone could keep the server rendering by counting them up.
+        let (since, until) = (params.since.map(to_minute), params.until.map(to_minute));
+        if let (Some(since), Some(until)) = (since, until)
             && since >= until
         {
             return Err(ApiError::InvalidParameter(
@@ -90,14 +95,49 @@ impl TileFilters {
         }
         Ok(TileFilters {
             incidents,
-            since: params.since,
-            until: params.until,
+            since,
+            until,
             plan: params.plan,
         })
     }
 
     fn cache_key(&self) -> String {
         format!("{self:?}")
+    }
+}
+
+/// The start of the minute holding `at`.
+fn to_minute(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at)
+}
+
+/// Tiles each user may have rendered at once. Cached tiles are served without a slot; a
+/// user who asks for many tiles no cache holds (new filters each time) waits for their own
+/// slots, while everyone else's requests go on.
+pub const RENDERS_PER_USER: usize = 2;
+
+/// Render slots per user ([`RENDERS_PER_USER`] each).
+#[derive(Debug, Default)]
+pub struct RenderSlots(
+    std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Semaphore>>>,
+);
+
+impl RenderSlots {
+    async fn acquire(&self, user_id: i64) -> tokio::sync::OwnedSemaphorePermit {
+        let semaphore = {
+            let mut slots = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            // Users with nothing rendering keep no entry: the map stays as small as the
+            // number of users rendering right now.
+            slots.retain(|_, s| std::sync::Arc::strong_count(s) > 1);
+            std::sync::Arc::clone(slots.entry(user_id).or_insert_with(|| {
+                std::sync::Arc::new(tokio::sync::Semaphore::new(RENDERS_PER_USER))
+            }))
+        };
+        semaphore
+            .acquire_owned()
+            .await
+            .expect("render slots are never closed")
     }
 }
 
@@ -143,15 +183,34 @@ async fn tile(
         caller.area.grid_cell_id,
         filters.cache_key()
     );
-    let cached = match state.tile_cache.get(address, &variant) {
+    // Every change committed before this request has dropped its tiles first, so a client
+    // that writes and then reads sees its write. Without that assurance (the change feed is
+    // down) the tile is read fresh and not kept.
+    let current = match state.live.tiles_current(&state.pool).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "tiles served uncached: cannot tell which are stale");
+            false
+        }
+    };
+    let cached = match state.tile_cache.get(address, &variant).filter(|_| current) {
         Some(tile) => tile,
         None => {
-            let seen = state.tile_cache.generation();
-            let tile = render(&state, &caller.area, layer, coord, &filters).await?;
-            state
-                .tile_cache
-                .insert(address, &variant, tile.clone(), seen);
-            tile
+            let _slot = state.tile_renders.acquire(caller.user_id).await;
+            // Another request of this user may have rendered it while this one waited.
+            match state.tile_cache.get(address, &variant).filter(|_| current) {
+                Some(tile) => tile,
+                None => {
+                    let seen = state.tile_cache.generation();
+                    let tile = render(&state, &caller.area, layer, coord, &filters).await?;
+                    if current {
+                        state
+                            .tile_cache
+                            .insert(address, &variant, tile.clone(), seen);
+                    }
+                    tile
+                }
+            }
         }
     };
     Ok(tile_response(&cached, &headers))

@@ -20,6 +20,21 @@ pub struct ParsedFeature {
     pub ewkb: Ewkb,
 }
 
+/// The most features one file may hold: a whole province's grid (Yuxi has 5,162 cells) with
+/// room to spare.
+pub const MAX_FEATURES: usize = 200_000;
+/// The most vertices one feature may have: a county surveyed at 1:2,000 has tens of
+/// thousands; more is a file to simplify before importing.
+pub const MAX_VERTICES_PER_FEATURE: usize = 100_000;
+/// The longest name or code, in characters (official names are under 30).
+pub const MAX_NAME_CHARS: usize = 100;
+/// The smallest area of each polygon part, in square metres: anything smaller is a digitising
+/// artefact, not a place anyone is responsible for.
+pub const MIN_PART_AREA_M2: f64 = 10.0;
+/// The least mean width of each polygon part (twice its area over its perimeter, which for a
+/// thin strip is its width), in metres: a sliver left between two neighbours' outlines.
+pub const MIN_PART_WIDTH_M: f64 = 1.0;
+
 /// CRS names that mean WGS-84 longitude/latitude.
 const LONLAT_CRS: [&str; 3] = [
     "urn:ogc:def:crs:OGC:1.3:CRS84",
@@ -57,6 +72,12 @@ pub fn parse_feature_collection(
             "it has no `features` array".into(),
         ));
     };
+    if features.len() > MAX_FEATURES {
+        return Err(ImportError::NotFeatureCollection(format!(
+            "it has {} features; one file may hold at most {MAX_FEATURES}: split it",
+            features.len()
+        )));
+    }
     let mut parsed = Vec::with_capacity(features.len());
     let mut problems = Vec::new();
     for (index, feature) in features.iter().enumerate() {
@@ -102,6 +123,17 @@ fn parse_feature(
     if name.is_none() {
         messages.push("it has no non-empty `name` property".into());
     }
+    for (what, text) in [("code", &code), ("name", &name)] {
+        let Some(text) = text else { continue };
+        if text.contains('\0') {
+            messages.push(format!("its {what} contains a NUL character"));
+        } else if text.chars().count() > MAX_NAME_CHARS {
+            messages.push(format!(
+                "its {what} has {} characters; at most {MAX_NAME_CHARS}",
+                text.chars().count()
+            ));
+        }
+    }
     let geometry = match feature.get("geometry") {
         None | Some(Value::Null) => Err("it has no geometry".to_owned()),
         Some(g) => serde_json::from_value::<geojson::Geometry>(g.clone())
@@ -139,6 +171,16 @@ fn polygons(value: &GeometryValue, datum: Datum) -> Result<MultiPolygon<f64>, St
     };
     if rings_list.is_empty() {
         return Err("its MultiPolygon is empty".into());
+    }
+    let vertices: usize = rings_list
+        .iter()
+        .flat_map(|rings| rings.iter())
+        .map(Vec::len)
+        .sum();
+    if vertices > MAX_VERTICES_PER_FEATURE {
+        return Err(format!(
+            "it has {vertices} vertices; at most {MAX_VERTICES_PER_FEATURE} (simplify it first)"
+        ));
     }
     let mut result = Vec::with_capacity(rings_list.len());
     for (p, rings) in rings_list.iter().enumerate() {

@@ -14,7 +14,40 @@ use std::fmt;
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use datum::{Datum, gcj02_to_wgs84, wgs84_to_gcj02};
-pub use features::{ParsedFeature, parse_feature_collection};
+pub use features::{
+    MAX_FEATURES, MAX_NAME_CHARS, MAX_VERTICES_PER_FEATURE, MIN_PART_AREA_M2, MIN_PART_WIDTH_M,
+    ParsedFeature, parse_feature_collection,
+};
+
+/// The largest file an import reads (bytes): far above a city's grid (Yuxi's 5,162 cells are
+/// a few MB), below what would exhaust the machine's memory once parsed.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Where an import has got to, on the log (the command line shows it), with the time taken.
+struct Progress(std::time::Instant);
+
+impl Progress {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn step(&self, what: &str) {
+        tracing::info!(
+            seconds = format!("{:.1}", self.0.elapsed().as_secs_f64()),
+            "import: {what}"
+        );
+    }
+}
+
+/// An import is one transaction that may check and write a whole city: the pool's statement
+/// timeout, meant for requests, would cut a large file off halfway.
+async fn begin_import(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
 
 use crate::audit::{self, Entry, RequestMeta};
 use crate::db::geometry::Ewkb;
@@ -85,7 +118,12 @@ pub async fn import_admin_units(
     level: AdminLevel,
     datum: Datum,
 ) -> Result<ImportReport, ImportError> {
+    let progress = Progress::start();
     let (features, mut problems) = parse_feature_collection(text, datum, &["code", "adcode"])?;
+    progress.step(&format!(
+        "{} features read and checked",
+        features.len() + problems.len()
+    ));
     let mut seen = std::collections::HashSet::new();
     for f in &features {
         if !level.is_valid_code(&f.code) {
@@ -107,7 +145,7 @@ pub async fn import_admin_units(
         }
     }
 
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_import(pool).await?;
     let parent_ids = match level.parent() {
         None => vec![None; features.len()],
         Some(parent_level) => {
@@ -146,6 +184,7 @@ pub async fn import_admin_units(
         }
     }
     problems.extend(postgis_problems(&mut tx, &features).await?);
+    progress.step("checked against the database");
     if !problems.is_empty() {
         return Err(invalid("feature", problems));
     }
@@ -169,6 +208,7 @@ pub async fn import_admin_units(
     )
     .await?;
     tx.commit().await?;
+    progress.step("written");
     Ok(ImportReport {
         what: "administrative units",
         rows: features.len(),
@@ -183,7 +223,12 @@ pub async fn import_grid_cells(
     plan_version: i32,
     datum: Datum,
 ) -> Result<ImportReport, ImportError> {
+    let progress = Progress::start();
     let (features, mut problems) = parse_feature_collection(text, datum, &["code"])?;
+    progress.step(&format!(
+        "{} features read and checked",
+        features.len() + problems.len()
+    ));
     let village_codes: Vec<String> = features
         .iter()
         .map(|f| {
@@ -215,7 +260,7 @@ pub async fn import_grid_cells(
         }
     }
 
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_import(pool).await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grid_plan WHERE version = $1)")
             .bind(plan_version)
@@ -234,8 +279,10 @@ pub async fn import_grid_cells(
         }
     }
     problems.extend(postgis_problems(&mut tx, &features).await?);
+    progress.step("geometry checked by PostGIS");
     if problems.is_empty() {
         problems.extend(grid_topology_problems(&mut tx, &features, &village_ids).await?);
+        progress.step("nesting in villages and overlaps checked");
     }
     if !problems.is_empty() {
         return Err(invalid("feature", problems));
@@ -267,6 +314,7 @@ pub async fn import_grid_cells(
     )
     .await?;
     tx.commit().await?;
+    progress.step("written");
     Ok(ImportReport {
         what: "grid cells",
         rows: features.len(),
@@ -344,7 +392,7 @@ pub async fn import_households(
         ));
     }
 
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_import(pool).await?;
     let codes: Vec<String> = rows.iter().map(|r| r.3.clone()).collect();
     let village_ids = ids_by_code(&mut tx, AdminLevel::Village, &codes).await?;
     for (row, id) in rows.iter().zip(&village_ids) {
@@ -448,16 +496,29 @@ async fn ids_by_code(
 }
 
 /// PostGIS's verdict on each geometry: the same rules the table's CHECK applies, with the
-/// reason and location it gives.
+/// reason and location it gives; and, for valid ones, each part at least
+/// [`MIN_PART_AREA_M2`] large and [`MIN_PART_WIDTH_M`] wide on the sphere (twice the area
+/// over the perimeter, which for a thin strip is its width), so no sliver comes in.
 async fn postgis_problems(
     tx: &mut Transaction<'static, Postgres>,
     features: &[ParsedFeature],
 ) -> Result<Vec<Problem>, sqlx::Error> {
-    let invalid: Vec<(i32, String)> = sqlx::query_as(
-        "SELECT t.ord::int4, ST_IsValidReason(t.geom::geometry)
-         FROM unnest($1::text[]) WITH ORDINALITY AS t(geom, ord)
-         WHERE NOT ST_IsValid(t.geom::geometry)
-         ORDER BY t.ord",
+    let found: Vec<(i32, Option<String>, Option<i32>, Option<f64>, Option<f64>)> = sqlx::query_as(
+        "WITH t AS (
+             SELECT ord::int4, geom::geometry AS geom, ST_IsValid(geom::geometry) AS valid
+             FROM unnest($1::text[]) WITH ORDINALITY AS u(geom, ord)
+         ), parts AS (
+             SELECT t.ord, d.path[1] AS part, ST_Area(d.geom::geography) AS area,
+                    ST_Perimeter(d.geom::geography) AS perimeter
+             FROM t, ST_Dump(t.geom) d
+             WHERE t.valid
+         )
+         SELECT ord, ST_IsValidReason(geom), NULL::int4, NULL::float8, NULL::float8
+         FROM t WHERE NOT valid
+         UNION ALL
+         SELECT ord, NULL, part - 1, area, 2 * area / NULLIF(perimeter, 0)
+         FROM parts WHERE area < $2 OR 2 * area / NULLIF(perimeter, 0) < $3
+         ORDER BY 1, 3",
     )
     .bind(
         features
@@ -465,15 +526,26 @@ async fn postgis_problems(
             .map(|f| f.ewkb.as_str().to_owned())
             .collect::<Vec<_>>(),
     )
+    .bind(MIN_PART_AREA_M2)
+    .bind(MIN_PART_WIDTH_M)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(invalid
+    Ok(found
         .into_iter()
-        .map(|(ord, reason)| {
-            problem(
-                features[ord as usize - 1].index,
-                format!("invalid geometry: {reason}"),
-            )
+        .map(|(ord, reason, part, area, width)| {
+            let message = match (reason, part, area, width) {
+                (Some(reason), ..) => format!("invalid geometry: {reason}"),
+                (None, Some(part), Some(area), _) if area < MIN_PART_AREA_M2 => format!(
+                    "polygon {part} is a sliver: {area:.2} m², less than {MIN_PART_AREA_M2} m²"
+                ),
+                (None, part, _, width) => format!(
+                    "polygon {} is a sliver: {:.3} m wide on average (twice its area over its \
+                     perimeter), less than {MIN_PART_WIDTH_M} m",
+                    part.unwrap_or_default(),
+                    width.unwrap_or_default()
+                ),
+            };
+            problem(features[ord as usize - 1].index, message)
         })
         .collect())
 }
@@ -499,19 +571,33 @@ async fn grid_topology_problems(
     .bind(&geoms)
     .fetch_all(&mut **tx)
     .await?;
+    // Indexed, so each cell meets only its neighbours: joined unindexed, a city's cells were
+    // compared pairwise (10^10 pairs for 100,000 cells) and the import timed out.
+    sqlx::query(
+        "CREATE TEMP TABLE import_cell ON COMMIT DROP AS
+         SELECT ord::int4, geom::geometry AS geom
+         FROM unnest($1::text[]) WITH ORDINALITY AS u(geom, ord)",
+    )
+    .bind(&geoms)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("CREATE INDEX ON import_cell USING gist (geom)")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("ANALYZE import_cell")
+        .execute(&mut **tx)
+        .await?;
     let overlapping: Vec<(i32, i32)> = sqlx::query_as(
-        "WITH t AS (
-             SELECT ord::int4, geom::geometry AS geom
-             FROM unnest($1::text[]) WITH ORDINALITY AS u(geom, ord)
-         )
-         SELECT a.ord, b.ord
-         FROM t a JOIN t b ON a.ord < b.ord AND a.geom && b.geom
+        "SELECT a.ord, b.ord
+         FROM import_cell a JOIN import_cell b ON a.ord < b.ord AND a.geom && b.geom
          WHERE ST_Relate(a.geom, b.geom, '2********')
          ORDER BY a.ord, b.ord",
     )
-    .bind(&geoms)
     .fetch_all(&mut **tx)
     .await?;
+    sqlx::query("DROP TABLE import_cell")
+        .execute(&mut **tx)
+        .await?;
     let mut problems: Vec<Problem> = outside
         .into_iter()
         .map(|ord| {
