@@ -933,3 +933,319 @@ async fn the_feed_shows_workers_as_the_database_has_them() {
         assert_eq!(got, &want, "worker {id}");
     }
 }
+
+/// Reads until the server closes the socket; the close code (None if it just went away or
+/// nothing came within 30 s).
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), socket.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Waits for the answer to the positions message `id`, passing over feed messages.
+async fn positions_answer(socket: &mut Socket, id: i64) -> Value {
+    for _ in 0..100 {
+        let message = next_json(socket).await.expect("an answer");
+        if message["id"] == id {
+            return message;
+        }
+    }
+    panic!("positions {id} never answered");
+}
+
+/// One fix of the first worker, now.
+async fn one_fix(db: &TestDb, id: i64) -> Message {
+    let worker: i64 = sqlx::query_scalar("SELECT min(id) FROM grid_worker")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let at = (chrono::Utc::now() - chrono::Duration::milliseconds(id)).to_rfc3339();
+    Message::text(
+        serde_json::json!({"type": "positions", "id": id, "positions": [
+            {"worker_id": worker, "at": at, "lon": 102.5501, "lat": 24.3502}]})
+        .to_string(),
+    )
+}
+
+/// Signing out ends that session's sockets at once (4401) and nothing sent on them after it
+/// is stored; the user's other sessions keep theirs. Revoking a session in the database, and
+/// giving a user another role, end theirs too.
+#[tokio::test]
+async fn a_socket_ends_with_its_session() {
+    let (db, state, address, token) = gateway().await;
+    let other_token = wangge::auth::session::sign_in(
+        &db.pool,
+        "gateway",
+        common::PASSWORD,
+        wangge::auth::session::SessionKind::Bearer,
+        "second device",
+        &wangge::config::AuthConfig::default(),
+        &wangge::audit::RequestMeta::cli(),
+    )
+    .await
+    .unwrap()
+    .token;
+    let mut signed_out = connect(address, &token, "").await;
+    assert_eq!(next_json(&mut signed_out).await.unwrap()["type"], "hello");
+    let mut other = connect(address, &other_token, "").await;
+    assert_eq!(next_json(&mut other).await.unwrap()["type"], "hello");
+
+    let reply = common::call(
+        &state,
+        &token,
+        axum::http::Method::DELETE,
+        "/api/v1/session",
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    // The socket may already be closing: a failed send is fine, a stored fix is not.
+    let _ = signed_out.send(one_fix(&db, 1).await).await;
+    assert_eq!(close_code(&mut signed_out).await, Some(4401));
+
+    // The same user's other session keeps its socket, and can still send.
+    other.send(one_fix(&db, 2).await).await.unwrap();
+    assert_eq!(
+        positions_answer(&mut other, 2).await["type"],
+        "positions_stored"
+    );
+    assert_eq!(
+        db.count("worker_position").await,
+        1,
+        "only the live session's fix is kept"
+    );
+
+    // Revoked behind the server's back (another server, psql): its notice ends the socket.
+    sqlx::query("UPDATE auth_session SET revoked_at = now() WHERE label = 'second device'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut other).await, Some(4401));
+
+    // A session that still holds but whose user now has another role.
+    let watcher = db
+        .user_token("watcher", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    let mut watching = connect(address, &watcher, "").await;
+    assert_eq!(next_json(&mut watching).await.unwrap()["type"], "hello");
+    sqlx::query("UPDATE app_user SET role = 'operator' WHERE username = 'watcher'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut watching).await, Some(4401));
+}
+
+/// A browser session left idle past its timeout ends its socket too: the socket does not
+/// keep it alive, and no notice announces it.
+#[tokio::test]
+async fn an_idle_sessions_socket_is_closed() {
+    let db = TestDb::small_demo().await;
+    let mut config = Config::for_database(DatabaseConfig::External { url: db.url() });
+    config.auth.idle_timeout = Duration::from_secs(4);
+    let state = db.state(config.clone()).await;
+    let address = serve(state).await;
+    db.user_token("idler", Role::Operator, AreaCode::Unit("530400".into()))
+        .await;
+    let cookie = wangge::auth::session::sign_in(
+        &db.pool,
+        "idler",
+        common::PASSWORD,
+        wangge::auth::session::SessionKind::Cookie,
+        "browser",
+        &config.auth,
+        &wangge::audit::RequestMeta::cli(),
+    )
+    .await
+    .unwrap()
+    .token;
+    let mut request = format!("ws://{address}/api/v1/live")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        header::COOKIE,
+        format!("wangge_session={cookie}").parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+    assert_eq!(close_code(&mut socket).await, Some(4401));
+}
+
+/// A message over the HTTP body limit (1 MiB) closes the socket with 1009, unread.
+#[tokio::test]
+async fn a_message_over_the_body_limit_closes_the_socket() {
+    let (_db, _state, address, token) = gateway().await;
+    let mut socket = connect(address, &token, "").await;
+    assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+    let huge = format!(
+        "{{\"type\":\"positions\",\"id\":1,\"positions\":[],\"pad\":\"{}\"}}",
+        "x".repeat(11 << 20)
+    );
+    let _ = socket.send(Message::text(huge)).await;
+    assert_eq!(close_code(&mut socket).await, Some(1009));
+}
+
+#[tokio::test]
+async fn a_flood_of_messages_closes_the_socket() {
+    let (_db, _state, address, token) = gateway().await;
+    let mut socket = connect(address, &token, "").await;
+    assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+    // Ten times the burst, faster than any device: sent before the first is answered. (The
+    // answers are not read meanwhile.)
+    for _ in 0..200 {
+        if socket
+            .send(Message::text("{\"type\":\"chat\"}"))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    assert_eq!(close_code(&mut socket).await, Some(1008));
+}
+
+/// A page of another origin may not open the feed with the user's cookie; the server's own
+/// pages and clients that are not browsers (no `Origin`) may.
+#[tokio::test]
+async fn the_live_socket_refuses_other_origins() {
+    let (_db, _state, address, token) = gateway().await;
+    let with_origin = |origin: String| {
+        let mut request = format!("ws://{address}/api/v1/live")
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        headers.insert(header::ORIGIN, origin.parse().unwrap());
+        request
+    };
+    for origin in [
+        "http://evil.example".to_owned(),
+        format!("http://{}:1", address.ip()),
+        "null".to_owned(),
+    ] {
+        match tokio_tungstenite::connect_async(with_origin(origin.clone())).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}");
+                assert_eq!(
+                    response.headers()[header::CONTENT_TYPE],
+                    "application/problem+json"
+                );
+                let body: Value =
+                    serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+                assert_eq!(body["type"], "/problems/cross-origin");
+            }
+            other => panic!("{origin}: {other:?}"),
+        }
+    }
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(with_origin(format!("http://{address}")))
+            .await
+            .unwrap();
+    assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+}
+
+/// A client hears of a deleted case, and of changed tiles of other layers, only when they were
+/// in its area: a grid cell's client hears nothing of another cell far from it, while a
+/// city-wide client hears both.
+#[tokio::test]
+async fn removed_records_and_layer_changes_reach_only_their_area() {
+    let (db, state, address, city) = gateway().await;
+    let (.., near_cell, _, _, _, _) = cell_point(&db, 3).await;
+    // A cell whose box does not meet cell 3's, with its ordinal for `insert_incident`.
+    let (far_code, far_nth): (String, i64) = sqlx::query_as(
+        "SELECT code, n - 1 FROM (
+             SELECT g.code, g.geom, row_number() OVER (ORDER BY g.code) AS n FROM grid_cell g) g
+         WHERE NOT g.geom && (SELECT geom FROM grid_cell WHERE id = $1)
+         ORDER BY code DESC LIMIT 1",
+    )
+    .bind(near_cell)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let far = db
+        .user_token("far", Role::Operator, AreaCode::GridCell(far_code.clone()))
+        .await;
+    let mut city_socket = connect(address, &city, "").await;
+    assert_eq!(next_json(&mut city_socket).await.unwrap()["type"], "hello");
+    let mut far_socket = connect(address, &far, "").await;
+    assert_eq!(next_json(&mut far_socket).await.unwrap()["type"], "hello");
+
+    // A case reported and deleted in cell 3, and a facility there changed.
+    let (gone, ..) = insert_incident(&db, 3).await;
+    state.live.sync(&state.pool).await.unwrap();
+    sqlx::query("DELETE FROM incident WHERE id = $1")
+        .bind(gone)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // A facility outside the far cell's box (its client is told of layers by box).
+    let facility: i64 = sqlx::query_scalar(
+        "UPDATE facility SET name = name WHERE id = (
+             SELECT f.id FROM facility f
+             WHERE NOT f.geom && (SELECT geom FROM grid_cell WHERE code = $1)
+             ORDER BY f.id LIMIT 1)
+         RETURNING id",
+    )
+    .bind(&far_code)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(facility > 0);
+    state.live.sync(&state.pool).await.unwrap();
+
+    // The city hears both.
+    let (mut removed, mut facilities) = (false, false);
+    while !(removed && facilities) {
+        let m = next_json(&mut city_socket)
+            .await
+            .expect("the city hears of both");
+        if m["type"] == "changes" {
+            removed |= m["removed_incidents"]
+                .as_array()
+                .unwrap()
+                .contains(&gone.into());
+            facilities |= m["layers"]
+                .as_array()
+                .unwrap()
+                .contains(&"facilities".into());
+        }
+    }
+    // Then a case in the far cell: everything the far client is sent up to it is checked.
+    let (marker, ..) = insert_incident(&db, far_nth).await;
+    loop {
+        let m = next_json(&mut far_socket)
+            .await
+            .expect("the far client hears of its case");
+        if m["type"] != "changes" {
+            continue;
+        }
+        assert!(
+            !m["removed_incidents"]
+                .as_array()
+                .unwrap()
+                .contains(&gone.into()),
+            "told of a case outside its area: {m}"
+        );
+        assert!(
+            !m["layers"]
+                .as_array()
+                .unwrap()
+                .contains(&"facilities".into()),
+            "told of facilities outside its area: {m}"
+        );
+        if m["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == marker)
+        {
+            break;
+        }
+    }
+}

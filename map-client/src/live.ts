@@ -17,6 +17,11 @@
 // from another epoch (the server restarted and cannot replay) counts as a
 // resync.
 //
+// The server closes the socket with code 4401 (SESSION_ENDED) when the session
+// is over (signed out here or in another tab, revoked, idle too long, expired,
+// or the user's role or area changed): the client then stops instead of
+// reconnecting and tells `onSessionEnded`, which shows the sign-in page.
+//
 // `LiveClient` is an EventTarget: `status` (detail: LiveStatus), `changes`
 // (detail: ChangesMessage) and `resync` events; the browser tests listen to
 // them through `window.__wangge.live`.
@@ -84,7 +89,12 @@ export interface LiveHandlers {
   onResync(reason: 'server' | 'epoch'): void;
   /** A connection attempt failed before the server said hello (e.g. the session is gone). */
   onConnectFailed?(attempt: number): void;
+  /** The server closed the socket because the session is over: sign in again. */
+  onSessionEnded(): void;
 }
+
+/** The close code of a socket whose session is over (server/src/api/live.rs). */
+export const SESSION_ENDED = 4401;
 
 const MIN_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
@@ -234,9 +244,15 @@ export class LiveClient extends EventTarget {
       if (message.type === 'hello') greeted = true;
       this.#handle(message);
     };
-    socket.onclose = () => {
+    socket.onclose = (event: CloseEvent) => {
       if (this.#socket !== socket) return;
       this.#socket = null;
+      if (event.code === SESSION_ENDED) {
+        // Reconnecting would be refused: the session is gone.
+        this.stop();
+        this.#handlers.onSessionEnded();
+        return;
+      }
       this.#scheduleReconnect(greeted);
     };
     socket.onerror = () => {

@@ -15,6 +15,8 @@ import { langSwitch } from './ui';
 /** Why the form is shown, if not simply because nobody is signed in. */
 export type LoginReason =
   | { kind: 'expired' }
+  /** The server ended the session (signed out in another tab, revoked, role or area changed). */
+  | { kind: 'ended' }
   | { kind: 'signedOut' }
   /** `GET /api/v1/session` failed for another reason than 401. */
   | { kind: 'checkFailed'; error: unknown };
@@ -30,14 +32,15 @@ export interface LoginScreen {
 
 /** A message on the form: what it says is worked out at render time, so it follows language switches. */
 type Message =
-  | { kind: 'missing' | 'invalid' | 'expired' | 'signed-out' | 'checking'; tone: 'error' | 'info' }
+  | { kind: 'missing' | 'invalid' | 'expired' | 'ended' | 'signed-out' | 'checking'; tone: 'error' | 'info' }
   | { kind: 'too-many'; tone: 'error'; until: number | null }
   | { kind: 'failed' | 'check-failed'; tone: 'error'; error: unknown };
 
-const SIMPLE: Record<'missing' | 'invalid' | 'expired' | 'signed-out' | 'checking', MessageKey> = {
+const SIMPLE: Record<'missing' | 'invalid' | 'expired' | 'ended' | 'signed-out' | 'checking', MessageKey> = {
   missing: 'login.missing',
   invalid: 'login.invalid',
   expired: 'login.expired',
+  ended: 'login.ended',
   'signed-out': 'login.signedOut',
   checking: 'login.checking',
 };
@@ -220,6 +223,7 @@ export function createLoginScreen(parent: HTMLElement): LoginScreen {
         screen.hidden = false;
         if (!reason) show(null);
         else if (reason.kind === 'expired') show({ kind: 'expired', tone: 'error' });
+        else if (reason.kind === 'ended') show({ kind: 'ended', tone: 'error' });
         else if (reason.kind === 'signedOut') show({ kind: 'signed-out', tone: 'info' });
         else show({ kind: 'check-failed', tone: 'error', error: reason.error });
         username.focus();

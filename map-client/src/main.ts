@@ -557,6 +557,7 @@ function scheduleResync(): void {
 const live = new LiveClient({
   onChanges,
   onResync: () => scheduleResync(),
+  onSessionEnded: () => endSession({ kind: 'ended' }),
   onConnectFailed() {
     // The upgrade may have been refused because the session is gone.
     if (authState !== 'signed-in') return;

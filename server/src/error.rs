@@ -50,6 +50,9 @@ pub enum ApiError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("your role may not do this")]
     Forbidden,
+    /// A browser page of another origin tried to open a WebSocket with the user's cookie.
+    #[error("this page's origin may not open the live feed: {0}")]
+    CrossOrigin(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the database is unavailable")]
@@ -109,6 +112,7 @@ impl ApiError {
             Self::InvalidCredentials => "invalid-credentials",
             Self::TooManyAttempts { .. } => "too-many-attempts",
             Self::Forbidden => "forbidden",
+            Self::CrossOrigin(_) => "cross-origin",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Unavailable(_) | Self::Starting(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -126,7 +130,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossOrigin(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) | Self::Starting(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -146,6 +150,7 @@ impl ApiError {
             Self::InvalidCredentials => "Invalid credentials",
             Self::TooManyAttempts { .. } => "Too many attempts",
             Self::Forbidden => "Forbidden",
+            Self::CrossOrigin(_) => "Cross-origin request refused",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Unavailable(_) | Self::Starting(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",

@@ -51,6 +51,9 @@ struct Notification {
     /// For workers: the committed version.
     v: Option<i64>,
     token: Option<String>,
+    /// For deleted incidents: the area code and grid cell they had (migration 0012).
+    a: Option<String>,
+    g: Option<i64>,
 }
 
 /// An incident as live clients see it (nothing personal).
@@ -96,16 +99,33 @@ pub struct WorkerState {
     pub village_codes: Vec<String>,
 }
 
+/// A record gone from the database, and where it was: only clients who could see it there
+/// are told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removed {
+    pub id: i64,
+    /// The (village or finer) unit codes it lay in, each with its grid cell if it had one.
+    /// Empty when unknown: then only city-wide clients are told.
+    pub places: Vec<(String, Option<i64>)>,
+}
+
+/// Tiles of a layer changed inside `bbox` (lon/lat), or anywhere when `None`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerChange {
+    pub layer: TileLayer,
+    pub bbox: Option<[f64; 4]>,
+}
+
 /// What changed between two batch numbers.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub seq: u64,
     pub incidents: Vec<IncidentState>,
-    pub removed_incidents: Vec<i64>,
+    pub removed_incidents: Vec<Removed>,
     pub workers: Vec<WorkerState>,
-    pub removed_workers: Vec<i64>,
-    /// Other layers whose tiles changed (their clients refresh them).
-    pub layers: BTreeSet<TileLayer>,
+    pub removed_workers: Vec<Removed>,
+    /// Other layers whose tiles changed, and where (their clients refresh them).
+    pub layers: Vec<LayerChange>,
     /// Changes may have been missed: clients reload everything.
     pub resync: bool,
 }
@@ -424,7 +444,12 @@ impl LiveHub {
         // told of those by version, so they are read.
         let mut unversioned = BTreeSet::new();
         let mut plan_changed = false;
-        let mut layers = BTreeSet::new();
+        let mut layers = Vec::new();
+        let mut changed = |layer: TileLayer, bbox: Option<[f64; 4]>| {
+            layers.push(LayerChange { layer, bbox });
+        };
+        // Where deleted incidents were, as their notices say.
+        let mut incident_places: HashMap<i64, (String, Option<i64>)> = HashMap::new();
         let mut tokens = Vec::new();
         let mut everything = false;
         for n in notifications {
@@ -441,8 +466,11 @@ impl LiveHub {
                 // (`invalidate_tiles`); what is left is telling clients.
                 "incident" => {
                     incident_ids.extend(n.id);
-                    if c.is_some() {
-                        layers.insert(TileLayer::GridCells);
+                    if let (Some(id), Some(area)) = (n.id, n.a) {
+                        incident_places.insert(id, (area, n.g));
+                    }
+                    if let Some(c) = c {
+                        changed(TileLayer::GridCells, Some(c));
                     }
                 }
                 "worker" => {
@@ -452,16 +480,16 @@ impl LiveHub {
                         unversioned.extend(n.id);
                     }
                 }
-                "grid_plan" => {
-                    plan_changed = true;
-                    layers.extend(tiles_touched(&n).map(|(layer, _)| layer));
-                }
-                "admin_unit" => {
-                    self.admin_units_changed().await;
-                    layers.extend(tiles_touched(&n).map(|(layer, _)| layer));
-                }
-                "grid_cell" | "household" | "facility" => {
-                    layers.extend(tiles_touched(&n).map(|(layer, _)| layer));
+                "grid_plan" | "admin_unit" | "grid_cell" | "household" | "facility" => {
+                    if n.e == "grid_plan" {
+                        plan_changed = true;
+                    }
+                    if n.e == "admin_unit" {
+                        self.admin_units_changed().await;
+                    }
+                    for (layer, bbox) in tiles_touched(&n) {
+                        changed(layer, bbox);
+                    }
                 }
                 other => tracing::warn!(kind = other, "unknown change notification"),
             }
@@ -469,6 +497,12 @@ impl LiveHub {
         // Whether the dispatch index now holds every changed worker at least as the notices
         // name them, so the live map's states can be built from it.
         let mut index_current = false;
+        // Where the changed workers were before this change, for those it removes.
+        let worker_places = self
+            .dispatch
+            .get()
+            .map(|dispatch| worker_places(dispatch, &worker_ids))
+            .unwrap_or_default();
         if everything {
             self.reload_dispatch(pool, false).await;
         } else {
@@ -503,9 +537,22 @@ impl LiveHub {
             };
             match self.read_states(pool, &incident_ids, &to_read).await {
                 Ok((incidents, read)) => {
-                    let removed_incidents = missing(&incident_ids, incidents.iter().map(|i| i.id));
+                    let removed_incidents = missing(&incident_ids, incidents.iter().map(|i| i.id))
+                        .into_iter()
+                        .map(|id| Removed {
+                            id,
+                            places: incident_places.remove(&id).into_iter().collect(),
+                        })
+                        .collect();
                     removed_workers.extend(missing(&to_read, read.iter().map(|w| w.id)));
                     removed_workers.sort_unstable();
+                    let removed_workers = removed_workers
+                        .into_iter()
+                        .map(|id| Removed {
+                            id,
+                            places: worker_places.get(&id).cloned().unwrap_or_default(),
+                        })
+                        .collect();
                     known.extend(read);
                     known.sort_unstable_by_key(|w| w.id);
                     let workers = known;
@@ -642,6 +689,25 @@ fn worker_states(
         });
     }
     (states, gone, unknown)
+}
+
+/// The places (village code and cell) of the workers `ids` as the dispatch index holds them.
+fn worker_places(
+    dispatch: &Dispatch,
+    ids: &BTreeSet<i64>,
+) -> HashMap<i64, Vec<(String, Option<i64>)>> {
+    let (index, cells) = (dispatch.read(), dispatch.cells());
+    ids.iter()
+        .filter_map(|&id| {
+            let worker = index.get(id)?;
+            let places = worker
+                .cells
+                .iter()
+                .filter_map(|cell| cells.get(cell).map(|c| (c.village.clone(), Some(*cell))))
+                .collect();
+            Some((id, places))
+        })
+        .collect()
 }
 
 fn missing(asked: &[i64], found: impl Iterator<Item = i64>) -> Vec<i64> {

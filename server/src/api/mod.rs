@@ -45,8 +45,8 @@ use crate::live::LiveHub;
 use crate::personal::Cipher;
 use crate::tile_cache::TileCache;
 
-/// Largest request body accepted anywhere (bytes).
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest request body accepted anywhere (bytes), and largest message on the live socket.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]

@@ -10,8 +10,13 @@
 //! is cached or served from the cache: notices may be missed then. An entry is also looked
 //! up again after at most [`MAX_AGE`], which keeps the idle clock ticking and lets slowly
 //! changing facts (the names of units) through.
+//!
+//! Open live sockets outlast any one look-up, so whatever drops sessions here is also
+//! announced to them ([`SessionNews`]): each socket then checks its own session again.
 
 use std::time::Duration;
+
+use tokio::sync::broadcast;
 
 use super::Caller;
 use crate::feed_cache::{FeedCache, Ticket};
@@ -19,13 +24,32 @@ use crate::feed_cache::{FeedCache, Ticket};
 /// The longest a session is served from memory before it is looked up again.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
 
-/// Sessions by their token's hash.
+/// Sessions that may have ended or changed, told to open live sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionNews {
+    /// Every session of this user.
+    User(i64),
+    /// The session of this token (by hash).
+    Token([u8; 32]),
+    /// Any session (units changed, or notices may have been missed).
+    All,
+}
+
+/// Sessions by their token's hash, and the news of their ends.
 #[derive(Debug)]
-pub struct SessionCache(FeedCache<[u8; 32], Caller>);
+pub struct SessionCache {
+    cache: FeedCache<[u8; 32], Caller>,
+    news: broadcast::Sender<SessionNews>,
+}
 
 impl Default for SessionCache {
     fn default() -> Self {
-        Self(FeedCache::new(100_000))
+        // A socket that falls behind hears `Lagged` and checks its session anyway.
+        let (news, _) = broadcast::channel(1024);
+        Self {
+            cache: FeedCache::new(100_000),
+            news,
+        }
     }
 }
 
@@ -36,39 +60,55 @@ impl SessionCache {
     /// The caller behind a token hash, if it was looked up within `max_age`, has not expired
     /// and nothing has ended it since.
     pub fn get(&self, token_hash: &[u8; 32], max_age: Duration) -> Option<Caller> {
-        self.0
+        self.cache
             .get(token_hash, max_age)
             .filter(|caller| caller.expires_at > chrono::Utc::now())
     }
 
     /// Taken before reading a session from the database.
     pub fn ticket(&self) -> LookupTicket {
-        self.0.ticket()
+        self.cache.ticket()
     }
 
     /// Keeps a session read from the database (see [`FeedCache::put`]).
     pub fn put(&self, ticket: LookupTicket, caller: &Caller) {
-        self.0.put(ticket, caller.token_hash, caller.clone());
+        self.cache.put(ticket, caller.token_hash, caller.clone());
     }
 
     /// Drops every session of a user.
     pub fn forget_user(&self, user_id: i64) {
-        self.0.forget_where(|_, caller| caller.user_id == user_id);
+        self.cache
+            .forget_where(|_, caller| caller.user_id == user_id);
+        self.announce(SessionNews::User(user_id));
     }
 
     /// Drops one session.
     pub fn forget_token(&self, token_hash: &[u8; 32]) {
-        self.0.forget(token_hash);
+        self.cache.forget(token_hash);
+        self.announce(SessionNews::Token(*token_hash));
     }
 
     /// Drops everything (units renamed or redrawn change callers' areas).
     pub fn forget_all(&self) {
-        self.0.forget_all();
+        self.cache.forget_all();
+        self.announce(SessionNews::All);
     }
 
     /// The listener connected or lost its connection (see [`FeedCache::set_listening`]).
     pub fn set_listening(&self, listening: bool) {
-        self.0.set_listening(listening);
+        self.cache.set_listening(listening);
+        // Notices may have been missed while nobody listened.
+        self.announce(SessionNews::All);
+    }
+
+    /// News of sessions ended or changed from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionNews> {
+        self.news.subscribe()
+    }
+
+    fn announce(&self, news: SessionNews) {
+        // No receivers is fine: no socket is open.
+        let _ = self.news.send(news);
     }
 }
 

@@ -19,6 +19,38 @@ pub async fn authenticate(
     token_hash: &[u8; 32],
     config: &AuthConfig,
 ) -> Result<Option<Caller>, ApiError> {
+    let found = read(conn, token_hash, config).await?;
+    if found.as_ref().is_some_and(|(_, stale_clock)| *stale_clock) {
+        sqlx::query(
+            "UPDATE auth_session SET last_seen_at = now()
+             WHERE token_hash = $1 AND last_seen_at < now() - make_interval(secs => $2)",
+        )
+        .bind(&token_hash[..])
+        .bind(TOUCH_EVERY_SECS)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(found.map(|(caller, _)| caller))
+}
+
+/// Whether a token's session still holds, and as whom, without touching its idle clock: an
+/// open live socket re-checks its session with this, and must not keep an idle session alive.
+pub async fn look_up(
+    conn: &mut sqlx::PgConnection,
+    token_hash: &[u8; 32],
+    config: &AuthConfig,
+) -> Result<Option<Caller>, ApiError> {
+    Ok(read(conn, token_hash, config)
+        .await?
+        .map(|(caller, _)| caller))
+}
+
+/// The live session's user, and whether its idle clock is due a touch.
+async fn read(
+    conn: &mut sqlx::PgConnection,
+    token_hash: &[u8; 32],
+    config: &AuthConfig,
+) -> Result<Option<(Caller, bool)>, ApiError> {
     type Row = (
         i64,
         String,
@@ -54,16 +86,6 @@ pub async fn authenticate(
     .bind(TOUCH_EVERY_SECS)
     .fetch_optional(&mut *conn)
     .await?;
-    if row.as_ref().is_some_and(|r| r.9) {
-        sqlx::query(
-            "UPDATE auth_session SET last_seen_at = now()
-             WHERE token_hash = $1 AND last_seen_at < now() - make_interval(secs => $2)",
-        )
-        .bind(&token_hash[..])
-        .bind(TOUCH_EVERY_SECS)
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(row.map(
         |(
             user_id,
@@ -75,13 +97,13 @@ pub async fn authenticate(
             grid_cell_id,
             village_code,
             expires_at,
-            _,
+            stale_clock,
         )| {
             let prefix = match &village_code {
                 Some(village) => village.clone(),
                 None => Area::unit_prefix(&level, &code),
             };
-            Caller {
+            let caller = Caller {
                 user_id,
                 username,
                 role,
@@ -94,7 +116,8 @@ pub async fn authenticate(
                 },
                 token_hash: *token_hash,
                 expires_at,
-            }
+            };
+            (caller, stale_clock)
         },
     ))
 }
