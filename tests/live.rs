@@ -524,6 +524,28 @@ async fn a_write_is_in_the_very_next_tile_read() {
     }
 }
 
+/// Time filters that differ by seconds share one tile: counting `since` up second by second
+/// cannot make the server render a new tile each time.
+#[tokio::test]
+async fn time_filters_within_a_minute_share_a_cached_tile() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let (lon, lat, ..) = cell_point(&db, 3).await;
+    let t = TileCoord::containing(lon, lat, 13).unwrap();
+    let first = tile(&state, &token, "incidents", t, "?since=2026-01-01T10:00:05Z").await;
+    let hits = state.tile_cache.stats().hits;
+    let same_minute = tile(&state, &token, "incidents", t, "?since=2026-01-01T10:00:47Z").await;
+    assert_eq!(state.tile_cache.stats().hits, hits + 1, "served from the cache");
+    assert_eq!(ids(&first), ids(&same_minute));
+    tile(&state, &token, "incidents", t, "?since=2026-01-01T10:01:00Z").await;
+    assert_eq!(
+        state.tile_cache.stats().hits,
+        hits + 1,
+        "the next minute is a tile of its own"
+    );
+}
+
 #[tokio::test]
 async fn tilejson_and_style_describe_every_layer() {
     let db = TestDb::small_demo().await;

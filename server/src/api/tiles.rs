@@ -494,7 +494,27 @@ async fn style(caller: Caller, headers: HeaderMap) -> Result<Response, ApiError>
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt;
+
     use super::*;
+
+    #[test]
+    fn each_user_renders_at_most_two_tiles_at_once() {
+        let slots = RenderSlots::default();
+        let first = slots.acquire(1).now_or_never().expect("a free slot");
+        let second = slots.acquire(1).now_or_never().expect("a free slot");
+        assert!(
+            slots.acquire(1).now_or_never().is_none(),
+            "a third render of the same user waits"
+        );
+        assert!(
+            slots.acquire(2).now_or_never().is_some(),
+            "another user does not wait"
+        );
+        drop(first);
+        assert!(slots.acquire(1).now_or_never().is_some(), "a slot freed");
+        drop(second);
+    }
 
     #[test]
     fn tile_coordinates_out_of_range_are_refused_with_the_reason() {
