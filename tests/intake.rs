@@ -555,6 +555,15 @@ async fn a_case_moves_through_its_lifecycle_and_refuses_what_does_not_fit() {
             AreaCode::GridCell(cell.clone()),
         )
         .await;
+    // Their sign-in is that grid worker's: only the assignee works a case.
+    sqlx::query(
+        "UPDATE grid_worker SET user_id = (SELECT id FROM app_user WHERE username = 'cell-worker')
+         WHERE id = $1",
+    )
+    .bind(worker_id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
 
     // Workers do not assign; accepting needs an assignment.
     assert_eq!(
