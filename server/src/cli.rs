@@ -120,7 +120,7 @@ pub enum UserCommand {
     List,
     /// Disable a user and end their sessions.
     Disable { username: String },
-    /// Set a new password, clear any lockout and end the user's sessions.
+    /// Set a new password and end the user's sessions.
     ResetPassword { username: String },
 }
 
@@ -533,11 +533,7 @@ async fn run_user_command(pool: &PgPool, command: UserCommand) -> Result<(), Cli
         }
         UserCommand::List => {
             for user in users::list(pool).await? {
-                let state = match (user.disabled, user.locked) {
-                    (true, _) => " [disabled]",
-                    (false, true) => " [locked]",
-                    _ => "",
-                };
+                let state = if user.disabled { " [disabled]" } else { "" };
                 println!(
                     "{}\t{}\t{}{state}",
                     user.username,

@@ -37,7 +37,6 @@ pub struct UserSummary {
     pub role: Role,
     pub area: String,
     pub disabled: bool,
-    pub locked: bool,
 }
 
 fn valid_username(name: &str) -> bool {
@@ -114,7 +113,7 @@ pub async fn add(
 pub async fn list(pool: &PgPool) -> Result<Vec<UserSummary>, UserError> {
     Ok(sqlx::query_as(
         "SELECT u.username, u.role, COALESCE(au.code || ' ' || au.name, 'grid cell ' || gc.code) AS area,
-                u.disabled_at IS NOT NULL AS disabled, COALESCE(u.locked_until > now(), false) AS locked
+                u.disabled_at IS NOT NULL AS disabled
          FROM app_user u
          LEFT JOIN admin_unit au ON au.id = u.area_unit_id
          LEFT JOIN grid_cell gc ON gc.id = u.area_grid_cell_id
@@ -136,7 +135,8 @@ pub async fn disable(pool: &PgPool, username: &str, meta: &RequestMeta) -> Resul
     end_sessions_and_audit(tx, id, username, "disable_user", meta).await
 }
 
-/// Sets a new password, clears any lockout and ends all the user's sessions.
+/// Sets a new password and ends all the user's sessions. (The lockout columns it clears are
+/// no longer set: sign-in is throttled in memory, see `auth::limiter`.)
 pub async fn reset_password(
     pool: &PgPool,
     username: &str,
