@@ -165,6 +165,7 @@ pub struct SignInGuard {
 
 impl SignInGuard {
     pub fn new(config: &AuthConfig) -> Self {
+        super::password::prepare();
         Self {
             addresses: AttemptLimiter::new(config.address_limit, config.address_window),
             pairs: FailureThrottle::new(config.free_failures, config.first_delay, config.max_delay),
