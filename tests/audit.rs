@@ -145,8 +145,8 @@ async fn every_write_leaves_exactly_one_audit_row_in_its_transaction() {
         .await
         .unwrap();
 
-    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT action, outcome, username, area_code, request_id, client_addr FROM audit_log WHERE id > $1 ORDER BY id",
+    let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT action, outcome, username, area_code, request_id, client_request_id FROM audit_log WHERE id > $1 ORDER BY id",
     )
     .bind(before)
     .fetch_all(&db.pool)
@@ -168,10 +168,11 @@ async fn every_write_leaves_exactly_one_audit_row_in_its_transaction() {
         ]
     );
     let sign_in = &rows[2];
-    assert_eq!(
-        (sign_in.2.as_str(), sign_in.3.as_str(), sign_in.4.as_str()),
-        ("zhao", "530402", "req-under-test")
-    );
+    assert_eq!((sign_in.2.as_str(), sign_in.3.as_str()), ("zhao", "530402"));
+    // The request id is the server's own; the one the client sent is kept apart.
+    assert!(uuid::Uuid::parse_str(&sign_in.4).is_ok(), "{}", sign_in.4);
+    assert_eq!(sign_in.5.as_deref(), Some("req-under-test"));
+    assert_eq!(rows[8].5, None, "the command line sends none");
     assert!(
         !rows.iter().any(|r| r.2.contains("my-secret-pass")),
         "what was typed as a username is not kept"
@@ -475,4 +476,181 @@ async fn the_application_role_cannot_rewrite_history_even_with_triggers_off() {
     assert_eq!(db.count("audit_log").await, audit_rows + 1);
     drop(conn);
     audit::verify(&db.pool).await.expect("the chain is intact");
+}
+
+/// Sends `method uri` as `token` with `headers`: the status, and the server's request id.
+async fn send_as(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: serde_json::Value,
+    headers: &[(&str, &[u8])],
+) -> (StatusCode, String) {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(*name, header::HeaderValue::from_bytes(value).unwrap());
+    }
+    let response = app(state.clone())
+        .oneshot(builder.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (response.status(), id)
+}
+
+#[tokio::test]
+async fn every_refused_write_leaves_one_denied_row_and_reads_none() {
+    let db = TestDb::small_demo().await;
+    let state = db
+        .state(Config::for_database(DatabaseConfig::External {
+            url: db.url(),
+        }))
+        .await;
+    let operator = db.city_operator().await;
+    let case: i64 = sqlx::query_scalar("SELECT min(id) FROM incident WHERE status = 'reported'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let rows_of = async |request_id: &str| -> Vec<(String, String, String, String, String)> {
+        sqlx::query_as(
+            "SELECT username, role, action, object_id, outcome FROM audit_log
+             WHERE request_id = $1",
+        )
+        .bind(request_id)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+    };
+    let refused = [
+        (
+            "POST",
+            format!("/api/v1/incidents/{case}/actions"),
+            json!({"action": "assign", "worker_id": 1}),
+            "POST /api/v1/incidents/{id}/actions",
+        ),
+        (
+            "PATCH",
+            "/api/v1/incident-categories/land".to_owned(),
+            json!({"duplicate_radius_m": 10}),
+            "PATCH /api/v1/incident-categories/{code}",
+        ),
+        (
+            "PUT",
+            "/api/v1/incident-deadlines".to_owned(),
+            json!({"severity": "minor", "tier": "village", "hours": 5}),
+            "PUT /api/v1/incident-deadlines",
+        ),
+    ];
+    for (method, uri, body, action) in refused {
+        let (status, id) = send_as(&state, method, &uri, &operator, body, &[]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(
+            rows_of(&id).await,
+            [(
+                "operator".to_owned(),
+                "operator".to_owned(),
+                action.to_owned(),
+                uri.clone(),
+                "denied".to_owned()
+            )],
+            "{uri}: exactly one row"
+        );
+    }
+    // A refused read is no write: no row.
+    let (status, id) = send_as(
+        &state,
+        "GET",
+        &format!("/api/v1/incidents/{case}?reveal=true"),
+        &operator,
+        json!(null),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(rows_of(&id).await.is_empty());
+    assert!(audit::verify(&db.pool).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_client_cannot_choose_the_request_id_only_add_its_own() {
+    let db = TestDb::small_demo().await;
+    let state = db
+        .state(Config::for_database(DatabaseConfig::External {
+            url: db.url(),
+        }))
+        .await;
+    let operator = db.city_operator().await;
+    let before: i64 = sqlx::query_scalar("SELECT max(id) FROM audit_log")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let case: i64 = sqlx::query_scalar("SELECT min(id) FROM incident WHERE status = 'reported'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut long = b"  spoofed id\t\xe4\xb8\xad ".to_vec();
+    long.extend(std::iter::repeat_n(b'x', 200));
+    for client_id in [b"bf6e9c1a-the-previous-rows-id".as_slice(), &long, b"  "] {
+        let (status, server_id) = send_as(
+            &state,
+            "POST",
+            &format!("/api/v1/incidents/{case}/actions"),
+            &operator,
+            json!({"action": "assign", "worker_id": 1}),
+            &[("x-request-id", client_id)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(uuid::Uuid::parse_str(&server_id).is_ok(), "{server_id}");
+        let (request_id, client_request_id): (String, Option<String>) = sqlx::query_as(
+            "SELECT request_id, client_request_id FROM audit_log ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(request_id, server_id, "the answer names the row");
+        let expected: Option<String> = match client_id.len() {
+            2 => None,
+            n if n > 64 => Some(format!("spoofedid{}", "x".repeat(55))),
+            _ => Some(String::from_utf8(client_id.to_vec()).unwrap()),
+        };
+        assert_eq!(client_request_id, expected);
+    }
+    // Rows with and without a client's id chain and verify; a row without one hashes exactly
+    // as every row did before the column existed.
+    assert!(audit::verify(&db.pool).await.is_ok());
+    let unchanged: bool = sqlx::query_scalar(
+        "SELECT bool_and(audit_canonical(a) = concat_ws(E'\\x1f', a.id::text,
+                    to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                    coalesce(a.user_id::text, ''), a.username, a.role, a.action, a.object_type,
+                    a.object_id, a.area_code, a.outcome, a.request_id, a.client_addr))
+         FROM audit_log a WHERE a.client_request_id IS NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(unchanged);
+    // An altered client id is found like any other alteration.
+    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET client_request_id = 'other' WHERE id = $1 + 1")
+        .bind(before)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let err = audit::verify(&db.pool).await.unwrap_err();
+    assert!(
+        matches!(err, AuditError::Broken { id, .. } if id == before + 1),
+        "{err}"
+    );
 }

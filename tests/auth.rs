@@ -11,8 +11,8 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use wangge::AppState;
 use wangge::auth::Role;
-use wangge::auth::users::AreaCode;
-use wangge::config::{AuthConfig, Config, DatabaseConfig};
+use wangge::auth::users::{self, AreaCode};
+use wangge::config::{AuthConfig, Config, DatabaseConfig, SecureCookie};
 
 use common::{PASSWORD, Reply, TestDb};
 
@@ -101,6 +101,29 @@ impl Server {
         if let Some(addr) = from {
             request.extensions_mut().insert(ConnectInfo(addr));
         }
+        self.send(request).await
+    }
+
+    /// A sign-in from socket peer `from` with extra headers (a proxy's forwarded ones).
+    async fn sign_in_from(
+        &self,
+        username: &str,
+        password: &str,
+        from: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder =
+            Request::post("/api/v1/session").header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder
+            .body(Body::from(
+                json!({ "username": username, "password": password }).to_string(),
+            ))
+            .unwrap();
+        let peer = SocketAddr::new(from.parse().unwrap(), 40000);
+        request.extensions_mut().insert(ConnectInfo(peer));
         self.send(request).await
     }
 
@@ -220,10 +243,17 @@ async fn a_browser_signs_in_with_an_httponly_cookie_and_out_again() {
 }
 
 #[tokio::test]
-async fn wrong_passwords_and_unknown_users_look_the_same_and_lock_after_five() {
+async fn wrong_passwords_and_unknown_users_look_the_same_and_cool_down_after_five() {
     let db = TestDb::small_demo().await;
     db.city_operator().await;
-    let server = Server::new(&db).await;
+    let server = Server::with_auth(
+        &db,
+        AuthConfig {
+            first_delay: std::time::Duration::from_secs(1),
+            ..AuthConfig::default()
+        },
+    )
+    .await;
     let unknown = server.sign_in("nobody", PASSWORD).await.unwrap_err();
     let wrong = server
         .sign_in("operator", "wrong-password")
@@ -243,31 +273,282 @@ async fn wrong_passwords_and_unknown_users_look_the_same_and_lock_after_five() {
             .await
             .unwrap_err();
     }
-    // Five failures in a row: locked, even with the right password.
-    let locked = server.sign_in("operator", PASSWORD).await.unwrap_err();
-    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(problem_type(&locked), "/problems/too-many-attempts");
-    let wait: u64 = locked.headers[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=15 * 60).contains(&wait), "{wait}");
-    // An administrator's reset clears the lockout.
-    wangge::auth::users::reset_password(
-        &db.pool,
-        "operator",
-        "another-password-1",
-        &wangge::audit::RequestMeta::cli(),
+    // Five failures in a row from one address: it cools down, even with the right password.
+    let cooling = server.sign_in("operator", PASSWORD).await.unwrap_err();
+    assert_eq!(cooling.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem_type(&cooling), "/problems/too-many-attempts");
+    assert_eq!(cooling.headers[header::RETRY_AFTER], "1");
+    // Once the cool-down has passed, the right password gets in (and clears the count).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(server.sign_in("operator", PASSWORD).await.is_ok());
+    assert!(server.sign_in("operator", "wrong-password").await.is_err());
+    assert!(server.sign_in("operator", PASSWORD).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_out_the_owner_and_unknown_names_are_throttled_alike() {
+    let db = TestDb::small_demo().await;
+    db.city_operator().await;
+    let server = Server::with_auth(
+        &db,
+        AuthConfig {
+            first_delay: std::time::Duration::from_secs(60),
+            ..AuthConfig::default()
+        },
     )
+    .await;
+    let guard = &server.state.sign_in_guard;
+    let denied_rows = async || -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log WHERE action = 'sign_in' AND outcome = 'denied'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let stranger = "10.1.1.1";
+    let mut answers: Vec<Vec<(StatusCode, String, Vec<u8>)>> = Vec::new();
+    for name in ["operator", "nobody"] {
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let verified = guard.verifications();
+            let reply = server.sign_in_from(name, "guess-1234", stranger, &[]).await;
+            assert_eq!(
+                guard.verifications(),
+                verified + 1,
+                "{name}: every admitted attempt verifies a hash"
+            );
+            seen.push((reply.status, String::new(), reply.body));
+        }
+        // Cooling down: refused before any verification, with or without the right password,
+        // and the refusal is in the audit trail.
+        for password in ["guess-1234", PASSWORD] {
+            let (verified, rows) = (guard.verifications(), denied_rows().await);
+            let reply = server.sign_in_from(name, password, stranger, &[]).await;
+            assert_eq!(guard.verifications(), verified, "{name}: no verification");
+            assert_eq!(denied_rows().await, rows + 1, "{name}: audited");
+            let wait = reply.headers[header::RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            seen.push((reply.status, wait, reply.body));
+        }
+        answers.push(seen);
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "unknown and real names answered alike"
+    );
+    let statuses: Vec<StatusCode> = answers[0].iter().map(|a| a.0).collect();
+    assert_eq!(
+        statuses,
+        [
+            [StatusCode::UNAUTHORIZED; 5].as_slice(),
+            [StatusCode::TOO_MANY_REQUESTS; 2].as_slice()
+        ]
+        .concat()
+    );
+    assert_eq!(answers[0][5].1, "60");
+    // The owner, from their own address, is not locked out.
+    let owner = server
+        .sign_in_from("operator", PASSWORD, "10.2.2.2", &[])
+        .await;
+    assert_eq!(owner.status, StatusCode::OK);
+    // Nor is the stranger's address kept from other names.
+    let other = server
+        .sign_in_from("planner", "guess-1234", stranger, &[])
+        .await;
+    assert_eq!(other.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn clients_of_a_trusted_proxy_are_told_apart_by_the_forwarded_address() {
+    let db = TestDb::small_demo().await;
+    db.city_operator().await;
+    let config = Config {
+        trusted_proxies: wangge::net::TrustedProxies::parse("10.0.0.1, 10.8.0.0/16").unwrap(),
+        ..Config::for_database(DatabaseConfig::External { url: db.url() })
+    };
+    let server = Server {
+        state: db.state(config).await,
+    };
+    let via_proxy = |client: &'static str| [("x-forwarded-for", client)];
+    for _ in 0..5 {
+        let reply = server
+            .sign_in_from(
+                "operator",
+                "guess-1234",
+                "10.0.0.1",
+                &via_proxy("192.168.1.20"),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let stranger = server
+        .sign_in_from("operator", PASSWORD, "10.0.0.1", &via_proxy("192.168.1.20"))
+        .await;
+    assert_eq!(stranger.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy (through a second proxy hop) is someone else.
+    let owner = server
+        .sign_in_from(
+            "operator",
+            PASSWORD,
+            "10.0.0.1",
+            &[("x-forwarded-for", "6.6.6.6, 192.168.1.30, 10.8.3.3")],
+        )
+        .await;
+    assert_eq!(owner.status, StatusCode::OK);
+    // The audit trail records the same address the throttle used.
+    let addrs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT outcome, client_addr FROM audit_log WHERE action = 'sign_in' ORDER BY id DESC LIMIT 2",
+    )
+    .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert!(
-        server
-            .sign_in("operator", "another-password-1")
-            .await
-            .is_ok()
+    assert_eq!(
+        addrs,
+        [
+            ("ok".to_owned(), "192.168.1.30".to_owned()),
+            ("denied".to_owned(), "192.168.1.20".to_owned())
+        ]
     );
+    // From anyone else, a forwarded address is a claim, not an address: a guesser cannot
+    // escape its cool-down by writing a new one each time.
+    for n in 0..5 {
+        let forged = format!("172.16.0.{n}");
+        let reply = server
+            .sign_in_from(
+                "operator",
+                "guess-1234",
+                "10.9.9.9",
+                &[("x-forwarded-for", &forged)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let forged = server
+        .sign_in_from(
+            "operator",
+            PASSWORD,
+            "10.9.9.9",
+            &[("x-forwarded-for", "172.16.0.99")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+    let recorded: String = sqlx::query_scalar(
+        "SELECT client_addr FROM audit_log WHERE action = 'sign_in' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded, "10.9.9.9");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_where_the_browser_can_keep_it() {
+    let db = TestDb::small_demo().await;
+    db.city_operator().await;
+    let server_with = async |secure_cookie| {
+        let config = Config {
+            trusted_proxies: wangge::net::TrustedProxies::parse("10.0.0.1").unwrap(),
+            auth: AuthConfig {
+                secure_cookie,
+                ..AuthConfig::default()
+            },
+            ..Config::for_database(DatabaseConfig::External { url: db.url() })
+        };
+        Server {
+            state: db.state(config).await,
+        }
+    };
+    let secure = async |server: &Server, from: &str, headers: &[(&str, &str)]| {
+        let reply = server
+            .sign_in_from("operator", PASSWORD, from, headers)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let set_cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        set_cookie.split(';').any(|a| a.trim() == "Secure")
+    };
+    let https = [
+        ("x-forwarded-for", "192.168.1.20"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let http = [
+        ("x-forwarded-for", "192.168.1.20"),
+        ("x-forwarded-proto", "http"),
+    ];
+    let auto = server_with(SecureCookie::Auto).await;
+    assert!(secure(&auto, "127.0.0.1", &[]).await, "loopback http");
+    assert!(secure(&auto, "::1", &[]).await, "loopback http (IPv6)");
+    assert!(
+        !secure(&auto, "192.168.1.20", &[]).await,
+        "plain http on the intranet: a Secure cookie would be dropped"
+    );
+    assert!(
+        secure(&auto, "10.0.0.1", &https).await,
+        "HTTPS at the proxy"
+    );
+    assert!(!secure(&auto, "10.0.0.1", &http).await, "http at the proxy");
+    assert!(
+        !secure(&auto, "192.168.1.21", &https).await,
+        "a forwarded scheme counts only from a trusted proxy"
+    );
+    let always = server_with(SecureCookie::Always).await;
+    assert!(secure(&always, "192.168.1.20", &[]).await);
+    let never = server_with(SecureCookie::Never).await;
+    assert!(!secure(&never, "127.0.0.1", &[]).await);
+}
+
+#[tokio::test]
+async fn demo_users_keep_their_password_and_sessions_across_starts() {
+    let db = TestDb::small_demo().await;
+    let meta = wangge::audit::RequestMeta::cli();
+    let signs_in = async |password: &str| {
+        wangge::auth::session::sign_in(
+            &db.pool,
+            "dispatcher",
+            password,
+            wangge::auth::session::SessionKind::Bearer,
+            "test",
+            &AuthConfig::default(),
+            &meta,
+        )
+        .await
+        .ok()
+        .map(|issued| issued.token)
+    };
+    // First start without a password: one is generated for the users made now.
+    let first = users::ensure_demo_users(&db.pool, None, &meta)
+        .await
+        .unwrap();
+    let generated = first.generated.clone().expect("a password was generated");
+    assert_eq!(first.created.len(), Role::ALL.len());
+    let token = signs_in(&generated)
+        .await
+        .expect("the printed password works");
+    let server = Server::new(&db).await;
+    // The next starts, without and with that same password: nothing changes, nothing printed.
+    for wanted in [None, Some(generated.as_str())] {
+        let again = users::ensure_demo_users(&db.pool, wanted, &meta)
+            .await
+            .unwrap();
+        assert_eq!(again, users::DemoUsers::default(), "{wanted:?}");
+        server.caught_up().await;
+        assert_eq!(server.session_status(&token).await, StatusCode::OK);
+    }
+    // Asked for another password: set, and the old sessions end.
+    let changed = users::ensure_demo_users(&db.pool, Some("another-demo-pass"), &meta)
+        .await
+        .unwrap();
+    assert_eq!(changed.password_set.len(), Role::ALL.len());
+    assert_eq!(changed.generated, None);
+    server.caught_up().await;
+    assert_eq!(
+        server.session_status(&token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(signs_in("another-demo-pass").await.is_some());
+    assert!(signs_in(&generated).await.is_none());
 }
 
 #[tokio::test]

@@ -1192,3 +1192,59 @@ async fn candidates_rank_the_case_as_it_is_now() {
     let reply = call(&state, &local, Method::GET, &uri, None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn administrators_keep_the_rules_but_do_not_dispatch() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let admin = db
+        .user_token("admin", Role::Admin, AreaCode::Unit("530400".into()))
+        .await;
+    let dispatcher = dispatcher(&db, "dispatcher").await;
+    let incident = unassigned_cases(&db, 1).await[0];
+    let worker: i64 = sqlx::query_scalar("SELECT min(worker_id) FROM grid_worker_cell")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let candidates = format!("/api/v1/incidents/{incident}/candidates");
+    let status = format!("/api/v1/workers/{worker}/status");
+    let settings = format!("/api/v1/workers/{worker}");
+    let daily: [(Method, &str, Option<Value>); 4] = [
+        (Method::GET, &candidates, None),
+        (Method::PUT, &status, Some(json!({"status": "busy"}))),
+        (Method::PATCH, &settings, Some(json!({"capacity": 9}))),
+        (
+            Method::POST,
+            &format!("/api/v1/incidents/{incident}/assignment"),
+            Some(json!({"worker_id": worker})),
+        ),
+    ];
+    for (method, uri, body) in &daily {
+        let reply = call(&state, &admin, method.clone(), uri, body.as_ref()).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "admin: {method} {uri}");
+    }
+    // Unchanged by the refusals; then the dispatcher does the same work.
+    let (worker_status, capacity): (String, i32) =
+        sqlx::query_as("SELECT status::text, capacity FROM grid_worker WHERE id = $1")
+            .bind(worker)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_ne!((worker_status.as_str(), capacity), ("busy", 9));
+    for (method, uri, body) in &daily[..3] {
+        let reply = call(&state, &dispatcher, method.clone(), uri, body.as_ref()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "dispatcher: {method} {uri}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    // The rules of automatic dispatch are the system's: administrators keep them.
+    let rules = "/api/v1/auto-dispatch-rules";
+    let rule = json!({"category": null, "area_code": "530400", "delay_s": 600});
+    let reply = call(&state, &admin, Method::PUT, rules, Some(&rule)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let listed = call(&state, &admin, Method::GET, rules, None).await;
+    assert_eq!(listed.json().as_array().unwrap().len(), 1);
+}

@@ -190,3 +190,84 @@ async fn the_headline_counts_this_china_month_by_tier() {
     assert_eq!(categories.as_array().unwrap().len(), 12);
     assert!(categories[0]["name_zh"].is_string() && categories[0]["name_en"].is_string());
 }
+
+#[tokio::test]
+async fn a_grid_worker_moves_only_their_own_cases_not_a_colleagues_in_the_same_cell() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    // A case waiting in a cell with two workers, each with a sign-in of their own.
+    let (case, cell, assignee, colleague): (i64, String, i64, i64) = sqlx::query_as(
+        "SELECT i.id, g.code, min(wc.worker_id), max(wc.worker_id)
+         FROM incident i JOIN grid_cell g ON g.id = i.grid_cell_id
+         JOIN grid_worker_cell wc ON wc.grid_cell_id = g.id
+         WHERE i.status = 'reported'
+         GROUP BY i.id, g.code HAVING count(*) >= 2 ORDER BY i.id LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let mut tokens = Vec::new();
+    for (name, worker) in [("assignee", assignee), ("colleague", colleague)] {
+        tokens.push(
+            db.user_token(name, Role::Worker, AreaCode::GridCell(cell.clone()))
+                .await,
+        );
+        sqlx::query(
+            "UPDATE grid_worker SET user_id = (SELECT id FROM app_user WHERE username = $1)
+             WHERE id = $2",
+        )
+        .bind(name)
+        .bind(worker)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let (mine, theirs) = (&tokens[0], &tokens[1]);
+    // Assigned to the first.
+    sqlx::query("UPDATE grid_worker SET capacity = caseload + 5 WHERE id = $1")
+        .bind(assignee)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE incident SET status = 'assigned', assignee_id = $1 WHERE id = $2")
+        .bind(assignee)
+        .bind(case)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let act = async |token: &str, action: &str| {
+        let body = serde_json::json!({ "action": action });
+        common::call(
+            &state,
+            token,
+            axum::http::Method::POST,
+            &format!("/api/v1/incidents/{case}/actions"),
+            Some(&body),
+        )
+        .await
+    };
+    let status = async || -> String {
+        sqlx::query_scalar("SELECT status::text FROM incident WHERE id = $1")
+            .bind(case)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    for (step, after) in [
+        ("accept", "accepted"),
+        ("start", "in_progress"),
+        ("resolve", "resolved"),
+    ] {
+        let refused = act(theirs, step).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "colleague: {step}");
+        assert_eq!(refused.json()["type"], "/problems/forbidden");
+        let reply = act(mine, step).await;
+        assert_eq!(reply.status, StatusCode::OK, "assignee: {step}");
+        assert_eq!(status().await, after);
+    }
+    // A dispatcher still moves anyone's case.
+    let dispatcher = db
+        .user_token("di", Role::Dispatcher, AreaCode::Unit("530400".into()))
+        .await;
+    assert_eq!(act(&dispatcher, "close").await.status, StatusCode::OK);
+}

@@ -484,7 +484,12 @@ async fn bad_reports_are_refused_and_write_nothing() {
     // Roles that do not take reports in.
     let reply = post(&state, &planner, "/api/v1/incidents", &good, None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_eq!(written(&db).await, before);
+    let [incidents, events, audit_rows, keys] = before;
+    assert_eq!(
+        written(&db).await,
+        [incidents, events, audit_rows + 1, keys],
+        "the refusal's own audit row, and nothing else"
+    );
 }
 
 /// Runs `action` on case `id` and returns the answer.
@@ -555,6 +560,15 @@ async fn a_case_moves_through_its_lifecycle_and_refuses_what_does_not_fit() {
             AreaCode::GridCell(cell.clone()),
         )
         .await;
+    // Their sign-in is that grid worker's: only the assignee works a case.
+    sqlx::query(
+        "UPDATE grid_worker SET user_id = (SELECT id FROM app_user WHERE username = 'cell-worker')
+         WHERE id = $1",
+    )
+    .bind(worker_id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
 
     // Workers do not assign; accepting needs an assignment.
     assert_eq!(
@@ -1309,7 +1323,7 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
             db.count("audit_log").await,
         )
     };
-    let before = rules().await;
+    let mut before = rules().await;
     let good = json!({"severity": "minor", "tier": "county", "hours": 1});
     let drop_uri = "/api/v1/incident-deadlines?category=medical&severity=major&tier=village";
 
@@ -1505,6 +1519,10 @@ async fn rules_are_changed_only_by_a_city_admin_and_bad_ones_change_nothing() {
             format!("/problems/{problem}"),
             "{what}"
         );
+        if status == StatusCode::FORBIDDEN {
+            // Refused writes are audited (outcome denied): one row, nothing else.
+            before.2 += 1;
+        }
         assert_eq!(rules().await, before, "{what} changed something");
     }
 

@@ -11,22 +11,83 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::api::session::ClientAddr;
 
-/// The header that carries a request's id (set by the server when the client sent none).
+/// The header that carries a request's id: the server's own in every answer; a client's,
+/// when it sends one, is kept beside it (never instead of it).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Where a change came from: the request's id and the client's address.
+/// Longest client request id kept (characters).
+const MAX_CLIENT_REQUEST_ID: usize = 64;
+
+/// Where a change came from: the server's id for the request, the id the client gave it (if
+/// any), and the client's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestMeta {
     pub request_id: String,
+    /// As the client sent it in `x-request-id`, cut to 64 visible ASCII characters; it
+    /// proves nothing (anyone may send anything) and only helps find a client's own log line.
+    pub client_request_id: Option<String>,
     pub client_addr: String,
+}
+
+/// A request's ids, set once by the layer in `api::app`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestIds {
+    pub server: String,
+    pub client: Option<String>,
+}
+
+impl RequestIds {
+    /// A new server id, and the client's from `headers` made safe to store.
+    pub fn new(headers: &axum::http::HeaderMap) -> Self {
+        let client = headers
+            .get(REQUEST_ID_HEADER)
+            .map(|v| {
+                v.as_bytes()
+                    .iter()
+                    .filter(|b| b.is_ascii_graphic())
+                    .take(MAX_CLIENT_REQUEST_ID)
+                    .map(|b| char::from(*b))
+                    .collect::<String>()
+            })
+            .filter(|id| !id.is_empty());
+        Self {
+            server: uuid::Uuid::new_v4().to_string(),
+            client,
+        }
+    }
 }
 
 impl RequestMeta {
     /// A change made from the command line.
     pub fn cli() -> Self {
+        Self::system(format!("cli-{}", uuid::Uuid::new_v4().simple()), "cli")
+    }
+
+    /// A change the server makes by itself (`request_id` names the job), from `origin`.
+    pub fn system(request_id: String, origin: &str) -> Self {
         Self {
-            request_id: format!("cli-{}", uuid::Uuid::new_v4().simple()),
-            client_addr: "cli".into(),
+            request_id,
+            client_request_id: None,
+            client_addr: origin.into(),
+        }
+    }
+
+    /// From a request's extensions, as `api::app`'s layer left them.
+    pub fn from_extensions(extensions: &axum::http::Extensions) -> Self {
+        let ClientAddr(addr) = ClientAddr::from_extensions(extensions);
+        let ids = extensions
+            .get::<RequestIds>()
+            .cloned()
+            .unwrap_or_else(|| RequestIds {
+                server: uuid::Uuid::new_v4().to_string(),
+                client: None,
+            });
+        Self {
+            request_id: ids.server,
+            client_request_id: ids.client,
+            client_addr: addr
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "in-process".into()),
         }
     }
 }
@@ -34,20 +95,8 @@ impl RequestMeta {
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, state).await?;
-        let request_id = parts
-            .headers
-            .get(REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(100).collect())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        Ok(Self {
-            request_id,
-            client_addr: addr
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "in-process".into()),
-        })
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_extensions(&parts.extensions))
     }
 }
 
@@ -108,8 +157,8 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry<'_>) -> Result<(), sq
     sqlx::query(
         // id, at and the hashes are set by the chaining trigger.
         "INSERT INTO audit_log (user_id, username, role, action, object_type, object_id, area_code,
-                                outcome, request_id, client_addr)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                outcome, request_id, client_addr, client_request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(entry.user_id)
     .bind(entry.username)
@@ -121,6 +170,7 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry<'_>) -> Result<(), sq
     .bind(entry.outcome.as_str())
     .bind(&entry.meta.request_id)
     .bind(&entry.meta.client_addr)
+    .bind(&entry.meta.client_request_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -137,11 +187,11 @@ pub async fn record_many(
     let column = |f: fn(&Entry<'_>) -> String| entries.iter().map(f).collect::<Vec<String>>();
     sqlx::query(
         "INSERT INTO audit_log (user_id, username, role, action, object_type, object_id, area_code,
-                                outcome, request_id, client_addr)
-         SELECT u, n, r, a, ot, oi, ac, o, ri, ca
+                                outcome, request_id, client_addr, client_request_id)
+         SELECT u, n, r, a, ot, oi, ac, o, ri, ca, cri
          FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::text[], $9::text[], $10::text[])
-              WITH ORDINALITY AS e (u, n, r, a, ot, oi, ac, o, ri, ca, ord)
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+              WITH ORDINALITY AS e (u, n, r, a, ot, oi, ac, o, ri, ca, cri, ord)
          ORDER BY ord",
     )
     .bind(
@@ -159,6 +209,12 @@ pub async fn record_many(
     .bind(column(|e| e.outcome.as_str().to_owned()))
     .bind(column(|e| e.meta.request_id.clone()))
     .bind(column(|e| e.meta.client_addr.clone()))
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.meta.client_request_id.clone())
+            .collect::<Vec<Option<String>>>(),
+    )
     .execute(conn)
     .await?;
     Ok(())
@@ -186,14 +242,17 @@ struct Row {
     outcome: String,
     request_id: String,
     client_addr: String,
+    client_request_id: Option<String>,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
 }
 
 impl Row {
-    /// The same text as the database's `audit_canonical`.
+    /// The same text as the database's `audit_canonical`. The client's request id (added
+    /// later, migration 0013) joins only when present, so rows written before it hash as
+    /// they always did.
     fn canonical(&self) -> String {
-        [
+        let mut fields = vec![
             self.id.to_string(),
             self.at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             self.user_id.map(|u| u.to_string()).unwrap_or_default(),
@@ -206,8 +265,9 @@ impl Row {
             self.outcome.clone(),
             self.request_id.clone(),
             self.client_addr.clone(),
-        ]
-        .join("\u{1f}")
+        ];
+        fields.extend(self.client_request_id.clone());
+        fields.join("\u{1f}")
     }
 }
 

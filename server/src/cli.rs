@@ -12,12 +12,13 @@ use tokio::net::TcpListener;
 use crate::audit::{AuditError, RequestMeta};
 use crate::auth::users::{self, AreaCode, UserError};
 use crate::auth::{Role, password};
-use crate::config::{Basemap, Config, DatabaseConfig};
+use crate::config::{AuthConfig, Basemap, Config, DatabaseConfig, SecureCookie};
 use crate::db::Privilege;
 use crate::demo::{self, Scale};
 use crate::embedded::{EmbeddedError, EmbeddedPostgres};
 use crate::import::{self, Datum, ImportError};
 use crate::model::AdminLevel;
+use crate::net::TrustedProxies;
 use crate::personal::{Cipher, DataKey, PersonalDataError};
 use crate::{api, db};
 
@@ -119,7 +120,7 @@ pub enum UserCommand {
     List,
     /// Disable a user and end their sessions.
     Disable { username: String },
-    /// Set a new password, clear any lockout and end the user's sessions.
+    /// Set a new password and end the user's sessions.
     ResetPassword { username: String },
 }
 
@@ -148,6 +149,15 @@ pub struct ServeArgs {
     /// The basemap's attribution.
     #[arg(long, env = "WANGGE_BASEMAP_ATTRIBUTION", default_value = "")]
     pub basemap_attribution: String,
+    /// Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses
+    /// and CIDR blocks, comma-separated. None by default (the socket's peer is the client).
+    #[arg(long, env = "WANGGE_TRUSTED_PROXIES", default_value = "",
+          value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
+    /// When the session cookie is marked Secure: `auto` (over HTTPS through a trusted proxy,
+    /// or to a loopback client; not over plain http to another address), `always`, `never`.
+    #[arg(long, env = "WANGGE_SECURE_COOKIE", value_enum, default_value_t = SecureCookie::Auto)]
+    pub secure_cookie: SecureCookie,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -459,6 +469,11 @@ fn serve_config(database: DatabaseConfig, args: &ServeArgs, data_key: DataKey) -
         position_keep_days: args.position_keep_days,
         basemap,
         escalation_every: Some(std::time::Duration::from_secs(ESCALATION_EVERY_SECS)),
+        trusted_proxies: args.trusted_proxies.clone(),
+        auth: AuthConfig {
+            secure_cookie: args.secure_cookie,
+            ..AuthConfig::default()
+        },
         ..Config::for_database(database)
     }
 }
@@ -485,13 +500,25 @@ async fn load_demo_if_needed(
     Ok(())
 }
 
-/// The demo's users, one per role, with the password from WANGGE_DEMO_PASSWORD or a new one,
-/// printed so whoever started the demo can sign in.
+/// The demo's users, one per role, made once; WANGGE_DEMO_PASSWORD, when given, is (or
+/// becomes) their password. A password is printed only when it was generated now: one
+/// printed at an earlier start still holds.
 async fn set_up_demo_users(pool: &PgPool) -> Result<(), CliError> {
-    let password = std::env::var("WANGGE_DEMO_PASSWORD").unwrap_or_else(|_| password::generate());
-    users::ensure_demo_users(pool, &password, &RequestMeta::cli()).await?;
+    let wanted = std::env::var("WANGGE_DEMO_PASSWORD").ok();
+    let done = users::ensure_demo_users(pool, wanted.as_deref(), &RequestMeta::cli()).await?;
     let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-    println!("demo users: {} (password: {password})", names.join(", "));
+    let how = match (&done.generated, &wanted) {
+        (Some(generated), _) => format!("password of {}: {generated}", done.created.join(", ")),
+        (None, Some(_)) => "password: WANGGE_DEMO_PASSWORD".to_owned(),
+        (None, None) => "passwords unchanged: as printed when they were made".to_owned(),
+    };
+    println!("demo users: {} ({how})", names.join(", "));
+    if !done.password_set.is_empty() {
+        println!(
+            "new password set for {}; their sessions are ended",
+            done.password_set.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -524,11 +551,7 @@ async fn run_user_command(pool: &PgPool, command: UserCommand) -> Result<(), Cli
         }
         UserCommand::List => {
             for user in users::list(pool).await? {
-                let state = match (user.disabled, user.locked) {
-                    (true, _) => " [disabled]",
-                    (false, true) => " [locked]",
-                    _ => "",
-                };
+                let state = if user.disabled { " [disabled]" } else { "" };
                 println!(
                     "{}\t{}\t{}{state}",
                     user.username,

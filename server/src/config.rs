@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::net::TrustedProxies;
 use crate::personal::DataKey;
 
 /// Where the database is.
@@ -40,6 +41,9 @@ pub struct Config {
     /// forgotten, untouched cases dispatched automatically where a rule says so. `None`
     /// leaves it to another server (and keeps tests' data still unless they ask).
     pub escalation_every: Option<Duration>,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed
+    /// (`WANGGE_TRUSTED_PROXIES`); none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A basemap for the map client: raster tiles (e.g. a Tianditu WMTS URL template) or a
@@ -67,16 +71,48 @@ pub struct AuthConfig {
     pub session_lifetime: Duration,
     /// A bearer token ends this long after it was issued.
     pub token_lifetime: Duration,
-    /// Failed sign-ins in a row that lock a user ...
-    pub max_failures: u32,
-    /// ... for this long.
-    pub lockout: Duration,
+    /// Failed sign-ins in a row for one username from one client address that are free;
+    /// each one past them doubles that pair's cool-down, from `first_delay` ...
+    pub free_failures: u32,
+    pub first_delay: Duration,
+    /// ... up to this. Never a lock of the account: see `auth::limiter`.
+    pub max_delay: Duration,
     /// Sign-in attempts one client address may make per `address_window`.
     pub address_limit: usize,
     pub address_window: Duration,
-    /// Mark the session cookie `Secure` (browsers still accept it from http://127.0.0.1 and
-    /// localhost, which they treat as secure origins).
-    pub secure_cookie: bool,
+    /// When the session cookie is marked `Secure` (`WANGGE_SECURE_COOKIE`).
+    pub secure_cookie: SecureCookie,
+}
+
+/// When the session cookie carries `Secure`. A browser drops a `Secure` cookie set over
+/// plain http, except from a loopback address (http://127.0.0.1, localhost), which it treats
+/// as a secure origin; wangge serves no TLS itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SecureCookie {
+    /// Secure when a trusted proxy says the client came over HTTPS, or the client is on
+    /// loopback (or unknown: in-process); not over plain http from any other address.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl SecureCookie {
+    /// Whether a cookie set in answer to a request from `client` (`None`: in-process), that
+    /// came over HTTPS according to a trusted proxy or not, is marked `Secure`.
+    pub fn secure_for(self, client: Option<std::net::IpAddr>, https: bool) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => {
+                https || client.is_none_or(|ip| ip.is_loopback() || is_mapped_loopback(ip))
+            }
+        }
+    }
+}
+
+fn is_mapped_loopback(ip: std::net::IpAddr) -> bool {
+    matches!(ip, std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
 }
 
 impl Default for AuthConfig {
@@ -85,11 +121,12 @@ impl Default for AuthConfig {
             idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             token_lifetime: Duration::from_secs(30 * 24 * 3600),
-            max_failures: 5,
-            lockout: Duration::from_secs(15 * 60),
+            free_failures: 5,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15 * 60),
             address_limit: 30,
             address_window: Duration::from_secs(5 * 60),
-            secure_cookie: true,
+            secure_cookie: SecureCookie::Auto,
         }
     }
 }
@@ -109,6 +146,7 @@ impl Config {
             tile_cache_bytes: 256 * 1024 * 1024,
             basemap: None,
             escalation_every: None,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod import;
 pub mod incidents;
 pub mod live;
 pub mod model;
+pub mod net;
 pub mod personal;
 pub mod tile_cache;
 pub mod tile_layers;

@@ -46,6 +46,8 @@ struct AuditRow {
     area_code: String,
     outcome: String,
     request_id: String,
+    /// The id the client sent, if any (the server's own is `request_id`).
+    client_request_id: Option<String>,
     client_addr: String,
 }
 
@@ -68,7 +70,7 @@ async fn list(
     let city_wide = caller.area.level == "city";
     let rows = sqlx::query_as(
         "SELECT id, at, username, role, action, object_type, object_id, area_code, outcome,
-                request_id, client_addr
+                request_id, client_request_id, client_addr
          FROM audit_log
          WHERE (area_code LIKE $1 || '%' AND area_code <> '' OR ($2 AND area_code = ''))
            AND ($3::text IS NULL OR username = $3)

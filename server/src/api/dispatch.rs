@@ -62,7 +62,8 @@ async fn candidates(
     Path(id): Path<String>,
     Params(params): Params<CandidateParams>,
 ) -> Result<Json<Candidates>, ApiError> {
-    if !matches!(caller.role, Role::Dispatcher | Role::Operator | Role::Admin) {
+    // Daily dispatch, not the administrator's: they manage users and the system's rules.
+    if !matches!(caller.role, Role::Dispatcher | Role::Operator) {
         return Err(ApiError::Forbidden);
     }
     let id = id_from(&id)?;
@@ -188,15 +189,15 @@ struct SetStatus {
     status: StatusIn,
 }
 
-/// Locks worker `id` if `caller` may change them: a grid worker themselves, a dispatcher or
-/// administrator any worker in their area.
+/// Locks worker `id` if `caller` may change them: a grid worker themselves, a dispatcher any
+/// worker in their area (daily dispatch: not an administrator's work).
 async fn lock_worker(
     conn: &mut sqlx::PgConnection,
     caller: &Caller,
     id: i64,
 ) -> Result<(), ApiError> {
     let own = caller.role == Role::Worker;
-    if !own && !matches!(caller.role, Role::Dispatcher | Role::Admin) {
+    if !own && caller.role != Role::Dispatcher {
         return Err(ApiError::Forbidden);
     }
     let found: Option<i64> = sqlx::query_scalar(
@@ -289,7 +290,7 @@ async fn update_worker(
     JsonBody(change): JsonBody<WorkerChange>,
 ) -> Result<Json<WorkerRow>, ApiError> {
     let id = id_from(&id)?;
-    if !matches!(caller.role, Role::Dispatcher | Role::Admin) {
+    if caller.role != Role::Dispatcher {
         return Err(ApiError::Forbidden);
     }
     run_to_completion(async move {
@@ -397,6 +398,8 @@ struct Rule {
     created_at: chrono::DateTime<Utc>,
 }
 
+/// The rules of automatic dispatch are the system's rules as much as dispatch's: dispatchers
+/// and administrators manage them.
 fn rule_manager(caller: &Caller) -> Result<(), ApiError> {
     if matches!(caller.role, Role::Dispatcher | Role::Admin) {
         Ok(())

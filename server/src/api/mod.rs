@@ -23,20 +23,20 @@ mod workers;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::HeaderName;
-use axum::http::{HeaderValue, header};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-use crate::audit::REQUEST_ID_HEADER;
+use crate::audit::{self as audit_trail, REQUEST_ID_HEADER, RequestIds, RequestMeta};
 use crate::auth::cache::SessionCache;
-use crate::auth::limiter::AttemptLimiter;
+use crate::auth::limiter::SignInGuard;
 use crate::config::Config;
 use crate::dispatch::Dispatch;
 use crate::error::ApiError;
@@ -53,8 +53,8 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
-    /// Sign-in attempts per client address.
-    pub login_limiter: Arc<AttemptLimiter>,
+    /// Sign-in throttling per client address and per (username, address).
+    pub sign_in_guard: Arc<SignInGuard>,
     /// Seals and opens personal data.
     pub cipher: Cipher,
     /// Vector tiles, kept until a change touches them.
@@ -77,10 +77,7 @@ impl AppState {
     /// The state, the change listener behind live tiles and the live feed, and the escalation
     /// of overdue cases (both spawned on the current Tokio runtime, so call this inside one).
     pub fn new(pool: PgPool, config: Config) -> Self {
-        let login_limiter = Arc::new(AttemptLimiter::new(
-            config.auth.address_limit,
-            config.auth.address_window,
-        ));
+        let sign_in_guard = Arc::new(SignInGuard::new(&config.auth));
         let cipher = Cipher::new(&config.data_key);
         let tile_cache = Arc::new(TileCache::new(config.tile_cache_bytes));
         let live = LiveHub::new(Arc::clone(&tile_cache), config.worker_stale_after);
@@ -102,7 +99,7 @@ impl AppState {
         Self {
             pool,
             config: Arc::new(config),
-            login_limiter,
+            sign_in_guard,
             cipher,
             tile_cache,
             live,
@@ -142,7 +139,12 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(tiles::router())
         .merge(open311::router())
-        .nest("/api/v1", api);
+        .nest("/api/v1", api)
+        // On the routes (not the fallbacks), so the route's pattern names the action.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit_forbidden_writes,
+        ));
     // The map client is a single page: any other path gets its index.html. Without a built
     // client, other paths are plain 404 problems.
     let router = if index.exists() {
@@ -156,7 +158,7 @@ pub fn app(state: AppState) -> Router {
     };
     router
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         // Spans name the path without the query: Open311 clients may put an api_key there.
@@ -169,13 +171,89 @@ pub fn app(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
-            REQUEST_ID_HEADER,
-        )))
-        .layer(SetRequestIdLayer::new(
-            HeaderName::from_static(REQUEST_ID_HEADER),
-            MakeRequestUuid,
-        ))
+        .layer(middleware::from_fn_with_state(state, request_origin))
+}
+
+/// Where a request came from, settled once for everything after it: the client's address
+/// through the trusted proxies (the sign-in throttle and the audit trail read the same one),
+/// whether it came over HTTPS, and the request's ids. The id is always the server's own, in
+/// the answer's `x-request-id` too; a client's id is only kept beside it.
+async fn request_origin(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let resolved = state
+        .config
+        .trusted_proxies
+        .resolve(peer, request.headers());
+    let ids = RequestIds::new(request.headers());
+    let id = HeaderValue::from_str(&ids.server).expect("a UUID is a valid header value");
+    request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+    let extensions = request.extensions_mut();
+    extensions.insert(session::ClientAddr(resolved.client));
+    extensions.insert(session::ViaHttps(resolved.https));
+    extensions.insert(ids);
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    response
+}
+
+/// Every write refused with 403 leaves an audit row (outcome `denied`), written here for
+/// all routes rather than by each handler, which therefore never audits its own 403. The
+/// action is the method and the route's pattern; the object, the path asked for (without the
+/// query, where Open311 clients may put their key).
+async fn audit_forbidden_writes(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let action = format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or_else(|| request.uri().path(), MatchedPath::as_str)
+    );
+    let path: String = request.uri().path().chars().take(200).collect();
+    let token = crate::auth::token_in_headers(request.headers());
+    let meta = RequestMeta::from_extensions(request.extensions());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::FORBIDDEN {
+        return response;
+    }
+    let written = run_to_completion(async move {
+        let caller = match token {
+            Some(token) => crate::auth::Caller::from_token(&state, &token).await.ok(),
+            None => None,
+        };
+        let mut entry = match &caller {
+            Some(caller) => caller.entry(&action, "request", path, &meta),
+            None => audit_trail::Entry {
+                username: "(anonymous)",
+                role: "",
+                ..audit_trail::Entry::system(&action, "request", path, &meta)
+            },
+        };
+        entry.outcome = audit_trail::Outcome::Denied;
+        let mut conn = state.pool.acquire().await?;
+        audit_trail::record(&mut conn, &entry).await?;
+        Ok(())
+    })
+    .await;
+    if let Err(error) = written {
+        // The refusal stands: nothing was written, so nothing escapes the trail.
+        tracing::error!(%error, "auditing a refused write failed");
+    }
+    response
 }
 
 /// What the map client needs to know of the deployment: the basemap, if there is one.

@@ -1,7 +1,7 @@
 //! Signing in and out: `POST/GET/DELETE /api/v1/session` (browser sessions in an HttpOnly
 //! cookie) and `POST /api/v1/tokens` (bearer tokens for field devices and API clients).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::params::JsonBody;
 use crate::api::{AppState, run_to_completion};
 use crate::audit::RequestMeta;
-use crate::auth::session::{self, SessionKind};
+use crate::auth::session::{self, Attempt, SessionKind};
 use crate::auth::{Area, COOKIE, Caller, Role};
 use crate::error::ApiError;
 
@@ -25,20 +25,47 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", post(issue_token))
 }
 
-/// The client's address, when the server knows it (in-process tests have none).
-#[derive(Debug, Clone, Copy)]
+/// The client's address, resolved once per request through the trusted proxies (see
+/// `net::TrustedProxies`) by the layer in `api::app`, so the sign-in throttle and the audit
+/// trail see the same one. `None` in-process, where there is no socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub Option<IpAddr>);
+
+/// A trusted proxy says the request reached it over HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViaHttps(pub bool);
+
+impl ClientAddr {
+    /// From a request's extensions: as resolved by `api::app`'s layer, or else the socket's
+    /// peer (a router used without that layer believes no forwarded header).
+    pub fn from_extensions(extensions: &axum::http::Extensions) -> Self {
+        extensions.get::<ClientAddr>().copied().unwrap_or_else(|| {
+            Self(
+                extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip()),
+            )
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ViaHttps {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ViaHttps>()
+            .copied()
+            .unwrap_or(ViaHttps(false)))
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
+        Ok(Self::from_extensions(&parts.extensions))
     }
 }
 
@@ -83,37 +110,29 @@ async fn current(caller: Caller) -> Json<SessionInfo> {
     Json(SessionInfo::from(&caller))
 }
 
-fn check_address(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
-    let ip = addr.0.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    state
-        .login_limiter
-        .attempt(ip)
-        .map_err(|wait| ApiError::TooManyAttempts {
-            retry_after_secs: wait.as_secs().max(1),
-        })
-}
-
 async fn sign_in(
     State(state): State<AppState>,
-    addr: ClientAddr,
+    ClientAddr(client): ClientAddr,
+    ViaHttps(https): ViaHttps,
     meta: RequestMeta,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
-    check_address(&state, addr)?;
     let auth = &state.config.auth;
     let issued = run_to_completion({
-        let (pool, auth) = (state.pool.clone(), auth.clone());
+        let (pool, guard, auth) = (
+            state.pool.clone(),
+            state.sign_in_guard.clone(),
+            auth.clone(),
+        );
         async move {
-            session::sign_in(
-                &pool,
-                &credentials.username,
-                &credentials.password,
-                SessionKind::Cookie,
-                "browser",
-                &auth,
-                &meta,
-            )
-            .await
+            let attempt = Attempt {
+                username: &credentials.username,
+                password: &credentials.password,
+                kind: SessionKind::Cookie,
+                label: "browser",
+                client,
+            };
+            session::sign_in_guarded(&pool, &guard, &attempt, &auth, &meta).await
         }
     })
     .await?;
@@ -121,7 +140,11 @@ async fn sign_in(
         "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         issued.token,
         auth.session_lifetime.as_secs(),
-        if auth.secure_cookie { "; Secure" } else { "" }
+        if auth.secure_cookie.secure_for(client, https) {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     let mut response = Json(SessionInfo::from(&issued.caller)).into_response();
     response.headers_mut().insert(
@@ -165,25 +188,26 @@ struct IssuedToken {
 
 async fn issue_token(
     State(state): State<AppState>,
-    addr: ClientAddr,
+    ClientAddr(client): ClientAddr,
     meta: RequestMeta,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    check_address(&state, addr)?;
     let label = request.label.chars().take(100).collect::<String>();
     let issued = run_to_completion({
-        let (pool, auth) = (state.pool.clone(), state.config.auth.clone());
+        let (pool, guard, auth) = (
+            state.pool.clone(),
+            state.sign_in_guard.clone(),
+            state.config.auth.clone(),
+        );
         async move {
-            session::sign_in(
-                &pool,
-                &request.username,
-                &request.password,
-                SessionKind::Bearer,
-                &label,
-                &auth,
-                &meta,
-            )
-            .await
+            let attempt = Attempt {
+                username: &request.username,
+                password: &request.password,
+                kind: SessionKind::Bearer,
+                label: &label,
+                client,
+            };
+            session::sign_in_guarded(&pool, &guard, &attempt, &auth, &meta).await
         }
     })
     .await?;

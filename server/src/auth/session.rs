@@ -1,9 +1,12 @@
-//! Sessions and tokens in the database: sign-in with lockout, look-up with idle and absolute
-//! expiry, revocation.
+//! Sessions and tokens in the database: sign-in (throttled, never locked: see
+//! `auth::limiter`), look-up with idle and absolute expiry, revocation.
+
+use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::limiter::SignInGuard;
 use super::{Area, Caller, Role, password, token};
 use crate::audit::{self, Entry, Outcome, RequestMeta};
 use crate::config::AuthConfig;
@@ -139,11 +142,61 @@ pub struct Issued {
     pub caller: Caller,
 }
 
-/// Checks a username and password; on success opens a session of `kind`.
+/// One sign-in as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub kind: SessionKind,
+    /// What a bearer token is for (a device's name).
+    pub label: &'a str,
+    /// Where it came from (`None`: in-process), as resolved through trusted proxies.
+    pub client: Option<IpAddr>,
+}
+
+impl Attempt<'_> {
+    fn action(&self) -> &'static str {
+        match self.kind {
+            SessionKind::Cookie => "sign_in",
+            SessionKind::Bearer => "issue_token",
+        }
+    }
+}
+
+/// A sign-in through the API: throttled by `guard` (see `auth::limiter`), then checked.
 ///
-/// Failures are counted per user; after `config.max_failures` in a row the user is locked
-/// for `config.lockout`. Unknown users and wrong passwords are indistinguishable to the
-/// caller and take the same time.
+/// Unknown names and real ones get the same answers from the same work: a throttled attempt
+/// costs one user look-up and one audit row and no password verification, whoever it names;
+/// an admitted one costs one look-up, one argon2id verification (against a throwaway hash
+/// for an unknown name) and one audit row.
+pub async fn sign_in_guarded(
+    pool: &PgPool,
+    guard: &SignInGuard,
+    attempt: &Attempt<'_>,
+    config: &AuthConfig,
+    meta: &RequestMeta,
+) -> Result<Issued, ApiError> {
+    if let Err(wait) = guard.admit(attempt.username, attempt.client) {
+        let user = user_id(pool, attempt.username).await?;
+        let mut conn = pool.acquire().await?;
+        audit::record(&mut conn, &denied(user, attempt, meta)).await?;
+        return Err(ApiError::TooManyAttempts {
+            // Rounded up: never invite a retry that is still too early.
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        });
+    }
+    let result = check_and_open(pool, attempt, config, meta, &|| guard.verified()).await;
+    match &result {
+        Ok(_) => guard.succeeded(attempt.username, attempt.client),
+        Err(ApiError::InvalidCredentials) => guard.failed(attempt.username, attempt.client),
+        Err(_) => {}
+    }
+    result
+}
+
+/// Checks a username and password; on success opens a session of `kind`. Not throttled:
+/// for the command line and tests, which reach the database directly anyway; requests go
+/// through [`sign_in_guarded`].
 pub async fn sign_in(
     pool: &PgPool,
     username: &str,
@@ -153,86 +206,96 @@ pub async fn sign_in(
     config: &AuthConfig,
     meta: &RequestMeta,
 ) -> Result<Issued, ApiError> {
-    let action = match kind {
-        SessionKind::Cookie => "sign_in",
-        SessionKind::Bearer => "issue_token",
-    };
-    let user: Option<(i64, String, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
-        "SELECT id, password_hash, locked_until, disabled_at IS NOT NULL FROM app_user WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(pool)
-    .await?;
-    let password = password.to_owned();
-    let Some((user_id, phc, locked_until, disabled)) = user else {
-        tokio::task::spawn_blocking(move || password::verify_nobody(&password))
-            .await
-            .map_err(ApiError::internal)?;
-        // What was typed as a username may be anything (even a password): not recorded.
-        let mut conn = pool.acquire().await?;
-        let mut entry = Entry::system(action, "user", String::new(), meta);
-        entry.username = "(unknown)";
-        entry.role = "";
-        entry.outcome = Outcome::Denied;
-        audit::record(&mut conn, &entry).await?;
-        return Err(ApiError::InvalidCredentials);
-    };
-    if let Some(until) = locked_until.filter(|until| *until > Utc::now()) {
-        let wait = (until - Utc::now()).num_seconds().max(1) as u64;
-        return Err(ApiError::TooManyAttempts {
-            retry_after_secs: wait,
-        });
-    }
-    let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
-        .await
-        .map_err(ApiError::internal)?;
-    let denied = |user_id: i64| Entry {
-        user_id: Some(user_id),
+    let attempt = Attempt {
         username,
+        password,
+        kind,
+        label,
+        client: None,
+    };
+    check_and_open(pool, &attempt, config, meta, &|| {}).await
+}
+
+async fn user_id(pool: &PgPool, username: &str) -> Result<Option<i64>, ApiError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM app_user WHERE username = $1")
+            .bind(username)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The audit row of a refused sign-in. What was typed as an unknown username may be
+/// anything (even a password): not recorded.
+fn denied<'a>(user: Option<i64>, attempt: &Attempt<'a>, meta: &'a RequestMeta) -> Entry<'a> {
+    Entry {
+        user_id: user,
+        username: if user.is_some() {
+            attempt.username
+        } else {
+            "(unknown)"
+        },
         role: "",
-        action,
+        action: attempt.action(),
         object_type: "user",
-        object_id: user_id.to_string(),
+        object_id: user.map(|id| id.to_string()).unwrap_or_default(),
         area_code: "",
         outcome: Outcome::Denied,
         meta,
-    };
-    if !matches || disabled {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "UPDATE app_user SET
-                 failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(secs => $3)
-                                     ELSE locked_until END
-             WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(config.max_failures as i32)
-        .bind(config.lockout.as_secs_f64())
-        .execute(&mut *tx)
-        .await?;
-        audit::record(&mut tx, &denied(user_id)).await?;
-        tx.commit().await?;
-        return Err(ApiError::InvalidCredentials);
     }
-    let lifetime = match kind {
+}
+
+/// Verifies the password (the same argon2id cost for unknown users and wrong passwords,
+/// `verified` told each time) and opens a session, or answers `InvalidCredentials`; audited
+/// either way.
+async fn check_and_open(
+    pool: &PgPool,
+    attempt: &Attempt<'_>,
+    config: &AuthConfig,
+    meta: &RequestMeta,
+    verified: &(dyn Fn() + Sync),
+) -> Result<Issued, ApiError> {
+    let user: Option<(i64, String, bool)> = sqlx::query_as(
+        "SELECT id, password_hash, disabled_at IS NOT NULL FROM app_user WHERE username = $1",
+    )
+    .bind(attempt.username)
+    .fetch_optional(pool)
+    .await?;
+    let password = attempt.password.to_owned();
+    let (user, matches) = match user {
+        None => {
+            tokio::task::spawn_blocking(move || password::verify_nobody(&password))
+                .await
+                .map_err(ApiError::internal)?;
+            (None, false)
+        }
+        Some((user_id, phc, disabled)) => {
+            let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+                .await
+                .map_err(ApiError::internal)?;
+            (Some(user_id), matches && !disabled)
+        }
+    };
+    verified();
+    let Some(user_id) = user.filter(|_| matches) else {
+        let mut conn = pool.acquire().await?;
+        audit::record(&mut conn, &denied(user, attempt, meta)).await?;
+        return Err(ApiError::InvalidCredentials);
+    };
+    let lifetime = match attempt.kind {
         SessionKind::Cookie => config.session_lifetime,
         SessionKind::Bearer => config.token_lifetime,
     };
     let (token, token_hash) = token::generate();
     let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query(
         "INSERT INTO auth_session (token_hash, user_id, kind, label, expires_at)
          VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
     )
     .bind(&token_hash[..])
     .bind(user_id)
-    .bind(kind)
-    .bind(label)
+    .bind(attempt.kind)
+    .bind(attempt.label)
     .bind(lifetime.as_secs_f64())
     .execute(&mut *tx)
     .await?;
@@ -241,7 +304,7 @@ pub async fn sign_in(
         .ok_or_else(|| ApiError::internal("a session just created was not found"))?;
     audit::record(
         &mut tx,
-        &caller.entry(action, "session", label.to_owned(), meta),
+        &caller.entry(attempt.action(), "session", attempt.label.to_owned(), meta),
     )
     .await?;
     tx.commit().await?;

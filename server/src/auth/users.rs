@@ -37,7 +37,6 @@ pub struct UserSummary {
     pub role: Role,
     pub area: String,
     pub disabled: bool,
-    pub locked: bool,
 }
 
 fn valid_username(name: &str) -> bool {
@@ -114,7 +113,7 @@ pub async fn add(
 pub async fn list(pool: &PgPool) -> Result<Vec<UserSummary>, UserError> {
     Ok(sqlx::query_as(
         "SELECT u.username, u.role, COALESCE(au.code || ' ' || au.name, 'grid cell ' || gc.code) AS area,
-                u.disabled_at IS NOT NULL AS disabled, COALESCE(u.locked_until > now(), false) AS locked
+                u.disabled_at IS NOT NULL AS disabled
          FROM app_user u
          LEFT JOIN admin_unit au ON au.id = u.area_unit_id
          LEFT JOIN grid_cell gc ON gc.id = u.area_grid_cell_id
@@ -136,7 +135,8 @@ pub async fn disable(pool: &PgPool, username: &str, meta: &RequestMeta) -> Resul
     end_sessions_and_audit(tx, id, username, "disable_user", meta).await
 }
 
-/// Sets a new password, clears any lockout and ends all the user's sessions.
+/// Sets a new password and ends all the user's sessions. (The lockout columns it clears are
+/// no longer set: sign-in is throttled in memory, see `auth::limiter`.)
 pub async fn reset_password(
     pool: &PgPool,
     username: &str,
@@ -185,14 +185,29 @@ async fn end_sessions_and_audit(
     Ok(())
 }
 
+/// What [`ensure_demo_users`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DemoUsers {
+    /// Users made now.
+    pub created: Vec<String>,
+    /// Users whose password was set to the one asked for (their sessions ended).
+    pub password_set: Vec<String>,
+    /// The password generated now for the users made now (none was asked for).
+    pub generated: Option<String>,
+}
+
 /// The demo's users, one per role and named after it: the whole city, except `worker`, who
-/// works the first grid cell of the published plan. Created or reset to `password`.
+/// works the first grid cell of the published plan.
+///
+/// Made once. A user who exists keeps what they have (password, sessions, tokens, disabled or
+/// not) across restarts, unless `wanted` is a password they do not have: then it is set
+/// (which ends their sessions). Users made now get `wanted`, or one password generated now.
 pub async fn ensure_demo_users(
     pool: &PgPool,
-    password: &str,
+    wanted: Option<&str>,
     meta: &RequestMeta,
-) -> Result<(), UserError> {
-    if let Some(why) = password::weakness(password) {
+) -> Result<DemoUsers, UserError> {
+    if let Some(why) = wanted.and_then(password::weakness) {
         return Err(UserError::WeakPassword(why));
     }
     let city: String = sqlx::query_scalar(
@@ -206,21 +221,43 @@ pub async fn ensure_demo_users(
     )
     .fetch_one(pool)
     .await?;
+    let mut done = DemoUsers::default();
     for role in Role::ALL {
-        let area = if role == Role::Worker {
-            AreaCode::GridCell(cell.clone())
-        } else {
-            AreaCode::Unit(city.clone())
-        };
-        match add(pool, role.as_str(), role, &area, password, meta).await {
-            Err(UserError::Exists(_)) => {
-                reset_password(pool, role.as_str(), password, meta).await?;
-                sqlx::query("UPDATE app_user SET disabled_at = NULL WHERE username = $1")
-                    .bind(role.as_str())
-                    .execute(pool)
-                    .await?;
+        let name = role.as_str();
+        let phc: Option<String> =
+            sqlx::query_scalar("SELECT password_hash FROM app_user WHERE username = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+        match (phc, wanted) {
+            (None, _) => {
+                let area = if role == Role::Worker {
+                    AreaCode::GridCell(cell.clone())
+                } else {
+                    AreaCode::Unit(city.clone())
+                };
+                let chosen = match wanted {
+                    Some(given) => given.to_owned(),
+                    None => done
+                        .generated
+                        .get_or_insert_with(password::generate)
+                        .clone(),
+                };
+                add(pool, name, role, &area, &chosen, meta).await?;
+                done.created.push(name.to_owned());
             }
-            other => other?,
+            (Some(phc), Some(given)) => {
+                let given_owned = given.to_owned();
+                let same =
+                    tokio::task::spawn_blocking(move || password::verify(&given_owned, &phc))
+                        .await
+                        .expect("verifying does not panic");
+                if !same {
+                    reset_password(pool, name, given, meta).await?;
+                    done.password_set.push(name.to_owned());
+                }
+            }
+            (Some(_), None) => {}
         }
     }
     // The demo's `worker` signs in as the first grid worker of their cell.
@@ -250,7 +287,7 @@ pub async fn ensure_demo_users(
         .execute(pool)
         .await?;
     }
-    Ok(())
+    Ok(done)
 }
 
 async fn hash_off_thread(password: &str) -> String {

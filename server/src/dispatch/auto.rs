@@ -93,10 +93,10 @@ async fn assign(
     .bind(format!("自动派单：交办给网格员 {name}（#{worker}），{why}"))
     .execute(&mut *tx)
     .await?;
-    let meta = RequestMeta {
-        request_id: format!("auto-dispatch-{}", uuid::Uuid::new_v4().simple()),
-        client_addr: "system".into(),
-    };
+    let meta = RequestMeta::system(
+        format!("auto-dispatch-{}", uuid::Uuid::new_v4().simple()),
+        "system",
+    );
     let mut entry = Entry::system("auto_assign", "incident", incident.to_string(), &meta);
     entry.area_code = &area_code;
     audit::record(&mut tx, &entry).await?;

@@ -7,13 +7,13 @@ use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::incidents::intake::{Placement, actor, check_in_area, route_point};
-use crate::incidents::lifecycle::{Action, Case, Refusal};
+use crate::incidents::lifecycle::{Action, Actor, Case, Refusal};
 use crate::model::{IncidentSeverity, IncidentStatus, IncidentTier, LocationMethod};
 
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
-            Refusal::Role { .. } => ApiError::Forbidden,
+            Refusal::Role { .. } | Refusal::NotAssignee => ApiError::Forbidden,
             Refusal::State { .. } | Refusal::Moved(_) => ApiError::Conflict(refusal.to_string()),
             Refusal::Invalid(message) => ApiError::InvalidField(message),
         }
@@ -120,20 +120,17 @@ pub async fn act_expecting(
             current: current_state(conn, id).await?,
         });
     }
-    // A grid worker with a sign-in of their own answers only for their own cases.
-    if matches!(action, Action::Accept { .. } | Action::Decline { .. })
-        && own_worker.is_some()
-        && assignee_id != own_worker
-    {
-        return Err(ApiError::Forbidden);
-    }
     let case = Case {
         status,
         tier,
         severity,
         assignee_id,
     };
-    let change = match action.apply(&case, caller.role) {
+    let by = Actor {
+        role: caller.role,
+        worker_id: own_worker,
+    };
+    let change = match action.apply(&case, by) {
         Err(Refusal::State { .. }) if expected_assignee.is_some() => {
             return Err(ApiError::ConflictWith {
                 detail: format!(

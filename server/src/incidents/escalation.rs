@@ -45,10 +45,10 @@ pub async fn escalate_overdue(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
         .bind(BATCH)
         .fetch_all(&mut *tx)
         .await?;
-        let meta = RequestMeta {
-            request_id: format!("escalation-{}", uuid::Uuid::new_v4().simple()),
-            client_addr: "system".into(),
-        };
+        let meta = RequestMeta::system(
+            format!("escalation-{}", uuid::Uuid::new_v4().simple()),
+            "system",
+        );
         for (id, area_code) in &rows {
             let mut entry = Entry::system("auto_escalate", "incident", id.to_string(), &meta);
             entry.area_code = area_code;

@@ -126,6 +126,23 @@ pub struct Case {
     pub assignee_id: Option<i64>,
 }
 
+/// Who acts on a case: their role and, for a grid worker's sign-in, the grid worker it is
+/// (`None`: bound to no worker, so nobody's assignee).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub role: Role,
+    pub worker_id: Option<i64>,
+}
+
+impl From<Role> for Actor {
+    fn from(role: Role) -> Self {
+        Self {
+            role,
+            worker_id: None,
+        }
+    }
+}
+
 /// What an allowed action does to a case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -152,6 +169,10 @@ pub enum Refusal {
         action: &'static str,
         status: &'static str,
     },
+    /// A grid worker may move only the cases assigned to them, not a colleague's in the
+    /// same cell.
+    #[error("the case is not assigned to you")]
+    NotAssignee,
     #[error("{0}")]
     Invalid(String),
     /// The case moved since the user saw it.
@@ -221,8 +242,28 @@ impl Action {
         }
     }
 
-    /// What this action does to `case` when `role` asks, or why it may not.
-    pub fn apply(&self, case: &Case, role: Role) -> Result<Change, Refusal> {
+    /// What this action does to `case` when `by` asks, or why it may not.
+    pub fn apply(&self, case: &Case, by: impl Into<Actor>) -> Result<Change, Refusal> {
+        let by = by.into();
+        let change = self.apply_for_role(case, by.role)?;
+        // After the state's check: a case that moved on is a conflict for anyone.
+        let works_the_case = matches!(
+            self,
+            Action::Accept { .. }
+                | Action::Decline { .. }
+                | Action::Start { .. }
+                | Action::Resolve { .. }
+        );
+        if works_the_case
+            && by.role == Role::Worker
+            && (by.worker_id.is_none() || case.assignee_id != by.worker_id)
+        {
+            return Err(Refusal::NotAssignee);
+        }
+        Ok(change)
+    }
+
+    fn apply_for_role(&self, case: &Case, role: Role) -> Result<Change, Refusal> {
         use IncidentStatus as S;
         if !self.allowed_for(role) {
             return Err(Refusal::Role {
@@ -388,7 +429,11 @@ mod tests {
         ];
         let mut current = case(S::Reported);
         for (action, role, expected) in steps {
-            let change = action.apply(&current, role).unwrap();
+            let by = Actor {
+                role,
+                worker_id: (role == Role::Worker).then_some(7),
+            };
+            let change = action.apply(&current, by).unwrap();
             assert_eq!(change.status, expected, "{}", action.name());
             current.status = change.status;
             if let Action::Assign { worker_id, .. } = action {
@@ -582,5 +627,60 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<Action>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_grid_worker_moves_only_the_cases_assigned_to_them() {
+        use IncidentStatus as S;
+        let me = Actor {
+            role: Role::Worker,
+            worker_id: Some(7),
+        };
+        let colleague = Actor {
+            role: Role::Worker,
+            worker_id: Some(8),
+        };
+        let unbound = Actor::from(Role::Worker);
+        let mut mine = case(S::Assigned);
+        mine.assignee_id = Some(7);
+        let works = [
+            Action::Accept { note: None },
+            Action::Start { note: None },
+            Action::Resolve { note: None },
+            Action::Decline {
+                note: "不在辖区".into(),
+            },
+        ];
+        for action in &works {
+            assert!(action.apply(&mine, me).is_ok(), "{}", action.name());
+            assert!(
+                action.apply(&mine, Role::Dispatcher).is_ok(),
+                "{}",
+                action.name()
+            );
+            for other in [colleague, unbound] {
+                assert_eq!(
+                    action.apply(&mine, other),
+                    Err(Refusal::NotAssignee),
+                    "{}",
+                    action.name()
+                );
+            }
+        }
+        // A case nobody holds is resolved by a dispatcher, or assigned first.
+        let unassigned = case(S::Reported);
+        assert_eq!(
+            Action::Resolve { note: None }.apply(&unassigned, me),
+            Err(Refusal::NotAssignee)
+        );
+        // Escalating and notes are not working the case: anyone in the cell may.
+        assert!(
+            Action::Escalate {
+                from: None,
+                note: None
+            }
+            .apply(&mine, colleague)
+            .is_ok()
+        );
     }
 }
