@@ -533,12 +533,37 @@ async fn time_filters_within_a_minute_share_a_cached_tile() {
     let token = db.city_operator().await;
     let (lon, lat, ..) = cell_point(&db, 3).await;
     let t = TileCoord::containing(lon, lat, 13).unwrap();
-    let first = tile(&state, &token, "incidents", t, "?since=2026-01-01T10:00:05Z").await;
+    let first = tile(
+        &state,
+        &token,
+        "incidents",
+        t,
+        "?since=2026-01-01T10:00:05Z",
+    )
+    .await;
     let hits = state.tile_cache.stats().hits;
-    let same_minute = tile(&state, &token, "incidents", t, "?since=2026-01-01T10:00:47Z").await;
-    assert_eq!(state.tile_cache.stats().hits, hits + 1, "served from the cache");
+    let same_minute = tile(
+        &state,
+        &token,
+        "incidents",
+        t,
+        "?since=2026-01-01T10:00:47Z",
+    )
+    .await;
+    assert_eq!(
+        state.tile_cache.stats().hits,
+        hits + 1,
+        "served from the cache"
+    );
     assert_eq!(ids(&first), ids(&same_minute));
-    tile(&state, &token, "incidents", t, "?since=2026-01-01T10:01:00Z").await;
+    tile(
+        &state,
+        &token,
+        "incidents",
+        t,
+        "?since=2026-01-01T10:01:00Z",
+    )
+    .await;
     assert_eq!(
         state.tile_cache.stats().hits,
         hits + 1,

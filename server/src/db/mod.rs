@@ -65,6 +65,25 @@ pub async fn connect(
 }
 
 /// Applies pending migrations; reports a missing PostGIS plainly.
+/// Makes the transaction on `conn` a bulk write (the demo's load, an import): no statement
+/// timeout, since it may check and write a whole city; the change triggers quiet, since one
+/// notice per row made a 100,000-cell import spend most of its time notifying; and instead
+/// one notice of kind `event` for all its rows, sent when it commits (`all`: everything may
+/// have changed; `grid_plan`: a plan's cells).
+pub async fn bulk_write(conn: &mut sqlx::PgConnection, event: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SET LOCAL wangge.bulk_load = 'on'")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_notify('wangge_change', json_build_object('e', $1::text)::text)")
+        .bind(event)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     let available: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')",

@@ -38,17 +38,7 @@ pub async fn load(
     if existing > 0 {
         return Err(LoadError::NotEmpty);
     }
-    // The load is one long transaction; it must not hit the pool's statement timeout.
-    sqlx::query("SET LOCAL statement_timeout = 0")
-        .execute(&mut *tx)
-        .await?;
-    // One notification for the whole load (sent at commit) instead of one per row.
-    sqlx::query("SET LOCAL wangge.bulk_load = 'on'")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT pg_notify('wangge_change', '{\"e\":\"all\"}')")
-        .execute(&mut *tx)
-        .await?;
+    crate::db::bulk_write(&mut tx, "all").await?;
 
     copy(
         &mut tx,

@@ -39,30 +39,15 @@ impl Progress {
     }
 }
 
-/// An import is one transaction that may check and write a whole city: the pool's statement
-/// timeout, meant for requests, would cut a large file off halfway.
-///
-/// The change triggers stay quiet for it (one notice per row made a 100,000-cell file spend
-/// most of its time notifying); `announce` sends the one notice that stands for them all.
-async fn begin_import(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+/// An import is one transaction, a bulk write ([`crate::db::bulk_write`]) announced as
+/// `event` when it commits.
+async fn begin_import(
+    pool: &PgPool,
+    event: &str,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL statement_timeout = 0")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SET LOCAL wangge.bulk_load = 'on'")
-        .execute(&mut *tx)
-        .await?;
+    crate::db::bulk_write(&mut tx, event).await?;
     Ok(tx)
-}
-
-/// Tells every listener, at commit, what an import changed: `grid_plan` (a new plan's cells:
-/// those layers are read again) or `all` (units or households: areas, addresses, everything).
-async fn announce(tx: &mut Transaction<'static, Postgres>, event: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify('wangge_change', json_build_object('e', $1::text)::text)")
-        .bind(event)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 use crate::audit::{self, Entry, RequestMeta};
@@ -161,7 +146,7 @@ pub async fn import_admin_units(
         }
     }
 
-    let mut tx = begin_import(pool).await?;
+    let mut tx = begin_import(pool, "all").await?;
     let parent_ids = match level.parent() {
         None => vec![None; features.len()],
         Some(parent_level) => {
@@ -217,7 +202,6 @@ pub async fn import_admin_units(
     .bind(features.iter().map(|f| f.ewkb.as_str().to_owned()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
-    announce(&mut tx, "all").await?;
     let what = format!("{} {}", features.len(), level.as_str());
     audit::record(
         &mut tx,
@@ -277,7 +261,7 @@ pub async fn import_grid_cells(
         }
     }
 
-    let mut tx = begin_import(pool).await?;
+    let mut tx = begin_import(pool, "grid_plan").await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grid_plan WHERE version = $1)")
             .bind(plan_version)
@@ -324,7 +308,6 @@ pub async fn import_grid_cells(
     .bind(features.iter().map(|f| f.ewkb.as_str().to_owned()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
-    announce(&mut tx, "grid_plan").await?;
     let what = format!("plan {plan_version}: {} cells", features.len());
     audit::record(
         &mut tx,
@@ -410,7 +393,7 @@ pub async fn import_households(
         ));
     }
 
-    let mut tx = begin_import(pool).await?;
+    let mut tx = begin_import(pool, "all").await?;
     let codes: Vec<String> = rows.iter().map(|r| r.3.clone()).collect();
     let village_ids = ids_by_code(&mut tx, AdminLevel::Village, &codes).await?;
     for (row, id) in rows.iter().zip(&village_ids) {
@@ -465,7 +448,6 @@ pub async fn import_households(
     touched.sort_unstable();
     touched.dedup();
     crate::geocode::rebuild_register(&mut tx, Some(&touched)).await?;
-    announce(&mut tx, "all").await?;
     let what = format!("{} households", rows.len());
     audit::record(
         &mut tx,
