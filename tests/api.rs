@@ -322,7 +322,7 @@ async fn times_out_of_range_and_nul_characters_are_400_not_500() {
         (&operator, format!("/api/v1/incidents?since={far}")),
         (
             &operator,
-            format!("/api/v1/incidents?until=%2B200000-01-01T00:00:00Z"),
+            "/api/v1/incidents?until=%2B200000-01-01T00:00:00Z".to_owned(),
         ),
         (&operator, "/api/v1/incidents?q=%00".to_owned()),
         (

@@ -504,7 +504,9 @@ async fn postgis_problems(
     tx: &mut Transaction<'static, Postgres>,
     features: &[ParsedFeature],
 ) -> Result<Vec<Problem>, sqlx::Error> {
-    let found: Vec<(i32, Option<String>, Option<i32>, Option<f64>, Option<f64>)> = sqlx::query_as(
+    // The feature's position; PostGIS's reason, or the sliver part, its area and mean width.
+    type Found = (i32, Option<String>, Option<i32>, Option<f64>, Option<f64>);
+    let found: Vec<Found> = sqlx::query_as(
         "WITH t AS (
              SELECT ord::int4, geom::geometry AS geom, ST_IsValid(geom::geometry) AS valid
              FROM unnest($1::text[]) WITH ORDINALITY AS u(geom, ord)
