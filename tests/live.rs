@@ -524,6 +524,29 @@ async fn a_write_is_in_the_very_next_tile_read() {
     }
 }
 
+/// A tile request dropped while its barrier is out (a map moving on aborts its tile
+/// requests) leaves the next request to get through, not to wait on a round nobody finishes.
+#[tokio::test]
+async fn a_tile_request_dropped_halfway_does_not_hold_up_the_next() {
+    use futures_util::FutureExt;
+    let db = TestDb::empty().await;
+    let state = state(&db).await;
+    state.live.sync(&state.pool).await.unwrap();
+    for _ in 0..5 {
+        let mut dropped = Box::pin(state.live.tiles_current(&state.pool));
+        assert!(
+            dropped.as_mut().now_or_never().is_none(),
+            "the barrier is out once polled"
+        );
+        drop(dropped);
+        state
+            .live
+            .tiles_current(&state.pool)
+            .await
+            .expect("the next request passes its barrier");
+    }
+}
+
 /// Time filters that differ by seconds share one tile: counting `since` up second by second
 /// cannot make the server render a new tile each time.
 #[tokio::test]

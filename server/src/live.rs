@@ -363,7 +363,7 @@ impl LiveHub {
     /// A tile read after a write (this instance's or another's, a script's, psql's) so
     /// always shows it. Callers arriving together share one round trip to the database:
     /// each waits for the first barrier sent after it arrived.
-    pub async fn tiles_current(&self, pool: &PgPool) -> Result<(), SyncError> {
+    pub async fn tiles_current(self: &Arc<Self>, pool: &PgPool) -> Result<(), SyncError> {
         let target = self.barrier_lock().started + 1;
         loop {
             let notified = self.barrier_done.notified();
@@ -383,15 +383,24 @@ impl LiveHub {
                 }
             };
             if let Some(round) = round {
-                let result = self.round_trip(pool, "barrier").await;
-                {
-                    let mut barrier = self.barrier_lock();
-                    barrier.running = false;
-                    if result.is_ok() {
-                        barrier.completed = barrier.completed.max(round);
+                // A round of its own task: the request that started it may be dropped halfway
+                // (a map moving on aborts its tile requests), and a round left open would
+                // hold up every request after it.
+                let (hub, pool) = (Arc::clone(self), pool.clone());
+                let result = tokio::spawn(async move {
+                    let result = hub.round_trip(&pool, "barrier").await;
+                    {
+                        let mut barrier = hub.barrier_lock();
+                        barrier.running = false;
+                        if result.is_ok() {
+                            barrier.completed = barrier.completed.max(round);
+                        }
                     }
-                }
-                self.barrier_done.notify_waiters();
+                    hub.barrier_done.notify_waiters();
+                    result
+                })
+                .await
+                .unwrap_or(Err(SyncError::Timeout));
                 if round >= target || result.is_err() {
                     return result;
                 }
