@@ -304,11 +304,7 @@ async fn bad_parameters_are_400_problems_never_500() {
 #[tokio::test]
 async fn times_out_of_range_and_nul_characters_are_400_not_500() {
     let db = TestDb::small_demo().await;
-    let state = db
-        .state(Config::for_database(DatabaseConfig::External {
-            url: db.url(),
-        }))
-        .await;
+    let state = db.default_state().await;
     let operator = db.city_operator().await;
     let auditor = db
         .user_token(

@@ -509,11 +509,7 @@ async fn send_as(
 #[tokio::test]
 async fn every_refused_write_leaves_one_denied_row_and_reads_none() {
     let db = TestDb::small_demo().await;
-    let state = db
-        .state(Config::for_database(DatabaseConfig::External {
-            url: db.url(),
-        }))
-        .await;
+    let state = db.default_state().await;
     let operator = db.city_operator().await;
     let case: i64 = sqlx::query_scalar("SELECT min(id) FROM incident WHERE status = 'reported'")
         .fetch_one(&db.pool)
@@ -582,11 +578,7 @@ async fn every_refused_write_leaves_one_denied_row_and_reads_none() {
 #[tokio::test]
 async fn the_client_cannot_choose_the_request_id_only_add_its_own() {
     let db = TestDb::small_demo().await;
-    let state = db
-        .state(Config::for_database(DatabaseConfig::External {
-            url: db.url(),
-        }))
-        .await;
+    let state = db.default_state().await;
     let operator = db.city_operator().await;
     let before: i64 = sqlx::query_scalar("SELECT max(id) FROM audit_log")
         .fetch_one(&db.pool)

@@ -303,6 +303,14 @@ impl TestDb {
         wangge::AppState::new(self.app_pool().await, config)
     }
 
+    /// The in-process app's state with the default configuration for this database.
+    pub async fn default_state(&self) -> wangge::AppState {
+        self.state(wangge::config::Config::for_database(
+            wangge::config::DatabaseConfig::External { url: self.url() },
+        ))
+        .await
+    }
+
     /// A URL of this test's database, for running the `wangge` binary against it.
     pub fn url(&self) -> String {
         options_for(&self.name).to_url_lossy().to_string()
