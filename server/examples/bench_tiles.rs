@@ -104,7 +104,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for _round in 0..2 {
                 for &t in &tiles {
                     let started = Instant::now();
-                    let ours = wangge::api::tiles::render_uncached(&state, &city, layer, t).await?;
+                    let ours =
+                        wangge::routes::tiles::render_uncached(&state, &city, layer, t).await?;
                     cold.push(started.elapsed());
                     bytes += ours.len();
 

@@ -9,18 +9,18 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
-use crate::audit::{AuditError, RequestMeta};
-use crate::auth::users::{self, AreaCode, UserError};
-use crate::auth::{Role, password};
-use crate::config::{AuthConfig, Basemap, Config, DatabaseConfig, SecureCookie};
-use crate::db::Privilege;
 use crate::demo::{self, Scale};
 use crate::embedded::{EmbeddedError, EmbeddedPostgres};
-use crate::import::{self, Datum, ImportError};
-use crate::model::AdminLevel;
-use crate::net::TrustedProxies;
-use crate::personal::{Cipher, DataKey, PersonalDataError};
-use crate::{api, db};
+use wangge_domain::audit::{AuditError, RequestMeta};
+use wangge_domain::auth::users::{self, AreaCode, UserError};
+use wangge_domain::auth::{Role, password};
+use wangge_domain::config::{AuthConfig, Basemap, Config, DatabaseConfig, SecureCookie};
+use wangge_domain::db;
+use wangge_domain::db::Privilege;
+use wangge_domain::import::{self, Datum, ImportError};
+use wangge_domain::model::AdminLevel;
+use wangge_domain::net::TrustedProxies;
+use wangge_domain::personal::{Cipher, DataKey, PersonalDataError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -410,7 +410,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Audit(AuditCommand::Verify) => {
             let db = Database::open(&database, 2).await?;
-            let result = crate::audit::verify(&db.pool).await;
+            let result = wangge_domain::audit::verify(&db.pool).await;
             db.close().await?;
             let rows = result?;
             println!("the audit trail is intact: {rows} rows, each chained to the one before");
@@ -620,7 +620,7 @@ pub async fn serve(pool: PgPool, config: Config) -> Result<(), CliError> {
     }
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    let app = api::app(api::AppState::new(pool, config));
+    let app = wangge_http::app(wangge_http::AppState::new(pool, config));
     println!("wangge is serving http://{address}");
     axum::serve(
         listener,

@@ -21,7 +21,7 @@ use super::hexgrid::{self, Lattice};
 use super::noise::Noise;
 use super::partition::{self, NONE, Seed};
 use super::rng::Rng;
-use crate::model::{AdminLevel, FacilityKind};
+use wangge_domain::model::{AdminLevel, FacilityKind};
 
 /// Yuxi's grid cells (网格单元), as the city counts them.
 pub const GRID_CELLS: usize = 5162;
@@ -1252,7 +1252,7 @@ fn id_number(county_code: &str, rng: &mut Rng) -> String {
         rng.between(1, 28),
         rng.between(1, 999)
     );
-    let check = crate::personal::id_check_digit(&first17);
+    let check = wangge_domain::personal::id_check_digit(&first17);
     format!("{first17}{check}")
 }
 

@@ -6,9 +6,9 @@ use geo::Point;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::generate::{DemoData, Scale};
-use crate::audit::{self, Entry, RequestMeta};
-use crate::db::geometry::Ewkb;
-use crate::personal::Cipher;
+use wangge_domain::audit::{self, Entry, RequestMeta};
+use wangge_domain::db::geometry::Ewkb;
+use wangge_domain::personal::Cipher;
 
 /// Rows per `COPY` chunk sent to the server.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -38,7 +38,7 @@ pub async fn load(
     if existing > 0 {
         return Err(LoadError::NotEmpty);
     }
-    crate::db::bulk_write(&mut tx, "all").await?;
+    wangge_domain::db::bulk_write(&mut tx, "all").await?;
 
     copy(
         &mut tx,
@@ -146,7 +146,7 @@ pub async fn load(
     .await?;
     progress(&format!("{} facilities", data.facilities.len()));
 
-    let addresses = crate::geocode::rebuild_register(&mut tx, None).await?;
+    let addresses = wangge_domain::geocode::rebuild_register(&mut tx, None).await?;
     progress(&format!("{addresses} addresses in the register"));
 
     copy(

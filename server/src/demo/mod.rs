@@ -40,7 +40,7 @@ pub async fn generate_and_load(
     pool: &PgPool,
     scale: Scale,
     seed: u64,
-    cipher: &crate::personal::Cipher,
+    cipher: &wangge_domain::personal::Cipher,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, DemoError> {
     let reference = Utc::now()

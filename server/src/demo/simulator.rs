@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::audit::{self, Entry, RequestMeta};
 use crate::demo::generate::{CATEGORIES, SEVERITIES, person_name, phone_number};
 use crate::demo::rng::Rng;
-use crate::personal::Cipher;
+use wangge_domain::audit::{self, Entry, RequestMeta};
+use wangge_domain::personal::Cipher;
 
 /// A busy day: about 2.7 times Yuxi's average of some 55 disputes a day.
 pub const BUSY_DAY_REPORTS: f64 = 150.0;

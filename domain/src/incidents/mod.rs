@@ -1,0 +1,16 @@
+//! Incidents beyond reading them: taking reports in (placed, routed, checked for duplicates,
+//! idempotent on retry), moving them through their lifecycle and tiers, and escalating the
+//! ones whose deadline passed.
+
+pub mod actions;
+pub mod answer;
+pub mod error;
+pub mod escalation;
+pub mod filters;
+pub mod idempotency;
+pub mod intake;
+pub mod lifecycle;
+pub mod queue;
+pub mod read;
+
+pub use error::IncidentError;

@@ -1,0 +1,352 @@
+//! Reading cases as a caller may see them: the filtered list, one case with its timeline
+//! (the reporter audited when shown), and the answers to reports just written.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+
+use crate::audit::{self, RequestMeta};
+use crate::auth::Caller;
+use crate::geocode::{self, Geocoded, Geocoder};
+use crate::incidents::IncidentError;
+use crate::incidents::answer::{CreatedAnswer, Details, Page, Reporter, Summary, TimelineEvent};
+use crate::incidents::filters::IncidentFilters;
+use crate::incidents::idempotency::Stored;
+use crate::incidents::intake::{self, NewCase, Report};
+use crate::personal::{Cipher, mask_name, mask_phone};
+
+const OPEN: &str = "('reported', 'assigned', 'accepted', 'in_progress')";
+
+/// Where a case is read (the `Location` of a report's answer).
+pub fn location(id: i64) -> String {
+    format!("/api/v1/incidents/{id}")
+}
+
+macro_rules! summary_select {
+    () => {
+        "SELECT i.id, i.title, i.category, i.severity::text, i.status::text, i.tier::text,
+                i.status IN ('reported', 'assigned', 'accepted', 'in_progress') AS open,
+                i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                    AND coalesce(i.due_at < now(), false) AS overdue,
+                i.reported_at, i.updated_at, i.due_at,
+                ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+                g.code AS grid_cell_code, v.code AS village_code, v.name AS village_name,
+                t.name AS township_name, c.name AS county_name,
+                i.assignee_id, w.name AS assignee_name,
+                i.location_method::text, i.location_precision_m, i.leader
+         FROM incident i
+         LEFT JOIN admin_unit v ON v.id = i.village_id
+         LEFT JOIN admin_unit t ON t.id = i.township_id
+         LEFT JOIN admin_unit c ON c.id = i.county_id
+         LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
+         LEFT JOIN grid_worker w ON w.id = i.assignee_id "
+    };
+}
+
+/// A list's filters and page, checked by the caller (the HTTP layer parses them).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filters: IncidentFilters,
+    /// Words in the title or description, or an incident id.
+    pub q: Option<String>,
+    /// An administrative unit's code inside the caller's area.
+    pub area: Option<String>,
+    pub overdue: Option<bool>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The cases in `caller`'s area that `query` asks for: open ones first, the overdue first
+/// among them, then by severity and age.
+pub async fn list(pool: &PgPool, caller: &Caller, query: &ListQuery) -> Result<Page, sqlx::Error> {
+    let (limit, offset, wanted) = (query.limit, query.offset, &query.filters);
+    let q = query.q.clone();
+    let q_id: Option<i64> = q.as_deref().and_then(|q| q.parse().ok());
+    // Words are matched literally: LIKE's wildcards in them are escaped.
+    let q_pattern = q.map(|q| {
+        format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let filters =
+        "WHERE i.area_code LIKE $1 || '%'
+           AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
+           AND ($3::text[] IS NULL OR i.status::text = ANY ($3))
+           AND (NOT $4::bool OR i.status IN ('reported', 'assigned', 'accepted', 'in_progress'))
+           AND ($5::text[] IS NULL OR i.tier::text = ANY ($5))
+           AND ($6::text[] IS NULL OR i.category = ANY ($6))
+           AND ($7::text IS NULL OR i.title LIKE $7 OR i.description LIKE $7 OR i.id = $8)
+           AND ($9::text IS NULL OR i.area_code LIKE $9 || '%')
+           AND ($10::bool IS NULL OR (i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                                      AND coalesce(i.due_at < now(), false)) = $10)
+           AND ($11::timestamptz IS NULL OR i.reported_at >= $11)
+           AND ($12::timestamptz IS NULL OR i.reported_at < $12) ";
+    let count_sql = format!("SELECT count(*) FROM incident i {filters}");
+    let items_sql = format!(
+        "{} {filters} ORDER BY (i.status IN {OPEN}) DESC, coalesce(i.due_at < now(), false) DESC,
+                     i.severity DESC, i.reported_at DESC, i.id DESC
+         LIMIT $13 OFFSET $14",
+        summary_select!()
+    );
+    macro_rules! bind_filters {
+        ($query:expr) => {
+            $query
+                .bind(&caller.area.prefix)
+                .bind(caller.area.grid_cell_id)
+                .bind(&wanted.statuses)
+                .bind(wanted.open_only)
+                .bind(&wanted.tiers)
+                .bind(&wanted.categories)
+                .bind(&q_pattern)
+                .bind(q_id)
+                .bind(&query.area)
+                .bind(query.overdue)
+                .bind(query.since)
+                .bind(query.until)
+        };
+    }
+    let total: i64 = bind_filters!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)))
+        .fetch_one(pool)
+        .await?;
+    let items: Vec<Summary> = bind_filters!(sqlx::query_as(sqlx::AssertSqlSafe(items_sql)))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    Ok(Page {
+        total,
+        limit,
+        offset,
+        items,
+    })
+}
+
+/// One case as `caller` may see it, with its timeline. With `reveal` (false: masked, true:
+/// in full) the reporter is included for the roles that handle personal data, and reading
+/// them is audited on `conn`: call this inside the transaction that answers.
+pub async fn load_details(
+    conn: &mut PgConnection,
+    cipher: &Cipher,
+    caller: &Caller,
+    meta: &RequestMeta,
+    id: i64,
+    reveal: Option<bool>,
+) -> Result<Details, IncidentError> {
+    let summary: Summary = sqlx::query_as(sqlx::AssertSqlSafe(concat!(
+        summary_select!(),
+        "WHERE i.id = $1 AND i.area_code LIKE $2 || '%'
+           AND ($3::int8 IS NULL OR i.grid_cell_id = $3)"
+    )))
+    .bind(id)
+    .bind(&caller.area.prefix)
+    .bind(caller.area.grid_cell_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(IncidentError::NotFound)?;
+    type Rest = (
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        String,
+    );
+    let (
+        description,
+        address,
+        media_url,
+        channel,
+        resolved_tier,
+        resolved_at,
+        closed_at,
+        duplicate_of,
+        name_enc,
+        phone_enc,
+        area_code,
+    ): Rest = sqlx::query_as(
+        "SELECT description, address, media_url, channel, resolved_tier::text, resolved_at, closed_at,
+                duplicate_of, reporter_name_enc, reporter_phone_enc, area_code
+         FROM incident WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let timeline: Vec<TimelineEvent> = sqlx::query_as(
+        "SELECT at, kind::text, status::text, tier::text, actor, note
+         FROM incident_event WHERE incident_id = $1 ORDER BY at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let possible_duplicates = if summary.open {
+        intake::possible_duplicates(conn, caller, id).await?
+    } else {
+        Vec::new()
+    };
+    let reporter = if let Some(reveal) = reveal
+        && caller.role.handles_personal_data()
+    {
+        let open = |sealed: Option<Vec<u8>>| -> Result<Option<String>, IncidentError> {
+            sealed
+                .map(|s| cipher.open(&s).map_err(IncidentError::internal))
+                .transpose()
+        };
+        let (name, phone) = (open(name_enc)?, open(phone_enc)?);
+        let action = if reveal {
+            "reveal_reporter"
+        } else {
+            "read_reporter"
+        };
+        let mut entry = caller.entry(action, "incident", id.to_string(), meta);
+        entry.area_code = &area_code;
+        audit::record(conn, &entry).await?;
+        Some(if reveal {
+            Reporter {
+                name,
+                phone,
+                revealed: true,
+            }
+        } else {
+            Reporter {
+                name: name.as_deref().map(mask_name),
+                phone: phone.as_deref().map(mask_phone),
+                revealed: false,
+            }
+        })
+    } else {
+        None
+    };
+    Ok(Details {
+        summary,
+        description,
+        address,
+        media_url,
+        channel,
+        resolved_tier,
+        resolved_at,
+        closed_at,
+        duplicate_of,
+        possible_duplicates,
+        reporter,
+        timeline,
+    })
+}
+
+/// The answers to reports just written (without their reporters, which the callers just
+/// sent), in their order: built from what was written and what the insert returned, so they
+/// need no second read; `tests/intake.rs` checks them against a later read.
+pub fn created_answers(
+    written: &[(&NewCase<'_>, &intake::Created)],
+) -> Result<Vec<Stored>, IncidentError> {
+    written
+        .iter()
+        .map(|(case, created)| {
+            let summary = Summary {
+                id: created.id,
+                title: case.title().to_owned(),
+                category: case.rule.code.clone(),
+                severity: case.report.severity.as_str().to_owned(),
+                status: "reported".into(),
+                tier: "village".into(),
+                open: true,
+                overdue: created.due_at.is_some_and(|due| due < created.reported_at),
+                reported_at: created.reported_at,
+                updated_at: created.reported_at,
+                due_at: created.due_at,
+                lon: case.placement.point.lon(),
+                lat: case.placement.point.lat(),
+                grid_cell_code: created.names.grid_cell_code.clone(),
+                village_code: created.names.village_code.clone(),
+                village_name: created.names.village_name.clone(),
+                township_name: created.names.township_name.clone(),
+                county_name: created.names.county_name.clone(),
+                assignee_id: None,
+                assignee_name: None,
+                location_method: case.placement.method.as_str().to_owned(),
+                location_precision_m: case.placement.precision_m.map(|p| p as f32),
+                leader: None,
+            };
+            let incident = Details {
+                summary,
+                description: case.report.description.clone(),
+                address: case.report.address.clone(),
+                media_url: case.report.media_url.clone(),
+                channel: case.report.channel.as_str().to_owned(),
+                resolved_tier: None,
+                resolved_at: None,
+                closed_at: None,
+                duplicate_of: None,
+                possible_duplicates: created.possible_duplicates.clone(),
+                reporter: None,
+                timeline: vec![TimelineEvent {
+                    at: created.reported_at,
+                    kind: "reported".into(),
+                    status: "reported".into(),
+                    tier: "village".into(),
+                    actor: intake::actor(case.caller),
+                    note: String::new(),
+                }],
+            };
+            let body = serde_json::to_vec(&CreatedAnswer {
+                incident,
+                geocoding: None,
+            })
+            .map_err(IncidentError::internal)?;
+            Ok(Stored::created(body, location(created.id)))
+        })
+        .collect()
+}
+
+/// Places, routes and writes a checked report (both intake APIs come through here).
+pub async fn intake_report(
+    conn: &mut PgConnection,
+    geocoder: &Geocoder,
+    cipher: &Cipher,
+    caller: &Caller,
+    report: &Report,
+) -> Result<(intake::Created, Option<Geocoded>), IncidentError> {
+    let rule = intake::category(conn, &report.category).await?;
+    let (placement, geocoding) = match (report.point, &report.address) {
+        (Some(point), _) => {
+            let route = intake::route_point(conn, point).await?.ok_or_else(|| {
+                IncidentError::OutsideArea("the place is outside the city".into())
+            })?;
+            let placement = intake::Placement {
+                point,
+                method: crate::model::LocationMethod::Device,
+                precision_m: report.accuracy_m,
+                route,
+            };
+            (placement, None)
+        }
+        (None, Some(address)) => {
+            let geocoded = geocoder
+                .geocode(
+                    conn,
+                    address,
+                    (&caller.area.prefix, caller.area.grid_cell_id),
+                    5,
+                )
+                .await?;
+            let placement = geocode::placement(conn, &geocoded, caller).await?;
+            (placement, Some(geocoded))
+        }
+        (None, None) => {
+            return Err(IncidentError::Invalid(
+                "a location is required: a point (lon/lat), an address, or both".into(),
+            ));
+        }
+    };
+    intake::check_in_area(caller, &placement)?;
+    let created = intake::create(conn, caller, cipher, report, &rule, &placement).await?;
+    Ok((created, geocoding))
+}

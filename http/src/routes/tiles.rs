@@ -1,0 +1,511 @@
+//! Vector tiles: `GET /tiles/{layer}/{z}/{x}/{y}` (Mapbox Vector Tile 2.1), `GET /tiles/{layer}`
+//! (TileJSON 3.0) and `GET /style.json` (a MapLibre style using them all).
+//!
+//! Tiles are read inside the caller's area, cached per area and filters in
+//! [`wangge_domain::tile_cache`], and dropped from the cache by the changes that touch them.
+
+use std::io::Write;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use wangge_tiles::mvt::{LayerBuilder, TileBuilder, Value};
+use wangge_tiles::{MAX_ZOOM, TileCoord, TileJson, VectorLayer, WORLD_EXTENT_3857, parse_wkb};
+
+use crate::error::ApiError;
+use crate::extract::SignedIn;
+use crate::params::Params;
+use crate::state::AppState;
+use wangge_domain::incidents::filters::IncidentFilters;
+use wangge_domain::tile_cache::{CachedTile, TileAddress};
+use wangge_domain::tile_layers::TileLayer;
+
+/// No tile is sent larger than this; past it, the least important features are dropped.
+pub const MAX_TILE_BYTES: usize = 500 * 1024;
+
+pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tiles/{layer}", get(tilejson))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tile))
+        .route("/style.json", get(style))
+}
+
+/// Filters a tile URL may carry: the incidents' and the grid plan's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TileParams {
+    /// Comma-separated statuses, or `open` for every open one.
+    status: Option<String>,
+    /// Comma-separated category codes.
+    category: Option<String>,
+    /// Comma-separated tiers.
+    tier: Option<String>,
+    #[serde(default, deserialize_with = "crate::params::optional_instant")]
+    since: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::params::optional_instant")]
+    until: Option<DateTime<Utc>>,
+    /// A grid plan version (a draft); the published plan when absent.
+    plan: Option<i32>,
+}
+
+/// Validated filters, in a canonical form that also keys the cache.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct TileFilters {
+    incidents: IncidentFilters,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    plan: Option<i32>,
+}
+
+impl TileFilters {
+    fn parse(layer: TileLayer, params: TileParams) -> Result<Self, ApiError> {
+        let incident_filters = params.status.is_some()
+            || params.category.is_some()
+            || params.tier.is_some()
+            || params.since.is_some()
+            || params.until.is_some();
+        if incident_filters && layer != TileLayer::Incidents {
+            return Err(ApiError::InvalidParameter(format!(
+                "status, category, tier, since and until filter the incidents layer, not {layer}"
+            )));
+        }
+        if params.plan.is_some() && layer != TileLayer::GridCells {
+            return Err(ApiError::InvalidParameter(format!(
+                "plan selects the grid-cells layer's plan, not {layer}'s"
+            )));
+        }
+        let incidents = IncidentFilters::parse(params.status, params.category, params.tier)
+            .map_err(ApiError::InvalidParameter)?;
+        // Whole minutes: filters that differ by seconds would each need a tile of their own,
+        // and anyone could keep the server rendering by counting them up.
+        let (since, until) = (params.since.map(to_minute), params.until.map(to_minute));
+        if let (Some(since), Some(until)) = (since, until)
+            && since >= until
+        {
+            return Err(ApiError::InvalidParameter(
+                "since must be before until".into(),
+            ));
+        }
+        Ok(TileFilters {
+            incidents,
+            since,
+            until,
+            plan: params.plan,
+        })
+    }
+
+    fn cache_key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// The start of the minute holding `at`.
+fn to_minute(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at)
+}
+
+/// `z/x/y` parsed into a valid tile, or a 400 saying what is wrong.
+fn tile_coord(z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
+    let number = |what: &str, text: &str| -> Result<u32, ApiError> {
+        text.parse::<u32>().map_err(|_| {
+            ApiError::InvalidParameter(format!("tile {what} `{text}` is not a whole number"))
+        })
+    };
+    let z = number("zoom", z)?;
+    let z = u8::try_from(z)
+        .ok()
+        .filter(|z| *z <= MAX_ZOOM)
+        .ok_or_else(|| {
+            ApiError::InvalidParameter(format!("zoom {z} is beyond the maximum {MAX_ZOOM}"))
+        })?;
+    TileCoord::new(z, number("x", x)?, number("y", y)?)
+        .map_err(|e| ApiError::InvalidParameter(e.to_string()))
+}
+
+async fn tile(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Path((layer, z, x, y)): Path<(String, String, String, String)>,
+    Params(params): Params<TileParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let layer: TileLayer =
+        layer
+            .parse()
+            .map_err(|e: wangge_domain::tile_layers::UnknownLayer| {
+                ApiError::InvalidParameter(e.to_string())
+            })?;
+    let coord = tile_coord(&z, &x, &y)?;
+    let filters = TileFilters::parse(layer, params)?;
+    let address = TileAddress {
+        layer,
+        z: coord.z(),
+        x: coord.x(),
+        y: coord.y(),
+    };
+    let variant = format!(
+        "{}|{:?}|{}",
+        caller.area.prefix,
+        caller.area.grid_cell_id,
+        filters.cache_key()
+    );
+    // Every change committed before this request has dropped its tiles first, so a client
+    // that writes and then reads sees its write. Without that assurance (the change feed is
+    // down) the tile is read fresh and not kept.
+    let current = match state.live.tiles_current(&state.pool).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "tiles served uncached: cannot tell which are stale");
+            false
+        }
+    };
+    let cached = match state.tile_cache.get(address, &variant).filter(|_| current) {
+        Some(tile) => tile,
+        None => {
+            let _slot = state.tile_renders.acquire(caller.user_id).await;
+            // Another request of this user may have rendered it while this one waited.
+            match state.tile_cache.get(address, &variant).filter(|_| current) {
+                Some(tile) => tile,
+                None => {
+                    let seen = state.tile_cache.generation();
+                    let tile = render(&state, &caller.area, layer, coord, &filters).await?;
+                    if current {
+                        state
+                            .tile_cache
+                            .insert(address, &variant, tile.clone(), seen);
+                    }
+                    tile
+                }
+            }
+        }
+    };
+    Ok(tile_response(&cached, &headers))
+}
+
+fn tile_response(tile: &CachedTile, request: &HeaderMap) -> Response {
+    let etag = HeaderValue::from_str(&tile.etag).expect("an ETag is hex in quotes");
+    let matches = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == tile.etag || t.trim() == "*")
+        });
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag);
+    // Private: a tile shows the caller's area. no-cache: always revalidate, since the tile
+    // changes when the city does; an unchanged tile costs a 304.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Cookie, Authorization"),
+    );
+    if matches {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(MVT_CONTENT_TYPE),
+    );
+    let gzip_accepted = request
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    if gzip_accepted && !tile.gzip.is_empty() {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        (headers, tile.gzip.clone()).into_response()
+    } else {
+        (headers, tile.raw.clone()).into_response()
+    }
+}
+
+/// One tile of a layer, unfiltered, inside the area with this code prefix (and grid cell),
+/// without the cache: for benchmarks.
+pub async fn render_uncached(
+    state: &AppState,
+    area: &wangge_domain::auth::Area,
+    layer: TileLayer,
+    coord: TileCoord,
+) -> Result<Bytes, ApiError> {
+    Ok(render(state, area, layer, coord, &TileFilters::default())
+        .await?
+        .raw)
+}
+
+/// Reads and encodes one tile inside the caller's area.
+async fn render(
+    state: &AppState,
+    area: &wangge_domain::auth::Area,
+    layer: TileLayer,
+    coord: TileCoord,
+    filters: &TileFilters,
+) -> Result<CachedTile, ApiError> {
+    let mut builder = LayerBuilder::new(layer.name(), wangge_tiles::mvt::DEFAULT_EXTENT)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if coord.z() >= layer.min_zoom() {
+        let tile_width_m = 2.0 * WORLD_EXTENT_3857 / f64::from(1u32 << coord.z());
+        // One pixel of a 512-pixel tile: invisible, and it keeps low-zoom polygons small.
+        let tolerance = tile_width_m / 512.0;
+        let query =
+            sqlx::query_as::<_, (i64, Option<Vec<u8>>, String)>(sqlx::AssertSqlSafe(layer.sql()))
+                .bind(i32::from(coord.z()))
+                .bind(coord.x() as i32)
+                .bind(coord.y() as i32)
+                .bind(&area.prefix)
+                .bind(area.grid_cell_id)
+                .bind(tolerance)
+                .bind(layer.feature_cap());
+        let query = match layer {
+            TileLayer::Counties => query.bind("county"),
+            TileLayer::Townships => query.bind("township"),
+            TileLayer::Villages => query.bind("village"),
+            TileLayer::GridCells => query.bind(filters.plan),
+            TileLayer::Workers => query.bind(state.config.worker_stale_after.as_secs_f64()),
+            TileLayer::Incidents => query
+                .bind(filters.incidents.statuses.clone())
+                .bind(filters.incidents.open_only)
+                .bind(filters.incidents.categories.clone())
+                .bind(filters.incidents.tiers.clone())
+                .bind(filters.since)
+                .bind(filters.until),
+            TileLayer::Households | TileLayer::Facilities => query,
+        };
+        let rows = query.fetch_all(&state.pool).await?;
+        for (id, wkb, properties) in rows {
+            let Some(wkb) = wkb else { continue };
+            let geometry = match parse_wkb(&wkb) {
+                Ok(Some(g)) => g,
+                Ok(None) => continue,
+                Err(e) => return Err(ApiError::internal(format!("tile geometry: {e}"))),
+            };
+            let properties: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&properties)
+                    .map_err(|e| ApiError::internal(format!("tile properties: {e}")))?;
+            let values: Vec<(&str, Value)> = properties
+                .iter()
+                .filter_map(|(k, v)| json_value(v).map(|v| (k.as_str(), v)))
+                .collect();
+            builder
+                .add_feature(u64::try_from(id).ok(), &geometry, &values)
+                .map_err(|e| ApiError::internal(format!("tile encoding: {e}")))?;
+        }
+        // The query put the most important features first; drop from the end until it fits.
+        while builder.encoded_len() > MAX_TILE_BYTES && builder.feature_count() > 0 {
+            let keep = builder.feature_count() / 2;
+            tracing::warn!(%layer, tile = %coord, keep, "tile over the size cap; dropping features");
+            builder.truncate(keep);
+        }
+    }
+    let mut tile = TileBuilder::new();
+    tile.add_layer(builder)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let raw = tile.encode();
+    Ok(cached_tile(raw))
+}
+
+fn cached_tile(raw: Vec<u8>) -> CachedTile {
+    let digest = Sha256::digest(&raw);
+    let etag = format!(
+        "\"{}\"",
+        digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let gzip = if raw.is_empty() {
+        Vec::new()
+    } else {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&raw).expect("writing to memory");
+        encoder.finish().expect("writing to memory")
+    };
+    CachedTile {
+        raw: Bytes::from(raw),
+        gzip: Bytes::from(gzip),
+        etag,
+    }
+}
+
+/// Tile properties are strings, numbers and booleans; null (e.g. a county's parent) is left
+/// out rather than invented.
+fn json_value(value: &serde_json::Value) -> Option<Value> {
+    match value {
+        serde_json::Value::String(s) => Some(Value::String(s.clone())),
+        serde_json::Value::Bool(b) => Some(Value::Bool(*b)),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(Value::Int)
+            .or_else(|| n.as_f64().map(Value::Double)),
+        _ => None,
+    }
+}
+
+/// The scheme and host the client reached us by, for absolute URLs in TileJSON and styles.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+async fn tilejson(
+    SignedIn(caller): SignedIn,
+    Path(layer): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    Params(params): Params<TileParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let _ = caller;
+    let layer: TileLayer =
+        layer
+            .parse()
+            .map_err(|e: wangge_domain::tile_layers::UnknownLayer| {
+                ApiError::InvalidParameter(e.to_string())
+            })?;
+    TileFilters::parse(layer, params)?;
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    Ok(axum::Json(layer_tilejson(layer, &origin(&headers), &query)?).into_response())
+}
+
+fn layer_tilejson(layer: TileLayer, origin: &str, query: &str) -> Result<TileJson, ApiError> {
+    let internal = |e: wangge_tiles::TileJsonError| ApiError::internal(e.to_string());
+    let mut vector_layer = VectorLayer::new(layer.name())
+        .description(layer.description())
+        .zoom_range(layer.min_zoom(), MAX_ZOOM)
+        .map_err(internal)?;
+    for (name, description) in layer.fields() {
+        vector_layer = vector_layer.field(*name, *description);
+    }
+    TileJson::new([format!(
+        "{origin}/tiles/{}/{{z}}/{{x}}/{{y}}{query}",
+        layer.name()
+    )])
+    .map_err(internal)?
+    .name(layer.name())
+    .description(layer.description())
+    .attribution("wangge; divisions: National Bureau of Statistics of China")
+    .zoom_range(layer.min_zoom(), MAX_ZOOM)
+    .map_err(internal)?
+    .vector_layer(vector_layer)
+    .map_err(internal)
+}
+
+/// A MapLibre style using every layer: no basemap, no glyphs (so it needs no internet).
+async fn style(SignedIn(caller): SignedIn, headers: HeaderMap) -> Result<Response, ApiError> {
+    let _ = caller;
+    let origin = origin(&headers);
+    let mut sources = serde_json::Map::new();
+    for layer in TileLayer::ALL {
+        sources.insert(
+            layer.name().to_owned(),
+            json!({ "type": "vector", "url": format!("{origin}/tiles/{}", layer.name()) }),
+        );
+    }
+    let open = json!(["==", ["get", "open"], true]);
+    let style = json!({
+        "version": 8,
+        "name": "wangge",
+        "center": [102.55, 24.35],
+        "zoom": 9,
+        "sources": sources,
+        "layers": [
+            { "id": "background", "type": "background", "paint": { "background-color": "#f4f1ea" } },
+            { "id": "grid-cells-load", "type": "fill", "source": "grid-cells", "source-layer": "grid-cells",
+              "paint": { "fill-color": ["interpolate", ["linear"], ["get", "open_incidents"],
+                                         0, "#eef6ee", 2, "#fde9a8", 5, "#f6a05a", 10, "#d7301f"],
+                         "fill-opacity": 0.6 } },
+            { "id": "grid-cells-outline", "type": "line", "source": "grid-cells", "source-layer": "grid-cells",
+              "paint": { "line-color": "#8aa08a", "line-width": 0.5 } },
+            { "id": "villages-outline", "type": "line", "source": "villages", "source-layer": "villages",
+              "paint": { "line-color": "#6b8e6b", "line-width": 0.8 } },
+            { "id": "townships-outline", "type": "line", "source": "townships", "source-layer": "townships",
+              "paint": { "line-color": "#4a6a8a", "line-width": 1.4 } },
+            { "id": "counties-outline", "type": "line", "source": "counties", "source-layer": "counties",
+              "paint": { "line-color": "#233b5d", "line-width": 2.4 } },
+            { "id": "households", "type": "circle", "source": "households", "source-layer": "households",
+              "minzoom": 14, "paint": { "circle-radius": 1.5, "circle-color": "#9a8c7a" } },
+            { "id": "facilities", "type": "circle", "source": "facilities", "source-layer": "facilities",
+              "paint": { "circle-radius": 4, "circle-color": "#2b6cb0", "circle-stroke-color": "#fff",
+                         "circle-stroke-width": 1 } },
+            { "id": "incidents", "type": "circle", "source": "incidents", "source-layer": "incidents",
+              "filter": open,
+              "paint": {
+                  "circle-radius": ["match", ["get", "tier"], "city", 9, "county", 8, "township", 6.5, 5],
+                  "circle-color": ["match", ["get", "status"],
+                                   "reported", "#e53e3e", "assigned", "#dd6b20",
+                                   "accepted", "#d69e2e", "in_progress", "#3182ce", "#718096"],
+                  "circle-stroke-color": ["case", ["get", "overdue"], "#000000", "#ffffff"],
+                  "circle-stroke-width": ["case", ["get", "overdue"], 2.5, 1] } },
+            { "id": "workers", "type": "circle", "source": "workers", "source-layer": "workers",
+              "paint": {
+                  "circle-radius": 4,
+                  "circle-color": ["case", ["get", "stale"], "#a0aec0",
+                                   ["match", ["get", "status"], "available", "#38a169",
+                                    "busy", "#805ad5", "#a0aec0"]],
+                  "circle-stroke-color": "#ffffff", "circle-stroke-width": 1 } }
+        ]
+    });
+    Ok(axum::Json(style).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_coordinates_out_of_range_are_refused_with_the_reason() {
+        assert!(tile_coord("10", "803", "440").is_ok());
+        for (z, x, y) in [
+            ("23", "0", "0"),
+            ("3", "8", "0"),
+            ("3", "0", "8"),
+            ("-1", "0", "0"),
+            ("a", "0", "0"),
+            ("3", "1.5", "0"),
+            ("99999999999", "0", "0"),
+        ] {
+            assert!(tile_coord(z, x, y).is_err(), "{z}/{x}/{y}");
+        }
+    }
+
+    #[test]
+    fn filters_belong_to_their_layer_and_are_canonical() {
+        let params = |status: &str| TileParams {
+            status: Some(status.into()),
+            ..TileParams::default()
+        };
+        let a = TileFilters::parse(TileLayer::Incidents, params("resolved,reported")).unwrap();
+        let b = TileFilters::parse(TileLayer::Incidents, params("reported,resolved")).unwrap();
+        assert_eq!(a.cache_key(), b.cache_key());
+        assert!(TileFilters::parse(TileLayer::Incidents, params("lost")).is_err());
+        assert!(TileFilters::parse(TileLayer::Workers, params("open")).is_err());
+        let plan = TileParams {
+            plan: Some(2),
+            ..TileParams::default()
+        };
+        assert!(TileFilters::parse(TileLayer::Incidents, plan).is_err());
+    }
+}

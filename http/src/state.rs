@@ -1,0 +1,103 @@
+//! What every handler can reach: the database, the configuration and the long-lived parts
+//! (caches, the live hub, the intake queue), built once at start-up.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use sqlx::PgPool;
+use wangge_domain::auth::AuthState;
+use wangge_domain::auth::cache::SessionCache;
+use wangge_domain::auth::limiter::SignInGuard;
+use wangge_domain::config::Config;
+use wangge_domain::dispatch::Dispatch;
+use wangge_domain::geocode::Geocoder;
+use wangge_domain::incidents::queue::IntakeQueue;
+use wangge_domain::live::LiveHub;
+use wangge_domain::personal::Cipher;
+use wangge_domain::render_slots::RenderSlots;
+use wangge_domain::tile_cache::TileCache;
+
+/// Largest request body accepted anywhere (bytes), and largest message on the live socket.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    /// Sign-in throttling per client address and per (username, address).
+    pub sign_in_guard: Arc<SignInGuard>,
+    /// Seals and opens personal data.
+    pub cipher: Cipher,
+    /// Vector tiles, kept until a change touches them.
+    pub tile_cache: Arc<TileCache>,
+    /// Committed changes: drops stale tiles, feeds live clients.
+    pub live: Arc<LiveHub>,
+    /// Addresses to places, with the gazetteer of administrative units.
+    pub geocoder: Arc<Geocoder>,
+    /// Located reports, written in groups.
+    pub intake_queue: Arc<IntakeQueue>,
+    /// Grid workers in memory, for ranking candidates.
+    pub dispatch: Arc<Dispatch>,
+    /// Sessions looked up moments ago, dropped when the change feed says they ended.
+    pub sessions: Arc<SessionCache>,
+    /// Tiles being rendered, per user.
+    pub tile_renders: Arc<RenderSlots>,
+    /// What finding a request's caller needs (the pool, `sessions`, the session rules).
+    pub auth: AuthState,
+}
+
+impl FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl AppState {
+    /// The state, the change listener behind live tiles and the live feed, and the escalation
+    /// of overdue cases (both spawned on the current Tokio runtime, so call this inside one).
+    pub fn new(pool: PgPool, config: Config) -> Self {
+        let sign_in_guard = Arc::new(SignInGuard::new(&config.auth));
+        let cipher = Cipher::new(&config.data_key);
+        let tile_cache = Arc::new(TileCache::new(config.tile_cache_bytes));
+        let live = LiveHub::new(Arc::clone(&tile_cache), config.worker_stale_after);
+        let sessions = Arc::new(SessionCache::default());
+        let geocoder = Arc::new(Geocoder::default());
+        let intake_queue = IntakeQueue::start(pool.clone(), cipher.clone());
+        live.on_admin_units_changed(Arc::clone(&geocoder));
+        let dispatch = Dispatch::new(config.worker_stale_after, config.position_keep_days);
+        live.on_workers_changed(Arc::clone(&dispatch));
+        // After everything the listener tells is registered with it.
+        live.start(pool.clone(), Arc::clone(&sessions));
+        let hub = Arc::clone(&live);
+        dispatch.start(pool.clone(), move |pool| {
+            let hub = Arc::clone(&hub);
+            async move { hub.sync(&pool).await.map_err(|e| e.to_string()) }
+        });
+        if let Some(every) = config.escalation_every {
+            wangge_domain::dispatch::auto::start(pool.clone(), Arc::clone(&dispatch), every);
+        }
+        if let Some(every) = config.escalation_every {
+            wangge_domain::incidents::escalation::start(pool.clone(), every);
+        }
+        let auth = AuthState {
+            pool: pool.clone(),
+            sessions: Arc::clone(&sessions),
+            config: Arc::new(config.auth.clone()),
+        };
+        Self {
+            pool,
+            config: Arc::new(config),
+            auth,
+            sign_in_guard,
+            cipher,
+            tile_cache,
+            live,
+            geocoder,
+            intake_queue,
+            dispatch,
+            sessions,
+            tile_renders: Arc::default(),
+        }
+    }
+}
