@@ -1,29 +1,15 @@
-// Bootstrap: the session (sign-in form until there is one), the map and its
-// vector tile sources, the live feed, the panels, and the test hook
-// `window.__wangge = { map, ready, session, live, workers, tileRefreshes, dispatch }`.
+// Bootstrap: the session (sign-in form until there is one), the map's vector
+// tile sources, the live feed, the panels, and the test hook (testhook.ts).
 
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 
-import {
-  Map as MapLibreMap,
-  NavigationControl,
-  Popup,
-  ScaleControl,
-  setWorkerUrl,
-  type GeoJSONSource,
-  type MapGeoJSONFeature,
-  type MapMouseEvent,
-} from 'maplibre-gl';
-// maplibre-gl 6 is ESM only and finds its worker next to its own module by
-// default; once bundled it is not there, so the worker file is emitted as an
-// asset and its URL handed over explicitly.
-import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
+import { Popup, type MapGeoJSONFeature, type MapMouseEvent } from 'maplibre-gl';
 import type { FeatureCollection, MultiPolygon, Polygon } from 'geojson';
 
 import {
-  ApiError,
   DEFAULT_FILTER,
+  type ApiError,
   fetchAdminUnits,
   fetchCategories,
   fetchClientConfig,
@@ -41,14 +27,14 @@ import {
   type Candidates,
   type IncidentCategory,
   type Session,
-  type WorkerListProperties,
   type WorkerProperties,
 } from './api';
 import { addBasemap, hasBasemap, landOpacity, removeBasemap } from './basemap';
 import { candidateLines, createDispatchSection, lineTargets } from './dispatch';
+import { describeError, sourceError } from './errors';
 import { labelPoints } from './geo';
 import { createHeadline } from './headline';
-import { applyDocumentLang, mapLocale, onLangChange, t, type MessageKey } from './i18n';
+import { applyDocumentLang, onLangChange, type MessageKey } from './i18n';
 import { addWorkerIcons } from './icons';
 import { createIncidentPanel, type IncidentId } from './incidents';
 import { GridCellLabels } from './labels';
@@ -56,75 +42,31 @@ import {
   CLICKABLE_LAYERS,
   DATA_SOURCES,
   DISPATCH_SOURCE,
-  GEOJSON_SOURCES,
   GROUP_LAYERS,
   SELECTION_SOURCE,
   TILE_LAYERS,
   WORKERS_LIVE_SOURCE,
-  buildStyle,
   isTileLayer,
   labelSourceId,
   type LabelledArea,
 } from './layers';
 import { LiveClient, type ChangesMessage } from './live';
 import { createLoginScreen, type LoginReason } from './login';
+import { createMap, watchErrors } from './map';
 import { PulseOverlay } from './pulse';
 import { TileRefresher, addTileSources, removeTileSources, transformRequest } from './tiles';
 import { createRulesView } from './rules';
+import { EMPTY, createSources } from './sources';
 import { createStatsView } from './stats';
+import { exposeTestHook } from './testhook';
 import { createUi, popupContent, type Selection, type View } from './ui';
-import { createWorkerList, type SideTab } from './workerlist';
+import { createWorkerList } from './workerlist';
 import { WorkerOverlay } from './workers';
-
-declare global {
-  interface Window {
-    __wangge?: {
-      map: MapLibreMap;
-      /**
-       * Resolves once signed in and every data source is loaded and drawn.
-       * A new promise after each sign-out or expiry (for the next sign-in).
-       */
-      readonly ready: Promise<void>;
-      /** The session: pending while checked, then the session JSON, or null when signed out. */
-      readonly session: Promise<Session | null>;
-      /** The live feed (an EventTarget: `status`, `changes`, `resync` events). */
-      live: LiveClient;
-      /** Live worker positions drawn over the tiles. */
-      workers: WorkerOverlay;
-      /** How often each tile source has been refreshed by live changes or filters. */
-      tileRefreshes: Record<string, number>;
-      /**
-       * Resolves once the tile sources and area labels have their data for the
-       * current view and a frame has been drawn with it. Unlike the map's
-       * `idle`, the live overlays (gliding workers) do not hold it back.
-       */
-      settled(): Promise<void>;
-      /** The dispatcher's screen: the ranking shown in the details, its map lines, the worker list. */
-      dispatch: {
-        /** The candidates shown for the selected incident (null: none). */
-        candidates(): Candidates | null;
-        /** `idle`, `loading`, `ready` or `failed`. */
-        state(): string;
-        /** What the dispatch-lines source holds. */
-        lines(): FeatureCollection;
-        /** The worker list's workers, in the order shown (empty until it is first opened). */
-        workers(): WorkerListProperties[];
-        /** The right-hand column's tab (incidents or workers). */
-        tab(): SideTab;
-      };
-    };
-  }
-}
-
-/** Initial view (the whole of Yuxi) unless the URL hash says otherwise. */
-const YUXI_CENTER: [number, number] = [102.3, 24.2];
-const YUXI_ZOOM = 8;
 
 /** `?plan=VERSION`: show a draft grid plan's cells instead of the published plan's. */
 const PLAN = new URLSearchParams(window.location.search).get('plan');
 
 applyDocumentLang();
-setWorkerUrl(workerUrl);
 
 const container = document.getElementById('map');
 const uiRoot = document.getElementById('ui');
@@ -132,29 +74,13 @@ if (!container || !uiRoot) throw new Error('index.html must have #map and #ui');
 
 let incidentFilter: IncidentFilter = { ...DEFAULT_FILTER };
 
-const map = new MapLibreMap({
+const map = createMap(
   container,
-  style: buildStyle(),
-  center: YUXI_CENTER,
-  zoom: YUXI_ZOOM,
-  minZoom: 5,
-  maxZoom: 18,
-  hash: true,
-  locale: mapLocale(),
-  attributionControl: { compact: true },
-  dragRotate: false,
-  pitchWithRotate: false,
-  transformRequest: transformRequest(
+  transformRequest(
     () => incidentFilter,
     () => PLAN,
   ),
-});
-map.touchZoomRotate.disableRotation();
-
-let navigation = new NavigationControl({ showCompass: false });
-let scale = new ScaleControl({ unit: 'metric' });
-map.addControl(navigation, 'bottom-right');
-map.addControl(scale, 'bottom-left');
+);
 
 const refresher = new TileRefresher(map, 1000);
 const workers = new WorkerOverlay(map);
@@ -230,15 +156,6 @@ const login = createLoginScreen(document.body);
 
 // ---------------------------------------------------------------- errors
 
-function describeError(what: MessageKey, err: unknown): string {
-  if (err instanceof ApiError) {
-    const status = err.status ? ` (${err.status})` : '';
-    const detail = err.status === null ? t('error.network') : err.message;
-    return `${t(what)}${status}: ${detail}`;
-  }
-  return `${t(what)}: ${err instanceof Error ? err.message : String(err)}`;
-}
-
 /** A failure after the first load: a 401 means the session is gone; others go to the banner. */
 function lateError(what: MessageKey, err: unknown): void {
   if (authState !== 'signed-in') return;
@@ -249,59 +166,16 @@ function lateError(what: MessageKey, err: unknown): void {
   ui.showError(describeError(what, err));
 }
 
-/** A map error about a source: the source, the HTTP status (if any) and a message. */
-function sourceError(e: { sourceId?: string; error?: unknown }): { source: string; status: number | null; error: ApiError } | null {
-  if (!e.sourceId) return null;
-  const raw = e.error as { status?: unknown; url?: unknown; message?: unknown } | undefined;
-  const status = typeof raw?.status === 'number' ? raw.status : null;
-  const url = typeof raw?.url === 'string' ? raw.url : '';
-  const message = typeof raw?.message === 'string' ? raw.message : String(e.error);
-  return { source: e.sourceId, status, error: new ApiError(url, status, null, message) };
-}
-
-// Map errors: MapLibre only logs them itself when nobody listens, so log them
-// here (the browser test fails on console errors) and show them in the banner.
-// An error before the style has loaded (an invalid style) means the style
-// will never load: `ready` rejects instead of hanging. A tile answering 401
-// means the session has gone.
-let rejectStyle: (err: unknown) => void = () => {};
-const styleLoaded = new Promise<void>((resolve, reject) => {
-  rejectStyle = reject;
-  map.once('load', () => resolve());
+const styleLoaded = watchErrors(map, {
+  showError: (message) => ui.showError(message),
+  onTileUnauthenticated(err) {
+    // during the first load the load itself fails with it
+    if (!loading) lateError('tiles.title', err);
+  },
 });
-map.on('error', (e) => {
-  const failed = sourceError(e as { sourceId?: string; error?: unknown });
-  if (failed) {
-    if (failed.status === 401) {
-      if (!loading) lateError('tiles.title', failed.error);
-      return;
-    }
-    console.error(e.error);
-    const what: MessageKey = isTileLayer(failed.source) ? 'tiles.title' : 'basemap.title';
-    // one banner line per source and status, however many tiles fail
-    ui.showError(`${t(what)} ${failed.source}${failed.status ? ` (${failed.status})` : ''}`);
-    return;
-  }
-  console.error(e.error);
-  ui.showError(e.error?.message ?? String(e.error));
-  if (!map.isStyleLoaded()) rejectStyle(e.error);
-});
+const sources = createSources(map, styleLoaded);
 
 // ---------------------------------------------------------------- data
-
-const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
-
-async function setSourceData(id: string, data: FeatureCollection): Promise<void> {
-  await styleLoaded;
-  const source = map.getSource<GeoJSONSource>(id);
-  if (!source) throw new Error(`no source ${id}`);
-  await source.setData(data);
-}
-
-/** Empties every GeoJSON source (on sign-out or expiry: nothing of the last user stays on the map). */
-async function clearData(): Promise<void> {
-  await Promise.all(GEOJSON_SOURCES.map((id) => setSourceData(id, EMPTY)));
-}
 
 const ADMIN_LABELS: Record<AdminLevel, { area: LabelledArea; what: MessageKey }> = {
   county: { area: 'counties', what: 'layer.counties' },
@@ -314,7 +188,7 @@ async function loadAdminLabels(level: AdminLevel, signal?: AbortSignal): Promise
   const units = await fetchAdminUnits(level, undefined, signal);
   if (signal?.aborted) return;
   const points = labelPoints(units as FeatureCollection<Polygon | MultiPolygon, AdminUnitProperties>);
-  await setSourceData(labelSourceId(ADMIN_LABELS[level].area), points);
+  await sources.set(labelSourceId(ADMIN_LABELS[level].area), points);
 }
 
 async function loadBasemap(signal: AbortSignal): Promise<void> {
@@ -686,7 +560,7 @@ function leaveSession(): void {
   // (only what was added is removed: nothing before the style has loaded)
   removeTileSources(map);
   removeBasemap(map);
-  clearData().catch((err: unknown) => console.error(err));
+  sources.clear().catch((err: unknown) => console.error(err));
 }
 
 /** Sign in (unless `session` is given), load the data; sign in again whenever a load answers 401. */
@@ -758,7 +632,7 @@ ready = checked.then(({ session, reason }) => {
 });
 ready.catch(() => {});
 
-window.__wangge = {
+exposeTestHook({
   map,
   get ready() {
     return ready;
@@ -777,7 +651,7 @@ window.__wangge = {
     workers: () => workerList.workers(),
     tab: () => workerList.tab(),
   },
-};
+});
 
 // ---------------------------------------------------------------- selection, popups
 
@@ -786,7 +660,7 @@ function setSelectionPoint(at: [number, number] | null): void {
   const data: FeatureCollection = at
     ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { id: 'selected' } }] }
     : EMPTY;
-  setSourceData(SELECTION_SOURCE, data).catch(() => {});
+  sources.set(SELECTION_SOURCE, data).catch(() => {});
 }
 
 /** What the dispatch-lines source holds: lines to the top candidates of the incident whose ranking is shown. */
@@ -794,7 +668,7 @@ let dispatchLines: FeatureCollection = EMPTY;
 
 function setDispatchLines(answer: Candidates | null): void {
   dispatchLines = candidateLines(answer);
-  setSourceData(DISPATCH_SOURCE, dispatchLines).catch(() => {});
+  sources.set(DISPATCH_SOURCE, dispatchLines).catch(() => {});
 }
 
 /** The incident whose candidates the map last fitted. */
@@ -975,14 +849,5 @@ map.on('mousemove', (e) => {
 // ---------------------------------------------------------------- language
 
 onLangChange(() => {
-  // MapLibre reads its control strings when a control is added: refresh them.
-  map._locale = { ...map._locale, ...mapLocale() };
-  map.getCanvas().setAttribute('aria-label', t('map.title'));
-  map.removeControl(navigation);
-  map.removeControl(scale);
-  navigation = new NavigationControl({ showCompass: false });
-  scale = new ScaleControl({ unit: 'metric' });
-  map.addControl(navigation, 'bottom-right');
-  map.addControl(scale, 'bottom-left');
   if (popup && selection) popup.setDOMContent(popupContent(selection.selection));
 });
