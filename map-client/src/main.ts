@@ -4,7 +4,6 @@
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 
-import { Popup, type MapGeoJSONFeature, type MapMouseEvent } from 'maplibre-gl';
 import type { FeatureCollection, MultiPolygon, Polygon } from 'geojson';
 
 import {
@@ -20,32 +19,24 @@ import {
   signOut,
   type AdminLevel,
   type AdminUnitProperties,
-  type FacilityProperties,
-  type GridCellProperties,
-  type HouseholdProperties,
   type IncidentFilter,
-  type Candidates,
   type IncidentCategory,
   type Session,
-  type WorkerProperties,
 } from './api';
 import { addBasemap, hasBasemap, landOpacity, removeBasemap } from './basemap';
-import { candidateLines, createDispatchSection, lineTargets } from './dispatch';
+import { createCamera } from './camera';
+import { createDispatchSection } from './dispatch';
 import { describeError, sourceError } from './errors';
 import { labelPoints } from './geo';
 import { createHeadline } from './headline';
-import { applyDocumentLang, onLangChange, type MessageKey } from './i18n';
+import { applyDocumentLang, type MessageKey } from './i18n';
 import { addWorkerIcons } from './icons';
-import { createIncidentPanel, type IncidentId } from './incidents';
+import { createIncidentPanel } from './incidents';
 import { GridCellLabels } from './labels';
 import {
-  CLICKABLE_LAYERS,
   DATA_SOURCES,
-  DISPATCH_SOURCE,
   GROUP_LAYERS,
-  SELECTION_SOURCE,
   TILE_LAYERS,
-  WORKERS_LIVE_SOURCE,
   isTileLayer,
   labelSourceId,
   type LabelledArea,
@@ -56,10 +47,12 @@ import { createMap, watchErrors } from './map';
 import { PulseOverlay } from './pulse';
 import { TileRefresher, addTileSources, removeTileSources, transformRequest } from './tiles';
 import { createRulesView } from './rules';
-import { EMPTY, createSources } from './sources';
+import { createMapSelection } from './selection';
+import { createSources } from './sources';
 import { createStatsView } from './stats';
 import { exposeTestHook } from './testhook';
-import { createUi, popupContent, type Selection, type View } from './ui';
+import { createUi } from './ui';
+import { createViews } from './views';
 import { createWorkerList } from './workerlist';
 import { WorkerOverlay } from './workers';
 
@@ -92,8 +85,8 @@ const gridLabels = new GridCellLabels(map);
 const headline = createHeadline();
 const dispatch = createDispatchSection({
   onCandidates(answer) {
-    setDispatchLines(answer);
-    fitCandidates(answer);
+    selection.setCandidateLines(answer);
+    camera.fitCandidates(answer);
   },
   onAssigned() {
     panel.refreshSelected();
@@ -109,10 +102,10 @@ const panel = createIncidentPanel({
     refresher.now('incidents');
   },
   onPick({ lon, lat }) {
-    flyTo(lon, lat);
+    camera.flyTo(lon, lat);
   },
   onSelectionChange(_id, at) {
-    setSelectionPoint(at);
+    selection.setIncidentPoint(at);
   },
   onError: (what, err) => lateError(what, err),
   detailSection: dispatch.root,
@@ -150,7 +143,7 @@ const ui = createUi(uiRoot, {
   right: [workerList.tabs, panel.list, workerList.root, panel.detail],
   statsView: statsView.root,
   rulesView: rulesView.root,
-  onViewChange: (view) => setView(view),
+  onViewChange: (view) => views.show(view),
 });
 const login = createLoginScreen(document.body);
 
@@ -174,6 +167,13 @@ const styleLoaded = watchErrors(map, {
   },
 });
 const sources = createSources(map, styleLoaded);
+const views = createViews({ map, ui, stats: statsView, rules: rulesView });
+const camera = createCamera(map);
+const selection = createMapSelection({
+  map,
+  sources,
+  onIncident: (id, at) => void panel.select(id, at),
+});
 
 // ---------------------------------------------------------------- data
 
@@ -466,31 +466,7 @@ let expiryTimer = 0;
 function setAuthState(state: AuthState): void {
   authState = state;
   document.body.dataset['auth'] = state;
-  applyInert();
-}
-
-/** Signed out: the map and panels are inert. In the statistics and rules views the map (covered) is too. */
-function applyInert(): void {
-  const out = authState !== 'signed-in';
-  ui.root.inert = out;
-  map.getContainer().inert = out || view !== 'map';
-}
-
-// ---------------------------------------------------------------- views
-
-/** The map with its panels, or the statistics or rules view over it (the map stays as it is underneath). */
-let view: View = 'map';
-
-function setView(next: View): void {
-  view = next;
-  document.body.dataset['view'] = next;
-  ui.setView(next);
-  statsView.root.hidden = next !== 'stats';
-  rulesView.root.hidden = next !== 'rules';
-  applyInert();
-  if (next === 'stats') statsView.show();
-  else if (next === 'rules') rulesView.show();
-  else map.triggerRepaint();
+  views.setSignedIn(state === 'signed-in');
 }
 
 /** Longest setTimeout delay is 2^31-1 ms; far expiries are checked again daily. */
@@ -542,8 +518,7 @@ function leaveSession(): void {
   refreshHeadline.cancel();
   refreshList.cancel();
   refreshStats.cancel();
-  popup?.remove();
-  clearSelection();
+  selection.clear();
   workers.clear();
   pulses.clear();
   gridLabels.setEnabled(false);
@@ -552,7 +527,7 @@ function leaveSession(): void {
   workerList.reset();
   headline.reset();
   ui.reset();
-  setView('map');
+  views.show('map');
   statsView.reset();
   rulesView.reset();
   sessionState = Promise.resolve(null);
@@ -618,7 +593,6 @@ async function signOutNow(): Promise<void> {
   start(null, { kind: 'signedOut' });
 }
 
-document.body.dataset['view'] = view;
 setAuthState('checking');
 login.checking();
 const checked = fetchSession().then(
@@ -647,207 +621,8 @@ exposeTestHook({
   dispatch: {
     candidates: () => dispatch.candidates(),
     state: () => dispatch.state(),
-    lines: () => dispatchLines,
+    lines: () => selection.candidateLines(),
     workers: () => workerList.workers(),
     tab: () => workerList.tab(),
   },
-});
-
-// ---------------------------------------------------------------- selection, popups
-
-/** Where the selected incident is (a ring), or nothing. */
-function setSelectionPoint(at: [number, number] | null): void {
-  const data: FeatureCollection = at
-    ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { id: 'selected' } }] }
-    : EMPTY;
-  sources.set(SELECTION_SOURCE, data).catch(() => {});
-}
-
-/** What the dispatch-lines source holds: lines to the top candidates of the incident whose ranking is shown. */
-let dispatchLines: FeatureCollection = EMPTY;
-
-function setDispatchLines(answer: Candidates | null): void {
-  dispatchLines = candidateLines(answer);
-  sources.set(DISPATCH_SOURCE, dispatchLines).catch(() => {});
-}
-
-/** The incident whose candidates the map last fitted. */
-let fittedFor: string | null = null;
-/** Set when the user moves the map: new rankings then leave the view where they put it. */
-let viewMovedByUser = false;
-map.on('movestart', (e: { originalEvent?: unknown }) => {
-  if (e.originalEvent) viewMovedByUser = true;
-});
-
-/**
- * Shows the incident and the lines to its top candidates in the part of the map the panels
- * leave visible: a far candidate is otherwise off the screen. Ranked again (workers move),
- * the view is widened only if a line end left it and the user has not moved the map since.
- */
-function fitCandidates(answer: Candidates | null): void {
-  const id = answer ? String(answer.incident.id) : null;
-  if (id !== fittedFor) {
-    fittedFor = id;
-    viewMovedByUser = false;
-  } else if (viewMovedByUser || (answer && lineEndsInView(answer))) {
-    return;
-  }
-  if (!answer) return;
-  const ends = lineTargets(answer);
-  if (ends.length === 0) return;
-  const lons = [answer.incident.lon, ...ends.map((c) => c.lon)];
-  const lats = [answer.incident.lat, ...ends.map((c) => c.lat)];
-  const [left, right] = panelEdges();
-  const width = map.getContainer().clientWidth;
-  const padding = narrow(left, right) ? 40 : { top: 80, bottom: 60, left: left + 60, right: width - right + 60 };
-  map.fitBounds(
-    [
-      [Math.min(...lons), Math.min(...lats)],
-      [Math.max(...lons), Math.max(...lats)],
-    ],
-    { padding, maxZoom: 16, duration: 800 },
-  );
-}
-
-/** The incident and the far ends of its lines are all between the panels. */
-function lineEndsInView(answer: Candidates): boolean {
-  const [left, right] = visibleSpan();
-  const height = map.getContainer().clientHeight;
-  return [answer.incident, ...lineTargets(answer)].every(({ lon, lat }) => {
-    const p = map.project([lon, lat]);
-    return p.x >= left && p.x <= right && p.y >= 0 && p.y <= height;
-  });
-}
-
-/** The map's horizontal span the user sees: between the side panels, or all of it in a narrow window. */
-function visibleSpan(): [number, number] {
-  const [left, right] = panelEdges();
-  return narrow(left, right) ? [0, map.getContainer().clientWidth] : [left, right];
-}
-
-/** A narrow window leaves little map between the panels: the candidates are fitted to the whole map then. */
-function narrow(left: number, right: number): boolean {
-  return right - left <= 240;
-}
-
-/** Where the side panels end and begin: the map between them is what the user sees. */
-function panelEdges(): [number, number] {
-  const rect = (selector: string): DOMRect | null => {
-    const node = document.querySelector<HTMLElement>(selector);
-    if (!node || node.offsetParent === null) return null;
-    return node.getBoundingClientRect();
-  };
-  const width = map.getContainer().clientWidth;
-  const left = rect('.side');
-  const right = rect('#side-right');
-  return [left ? left.right : 0, right ? right.left : width];
-}
-
-/** Horizontal offset that centres a point in the part of the map the side panels leave visible. */
-function panelOffset(): [number, number] {
-  const [leftEdge, rightEdge] = panelEdges();
-  const width = map.getContainer().clientWidth;
-  return [Math.round((leftEdge + rightEdge) / 2 - width / 2), 0];
-}
-
-function flyTo(lon: number, lat: number): void {
-  map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 14), offset: panelOffset(), essential: true, maxDuration: 2500 });
-}
-
-let popup: Popup | null = null;
-let selection: { selection: Selection; source: string; sourceLayer: string | undefined; id: string | number } | null = null;
-
-function clearSelection(): void {
-  if (selection && map.getSource(selection.source)) {
-    map.setFeatureState({ source: selection.source, sourceLayer: selection.sourceLayer, id: selection.id }, { selected: false });
-  }
-  selection = null;
-}
-
-const ADMIN_LEVEL_OF: Record<string, AdminLevel> = { counties: 'county', townships: 'township', villages: 'village' };
-
-function toSelection(feature: MapGeoJSONFeature): Selection | null {
-  const p = feature.properties as Record<string, unknown>;
-  switch (feature.source) {
-    case 'facilities':
-      return { kind: 'facility', properties: p as unknown as FacilityProperties };
-    case 'grid-cells':
-      return { kind: 'grid', properties: p as unknown as GridCellProperties };
-    case 'households':
-      return { kind: 'household', properties: p as unknown as HouseholdProperties };
-    case 'workers':
-    case WORKERS_LIVE_SOURCE:
-      return { kind: 'worker', properties: p as unknown as WorkerProperties };
-    case 'counties':
-    case 'townships':
-    case 'villages': {
-      const admin = p as unknown as AdminUnitProperties;
-      return { kind: 'admin', properties: { ...admin, level: admin.level ?? ADMIN_LEVEL_OF[feature.source] } };
-    }
-    default:
-      return null;
-  }
-}
-
-function clickableLayers(): string[] {
-  return CLICKABLE_LAYERS.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
-}
-
-/** The most specific feature under the pointer (incident, worker, facility, household, grid cell, village, township, county). */
-function pick(e: MapMouseEvent): MapGeoJSONFeature | null {
-  const layers = clickableLayers();
-  if (layers.length === 0) return null;
-  const features = map.queryRenderedFeatures(e.point, { layers });
-  for (const layer of layers) {
-    // tile workers the live overlay has taken over are invisible: skip them
-    const hit = features.find((f) => f.layer.id === layer && !(f.source === 'workers' && f.state?.['live']));
-    if (hit) return hit;
-  }
-  return null;
-}
-
-map.on('click', (e) => {
-  const feature = pick(e);
-  popup?.remove();
-  clearSelection();
-  if (!feature) return;
-  if (feature.source === 'incidents') {
-    const id = ((feature.properties as { id?: IncidentId }).id ?? feature.id) as IncidentId | undefined;
-    if (id === undefined) return;
-    const at: [number, number] | null =
-      feature.geometry.type === 'Point' ? [feature.geometry.coordinates[0] ?? NaN, feature.geometry.coordinates[1] ?? NaN] : null;
-    void panel.select(id, at);
-    return;
-  }
-  if (feature.id === undefined) return;
-  const sel = toSelection(feature);
-  if (!sel) return;
-  selection = { selection: sel, source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id };
-  map.setFeatureState({ source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id }, { selected: true });
-  const opened = new Popup({ maxWidth: '300px', focusAfterOpen: false })
-    .setLngLat(e.lngLat)
-    .setDOMContent(popupContent(sel))
-    .addTo(map);
-  opened.on('close', () => {
-    if (popup === opened) {
-      clearSelection();
-      popup = null;
-    }
-  });
-  popup = opened;
-});
-
-let hoverFrame = 0;
-map.on('mousemove', (e) => {
-  if (hoverFrame) return;
-  hoverFrame = requestAnimationFrame(() => {
-    hoverFrame = 0;
-    map.getCanvas().style.cursor = pick(e) ? 'pointer' : '';
-  });
-});
-
-// ---------------------------------------------------------------- language
-
-onLangChange(() => {
-  if (popup && selection) popup.setDOMContent(popupContent(selection.selection));
 });
