@@ -1,130 +1,41 @@
-// Bootstrap: the session (sign-in form until there is one), the map and its
-// vector tile sources, the live feed, the panels, and the test hook
-// `window.__wangge = { map, ready, session, live, workers, tileRefreshes, dispatch }`.
+// Wiring only: creates the map, its overlays and the panels, and connects
+// them to the session, the first load, the live updates, the selection, the
+// camera and the views (each in its own module, none importing this one).
+// Modules call back up only through the callbacks handed to them here.
 
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 
-import {
-  Map as MapLibreMap,
-  NavigationControl,
-  Popup,
-  ScaleControl,
-  setWorkerUrl,
-  type GeoJSONSource,
-  type MapGeoJSONFeature,
-  type MapMouseEvent,
-} from 'maplibre-gl';
-// maplibre-gl 6 is ESM only and finds its worker next to its own module by
-// default; once bundled it is not there, so the worker file is emitted as an
-// asset and its URL handed over explicitly.
-import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import type { FeatureCollection, MultiPolygon, Polygon } from 'geojson';
-
-import {
-  ApiError,
-  DEFAULT_FILTER,
-  fetchAdminUnits,
-  fetchCategories,
-  fetchClientConfig,
-  fetchHeadline,
-  fetchSession,
-  fetchStatsSummary,
-  isUnauthenticated,
-  signOut,
-  type AdminLevel,
-  type AdminUnitProperties,
-  type FacilityProperties,
-  type GridCellProperties,
-  type HouseholdProperties,
-  type IncidentFilter,
-  type Candidates,
-  type IncidentCategory,
-  type Session,
-  type WorkerListProperties,
-  type WorkerProperties,
-} from './api';
-import { addBasemap, hasBasemap, landOpacity, removeBasemap } from './basemap';
-import { candidateLines, createDispatchSection, lineTargets } from './dispatch';
-import { labelPoints } from './geo';
+import { DEFAULT_FILTER, type IncidentCategory, type IncidentFilter } from './api';
+import { removeBasemap } from './basemap';
+import { createCamera } from './camera';
+import { createDispatchSection } from './dispatch';
 import { createHeadline } from './headline';
-import { applyDocumentLang, mapLocale, onLangChange, t, type MessageKey } from './i18n';
-import { addWorkerIcons } from './icons';
-import { createIncidentPanel, type IncidentId } from './incidents';
+import { applyDocumentLang } from './i18n';
+import { createIncidentPanel } from './incidents';
 import { GridCellLabels } from './labels';
-import {
-  CLICKABLE_LAYERS,
-  DATA_SOURCES,
-  DISPATCH_SOURCE,
-  GEOJSON_SOURCES,
-  GROUP_LAYERS,
-  SELECTION_SOURCE,
-  TILE_LAYERS,
-  WORKERS_LIVE_SOURCE,
-  buildStyle,
-  isTileLayer,
-  labelSourceId,
-  type LabelledArea,
-} from './layers';
-import { LiveClient, type ChangesMessage } from './live';
-import { createLoginScreen, type LoginReason } from './login';
+import { GROUP_LAYERS } from './layers';
+import { createLiveUpdates } from './liveupdates';
+import { createLoader, sourcesLoaded } from './loading';
+import { createLoginScreen } from './login';
+import { createMap, watchErrors } from './map';
 import { PulseOverlay } from './pulse';
-import { TileRefresher, addTileSources, removeTileSources, transformRequest } from './tiles';
 import { createRulesView } from './rules';
+import { createMapSelection } from './selection';
+import { createSession } from './session';
+import { createSources } from './sources';
 import { createStatsView } from './stats';
-import { createUi, popupContent, type Selection, type View } from './ui';
-import { createWorkerList, type SideTab } from './workerlist';
+import { exposeTestHook } from './testhook';
+import { TileRefresher, removeTileSources, transformRequest } from './tiles';
+import { createUi } from './ui';
+import { createViews } from './views';
+import { createWorkerList } from './workerlist';
 import { WorkerOverlay } from './workers';
-
-declare global {
-  interface Window {
-    __wangge?: {
-      map: MapLibreMap;
-      /**
-       * Resolves once signed in and every data source is loaded and drawn.
-       * A new promise after each sign-out or expiry (for the next sign-in).
-       */
-      readonly ready: Promise<void>;
-      /** The session: pending while checked, then the session JSON, or null when signed out. */
-      readonly session: Promise<Session | null>;
-      /** The live feed (an EventTarget: `status`, `changes`, `resync` events). */
-      live: LiveClient;
-      /** Live worker positions drawn over the tiles. */
-      workers: WorkerOverlay;
-      /** How often each tile source has been refreshed by live changes or filters. */
-      tileRefreshes: Record<string, number>;
-      /**
-       * Resolves once the tile sources and area labels have their data for the
-       * current view and a frame has been drawn with it. Unlike the map's
-       * `idle`, the live overlays (gliding workers) do not hold it back.
-       */
-      settled(): Promise<void>;
-      /** The dispatcher's screen: the ranking shown in the details, its map lines, the worker list. */
-      dispatch: {
-        /** The candidates shown for the selected incident (null: none). */
-        candidates(): Candidates | null;
-        /** `idle`, `loading`, `ready` or `failed`. */
-        state(): string;
-        /** What the dispatch-lines source holds. */
-        lines(): FeatureCollection;
-        /** The worker list's workers, in the order shown (empty until it is first opened). */
-        workers(): WorkerListProperties[];
-        /** The right-hand column's tab (incidents or workers). */
-        tab(): SideTab;
-      };
-    };
-  }
-}
-
-/** Initial view (the whole of Yuxi) unless the URL hash says otherwise. */
-const YUXI_CENTER: [number, number] = [102.3, 24.2];
-const YUXI_ZOOM = 8;
 
 /** `?plan=VERSION`: show a draft grid plan's cells instead of the published plan's. */
 const PLAN = new URLSearchParams(window.location.search).get('plan');
 
 applyDocumentLang();
-setWorkerUrl(workerUrl);
 
 const container = document.getElementById('map');
 const uiRoot = document.getElementById('ui');
@@ -132,29 +43,13 @@ if (!container || !uiRoot) throw new Error('index.html must have #map and #ui');
 
 let incidentFilter: IncidentFilter = { ...DEFAULT_FILTER };
 
-const map = new MapLibreMap({
+const map = createMap(
   container,
-  style: buildStyle(),
-  center: YUXI_CENTER,
-  zoom: YUXI_ZOOM,
-  minZoom: 5,
-  maxZoom: 18,
-  hash: true,
-  locale: mapLocale(),
-  attributionControl: { compact: true },
-  dragRotate: false,
-  pitchWithRotate: false,
-  transformRequest: transformRequest(
+  transformRequest(
     () => incidentFilter,
     () => PLAN,
   ),
-});
-map.touchZoomRotate.disableRotation();
-
-let navigation = new NavigationControl({ showCompass: false });
-let scale = new ScaleControl({ unit: 'metric' });
-map.addControl(navigation, 'bottom-right');
-map.addControl(scale, 'bottom-left');
+);
 
 const refresher = new TileRefresher(map, 1000);
 const workers = new WorkerOverlay(map);
@@ -166,14 +61,14 @@ const gridLabels = new GridCellLabels(map);
 const headline = createHeadline();
 const dispatch = createDispatchSection({
   onCandidates(answer) {
-    setDispatchLines(answer);
-    fitCandidates(answer);
+    selection.setCandidateLines(answer);
+    camera.fitCandidates(answer);
   },
   onAssigned() {
     panel.refreshSelected();
-    refreshPanels();
+    updates.refreshPanels();
   },
-  onError: (what, err) => lateError(what, err),
+  onError: (what, err) => session.lateError(what, err),
   workerName: (id) => workerList.name(id),
 });
 const panel = createIncidentPanel({
@@ -183,26 +78,26 @@ const panel = createIncidentPanel({
     refresher.now('incidents');
   },
   onPick({ lon, lat }) {
-    flyTo(lon, lat);
+    camera.flyTo(lon, lat);
   },
   onSelectionChange(_id, at) {
-    setSelectionPoint(at);
+    selection.setIncidentPoint(at);
   },
-  onError: (what, err) => lateError(what, err),
+  onError: (what, err) => session.lateError(what, err),
   detailSection: dispatch.root,
   onDetail: (detail) => dispatch.show(detail),
 });
 const workerList = createWorkerList({
   incidents: panel.list,
-  onError: (what, err) => lateError(what, err),
+  onError: (what, err) => session.lateError(what, err),
 });
 
 const statsView = createStatsView({
-  onError: (what, err) => lateError(what, err),
+  onError: (what, err) => session.lateError(what, err),
 });
 
 const rulesView = createRulesView({
-  onError: (what, err) => lateError(what, err),
+  onError: (what, err) => session.lateError(what, err),
   onCategories: (c) => showCategories(c),
 });
 
@@ -219,770 +114,119 @@ const ui = createUi(uiRoot, {
     }
     if (group === 'grid-cells') gridLabels.invalidate();
   },
-  onSignOut: () => signOutNow(),
+  onSignOut: () => session.signOut(),
   headline: headline.root,
   right: [workerList.tabs, panel.list, workerList.root, panel.detail],
   statsView: statsView.root,
   rulesView: rulesView.root,
-  onViewChange: (view) => setView(view),
+  onViewChange: (view) => views.show(view),
 });
 const login = createLoginScreen(document.body);
 
-// ---------------------------------------------------------------- errors
+// ---------------------------------------------------------------- map data, selection, views
 
-function describeError(what: MessageKey, err: unknown): string {
-  if (err instanceof ApiError) {
-    const status = err.status ? ` (${err.status})` : '';
-    const detail = err.status === null ? t('error.network') : err.message;
-    return `${t(what)}${status}: ${detail}`;
-  }
-  return `${t(what)}: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-/** A failure after the first load: a 401 means the session is gone; others go to the banner. */
-function lateError(what: MessageKey, err: unknown): void {
-  if (authState !== 'signed-in') return;
-  if (isUnauthenticated(err)) {
-    endSession({ kind: 'expired' });
-    return;
-  }
-  ui.showError(describeError(what, err));
-}
-
-/** A map error about a source: the source, the HTTP status (if any) and a message. */
-function sourceError(e: { sourceId?: string; error?: unknown }): { source: string; status: number | null; error: ApiError } | null {
-  if (!e.sourceId) return null;
-  const raw = e.error as { status?: unknown; url?: unknown; message?: unknown } | undefined;
-  const status = typeof raw?.status === 'number' ? raw.status : null;
-  const url = typeof raw?.url === 'string' ? raw.url : '';
-  const message = typeof raw?.message === 'string' ? raw.message : String(e.error);
-  return { source: e.sourceId, status, error: new ApiError(url, status, null, message) };
-}
-
-// Map errors: MapLibre only logs them itself when nobody listens, so log them
-// here (the browser test fails on console errors) and show them in the banner.
-// An error before the style has loaded (an invalid style) means the style
-// will never load: `ready` rejects instead of hanging. A tile answering 401
-// means the session has gone.
-let rejectStyle: (err: unknown) => void = () => {};
-const styleLoaded = new Promise<void>((resolve, reject) => {
-  rejectStyle = reject;
-  map.once('load', () => resolve());
-});
-map.on('error', (e) => {
-  const failed = sourceError(e as { sourceId?: string; error?: unknown });
-  if (failed) {
-    if (failed.status === 401) {
-      if (!loading) lateError('tiles.title', failed.error);
-      return;
-    }
-    console.error(e.error);
-    const what: MessageKey = isTileLayer(failed.source) ? 'tiles.title' : 'basemap.title';
-    // one banner line per source and status, however many tiles fail
-    ui.showError(`${t(what)} ${failed.source}${failed.status ? ` (${failed.status})` : ''}`);
-    return;
-  }
-  console.error(e.error);
-  ui.showError(e.error?.message ?? String(e.error));
-  if (!map.isStyleLoaded()) rejectStyle(e.error);
-});
-
-// ---------------------------------------------------------------- data
-
-const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
-
-async function setSourceData(id: string, data: FeatureCollection): Promise<void> {
-  await styleLoaded;
-  const source = map.getSource<GeoJSONSource>(id);
-  if (!source) throw new Error(`no source ${id}`);
-  await source.setData(data);
-}
-
-/** Empties every GeoJSON source (on sign-out or expiry: nothing of the last user stays on the map). */
-async function clearData(): Promise<void> {
-  await Promise.all(GEOJSON_SOURCES.map((id) => setSourceData(id, EMPTY)));
-}
-
-const ADMIN_LABELS: Record<AdminLevel, { area: LabelledArea; what: MessageKey }> = {
-  county: { area: 'counties', what: 'layer.counties' },
-  township: { area: 'townships', what: 'layer.townships' },
-  village: { area: 'villages', what: 'layer.villages' },
-};
-
-/** One label point per unit of a level, from the admin-units GeoJSON (the polygons are not kept). */
-async function loadAdminLabels(level: AdminLevel, signal?: AbortSignal): Promise<void> {
-  const units = await fetchAdminUnits(level, undefined, signal);
-  if (signal?.aborted) return;
-  const points = labelPoints(units as FeatureCollection<Polygon | MultiPolygon, AdminUnitProperties>);
-  await setSourceData(labelSourceId(ADMIN_LABELS[level].area), points);
-}
-
-async function loadBasemap(signal: AbortSignal): Promise<void> {
-  const config = await fetchClientConfig(signal);
-  if (signal.aborted || !config.basemap) return;
-  try {
-    await addBasemap(map, config.basemap, signal);
-  } catch (err) {
-    // the data is fine without it: say so, but do not fail the load
-    if (!signal.aborted) ui.showError(describeError('basemap.title', err));
-  }
-}
-
-/**
- * One fetch per panel or label source. Errors go to the banner, except 401
- * (the session is gone: the sign-in form says so) and those of an abandoned
- * load (`signal` aborted by a sign-out).
- */
-function tasks(signal: AbortSignal): Promise<void>[] {
-  const task = <T>(what: MessageKey, fetched: Promise<T>, use: (value: T) => unknown, onError?: () => void): Promise<void> =>
-    fetched.then(
-      async (value) => {
-        if (!signal.aborted) await use(value);
-      },
-      (err: unknown) => {
-        if (!signal.aborted && !isUnauthenticated(err)) {
-          onError?.();
-          ui.showError(describeError(what, err));
-        }
-        throw err;
-      },
-    );
-  const admin = (level: AdminLevel): Promise<void> => task(ADMIN_LABELS[level].what, loadAdminLabels(level, signal), () => {});
-  return [
-    task('basemap.title', loadBasemap(signal), () => {}),
-    admin('county'),
-    admin('township'),
-    admin('village'),
-    task('categories.title', fetchCategories(signal), showCategories),
-    task('incidents.title', panel.load(signal), () => {}),
-    task('headline.title', fetchHeadline(signal), (h) => headline.set(h), () => headline.setUnavailable()),
-    task('stats.title', fetchStatsSummary(signal), (s) => ui.setStats(s, new Date()), () => ui.setStatsUnavailable()),
-  ];
-}
-
-/**
- * Resolves once every data source (tiles and area labels) has its data for
- * the current view and the map has drawn a frame since (or the load is
- * abandoned). The live overlays (workers, pulses) do not count: patched
- * several times a second, they would keep the whole map from ever being idle.
- */
-async function sourcesLoaded(signal: AbortSignal): Promise<void> {
-  const settled = (): boolean => DATA_SOURCES.every((id) => !map.getSource(id) || map.isSourceLoaded(id));
-  for (;;) {
-    if (signal.aborted) return;
-    if (settled() && !map.isMoving()) {
-      // a frame drawn with that data
-      await new Promise<void>((resolve) => {
-        map.once('render', () => resolve());
-        map.triggerRepaint();
-      });
-      // (a camera move may have begun meanwhile: a new ranking fitted)
-      if (settled() && !map.isMoving()) return;
-    }
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        map.off('idle', done);
-        map.off('sourcedata', done);
-        resolve();
-      };
-      map.on('idle', done);
-      map.on('sourcedata', done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-}
-
-/** True while the first load of a session runs (tile errors then fail the load). */
-let loading = false;
-
-/**
- * Style loaded, tile sources added, the live feed started, all API data in
- * the panels and label sources, tiles for the current view built. Rejects
- * with the first 401 if any (the session has expired), else with the first
- * error (after the others have settled: whatever loaded is still shown).
- */
-async function load(signal: AbortSignal): Promise<void> {
-  await styleLoaded;
-  if (signal.aborted) return;
-  const tileErrors: ApiError[] = [];
-  const onError = (e: unknown): void => {
-    const failed = sourceError(e as { sourceId?: string; error?: unknown });
-    if (failed && isTileLayer(failed.source)) tileErrors.push(failed.error);
-  };
-  loading = true;
-  changedWhileLoading = false;
-  map.on('error', onError);
-  try {
-    addWorkerIcons(map);
-    addTileSources(map, hiddenLayerIds());
-    map.setPaintProperty('counties-fill', 'fill-opacity', landOpacity(hasBasemap()));
-    gridLabels.setEnabled(true);
-    // Started first: changes made while the rest loads are not missed.
-    live.start();
-    const results = await Promise.allSettled(tasks(signal));
-    const failures: unknown[] = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-    await sourcesLoaded(signal);
-    failures.push(...tileErrors);
-    const failed = failures.find(isUnauthenticated) ?? failures[0];
-    if (failed !== undefined) throw failed;
-  } finally {
-    loading = false;
-    map.off('error', onError);
-  }
-  if (changedWhileLoading && !signal.aborted) refreshPanels();
-}
-
-/** Layers of the groups switched off in the legend. */
-function hiddenLayerIds(): Set<string> {
-  return new Set([...ui.hiddenGroups()].flatMap((group) => GROUP_LAYERS[group]));
-}
-
-// ---------------------------------------------------------------- live
-
-/** `fn` at most once per `ms`: the first call runs at once, later ones once more at the end. */
-function throttle(fn: () => void, ms: number): { (): void; cancel(): void } {
-  let last = 0;
-  let timer = 0;
-  const run = (): void => {
-    timer = 0;
-    last = Date.now();
-    fn();
-  };
-  const call = (): void => {
-    if (timer) return;
-    timer = window.setTimeout(run, Math.max(0, last + ms - Date.now()));
-  };
-  call.cancel = (): void => {
-    window.clearTimeout(timer);
-    timer = 0;
-  };
-  return call;
-}
-
-const refreshHeadline = throttle(() => {
-  fetchHeadline(current?.signal).then(
-    (h) => {
-      if (authState === 'signed-in') headline.set(h);
-    },
-    (err: unknown) => lateError('headline.title', err),
-  );
-}, 2000);
-const refreshList = throttle(() => panel.refresh(), 2000);
-/** Workers move every few seconds in a busy city: the ranking follows at most every 5 s. */
-const followWorkers = throttle(() => dispatch.followLive(), 5000);
-const refreshStats = throttle(() => {
-  fetchStatsSummary(current?.signal).then(
-    (s) => {
-      if (authState === 'signed-in') ui.setStats(s, new Date());
-    },
-    (err: unknown) => lateError('stats.title', err),
-  );
-}, 15_000);
-
-/** Incidents changed while the first load ran: its answers may predate the change. */
-let changedWhileLoading = false;
-
-/** The list, headline and statistics, fetched again (throttled); after the first load if it is under way. */
-function refreshPanels(): void {
-  if (loading) {
-    changedWhileLoading = true;
-    return;
-  }
-  refreshList();
-  refreshHeadline();
-  refreshStats();
-}
-
-function onChanges(message: ChangesMessage): void {
-  if (authState !== 'signed-in') return;
-  const layers = new Set<string>(message.layers ?? []);
-  const incidents = message.incidents ?? [];
-  const moved = message.workers ?? [];
-  if (incidents.length > 0) {
-    layers.add('incidents');
-    pulses.add(incidents);
-    refreshPanels();
-    workerList.changed();
-    const selected = panel.selected();
-    if (selected !== null && incidents.some((i) => String(i.id) === String(selected))) panel.refreshSelected();
-  }
-  if (moved.length > 0) {
-    workers.apply(moved);
-    workerList.apply(moved);
-    followWorkers();
-  }
-  if (message.removed_workers?.length) {
-    workers.remove(message.removed_workers);
-    workerList.remove(message.removed_workers);
-    layers.add('workers');
-    followWorkers();
-  }
-  if (message.removed_incidents?.length) {
-    layers.add('incidents');
-    refreshPanels();
-    const selected = panel.selected();
-    if (selected !== null && message.removed_incidents.some((id) => String(id) === String(selected))) panel.refreshSelected();
-  }
-  refresher.mark(layers);
-  ui.setLive(live.status, live.lastMessageAt);
-}
-
-/** Everything may have changed (the server said so, or it restarted): reload it all. */
-function resync(): void {
-  if (authState !== 'signed-in' || loading) return;
-  refresher.cancel();
-  workers.clear();
-  pulses.clear();
-  for (const id of TILE_LAYERS) if (map.getSource(id)) refresher.now(id);
-  gridLabels.invalidate();
-  for (const level of ['county', 'township', 'village'] as const) {
-    loadAdminLabels(level).catch((err: unknown) => lateError(ADMIN_LABELS[level].what, err));
-  }
-  fetchCategories().then(showCategories, (err: unknown) => lateError('categories.title', err));
-  panel.refresh();
-  panel.refreshSelected();
-  dispatch.refresh();
-  workerList.refresh();
-  refreshHeadline();
-  refreshStats();
-}
-
-/** Resyncs asked for in a burst (a new epoch's hello, then the server's own resync) run once. */
-let resyncTimer = 0;
-function scheduleResync(): void {
-  window.clearTimeout(resyncTimer);
-  resyncTimer = window.setTimeout(resync, 300);
-}
-
-const live = new LiveClient({
-  onChanges,
-  onResync: () => scheduleResync(),
-  onSessionEnded: () => endSession({ kind: 'ended' }),
-  onConnectFailed() {
-    // The upgrade may have been refused because the session is gone.
-    if (authState !== 'signed-in') return;
-    fetchSession().then(
-      (session) => {
-        if (!session) endSession({ kind: 'expired' });
-      },
-      () => {
-        // server unreachable: the live feed keeps retrying
-      },
-    );
+const styleLoaded = watchErrors(map, {
+  showError: (message) => ui.showError(message),
+  onTileUnauthenticated(err) {
+    // during the first load the load itself fails with it
+    if (!loader.loading()) session.lateError('tiles.title', err);
   },
 });
-live.addEventListener('status', () => ui.setLive(live.status, live.lastMessageAt));
-
-// ---------------------------------------------------------------- session
-
-// Signed out: the sign-in screen covers the page and the map and panels are
-// inert. Signed in: the panels show the user; the data is loaded. A 401 from
-// any data call, or the session found gone when it was due to expire, brings
-// the form back with "session expired".
-
-type AuthState = 'checking' | 'signed-out' | 'signed-in';
-
-let sessionState: Promise<Session | null>;
-let ready: Promise<void>;
-/** Aborted when the signed-in session ends: its data loads are abandoned. */
-let current: AbortController | null = null;
-let authState: AuthState = 'checking';
-let expiryTimer = 0;
-
-function setAuthState(state: AuthState): void {
-  authState = state;
-  document.body.dataset['auth'] = state;
-  applyInert();
-}
-
-/** Signed out: the map and panels are inert. In the statistics and rules views the map (covered) is too. */
-function applyInert(): void {
-  const out = authState !== 'signed-in';
-  ui.root.inert = out;
-  map.getContainer().inert = out || view !== 'map';
-}
-
-// ---------------------------------------------------------------- views
-
-/** The map with its panels, or the statistics or rules view over it (the map stays as it is underneath). */
-let view: View = 'map';
-
-function setView(next: View): void {
-  view = next;
-  document.body.dataset['view'] = next;
-  ui.setView(next);
-  statsView.root.hidden = next !== 'stats';
-  rulesView.root.hidden = next !== 'rules';
-  applyInert();
-  if (next === 'stats') statsView.show();
-  else if (next === 'rules') rulesView.show();
-  else map.triggerRepaint();
-}
-
-/** Longest setTimeout delay is 2^31-1 ms; far expiries are checked again daily. */
-const MAX_TIMER_MS = 24 * 3600 * 1000;
-
-/** When the session is due to expire, asks the server whether it still holds (it may have been renewed). */
-function scheduleExpiryCheck(session: Session): void {
-  window.clearTimeout(expiryTimer);
-  const due = Date.parse(session.expires_at);
-  if (Number.isNaN(due)) return;
-  const delay = Math.min(Math.max(due - Date.now() + 1000, 0), MAX_TIMER_MS);
-  expiryTimer = window.setTimeout(() => {
-    fetchSession().then(
-      (now) => {
-        if (authState !== 'signed-in') return;
-        if (now) {
-          sessionState = Promise.resolve(now);
-          ui.setSession(now);
-          scheduleExpiryCheck(now);
-        } else {
-          endSession({ kind: 'expired' });
-        }
-      },
-      () => {
-        // server unreachable: ask again in a minute
-        if (authState === 'signed-in') expiryTimer = window.setTimeout(() => scheduleExpiryCheck(session), 60_000);
-      },
-    );
-  }, delay);
-}
-
-function enterSession(session: Session): void {
-  sessionState = Promise.resolve(session);
-  ui.setSession(session);
-  dispatch.setRole(session.role);
-  workerList.setEnabled(session.role === 'dispatcher');
-  rulesView.setSession(session);
-  login.hide();
-  setAuthState('signed-in');
-  scheduleExpiryCheck(session);
-}
-
-/** Forgets everything of the last session: data, tiles, live feed, panels, popup, errors, expiry check. */
-function leaveSession(): void {
-  window.clearTimeout(expiryTimer);
-  window.clearTimeout(resyncTimer);
-  live.stop();
-  refresher.cancel();
-  refreshHeadline.cancel();
-  refreshList.cancel();
-  refreshStats.cancel();
-  popup?.remove();
-  clearSelection();
-  workers.clear();
-  pulses.clear();
-  gridLabels.setEnabled(false);
-  panel.reset();
-  dispatch.reset();
-  workerList.reset();
-  headline.reset();
-  ui.reset();
-  setView('map');
-  statsView.reset();
-  rulesView.reset();
-  sessionState = Promise.resolve(null);
-  setAuthState('signed-out');
-  // (only what was added is removed: nothing before the style has loaded)
-  removeTileSources(map);
-  removeBasemap(map);
-  clearData().catch((err: unknown) => console.error(err));
-}
-
-/** Sign in (unless `session` is given), load the data; sign in again whenever a load answers 401. */
-async function run(session: Session | null, reason: LoginReason | undefined, signal: AbortSignal): Promise<void> {
-  for (;;) {
-    if (!session) {
-      setAuthState('signed-out');
-      session = await login.prompt(reason);
-    }
-    enterSession(session);
-    try {
-      await load(signal);
-      return;
-    } catch (err) {
-      if (signal.aborted || !isUnauthenticated(err)) throw err;
-      leaveSession();
-      session = null;
-      reason = { kind: 'expired' };
-    }
-  }
-}
-
-function start(session: Session | null, reason?: LoginReason): void {
-  current = new AbortController();
-  ready = run(session, reason, current.signal);
-  ready.catch(() => {
-    // Already shown in the error banner; this only keeps the rejection from
-    // being reported as unhandled when nobody awaits `ready`.
-  });
-}
-
-/** The signed-in session is over (signed out, or found expired): back to the form. */
-function endSession(reason: LoginReason): void {
-  if (authState !== 'signed-in') return;
-  current?.abort();
-  leaveSession();
-  start(null, reason);
-}
-
-async function signOutNow(): Promise<void> {
-  if (authState !== 'signed-in') return;
-  const session = await sessionState;
-  // The session's loads and live feed stop before the server ends it: a
-  // request still under way then would be answered 401.
-  current?.abort();
-  leaveSession();
-  try {
-    await signOut();
-  } catch (err) {
-    // still signed in on the server: carry on with the same session
-    start(session);
-    ui.showError(describeError('user.signOutFailed', err));
-    return;
-  }
-  start(null, { kind: 'signedOut' });
-}
-
-document.body.dataset['view'] = view;
-setAuthState('checking');
-login.checking();
-const checked = fetchSession().then(
-  (session) => ({ session, reason: undefined }),
-  (err: unknown) => ({ session: null, reason: { kind: 'checkFailed', error: err } as const }),
-);
-sessionState = checked.then(({ session }) => session);
-ready = checked.then(({ session, reason }) => {
-  start(session, reason);
-  return ready; // the one start() has just set
+const sources = createSources(map, styleLoaded);
+const views = createViews({ map, ui, stats: statsView, rules: rulesView });
+const camera = createCamera(map);
+const selection = createMapSelection({
+  map,
+  sources,
+  onIncident: (id, at) => void panel.select(id, at),
 });
-ready.catch(() => {});
 
-window.__wangge = {
+// ---------------------------------------------------------------- load, live, session
+
+const loader = createLoader({
+  map,
+  styleLoaded,
+  sources,
+  gridLabels,
+  ui,
+  headline,
+  incidents: panel,
+  onCategories: showCategories,
+  startLive: () => updates.live.start(),
+  refreshPanels: () => updates.refreshPanels(),
+});
+
+const updates = createLiveUpdates({
+  map,
+  refresher,
+  workers,
+  pulses,
+  gridLabels,
+  ui,
+  headline,
+  incidents: panel,
+  workerList,
+  dispatch,
+  loader,
+  onCategories: showCategories,
+  signedIn: () => session.signedIn(),
+  signal: () => session.signal(),
+  onError: (what, err) => session.lateError(what, err),
+  onSessionEnded: () => session.end({ kind: 'ended' }),
+  onConnectFailed: () => session.recheck(),
+});
+
+const session = createSession({
+  login,
+  showSession: (s) => ui.setSession(s),
+  onEnter(s) {
+    dispatch.setRole(s.role);
+    workerList.setEnabled(s.role === 'dispatcher');
+    rulesView.setSession(s);
+  },
+  onLeave() {
+    updates.stop();
+    selection.clear();
+    workers.clear();
+    pulses.clear();
+    gridLabels.setEnabled(false);
+    panel.reset();
+    dispatch.reset();
+    workerList.reset();
+    headline.reset();
+    ui.reset();
+    views.show('map');
+    statsView.reset();
+    rulesView.reset();
+    // (only what was added is removed: nothing before the style has loaded)
+    removeTileSources(map);
+    removeBasemap(map);
+    sources.clear().catch((err: unknown) => console.error(err));
+  },
+  onStateChange: (state) => views.setSignedIn(state === 'signed-in'),
+  load: (signal) => loader.load(signal),
+  showError: (message) => ui.showError(message),
+});
+
+session.begin();
+
+exposeTestHook({
   map,
   get ready() {
-    return ready;
+    return session.ready;
   },
   get session() {
-    return sessionState;
+    return session.session;
   },
-  live,
+  live: updates.live,
   workers,
   tileRefreshes: refresher.counts,
-  settled: () => sourcesLoaded(new AbortController().signal),
+  settled: () => sourcesLoaded(map, new AbortController().signal),
   dispatch: {
     candidates: () => dispatch.candidates(),
     state: () => dispatch.state(),
-    lines: () => dispatchLines,
+    lines: () => selection.candidateLines(),
     workers: () => workerList.workers(),
     tab: () => workerList.tab(),
   },
-};
-
-// ---------------------------------------------------------------- selection, popups
-
-/** Where the selected incident is (a ring), or nothing. */
-function setSelectionPoint(at: [number, number] | null): void {
-  const data: FeatureCollection = at
-    ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { id: 'selected' } }] }
-    : EMPTY;
-  setSourceData(SELECTION_SOURCE, data).catch(() => {});
-}
-
-/** What the dispatch-lines source holds: lines to the top candidates of the incident whose ranking is shown. */
-let dispatchLines: FeatureCollection = EMPTY;
-
-function setDispatchLines(answer: Candidates | null): void {
-  dispatchLines = candidateLines(answer);
-  setSourceData(DISPATCH_SOURCE, dispatchLines).catch(() => {});
-}
-
-/** The incident whose candidates the map last fitted. */
-let fittedFor: string | null = null;
-/** Set when the user moves the map: new rankings then leave the view where they put it. */
-let viewMovedByUser = false;
-map.on('movestart', (e: { originalEvent?: unknown }) => {
-  if (e.originalEvent) viewMovedByUser = true;
-});
-
-/**
- * Shows the incident and the lines to its top candidates in the part of the map the panels
- * leave visible: a far candidate is otherwise off the screen. Ranked again (workers move),
- * the view is widened only if a line end left it and the user has not moved the map since.
- */
-function fitCandidates(answer: Candidates | null): void {
-  const id = answer ? String(answer.incident.id) : null;
-  if (id !== fittedFor) {
-    fittedFor = id;
-    viewMovedByUser = false;
-  } else if (viewMovedByUser || (answer && lineEndsInView(answer))) {
-    return;
-  }
-  if (!answer) return;
-  const ends = lineTargets(answer);
-  if (ends.length === 0) return;
-  const lons = [answer.incident.lon, ...ends.map((c) => c.lon)];
-  const lats = [answer.incident.lat, ...ends.map((c) => c.lat)];
-  const [left, right] = panelEdges();
-  const width = map.getContainer().clientWidth;
-  const padding = narrow(left, right) ? 40 : { top: 80, bottom: 60, left: left + 60, right: width - right + 60 };
-  map.fitBounds(
-    [
-      [Math.min(...lons), Math.min(...lats)],
-      [Math.max(...lons), Math.max(...lats)],
-    ],
-    { padding, maxZoom: 16, duration: 800 },
-  );
-}
-
-/** The incident and the far ends of its lines are all between the panels. */
-function lineEndsInView(answer: Candidates): boolean {
-  const [left, right] = visibleSpan();
-  const height = map.getContainer().clientHeight;
-  return [answer.incident, ...lineTargets(answer)].every(({ lon, lat }) => {
-    const p = map.project([lon, lat]);
-    return p.x >= left && p.x <= right && p.y >= 0 && p.y <= height;
-  });
-}
-
-/** The map's horizontal span the user sees: between the side panels, or all of it in a narrow window. */
-function visibleSpan(): [number, number] {
-  const [left, right] = panelEdges();
-  return narrow(left, right) ? [0, map.getContainer().clientWidth] : [left, right];
-}
-
-/** A narrow window leaves little map between the panels: the candidates are fitted to the whole map then. */
-function narrow(left: number, right: number): boolean {
-  return right - left <= 240;
-}
-
-/** Where the side panels end and begin: the map between them is what the user sees. */
-function panelEdges(): [number, number] {
-  const rect = (selector: string): DOMRect | null => {
-    const node = document.querySelector<HTMLElement>(selector);
-    if (!node || node.offsetParent === null) return null;
-    return node.getBoundingClientRect();
-  };
-  const width = map.getContainer().clientWidth;
-  const left = rect('.side');
-  const right = rect('#side-right');
-  return [left ? left.right : 0, right ? right.left : width];
-}
-
-/** Horizontal offset that centres a point in the part of the map the side panels leave visible. */
-function panelOffset(): [number, number] {
-  const [leftEdge, rightEdge] = panelEdges();
-  const width = map.getContainer().clientWidth;
-  return [Math.round((leftEdge + rightEdge) / 2 - width / 2), 0];
-}
-
-function flyTo(lon: number, lat: number): void {
-  map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 14), offset: panelOffset(), essential: true, maxDuration: 2500 });
-}
-
-let popup: Popup | null = null;
-let selection: { selection: Selection; source: string; sourceLayer: string | undefined; id: string | number } | null = null;
-
-function clearSelection(): void {
-  if (selection && map.getSource(selection.source)) {
-    map.setFeatureState({ source: selection.source, sourceLayer: selection.sourceLayer, id: selection.id }, { selected: false });
-  }
-  selection = null;
-}
-
-const ADMIN_LEVEL_OF: Record<string, AdminLevel> = { counties: 'county', townships: 'township', villages: 'village' };
-
-function toSelection(feature: MapGeoJSONFeature): Selection | null {
-  const p = feature.properties as Record<string, unknown>;
-  switch (feature.source) {
-    case 'facilities':
-      return { kind: 'facility', properties: p as unknown as FacilityProperties };
-    case 'grid-cells':
-      return { kind: 'grid', properties: p as unknown as GridCellProperties };
-    case 'households':
-      return { kind: 'household', properties: p as unknown as HouseholdProperties };
-    case 'workers':
-    case WORKERS_LIVE_SOURCE:
-      return { kind: 'worker', properties: p as unknown as WorkerProperties };
-    case 'counties':
-    case 'townships':
-    case 'villages': {
-      const admin = p as unknown as AdminUnitProperties;
-      return { kind: 'admin', properties: { ...admin, level: admin.level ?? ADMIN_LEVEL_OF[feature.source] } };
-    }
-    default:
-      return null;
-  }
-}
-
-function clickableLayers(): string[] {
-  return CLICKABLE_LAYERS.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
-}
-
-/** The most specific feature under the pointer (incident, worker, facility, household, grid cell, village, township, county). */
-function pick(e: MapMouseEvent): MapGeoJSONFeature | null {
-  const layers = clickableLayers();
-  if (layers.length === 0) return null;
-  const features = map.queryRenderedFeatures(e.point, { layers });
-  for (const layer of layers) {
-    // tile workers the live overlay has taken over are invisible: skip them
-    const hit = features.find((f) => f.layer.id === layer && !(f.source === 'workers' && f.state?.['live']));
-    if (hit) return hit;
-  }
-  return null;
-}
-
-map.on('click', (e) => {
-  const feature = pick(e);
-  popup?.remove();
-  clearSelection();
-  if (!feature) return;
-  if (feature.source === 'incidents') {
-    const id = ((feature.properties as { id?: IncidentId }).id ?? feature.id) as IncidentId | undefined;
-    if (id === undefined) return;
-    const at: [number, number] | null =
-      feature.geometry.type === 'Point' ? [feature.geometry.coordinates[0] ?? NaN, feature.geometry.coordinates[1] ?? NaN] : null;
-    void panel.select(id, at);
-    return;
-  }
-  if (feature.id === undefined) return;
-  const sel = toSelection(feature);
-  if (!sel) return;
-  selection = { selection: sel, source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id };
-  map.setFeatureState({ source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id }, { selected: true });
-  const opened = new Popup({ maxWidth: '300px', focusAfterOpen: false })
-    .setLngLat(e.lngLat)
-    .setDOMContent(popupContent(sel))
-    .addTo(map);
-  opened.on('close', () => {
-    if (popup === opened) {
-      clearSelection();
-      popup = null;
-    }
-  });
-  popup = opened;
-});
-
-let hoverFrame = 0;
-map.on('mousemove', (e) => {
-  if (hoverFrame) return;
-  hoverFrame = requestAnimationFrame(() => {
-    hoverFrame = 0;
-    map.getCanvas().style.cursor = pick(e) ? 'pointer' : '';
-  });
-});
-
-// ---------------------------------------------------------------- language
-
-onLangChange(() => {
-  // MapLibre reads its control strings when a control is added: refresh them.
-  map._locale = { ...map._locale, ...mapLocale() };
-  map.getCanvas().setAttribute('aria-label', t('map.title'));
-  map.removeControl(navigation);
-  map.removeControl(scale);
-  navigation = new NavigationControl({ showCompass: false });
-  scale = new ScaleControl({ unit: 'metric' });
-  map.addControl(navigation, 'bottom-right');
-  map.addControl(scale, 'bottom-left');
-  if (popup && selection) popup.setDOMContent(popupContent(selection.selection));
 });

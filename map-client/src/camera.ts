@@ -1,0 +1,100 @@
+// Where the map looks when the client moves it: to an incident picked in the
+// list, or around an incident and its top candidates. The side panels cover
+// part of the map, so both aim at the part between them.
+
+import type { Map as MapLibreMap } from 'maplibre-gl';
+
+import type { Candidates } from './api';
+import { lineTargets } from './dispatch';
+
+export interface Camera {
+  /** Flies to a point, zoomed in to at least 14. */
+  flyTo(lon: number, lat: number): void;
+  /**
+   * Shows the incident and the lines to its top candidates: a far candidate is
+   * otherwise off the screen. Ranked again (workers move), the view is widened
+   * only if a line end left it and the user has not moved the map since.
+   */
+  fitCandidates(answer: Candidates | null): void;
+}
+
+/** A narrow window leaves little map between the panels: the candidates are fitted to the whole map then. */
+function narrow(left: number, right: number): boolean {
+  return right - left <= 240;
+}
+
+export function createCamera(map: MapLibreMap): Camera {
+  /** The incident whose candidates the map last fitted. */
+  let fittedFor: string | null = null;
+  /** Set when the user moves the map: new rankings then leave the view where they put it. */
+  let viewMovedByUser = false;
+  map.on('movestart', (e: { originalEvent?: unknown }) => {
+    if (e.originalEvent) viewMovedByUser = true;
+  });
+
+  /** Where the side panels end and begin: the map between them is what the user sees. */
+  function panelEdges(): [number, number] {
+    const rect = (selector: string): DOMRect | null => {
+      const node = document.querySelector<HTMLElement>(selector);
+      if (!node || node.offsetParent === null) return null;
+      return node.getBoundingClientRect();
+    };
+    const width = map.getContainer().clientWidth;
+    const left = rect('.side');
+    const right = rect('#side-right');
+    return [left ? left.right : 0, right ? right.left : width];
+  }
+
+  /** The map's horizontal span the user sees: between the side panels, or all of it in a narrow window. */
+  function visibleSpan(): [number, number] {
+    const [left, right] = panelEdges();
+    return narrow(left, right) ? [0, map.getContainer().clientWidth] : [left, right];
+  }
+
+  /** Horizontal offset that centres a point in the part of the map the side panels leave visible. */
+  function panelOffset(): [number, number] {
+    const [leftEdge, rightEdge] = panelEdges();
+    const width = map.getContainer().clientWidth;
+    return [Math.round((leftEdge + rightEdge) / 2 - width / 2), 0];
+  }
+
+  /** The incident and the far ends of its lines are all between the panels. */
+  function lineEndsInView(answer: Candidates): boolean {
+    const [left, right] = visibleSpan();
+    const height = map.getContainer().clientHeight;
+    return [answer.incident, ...lineTargets(answer)].every(({ lon, lat }) => {
+      const p = map.project([lon, lat]);
+      return p.x >= left && p.x <= right && p.y >= 0 && p.y <= height;
+    });
+  }
+
+  return {
+    flyTo(lon, lat) {
+      map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 14), offset: panelOffset(), essential: true, maxDuration: 2500 });
+    },
+    fitCandidates(answer) {
+      const id = answer ? String(answer.incident.id) : null;
+      if (id !== fittedFor) {
+        fittedFor = id;
+        viewMovedByUser = false;
+      } else if (viewMovedByUser || (answer && lineEndsInView(answer))) {
+        return;
+      }
+      if (!answer) return;
+      const ends = lineTargets(answer);
+      if (ends.length === 0) return;
+      const lons = [answer.incident.lon, ...ends.map((c) => c.lon)];
+      const lats = [answer.incident.lat, ...ends.map((c) => c.lat)];
+      const [left, right] = panelEdges();
+      const width = map.getContainer().clientWidth;
+      const padding = narrow(left, right) ? 40 : { top: 80, bottom: 60, left: left + 60, right: width - right + 60 };
+      map.fitBounds(
+        [
+          [Math.min(...lons), Math.min(...lats)],
+          [Math.max(...lons), Math.max(...lats)],
+        ],
+        { padding, maxZoom: 16, duration: 800 },
+      );
+    },
+  };
+}
