@@ -21,5 +21,6 @@ pub mod personal;
 pub mod render_slots;
 pub mod tile_cache;
 pub mod tile_layers;
+pub mod tile_render;
 
 pub use config::Config;

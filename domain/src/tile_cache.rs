@@ -13,10 +13,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use std::io::Write;
+
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use wangge_tiles::{Bounds, MAX_ZOOM, lonlat_to_3857, mercator_to_lonlat, tiles_covering};
 
-use crate::tile_layers::TileLayer;
+use crate::tile_layers::{TileFilters, TileLayer};
 
 /// Tile-space buffer around each tile, in 1/4096ths of its width (what `ST_AsMVTGeom` keeps).
 pub const BUFFER: f64 = 64.0;
@@ -32,6 +35,42 @@ pub struct CachedTile {
     pub raw: Bytes,
     pub gzip: Bytes,
     pub etag: String,
+}
+
+impl CachedTile {
+    /// A freshly encoded tile, gzipped once, with its ETag (the start of its SHA-256).
+    pub fn new(raw: Vec<u8>) -> Self {
+        let digest = Sha256::digest(&raw);
+        let etag = format!(
+            "\"{}\"",
+            digest[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let gzip = if raw.is_empty() {
+            Vec::new()
+        } else {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(&raw).expect("writing to memory");
+            encoder.finish().expect("writing to memory")
+        };
+        Self {
+            raw: Bytes::from(raw),
+            gzip: Bytes::from(gzip),
+            etag,
+        }
+    }
+}
+
+/// Who a tile was read for and how it was filtered: the caller's area (code prefix and, for
+/// a grid worker, cell) and the layer's filters. Tiles differ by these and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TileVariant {
+    pub area_prefix: String,
+    pub grid_cell_id: Option<i64>,
+    pub filters: TileFilters,
 }
 
 /// Where a tile sits: layer and z/x/y.
@@ -54,7 +93,7 @@ struct Slot {
 }
 
 /// The variants of one tile (the caller's scope and filters), by key.
-type Variants = HashMap<String, Slot>;
+type Variants = HashMap<TileVariant, Slot>;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -102,7 +141,7 @@ impl TileCache {
         Generation(self.lock().generation)
     }
 
-    pub fn get(&self, address: TileAddress, variant: &str) -> Option<CachedTile> {
+    pub fn get(&self, address: TileAddress, variant: &TileVariant) -> Option<CachedTile> {
         let mut inner = self.lock();
         inner.clock += 1;
         let clock = inner.clock;
@@ -127,7 +166,7 @@ impl TileCache {
     pub fn insert(
         &self,
         address: TileAddress,
-        variant: &str,
+        variant: &TileVariant,
         tile: CachedTile,
         seen: Generation,
     ) -> bool {
@@ -156,7 +195,7 @@ impl TileCache {
             .or_default()
             .entry((address.x, address.y))
             .or_default()
-            .insert(variant.to_owned(), slot);
+            .insert(variant.clone(), slot);
         inner.bytes += size;
         if let Some(old) = previous {
             inner.bytes -= old.tile.raw.len() + old.tile.gzip.len();
@@ -231,7 +270,7 @@ impl TileCache {
     }
 }
 
-fn variants_size(variants: &HashMap<String, Slot>) -> usize {
+fn variants_size(variants: &Variants) -> usize {
     variants
         .values()
         .map(|s| s.tile.raw.len() + s.tile.gzip.len())
@@ -300,6 +339,14 @@ fn touches(bbox: &[f64; 4], address: TileAddress) -> bool {
 mod tests {
     use super::*;
 
+    fn v() -> TileVariant {
+        TileVariant {
+            area_prefix: "5304".into(),
+            grid_cell_id: None,
+            filters: TileFilters::default(),
+        }
+    }
+
     fn tile(bytes: &[u8]) -> CachedTile {
         CachedTile {
             raw: Bytes::copy_from_slice(bytes),
@@ -324,20 +371,20 @@ mod tests {
         let (lon, lat) = (102.546, 24.352);
         for z in 0..=MAX_ZOOM {
             let g = cache.generation();
-            assert!(cache.insert(address(z, lon, lat), "v", tile(b"a"), g));
+            assert!(cache.insert(address(z, lon, lat), &v(), tile(b"a"), g));
             // A tile far away (another county) at the same zoom.
-            assert!(cache.insert(address(z, 101.6, 23.6), "v", tile(b"b"), g));
+            assert!(cache.insert(address(z, 101.6, 23.6), &v(), tile(b"b"), g));
         }
         cache.invalidate(TileLayer::Incidents, [lon, lat, lon, lat]);
         for z in 0..=MAX_ZOOM {
-            assert!(cache.get(address(z, lon, lat), "v").is_none(), "zoom {z}");
+            assert!(cache.get(address(z, lon, lat), &v()).is_none(), "zoom {z}");
         }
         // At low zoom the far place is in the same tile; where it is not, its tile survives.
         let mut survivors = 0;
         for z in 0..=MAX_ZOOM {
             if address(z, 101.6, 23.6) != address(z, lon, lat) {
                 assert!(
-                    cache.get(address(z, 101.6, 23.6), "v").is_some(),
+                    cache.get(address(z, 101.6, 23.6), &v()).is_some(),
                     "zoom {z}"
                 );
                 survivors += 1;
@@ -355,11 +402,11 @@ mod tests {
             ..a
         };
         let g = cache.generation();
-        cache.insert(a, "v", tile(b"a"), g);
-        cache.insert(workers, "v", tile(b"w"), g);
+        cache.insert(a, &v(), tile(b"a"), g);
+        cache.insert(workers, &v(), tile(b"w"), g);
         cache.invalidate(TileLayer::Incidents, [102.5, 24.3, 102.5, 24.3]);
-        assert!(cache.get(a, "v").is_none());
-        assert!(cache.get(workers, "v").is_some());
+        assert!(cache.get(a, &v()).is_none());
+        assert!(cache.get(workers, &v()).is_some());
     }
 
     #[test]
@@ -375,13 +422,13 @@ mod tests {
             x: t.x(),
             y: t.y(),
         };
-        cache.insert(address, "v", tile(b"a"), cache.generation());
+        cache.insert(address, &v(), tile(b"a"), cache.generation());
         let mid_lat = (b.min_y() + b.max_y()) / 2.0;
         cache.invalidate(
             TileLayer::Incidents,
             [neighbour_point, mid_lat, neighbour_point, mid_lat],
         );
-        assert!(cache.get(address, "v").is_none());
+        assert!(cache.get(address, &v()).is_none());
     }
 
     #[test]
@@ -390,11 +437,11 @@ mod tests {
         let a = address(12, 102.5, 24.3);
         let before = cache.generation();
         cache.invalidate(TileLayer::Incidents, [102.5, 24.3, 102.5, 24.3]);
-        assert!(!cache.insert(a, "v", tile(b"stale"), before));
+        assert!(!cache.insert(a, &v(), tile(b"stale"), before));
         // A change elsewhere does not stop it.
         let before = cache.generation();
         cache.invalidate(TileLayer::Incidents, [101.6, 23.6, 101.6, 23.6]);
-        assert!(cache.insert(a, "v", tile(b"fresh"), before));
+        assert!(cache.insert(a, &v(), tile(b"fresh"), before));
     }
 
     #[test]
@@ -405,15 +452,15 @@ mod tests {
             .map(|i| address(14, 102.0 + f64::from(i) * 0.1, 24.3))
             .collect();
         for &a in &places[..10] {
-            assert!(cache.insert(a, "v", tile(&[0; 100]), g));
+            assert!(cache.insert(a, &v(), tile(&[0; 100]), g));
         }
-        assert!(cache.get(places[0], "v").is_some()); // now the most recently used
-        cache.insert(places[10], "v", tile(&[0; 100]), g); // over budget: back to 3/4 of it
+        assert!(cache.get(places[0], &v()).is_some()); // now the most recently used
+        cache.insert(places[10], &v(), tile(&[0; 100]), g); // over budget: back to 3/4 of it
         assert!(cache.stats().bytes <= 750);
-        assert!(cache.get(places[0], "v").is_some());
-        assert!(cache.get(places[10], "v").is_some());
+        assert!(cache.get(places[0], &v()).is_some());
+        assert!(cache.get(places[10], &v()).is_some());
         assert!(
-            cache.get(places[1], "v").is_none(),
+            cache.get(places[1], &v()).is_none(),
             "the least recently used went first"
         );
     }

@@ -8,8 +8,15 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::PgPool;
+use wangge_tiles::TileCoord;
+
+use crate::auth::Area;
+use crate::incidents::filters::IncidentFilters;
 
 /// The open statuses, as SQL, shared by the queries below.
 macro_rules! open_statuses {
@@ -304,6 +311,65 @@ macro_rules! tile_envelope {
     };
 }
 use tile_envelope;
+
+/// What a tile request filters by beyond its area; each layer reads only its own (the
+/// incidents' filters, the grid cells' plan). Canonical (filters sorted, times to the
+/// minute), so equal requests key the tile cache alike.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+pub struct TileFilters {
+    pub incidents: IncidentFilters,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// A grid plan version (a draft); the published plan when absent.
+    pub plan: Option<i32>,
+}
+
+/// One feature as a layer's query answers it: id, tile-space WKB, properties as JSON text.
+pub type TileRow = (i64, Option<Vec<u8>>, String);
+
+impl TileLayer {
+    /// Reads one tile of this layer inside `area`, most important features first: binds the
+    /// parameters every layer's [`sql`](Self::sql) takes, then this layer's own, in the order
+    /// its SQL numbers them.
+    pub async fn read(
+        self,
+        pool: &PgPool,
+        coord: TileCoord,
+        area: &Area,
+        tolerance_m: f64,
+        filters: &TileFilters,
+        worker_stale_after: Duration,
+    ) -> Result<Vec<TileRow>, sqlx::Error> {
+        let query = sqlx::query_as::<_, TileRow>(sqlx::AssertSqlSafe(self.sql()))
+            .bind(i32::from(coord.z()))
+            .bind(coord.x() as i32)
+            .bind(coord.y() as i32)
+            .bind(&area.prefix)
+            .bind(area.grid_cell_id)
+            .bind(tolerance_m)
+            .bind(self.feature_cap());
+        let query = match self {
+            // `$8`: the administrative level.
+            TileLayer::Counties => query.bind("county"),
+            TileLayer::Townships => query.bind("township"),
+            TileLayer::Villages => query.bind("village"),
+            // `$8`: the plan.
+            TileLayer::GridCells => query.bind(filters.plan),
+            // `$8`: seconds after which a position is stale.
+            TileLayer::Workers => query.bind(worker_stale_after.as_secs_f64()),
+            // `$8..$13`: statuses, open only, categories, tiers, since, until.
+            TileLayer::Incidents => query
+                .bind(filters.incidents.statuses.clone())
+                .bind(filters.incidents.open_only)
+                .bind(filters.incidents.categories.clone())
+                .bind(filters.incidents.tiers.clone())
+                .bind(filters.since)
+                .bind(filters.until),
+            TileLayer::Households | TileLayer::Facilities => query,
+        };
+        query.fetch_all(pool).await
+    }
+}
 
 impl fmt::Display for TileLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

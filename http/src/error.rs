@@ -12,6 +12,7 @@ use wangge_domain::auth::session::SignInError;
 use wangge_domain::dispatch::DispatchError;
 use wangge_domain::incidents::IncidentError;
 use wangge_domain::incidents::lifecycle::Refusal;
+use wangge_domain::tile_render::TileError;
 
 /// What a 503 for want of the database tells the client to wait before trying again.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
@@ -301,6 +302,15 @@ impl From<SignInError> for ApiError {
             }
             SignInError::Database(error) => error.into(),
             SignInError::Internal(detail) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<TileError> for ApiError {
+    fn from(error: TileError) -> Self {
+        match error {
+            TileError::Database(error) => error.into(),
+            TileError::Encoding(detail) => Self::internal(detail),
         }
     }
 }

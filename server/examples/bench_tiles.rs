@@ -104,8 +104,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for _round in 0..2 {
                 for &t in &tiles {
                     let started = Instant::now();
-                    let ours =
-                        wangge::routes::tiles::render_uncached(&state, &city, layer, t).await?;
+                    let ours = wangge::tile_render::render(
+                        &state.pool,
+                        &city,
+                        layer,
+                        t,
+                        &Default::default(),
+                        state.config.worker_stale_after,
+                    )
+                    .await?
+                    .raw;
                     cold.push(started.elapsed());
                     bytes += ours.len();
 

@@ -12,6 +12,6 @@ pub mod embedded;
 
 pub use wangge_domain::{
     Config, audit, auth, config, db, dispatch, feed_cache, geocode, import, incidents, live, model,
-    net, personal, render_slots, tile_cache, tile_layers,
+    net, personal, render_slots, tile_cache, tile_layers, tile_render,
 };
 pub use wangge_http::{AppState, app, error, extract, params, respond, routes, state};

@@ -18,7 +18,7 @@ pub const INCIDENT_TIERS: [&str; 4] = ["village", "township", "county", "city"];
 /// Status, category and tier filters on incidents, each a comma list (`status=open` meaning
 /// every open status), in canonical form (sorted, without repeats) so that equal filters
 /// compare equal and key a cache alike.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub struct IncidentFilters {
     pub statuses: Option<Vec<String>>,
     pub open_only: bool,

@@ -4,31 +4,24 @@
 //! Tiles are read inside the caller's area, cached per area and filters in
 //! [`wangge_domain::tile_cache`], and dropped from the cache by the changes that touch them.
 
-use std::io::Write;
-
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use wangge_tiles::mvt::{LayerBuilder, TileBuilder, Value};
-use wangge_tiles::{MAX_ZOOM, TileCoord, TileJson, VectorLayer, WORLD_EXTENT_3857, parse_wkb};
+use wangge_tiles::{MAX_ZOOM, TileCoord, TileJson, VectorLayer};
 
 use crate::error::ApiError;
 use crate::extract::SignedIn;
 use crate::params::Params;
 use crate::state::AppState;
 use wangge_domain::incidents::filters::IncidentFilters;
-use wangge_domain::tile_cache::{CachedTile, TileAddress};
-use wangge_domain::tile_layers::TileLayer;
-
-/// No tile is sent larger than this; past it, the least important features are dropped.
-pub const MAX_TILE_BYTES: usize = 500 * 1024;
+use wangge_domain::tile_cache::{CachedTile, TileAddress, TileVariant};
+use wangge_domain::tile_layers::{TileFilters, TileLayer};
+use wangge_domain::tile_render;
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
@@ -57,17 +50,10 @@ struct TileParams {
     plan: Option<i32>,
 }
 
-/// Validated filters, in a canonical form that also keys the cache.
-#[derive(Debug, Default, Clone, PartialEq)]
-struct TileFilters {
-    incidents: IncidentFilters,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    plan: Option<i32>,
-}
-
-impl TileFilters {
-    fn parse(layer: TileLayer, params: TileParams) -> Result<Self, ApiError> {
+impl TileParams {
+    /// The filters `layer` takes, validated: another layer's filter is refused.
+    fn filters_for(self, layer: TileLayer) -> Result<TileFilters, ApiError> {
+        let params = self;
         let incident_filters = params.status.is_some()
             || params.category.is_some()
             || params.tier.is_some()
@@ -101,10 +87,6 @@ impl TileFilters {
             until,
             plan: params.plan,
         })
-    }
-
-    fn cache_key(&self) -> String {
-        format!("{self:?}")
     }
 }
 
@@ -146,19 +128,18 @@ async fn tile(
                 ApiError::InvalidParameter(e.to_string())
             })?;
     let coord = tile_coord(&z, &x, &y)?;
-    let filters = TileFilters::parse(layer, params)?;
+    let filters = params.filters_for(layer)?;
     let address = TileAddress {
         layer,
         z: coord.z(),
         x: coord.x(),
         y: coord.y(),
     };
-    let variant = format!(
-        "{}|{:?}|{}",
-        caller.area.prefix,
-        caller.area.grid_cell_id,
-        filters.cache_key()
-    );
+    let variant = TileVariant {
+        area_prefix: caller.area.prefix.clone(),
+        grid_cell_id: caller.area.grid_cell_id,
+        filters,
+    };
     // Every change committed before this request has dropped its tiles first, so a client
     // that writes and then reads sees its write. Without that assurance (the change feed is
     // down) the tile is read fresh and not kept.
@@ -178,7 +159,15 @@ async fn tile(
                 Some(tile) => tile,
                 None => {
                     let seen = state.tile_cache.generation();
-                    let tile = render(&state, &caller.area, layer, coord, &filters).await?;
+                    let tile = tile_render::render(
+                        &state.pool,
+                        &caller.area,
+                        layer,
+                        coord,
+                        &variant.filters,
+                        state.config.worker_stale_after,
+                    )
+                    .await?;
                     if current {
                         state
                             .tile_cache
@@ -232,127 +221,6 @@ fn tile_response(tile: &CachedTile, request: &HeaderMap) -> Response {
     }
 }
 
-/// One tile of a layer, unfiltered, inside the area with this code prefix (and grid cell),
-/// without the cache: for benchmarks.
-pub async fn render_uncached(
-    state: &AppState,
-    area: &wangge_domain::auth::Area,
-    layer: TileLayer,
-    coord: TileCoord,
-) -> Result<Bytes, ApiError> {
-    Ok(render(state, area, layer, coord, &TileFilters::default())
-        .await?
-        .raw)
-}
-
-/// Reads and encodes one tile inside the caller's area.
-async fn render(
-    state: &AppState,
-    area: &wangge_domain::auth::Area,
-    layer: TileLayer,
-    coord: TileCoord,
-    filters: &TileFilters,
-) -> Result<CachedTile, ApiError> {
-    let mut builder = LayerBuilder::new(layer.name(), wangge_tiles::mvt::DEFAULT_EXTENT)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    if coord.z() >= layer.min_zoom() {
-        let tile_width_m = 2.0 * WORLD_EXTENT_3857 / f64::from(1u32 << coord.z());
-        // One pixel of a 512-pixel tile: invisible, and it keeps low-zoom polygons small.
-        let tolerance = tile_width_m / 512.0;
-        let query =
-            sqlx::query_as::<_, (i64, Option<Vec<u8>>, String)>(sqlx::AssertSqlSafe(layer.sql()))
-                .bind(i32::from(coord.z()))
-                .bind(coord.x() as i32)
-                .bind(coord.y() as i32)
-                .bind(&area.prefix)
-                .bind(area.grid_cell_id)
-                .bind(tolerance)
-                .bind(layer.feature_cap());
-        let query = match layer {
-            TileLayer::Counties => query.bind("county"),
-            TileLayer::Townships => query.bind("township"),
-            TileLayer::Villages => query.bind("village"),
-            TileLayer::GridCells => query.bind(filters.plan),
-            TileLayer::Workers => query.bind(state.config.worker_stale_after.as_secs_f64()),
-            TileLayer::Incidents => query
-                .bind(filters.incidents.statuses.clone())
-                .bind(filters.incidents.open_only)
-                .bind(filters.incidents.categories.clone())
-                .bind(filters.incidents.tiers.clone())
-                .bind(filters.since)
-                .bind(filters.until),
-            TileLayer::Households | TileLayer::Facilities => query,
-        };
-        let rows = query.fetch_all(&state.pool).await?;
-        for (id, wkb, properties) in rows {
-            let Some(wkb) = wkb else { continue };
-            let geometry = match parse_wkb(&wkb) {
-                Ok(Some(g)) => g,
-                Ok(None) => continue,
-                Err(e) => return Err(ApiError::internal(format!("tile geometry: {e}"))),
-            };
-            let properties: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&properties)
-                    .map_err(|e| ApiError::internal(format!("tile properties: {e}")))?;
-            let values: Vec<(&str, Value)> = properties
-                .iter()
-                .filter_map(|(k, v)| json_value(v).map(|v| (k.as_str(), v)))
-                .collect();
-            builder
-                .add_feature(u64::try_from(id).ok(), &geometry, &values)
-                .map_err(|e| ApiError::internal(format!("tile encoding: {e}")))?;
-        }
-        // The query put the most important features first; drop from the end until it fits.
-        while builder.encoded_len() > MAX_TILE_BYTES && builder.feature_count() > 0 {
-            let keep = builder.feature_count() / 2;
-            tracing::warn!(%layer, tile = %coord, keep, "tile over the size cap; dropping features");
-            builder.truncate(keep);
-        }
-    }
-    let mut tile = TileBuilder::new();
-    tile.add_layer(builder)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let raw = tile.encode();
-    Ok(cached_tile(raw))
-}
-
-fn cached_tile(raw: Vec<u8>) -> CachedTile {
-    let digest = Sha256::digest(&raw);
-    let etag = format!(
-        "\"{}\"",
-        digest[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let gzip = if raw.is_empty() {
-        Vec::new()
-    } else {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(&raw).expect("writing to memory");
-        encoder.finish().expect("writing to memory")
-    };
-    CachedTile {
-        raw: Bytes::from(raw),
-        gzip: Bytes::from(gzip),
-        etag,
-    }
-}
-
-/// Tile properties are strings, numbers and booleans; null (e.g. a county's parent) is left
-/// out rather than invented.
-fn json_value(value: &serde_json::Value) -> Option<Value> {
-    match value {
-        serde_json::Value::String(s) => Some(Value::String(s.clone())),
-        serde_json::Value::Bool(b) => Some(Value::Bool(*b)),
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .or_else(|| n.as_f64().map(Value::Double)),
-        _ => None,
-    }
-}
-
 /// The scheme and host the client reached us by, for absolute URLs in TileJSON and styles.
 fn origin(headers: &HeaderMap) -> String {
     let host = headers
@@ -385,7 +253,7 @@ async fn tilejson(
             .map_err(|e: wangge_domain::tile_layers::UnknownLayer| {
                 ApiError::InvalidParameter(e.to_string())
             })?;
-    TileFilters::parse(layer, params)?;
+    params.filters_for(layer)?;
     let query = query.map(|q| format!("?{q}")).unwrap_or_default();
     Ok(axum::Json(layer_tilejson(layer, &origin(&headers), &query)?).into_response())
 }
@@ -497,15 +365,19 @@ mod tests {
             status: Some(status.into()),
             ..TileParams::default()
         };
-        let a = TileFilters::parse(TileLayer::Incidents, params("resolved,reported")).unwrap();
-        let b = TileFilters::parse(TileLayer::Incidents, params("reported,resolved")).unwrap();
-        assert_eq!(a.cache_key(), b.cache_key());
-        assert!(TileFilters::parse(TileLayer::Incidents, params("lost")).is_err());
-        assert!(TileFilters::parse(TileLayer::Workers, params("open")).is_err());
+        let a = params("resolved,reported")
+            .filters_for(TileLayer::Incidents)
+            .unwrap();
+        let b = params("reported,resolved")
+            .filters_for(TileLayer::Incidents)
+            .unwrap();
+        assert_eq!(a, b, "equal filters key the cache alike");
+        assert!(params("lost").filters_for(TileLayer::Incidents).is_err());
+        assert!(params("open").filters_for(TileLayer::Workers).is_err());
         let plan = TileParams {
             plan: Some(2),
             ..TileParams::default()
         };
-        assert!(TileFilters::parse(TileLayer::Incidents, plan).is_err());
+        assert!(plan.filters_for(TileLayer::Incidents).is_err());
     }
 }
