@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use geo::Point;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::generate::{DemoData, Scale};
+use wangge_demo::{DemoData, Scale};
 use wangge_domain::audit::{self, Entry, RequestMeta};
 use wangge_domain::db::geometry::Ewkb;
 use wangge_domain::personal::Cipher;

@@ -1,22 +1,15 @@
-//! The Yuxi demo: a deterministic, real-scale data set generated from the real division lists
-//! and loaded in one transaction.
+//! The Yuxi demo: the city `wangge-demo` generates, loaded in one transaction, and the
+//! simulator that keeps it alive.
 
-pub mod divisions;
-pub mod generate;
-pub mod hexgrid;
 pub mod load;
-pub mod noise;
-pub mod partition;
-pub mod rng;
 pub mod simulator;
 
 use chrono::{DurationRound, TimeDelta, Utc};
 use sqlx::PgPool;
 
-pub use generate::{DemoData, Scale, generate};
-
-/// The seed the demo uses unless told otherwise.
-pub const DEFAULT_SEED: u64 = 20_130_201;
+pub use wangge_demo::{
+    DEFAULT_SEED, DemoData, Scale, divisions, generate, hexgrid, noise, partition, rng,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::demo::generate::{CATEGORIES, SEVERITIES, person_name, phone_number};
-use crate::demo::rng::Rng;
+use wangge_demo::generate::{CATEGORIES, SEVERITIES, person_name, phone_number};
+use wangge_demo::rng::Rng;
 use wangge_domain::audit::{self, Entry, RequestMeta};
 use wangge_domain::personal::Cipher;
 

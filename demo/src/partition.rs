@@ -9,8 +9,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::hexgrid::Lattice;
-use super::noise::Noise;
+use crate::hexgrid::Lattice;
+use crate::noise::Noise;
 
 /// Marks a hexagon no part holds.
 pub const NONE: u32 = u32::MAX;
@@ -129,7 +129,7 @@ pub fn spread_seeds(
     region: &[usize],
     first: usize,
     count: usize,
-    rng: &mut super::rng::Rng,
+    rng: &mut crate::rng::Rng,
 ) -> Vec<usize> {
     let mut chosen = vec![first];
     let mut nearest: Vec<f64> = region.iter().map(|&h| dist2(lattice, h, first)).collect();
@@ -159,7 +159,7 @@ fn dist2(lattice: &Lattice, a: usize, b: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::rng::Rng;
+    use crate::rng::Rng;
 
     #[test]
     fn parts_cover_the_region_and_are_connected() {

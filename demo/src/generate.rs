@@ -1,7 +1,7 @@
 //! Generating the Yuxi demo in memory: boundaries, grid cells, households, facilities,
 //! workers and two years of incidents, all deterministic for a seed.
 //!
-//! Every boundary is a union of hexagons of one lattice ([`super::hexgrid`]): counties are
+//! Every boundary is a union of hexagons of one lattice ([`crate::hexgrid`]): counties are
 //! grown from their real seats to about their real areas, then each is cut into its real
 //! townships, each township into its real villages, and each village into grid cells, so
 //! every level nests exactly, with no gaps or overlaps. Everything below a village (grid
@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use geo::MultiPolygon;
 
-use super::divisions::{
+use crate::divisions::{
     self, CITY_CODE, CITY_NAME, COUNTIES, Division, chinese_number, is_community, is_street,
     short_village_name,
 };
-use super::hexgrid::{self, Lattice};
-use super::noise::Noise;
-use super::partition::{self, NONE, Seed};
-use super::rng::Rng;
+use crate::hexgrid::{self, Lattice};
+use crate::noise::Noise;
+use crate::partition::{self, NONE, Seed};
+use crate::rng::Rng;
 use wangge_domain::model::{AdminLevel, FacilityKind};
 
 /// Yuxi's grid cells (网格单元), as the city counts them.
@@ -162,7 +162,7 @@ pub struct DemoData {
 }
 
 /// Incident categories with their share of cases (codes match `incident_category`).
-pub(crate) const CATEGORIES: [(&str, &str, f64); 12] = [
+pub const CATEGORIES: [(&str, &str, f64); 12] = [
     ("neighbour", "邻里纠纷", 22.0),
     ("family", "婚姻家庭纠纷", 15.0),
     ("land", "土地山林权属纠纷", 14.0),
@@ -176,7 +176,7 @@ pub(crate) const CATEGORIES: [(&str, &str, f64); 12] = [
     ("public_security", "治安隐患", 3.0),
     ("public_service", "公共服务诉求", 3.0),
 ];
-pub(crate) const SEVERITIES: [(&str, f64); 4] = [
+pub const SEVERITIES: [(&str, f64); 4] = [
     ("minor", 55.0),
     ("moderate", 30.0),
     ("major", 12.0),
@@ -1235,7 +1235,7 @@ fn household_size(rng: &mut Rng) -> i16 {
 }
 
 /// A mobile number: 1, then 3, 5, 8 or 9, then nine digits.
-pub(crate) fn phone_number(rng: &mut Rng) -> String {
+pub fn phone_number(rng: &mut Rng) -> String {
     format!(
         "1{}{:09}",
         rng.pick(&["3", "5", "8", "9"]),
@@ -1256,7 +1256,7 @@ fn id_number(county_code: &str, rng: &mut Rng) -> String {
     format!("{first17}{check}")
 }
 
-pub(crate) fn person_name(rng: &mut Rng) -> String {
+pub fn person_name(rng: &mut Rng) -> String {
     let surname = rng.pick(SURNAMES);
     if rng.chance(0.6) {
         format!("{surname}{}{}", rng.pick(GIVEN), rng.pick(GIVEN))

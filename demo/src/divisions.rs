@@ -82,8 +82,8 @@ pub struct Division {
     pub parent_code: String,
 }
 
-const TOWNSHIPS_CSV: &str = include_str!("../../../data/yuxi_townships_nbs2023.csv");
-const VILLAGES_CSV: &str = include_str!("../../../data/yuxi_villages_nbs2023.csv");
+const TOWNSHIPS_CSV: &str = include_str!("../../data/yuxi_townships_nbs2023.csv");
+const VILLAGES_CSV: &str = include_str!("../../data/yuxi_villages_nbs2023.csv");
 
 /// The 76 townships/streets, in code order.
 pub fn townships() -> Vec<Division> {
