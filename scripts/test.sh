@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --with-browser
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1m==> %s\033[0m  (%dm%02ds so far)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "format and lints"
 cargo fmt --all --check
@@ -32,8 +32,8 @@ step "starting a private PostgreSQL + PostGIS for the tests"
 WANGGE_TEST_DATABASE_URL=$(target/debug/wangge --data-dir "$work/pg" db start | tail -n 1)
 export WANGGE_TEST_DATABASE_URL
 
-step "Rust unit and integration tests"
-cargo test --workspace --quiet
+step "Rust unit and integration tests (three test binaries at once)"
+scripts/run-tests.sh 3
 
 step "browser tests (headless Chromium) against the small demo"
 port=18090
