@@ -15,6 +15,7 @@ pub mod geocode;
 pub mod import;
 pub mod incidents;
 pub mod live;
+pub mod map;
 pub mod model;
 pub mod net;
 pub mod personal;
