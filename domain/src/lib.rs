@@ -12,6 +12,8 @@ pub mod db;
 pub mod dispatch;
 pub mod feed_cache;
 pub mod geocode;
+pub mod health;
+pub mod households;
 pub mod import;
 pub mod incidents;
 pub mod live;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use wangge_domain::auth::session::SignInError;
 use wangge_domain::dispatch::DispatchError;
+use wangge_domain::households::HouseholdError;
 use wangge_domain::incidents::IncidentError;
 use wangge_domain::incidents::lifecycle::Refusal;
 use wangge_domain::tile_render::TileError;
@@ -311,6 +312,16 @@ impl From<TileError> for ApiError {
         match error {
             TileError::Database(error) => error.into(),
             TileError::Encoding(detail) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<HouseholdError> for ApiError {
+    fn from(error: HouseholdError) -> Self {
+        match error {
+            HouseholdError::NotFound => Self::NotFound,
+            HouseholdError::Database(error) => error.into(),
+            HouseholdError::Internal(detail) => Self::internal(detail),
         }
     }
 }
