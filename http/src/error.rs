@@ -289,6 +289,8 @@ impl From<DispatchError> for ApiError {
             DispatchError::Invalid(detail) => Self::InvalidField(detail),
             DispatchError::Forbidden => Self::Forbidden,
             DispatchError::NotFound => Self::NotFound,
+            DispatchError::OutsideArea(detail) => Self::OutsideArea(detail),
+            DispatchError::Incident(error) => error.into(),
             DispatchError::Database(error) => error.into(),
         }
     }
