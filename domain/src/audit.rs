@@ -1,7 +1,10 @@
 //! The audit trail: who did what to which object, in which area, with what outcome, from
 //! which request and address. Rows are written in the same transaction as the change they
 //! record, chained by hash in the database (migration `…_audit.sql`), and checked by
-//! [`verify`] (`wangge audit verify`), which rebuilds every hash independently.
+//! [`verify`] (`wangge audit verify`), which rebuilds every hash independently. Auditors
+//! read it through [`read`].
+
+pub mod read;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};

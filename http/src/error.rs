@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use wangge_domain::auth::session::SignInError;
 use wangge_domain::dispatch::DispatchError;
+use wangge_domain::households::HouseholdError;
 use wangge_domain::incidents::IncidentError;
 use wangge_domain::incidents::lifecycle::Refusal;
 use wangge_domain::tile_render::TileError;
@@ -288,6 +289,8 @@ impl From<DispatchError> for ApiError {
             DispatchError::Invalid(detail) => Self::InvalidField(detail),
             DispatchError::Forbidden => Self::Forbidden,
             DispatchError::NotFound => Self::NotFound,
+            DispatchError::OutsideArea(detail) => Self::OutsideArea(detail),
+            DispatchError::Incident(error) => error.into(),
             DispatchError::Database(error) => error.into(),
         }
     }
@@ -311,6 +314,16 @@ impl From<TileError> for ApiError {
         match error {
             TileError::Database(error) => error.into(),
             TileError::Encoding(detail) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<HouseholdError> for ApiError {
+    fn from(error: HouseholdError) -> Self {
+        match error {
+            HouseholdError::NotFound => Self::NotFound,
+            HouseholdError::Database(error) => error.into(),
+            HouseholdError::Internal(detail) => Self::internal(detail),
         }
     }
 }

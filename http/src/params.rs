@@ -197,6 +197,11 @@ pub struct Bbox {
 }
 
 impl Bbox {
+    /// The corners as the domain takes them: `[min_lon, min_lat, max_lon, max_lat]`.
+    pub fn corners(self) -> [f64; 4] {
+        [self.min_lon, self.min_lat, self.max_lon, self.max_lat]
+    }
+
     /// The widest box, in degrees of longitude or latitude, a query may ask for: a whole
     /// prefecture-level city (Yuxi spans about 2°) with room to spare, but not a country.
     pub const MAX_SPAN_DEGREES: f64 = 5.0;
@@ -265,20 +270,6 @@ impl<'de> Deserialize<'de> for Bbox {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Binds an optional bbox as four nullable floats (SQL: `$n::float8 IS NULL OR geom &&
-/// ST_MakeEnvelope($n, $n+1, $n+2, $n+3, 4326)`).
-pub fn bbox_binds(bbox: Option<Bbox>) -> [Option<f64>; 4] {
-    match bbox {
-        Some(b) => [
-            Some(b.min_lon),
-            Some(b.min_lat),
-            Some(b.max_lon),
-            Some(b.max_lat),
-        ],
-        None => [None; 4],
     }
 }
 

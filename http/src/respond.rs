@@ -1,5 +1,5 @@
-//! Helpers the handlers share: running a write to its end, and GeoJSON answers built by
-//! PostGIS.
+//! Helpers the handlers share: running a write to its end, and sending GeoJSON built by
+//! PostGIS (the SQL that builds it is the domain's `db::geojson`).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,38 +15,6 @@ pub async fn run_to_completion<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::spawn(work).await.map_err(ApiError::internal)?
 }
-
-/// SQL answering one row, one column: the text of a GeoJSON FeatureCollection of the
-/// `feature` column of the given query, in the order of its `sort_key` column.
-macro_rules! feature_collection_sql {
-    // `$limit` names the bind parameter holding the cap ([`params::Limit`]); one row past it
-    // is read so that the answer can say it was truncated.
-    ($features:literal, $limit:literal) => {
-        concat!(
-            "SELECT json_build_object(
-                 'type', 'FeatureCollection',
-                 'features', COALESCE(
-                     json_agg(f.feature ORDER BY f.sort_key) FILTER (WHERE f.n <= ",
-            $limit,
-            "),
-                     '[]'::json),
-                 'numberReturned', LEAST(count(*), ",
-            $limit,
-            "),
-                 'truncated', count(*) > ",
-            $limit,
-            "
-             )::text
-             FROM (SELECT i.*, row_number() OVER (ORDER BY i.sort_key) AS n
-                   FROM (",
-            $features,
-            ") i ORDER BY i.sort_key LIMIT ",
-            $limit,
-            " + 1) f"
-        )
-    };
-}
-pub(crate) use feature_collection_sql;
 
 /// A GeoJSON FeatureCollection assembled by PostGIS, sent as is.
 pub fn geojson_response(body: String) -> Response {

@@ -1,6 +1,8 @@
-//! The database: connecting (embedded cluster or `DATABASE_URL`), migrations, and the one way
-//! geometry crosses the boundary ([`geometry`]).
+//! The database: connecting (embedded cluster or `DATABASE_URL`), migrations, the one way
+//! geometry crosses the boundary ([`geometry`]), and GeoJSON answers built by PostGIS
+//! ([`geojson`]).
 
+pub mod geojson;
 pub mod geometry;
 
 use std::time::Duration;

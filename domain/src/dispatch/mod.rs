@@ -1,4 +1,5 @@
-//! Dispatch: the in-memory worker index, position ingest, and assignment.
+//! Dispatch: the in-memory worker index, position ingest, assignment, changing workers
+//! ([`workers`]) and the rules of automatic dispatch ([`auto_rules`], applied by [`auto`]).
 //!
 //! [`Dispatch`] owns a [`WorkerIndex`] (crate `wangge-analysis`) and keeps it exactly in step
 //! with committed worker state, in two ways that agree because every committed change to a
@@ -14,8 +15,10 @@
 //! the whole index is loaded again.
 
 pub mod auto;
+pub mod auto_rules;
 pub mod candidates;
 pub mod positions;
+pub mod workers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -169,6 +172,12 @@ pub enum DispatchError {
     /// No such case or worker in the caller's area.
     #[error("no such resource")]
     NotFound,
+    /// A unit outside the caller's area (an automatic dispatch rule's).
+    #[error("{0}")]
+    OutsideArea(String),
+    /// What the incidents module refused (an unknown category).
+    #[error(transparent)]
+    Incident(#[from] crate::incidents::IncidentError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

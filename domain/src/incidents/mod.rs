@@ -1,6 +1,7 @@
 //! Incidents beyond reading them: taking reports in (placed, routed, checked for duplicates,
 //! idempotent on retry), moving them through their lifecycle and tiers, and escalating the
-//! ones whose deadline passed.
+//! ones whose deadline passed; and the rules they are held to (deadlines, duplicate reach:
+//! [`rules`]).
 
 pub mod actions;
 pub mod answer;
@@ -12,5 +13,6 @@ pub mod intake;
 pub mod lifecycle;
 pub mod queue;
 pub mod read;
+pub mod rules;
 
 pub use error::IncidentError;

@@ -1,7 +1,5 @@
 //! Liveness and readiness.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -9,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use wangge_domain::health;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,12 +20,10 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers within two seconds.
+/// The database answers within two seconds ([`health::ANSWER_WITHIN`]).
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool);
-    match tokio::time::timeout(Duration::from_secs(2), ping).await {
-        Ok(Ok(_)) => Ok(Json(json!({ "status": "ready" }))),
-        Ok(Err(e)) => Err(ApiError::Unavailable(e)),
-        Err(_) => Err(ApiError::Unavailable(sqlx::Error::PoolTimedOut)),
-    }
+    health::database_ready(&state.pool)
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok(Json(json!({ "status": "ready" })))
 }

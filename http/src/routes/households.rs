@@ -5,16 +5,14 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::{Meta, SignedIn};
 use crate::params::Params;
 use crate::respond::run_to_completion;
 use crate::state::AppState;
-use wangge_domain::audit;
-use wangge_domain::personal::{mask_id_number, mask_name, mask_phone};
+use wangge_domain::households::{self, Household};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/households/{id}", get(one))
@@ -25,35 +23,6 @@ pub fn router() -> Router<AppState> {
 struct OneParams {
     #[serde(default)]
     reveal: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct Resident {
-    id: i64,
-    name: String,
-    id_number: Option<String>,
-    phone: Option<String>,
-}
-
-/// A resident row as stored: ID number and phone sealed.
-#[derive(sqlx::FromRow)]
-struct SealedResident {
-    id: i64,
-    name: String,
-    id_number_enc: Option<Vec<u8>>,
-    phone_enc: Option<Vec<u8>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Household {
-    id: i64,
-    address: String,
-    size: i16,
-    village_code: String,
-    location: Value,
-    residents: Vec<Resident>,
-    /// True when the residents' data is shown in full.
-    revealed: bool,
 }
 
 async fn one(
@@ -69,59 +38,10 @@ async fn one(
     }
     let household = run_to_completion(async move {
         let mut tx = state.pool.begin().await?;
-        // Outside the caller's area is the same as not there: 404.
-        let found: Option<(String, i16, String, String)> = sqlx::query_as(
-            "SELECT h.address, h.size, v.code, ST_AsGeoJSON(h.geom, 7)
-             FROM household h JOIN admin_unit v ON v.id = h.village_id
-             WHERE h.id = $1 AND v.code LIKE $2 || '%'
-               AND ($3::int8 IS NULL OR EXISTS (
-                   SELECT 1 FROM grid_cell g WHERE g.id = $3 AND ST_Intersects(g.geom, h.geom)))",
-        )
-        .bind(id)
-        .bind(&caller.area.prefix)
-        .bind(caller.area.grid_cell_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (address, size, village_code, location) = found.ok_or(ApiError::NotFound)?;
-        let rows: Vec<SealedResident> = sqlx::query_as(
-            "SELECT id, name, id_number_enc, phone_enc FROM resident WHERE household_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let open = |sealed: Option<Vec<u8>>| -> Result<Option<String>, ApiError> {
-            sealed
-                .map(|s| state.cipher.open(&s).map_err(ApiError::internal))
-                .transpose()
-        };
-        let mut residents = Vec::with_capacity(rows.len());
-        for SealedResident { id: resident_id, name, id_number_enc, phone_enc } in rows {
-            let (id_number, phone) = (open(id_number_enc)?, open(phone_enc)?);
-            residents.push(if params.reveal {
-                Resident { id: resident_id, name, id_number, phone }
-            } else {
-                Resident {
-                    id: resident_id,
-                    name: mask_name(&name),
-                    id_number: id_number.as_deref().map(mask_id_number),
-                    phone: phone.as_deref().map(mask_phone),
-                }
-            });
-        }
-        let action = if params.reveal { "reveal_residents" } else { "read_residents" };
-        let mut entry = caller.entry(action, "household", id.to_string(), &meta);
-        entry.area_code = &village_code;
-        audit::record(&mut tx, &entry).await?;
+        let household =
+            households::read(&mut tx, &state.cipher, &caller, &meta, id, params.reveal).await?;
         tx.commit().await?;
-        Ok(Household {
-            id,
-            address,
-            size,
-            location: serde_json::from_str(&location).map_err(ApiError::internal)?,
-            village_code,
-            residents,
-            revealed: params.reveal,
-        })
+        Ok(household)
     })
     .await?;
     Ok(Json(household))

@@ -54,6 +54,7 @@ use wangge_domain::auth::cache::{self, SessionNews};
 use wangge_domain::auth::session;
 use wangge_domain::dispatch::positions::{PositionBatch, PositionIn};
 use wangge_domain::live::{Batch, IncidentState, LayerChange, Removed, Resume, WorkerState};
+use wangge_domain::map;
 use wangge_domain::tile_layers::TileLayer;
 
 /// At most this many messages a second per client, however busy the city.
@@ -180,26 +181,16 @@ impl Scope {
     async fn of(state: &AppState, caller: &Caller) -> Result<Self, ApiError> {
         let area = &caller.area;
         let city = area.level == "city";
-        let bbox: Option<Vec<f64>> = if city {
+        let bbox = if city {
             None
         } else {
-            sqlx::query_scalar(
-                "SELECT ARRAY[ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)]::float8[]
-                 FROM (SELECT geom::box2d AS b FROM grid_cell WHERE id = $1
-                       UNION ALL
-                       SELECT geom::box2d FROM admin_unit WHERE $1::int8 IS NULL AND code = $2) a
-                 WHERE b IS NOT NULL",
-            )
-            .bind(area.grid_cell_id)
-            .bind(&area.code)
-            .fetch_optional(&state.pool)
-            .await?
+            map::area_bbox(&state.pool, area).await?
         };
         Ok(Self {
             prefix: area.prefix.clone(),
             grid_cell_id: area.grid_cell_id,
             city,
-            bbox: bbox.and_then(|b| b.try_into().ok()),
+            bbox,
         })
     }
 
