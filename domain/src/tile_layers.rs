@@ -11,12 +11,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-/// The open statuses, as SQL, shared by the queries below.
-macro_rules! open_statuses {
-    () => {
-        "('reported', 'assigned', 'accepted', 'in_progress')"
-    };
-}
+use crate::model::open_statuses;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
