@@ -690,8 +690,8 @@ fn worker_states(
         codes.sort_by(|a, b| a.1.code.cmp(&b.1.code));
         states.push(WorkerState {
             id,
-            lon: worker.position.map(|p| p.lon),
-            lat: worker.position.map(|p| p.lat),
+            lon: worker.position.map(|p| p.lon()),
+            lat: worker.position.map(|p| p.lat()),
             status: status_name(worker.status).to_owned(),
             stale: worker.is_stale(now, stale_after_s),
             last_seen: worker.seen_at,

@@ -5,11 +5,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
+use wangge_analysis::sphere::LonLat;
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
 use crate::incidents::IncidentError;
-use crate::incidents::lifecycle::LonLat;
 use crate::model::{IncidentSeverity, LocationMethod, open_statuses};
 use crate::personal::Cipher;
 

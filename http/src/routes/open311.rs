@@ -27,11 +27,11 @@ use crate::error::ApiError;
 use crate::extract::{Meta, token_in_headers};
 use crate::respond::{run_to_completion, stored_response};
 use crate::state::AppState;
+use wangge_analysis::sphere::LonLat;
 use wangge_domain::auth::Caller;
 use wangge_domain::incidents::IncidentError;
 use wangge_domain::incidents::idempotency::{self, Claim, Stored};
 use wangge_domain::incidents::intake::{self, Channel, Placement, Report};
-use wangge_domain::incidents::lifecycle::LonLat;
 use wangge_domain::incidents::read::intake_report;
 use wangge_domain::model::{IncidentSeverity, IncidentStatus, LocationMethod, open_statuses};
 
@@ -781,7 +781,7 @@ fn report_from_form(form: &BTreeMap<String, String>) -> Result<(Report, Option<i
             .transpose()
     };
     let point = match (number("long")?, number("lat")?) {
-        (Some(lon), Some(lat)) => Some(LonLat::new(lon, lat).map_err(bad)?),
+        (Some(lon), Some(lat)) => Some(LonLat::new(lon, lat).map_err(|e| bad(e.to_string()))?),
         (None, None) => None,
         _ => return Err(bad("lat and long go together".into())),
     };
