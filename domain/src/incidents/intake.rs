@@ -599,8 +599,8 @@ async fn duplicates_of(
     cases: &[(i64, &Caller)],
     earlier_only: bool,
 ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        concat!("SELECT i.id, d.id
+    sqlx::query_as(concat!(
+        "SELECT i.id, d.id
          FROM unnest($1::int8[], $2::text[], $3::int8[]) WITH ORDINALITY AS s (id, prefix, cell, ord)
          JOIN incident i ON i.id = s.id
          JOIN incident_category c ON c.code = i.category
@@ -609,8 +609,8 @@ async fn duplicates_of(
              WHERE o.category = i.category
                AND CASE WHEN $4 THEN o.id < i.id ELSE o.id <> i.id END
                AND o.status IN ",
- open_statuses!(),
- "
+        open_statuses!(),
+        "
                AND o.location_method <> 'area'
                AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
                AND ($4 OR o.reported_at <= i.reported_at + make_interval(hours => c.duplicate_window_hours))
@@ -628,8 +628,8 @@ async fn duplicates_of(
              ORDER BY o.geom <-> i.geom, o.id
              LIMIT 5) d
          WHERE i.location_method <> 'area'
-         ORDER BY s.ord, ST_Distance(d.geom::geography, i.geom::geography, false), d.id"),
-    )
+         ORDER BY s.ord, ST_Distance(d.geom::geography, i.geom::geography, false), d.id"
+    ))
     .bind(cases.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(cases.iter().map(|(_, c)| c.area.prefix.as_str()).collect::<Vec<_>>())
     .bind(cases.iter().map(|(_, c)| c.area.grid_cell_id).collect::<Vec<_>>())

@@ -564,8 +564,8 @@ async fn requests(
     filter: &Filter,
     extended: bool,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let rows: Vec<RequestRow> = sqlx::query_as(
-        concat!("SELECT i.id, i.status::text, i.category, c.name_zh AS category_name, i.description,
+    let rows: Vec<RequestRow> = sqlx::query_as(concat!(
+        "SELECT i.id, i.status::text, i.category, c.name_zh AS category_name, i.description,
                 CASE i.tier WHEN 'village' THEN v.name WHEN 'township' THEN t.name
                             WHEN 'county' THEN co.name
                             ELSE (SELECT name FROM admin_unit WHERE level = 'city' ORDER BY id LIMIT 1)
@@ -593,11 +593,11 @@ async fn requests(
            AND ($6::timestamptz IS NULL OR i.reported_at <= $6)
            AND ($7::bool IS NULL
                 OR (i.status IN ",
- open_statuses!(),
- ") = $7)
+        open_statuses!(),
+        ") = $7)
          ORDER BY i.reported_at DESC, i.id DESC
-         LIMIT $8"),
-    )
+         LIMIT $8"
+    ))
     .bind(&caller.area.prefix)
     .bind(caller.area.grid_cell_id)
     .bind(&filter.ids)

@@ -158,20 +158,20 @@ async fn headline(
     .await?;
     // The month is China Standard Time's: a case resolved at 01:00 CST on the 1st belongs to
     // the new month, though it is still the previous day in UTC.
-    let (overdue, month, resolved, low): (i64, String, i64, i64) = sqlx::query_as(
-        concat!("WITH m AS (SELECT date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AS start)
+    let (overdue, month, resolved, low): (i64, String, i64, i64) = sqlx::query_as(concat!(
+        "WITH m AS (SELECT date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AS start)
          SELECT
              count(*) FILTER (WHERE i.status IN ",
- open_statuses!(),
- "
+        open_statuses!(),
+        "
                                 AND i.due_at < now()),
              to_char((SELECT start FROM m), 'YYYY-MM'),
              count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)),
              count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)
                                 AND i.resolved_tier IN ('village', 'township'))
          FROM incident i
-         WHERE i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)"),
-    )
+         WHERE i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)"
+    ))
     .bind(prefix)
     .bind(cell)
     .fetch_one(&state.pool)
