@@ -831,7 +831,8 @@ async fn positions_are_kept_whole_or_refused_whole() {
         .position
         .unwrap();
     assert_eq!(
-        indexed.lon, 102.51,
+        indexed.lon(),
+        102.51,
         "the index has the position before the answer"
     );
     // The whole worker as the database has it, not only the position: the index builds the
@@ -952,7 +953,7 @@ async fn the_index_agrees_with_brute_force() {
     let eligible: Vec<(i64, LonLat)> = rows
         .iter()
         .filter(|r| r.3)
-        .map(|r| (r.0, LonLat::new(r.1, r.2)))
+        .map(|r| (r.0, LonLat::new(r.1, r.2).unwrap()))
         .collect();
     assert!(eligible.len() > 100 && eligible.len() < rows.len());
     let (xmin, ymin, xmax, ymax): (f64, f64, f64, f64) = sqlx::query_as(
@@ -974,7 +975,7 @@ async fn the_index_agrees_with_brute_force() {
     };
     let mut agree = 0;
     for _ in 0..10_000 {
-        let at = LonLat::new(xmin + (xmax - xmin) * unit(), ymin + (ymax - ymin) * unit());
+        let at = LonLat::new(xmin + (xmax - xmin) * unit(), ymin + (ymax - ymin) * unit()).unwrap();
         let brute = eligible
             .iter()
             .map(|(id, p)| (*id, haversine_m(at, *p)))

@@ -5,6 +5,7 @@ mod common;
 use common::TestDb;
 use geo::{MultiPolygon, Point, polygon};
 use wangge::db::geometry::Ewkb;
+use wangge::model::{IncidentStatus, open_statuses};
 
 fn square(lon: f64, lat: f64, size: f64) -> Ewkb {
     Ewkb::multi_polygon(&MultiPolygon(vec![polygon![
@@ -113,6 +114,41 @@ async fn geometry_crosses_the_boundary_as_lon_lat_srid_4326() {
             .unwrap();
     assert_eq!(kind, "MULTIPOLYGON");
     assert!((area - 0.25).abs() < 1e-12);
+}
+
+/// "Open" is said in Rust (`IncidentStatus::OPEN`), in the queries (`open_statuses!`) and in
+/// the partial index of open cases: for every status of the database's enum the three must
+/// agree, and the enum must be Rust's, so a status added to one side alone fails here.
+#[tokio::test]
+async fn rust_the_queries_and_the_open_index_agree_on_which_statuses_are_open() {
+    let db = TestDb::empty().await;
+    let in_sql: Vec<(String, bool)> = sqlx::query_as(concat!(
+        "SELECT s::text, s IN ",
+        open_statuses!(),
+        " FROM unnest(enum_range(NULL::incident_status)) AS s"
+    ))
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let labels: Vec<&str> = in_sql.iter().map(|(s, _)| s.as_str()).collect();
+    let in_rust: Vec<&str> = IncidentStatus::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(labels, in_rust, "incident_status and IncidentStatus differ");
+    let predicate: String = sqlx::query_scalar(
+        "SELECT pg_get_expr(indpred, indrelid) FROM pg_index
+         WHERE indexrelid = 'incident_open_geom_idx'::regclass",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    for (label, open_in_sql) in &in_sql {
+        let status: IncidentStatus = label.parse().unwrap();
+        assert_eq!(status.is_open(), *open_in_sql, "{label} in the queries");
+        assert_eq!(
+            status.is_open(),
+            predicate.contains(&format!("'{label}'::incident_status")),
+            "{label} in the open cases' index: {predicate}"
+        );
+    }
 }
 
 #[tokio::test]

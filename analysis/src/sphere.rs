@@ -6,16 +6,49 @@
 /// The Earth's mean radius in metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
-/// A longitude/latitude pair in WGS-84 degrees (x = longitude).
+/// Why a pair of numbers is not a place on the globe. The texts reach API clients as they are.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum SphereError {
+    #[error("longitude {0} is outside -180..=180")]
+    Longitude(f64),
+    #[error("latitude {0} is outside -90..=90")]
+    Latitude(f64),
+}
+
+/// A longitude/latitude pair in WGS-84 degrees (x = longitude), on the globe: the fields are
+/// private so that every point was checked by [`LonLat::new`], whether it came from a request,
+/// a file or the database.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LonLat {
-    pub lon: f64,
-    pub lat: f64,
+    lon: f64,
+    lat: f64,
 }
 
 impl LonLat {
-    pub const fn new(lon: f64, lat: f64) -> Self {
-        Self { lon, lat }
+    /// The point, if both numbers are finite and in range.
+    ///
+    /// ```
+    /// use wangge_analysis::sphere::{LonLat, SphereError};
+    /// assert!(LonLat::new(102.5, 24.3).is_ok());
+    /// // Swapped: 102.5 is no latitude.
+    /// assert_eq!(LonLat::new(24.3, 102.5), Err(SphereError::Latitude(102.5)));
+    /// ```
+    pub fn new(lon: f64, lat: f64) -> Result<Self, SphereError> {
+        if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
+            return Err(SphereError::Longitude(lon));
+        }
+        if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
+            return Err(SphereError::Latitude(lat));
+        }
+        Ok(Self { lon, lat })
+    }
+
+    pub fn lon(self) -> f64 {
+        self.lon
+    }
+
+    pub fn lat(self) -> f64 {
+        self.lat
     }
 
     /// The point as a unit vector from the Earth's centre. Straight-line (chord) distances
@@ -32,8 +65,9 @@ impl LonLat {
 /// ```
 /// use wangge_analysis::sphere::{LonLat, haversine_m};
 /// // One degree of latitude is about 111.2 km.
-/// let d = haversine_m(LonLat::new(102.5, 24.0), LonLat::new(102.5, 25.0));
+/// let d = haversine_m(LonLat::new(102.5, 24.0)?, LonLat::new(102.5, 25.0)?);
 /// assert!((d - 111_195.0).abs() < 1.0);
+/// # Ok::<(), wangge_analysis::sphere::SphereError>(())
 /// ```
 pub fn haversine_m(a: LonLat, b: LonLat) -> f64 {
     let (phi1, phi2) = (a.lat.to_radians(), b.lat.to_radians());
@@ -66,14 +100,14 @@ mod tests {
 
     #[test]
     fn chord_and_haversine_agree() {
-        let a = LonLat::new(102.54, 24.35);
+        let a = LonLat::new(102.54, 24.35).unwrap();
         for (lon, lat) in [
             (102.55, 24.36),
             (101.0, 23.0),
             (-70.0, -33.0),
             (102.54, 24.35),
         ] {
-            let b = LonLat::new(lon, lat);
+            let b = LonLat::new(lon, lat).unwrap();
             let chord = chord_squared(a.unit_vector(), b.unit_vector()).sqrt();
             let along = chord_to_metres(chord);
             assert!(
@@ -81,6 +115,22 @@ mod tests {
                 "{along} vs {lon},{lat}"
             );
             assert!((metres_to_chord(along) - chord).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn only_points_on_the_globe_are_points() {
+        for (lon, lat) in [(-180.0, -90.0), (180.0, 90.0), (0.0, 0.0)] {
+            assert!(LonLat::new(lon, lat).is_ok(), "{lon},{lat}");
+        }
+        for (lon, lat, message) in [
+            (180.5, 0.0, "longitude 180.5 is outside -180..=180"),
+            (f64::NAN, 0.0, "longitude NaN is outside -180..=180"),
+            (0.0, -90.5, "latitude -90.5 is outside -90..=90"),
+            (0.0, f64::INFINITY, "latitude inf is outside -90..=90"),
+        ] {
+            let error = LonLat::new(lon, lat).unwrap_err();
+            assert_eq!(error.to_string(), message);
         }
     }
 }

@@ -17,11 +17,11 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use tokio::sync::RwLock;
 use wangge_analysis::geocode::{Gazetteer, Level, Unit};
+use wangge_analysis::sphere::LonLat;
 
 use crate::auth::Caller;
 use crate::incidents::IncidentError;
 use crate::incidents::intake::{self, Placement, Route};
-use crate::incidents::lifecycle::LonLat;
 use crate::model::LocationMethod;
 
 /// A candidate scoring at least this places a report by itself.

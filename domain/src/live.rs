@@ -28,6 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::auth::cache::SessionCache;
 use crate::dispatch::candidates::status_name;
 use crate::dispatch::{CellCodes, Dispatch};
+use crate::model::open_statuses;
 use crate::tile_cache::TileCache;
 use crate::tile_layers::TileLayer;
 
@@ -601,11 +602,15 @@ impl LiveHub {
         let incidents = if incident_ids.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_as::<_, IncidentState>(
+            sqlx::query_as::<_, IncidentState>(concat!(
                 "SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.category,
                         i.severity::text, i.status::text, i.tier::text,
-                        i.status IN ('reported', 'assigned', 'accepted', 'in_progress') AS open,
-                        i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                        i.status IN ",
+                open_statuses!(),
+                " AS open,
+                        i.status IN ",
+                open_statuses!(),
+                "
                             AND coalesce(i.due_at < now(), false) AS overdue,
                         extract(epoch FROM i.reported_at)::int8 AS reported_at,
                         extract(epoch FROM i.updated_at)::int8 AS updated_at,
@@ -615,8 +620,8 @@ impl LiveHub {
                  LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
                  LEFT JOIN admin_unit v ON v.id = i.village_id
                  WHERE i.id = ANY ($1)
-                 ORDER BY i.id",
-            )
+                 ORDER BY i.id"
+            ))
             .bind(incident_ids)
             .fetch_all(pool)
             .await?
@@ -685,8 +690,8 @@ fn worker_states(
         codes.sort_by(|a, b| a.1.code.cmp(&b.1.code));
         states.push(WorkerState {
             id,
-            lon: worker.position.map(|p| p.lon),
-            lat: worker.position.map(|p| p.lat),
+            lon: worker.position.map(|p| p.lon()),
+            lat: worker.position.map(|p| p.lat()),
             status: status_name(worker.status).to_owned(),
             stale: worker.is_stale(now, stale_after_s),
             last_seen: worker.seen_at,
@@ -916,7 +921,7 @@ async fn sweep(hub: Arc<LiveHub>, pool: PgPool) {
     let mut since: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         interval.tick().await;
-        let result = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+        let result = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(concat!(
             "WITH now AS (SELECT now() AS t),
              overdue AS (
                  SELECT pg_notify($1, json_build_object(
@@ -924,7 +929,9 @@ async fn sweep(hub: Arc<LiveHub>, pool: PgPool) {
                             'c', wangge_box(g.geom, NULL))::text)
                  FROM incident i LEFT JOIN grid_cell g ON g.id = i.grid_cell_id, now
                  WHERE $2::timestamptz IS NOT NULL
-                   AND i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                   AND i.status IN ",
+            open_statuses!(),
+            "
                    AND i.due_at > $2 AND i.due_at <= now.t),
              stale AS (
                  SELECT pg_notify($1, json_build_object(
@@ -935,8 +942,8 @@ async fn sweep(hub: Arc<LiveHub>, pool: PgPool) {
                    AND w.last_seen_at + make_interval(secs => $3) > $2
                    AND w.last_seen_at + make_interval(secs => $3) <= now.t)
              SELECT now.t FROM now
-             WHERE (SELECT count(*) FROM overdue) + (SELECT count(*) FROM stale) >= 0",
-        )
+             WHERE (SELECT count(*) FROM overdue) + (SELECT count(*) FROM stale) >= 0"
+        ))
         .bind(CHANNEL)
         .bind(since)
         .bind(hub.stale_after.as_secs_f64())

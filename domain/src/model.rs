@@ -161,6 +161,21 @@ macro_rules! pg_enum {
     };
 }
 
+/// The open incident statuses as an SQL list, `('reported', …)`, for `status IN`: a literal,
+/// so that `concat!` and `format!` take it. Not an SQL function: the planner uses the partial
+/// index of open cases (`incident_open_geom_idx`, whose predicate is this list) only when it
+/// sees the list in the query. [`IncidentStatus::OPEN`] is the same set in Rust; the test
+/// below and `tests/schema.rs` keep the two and the database's enum in step.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __open_statuses {
+    () => {
+        "('reported', 'assigned', 'accepted', 'in_progress')"
+    };
+}
+#[doc(inline)]
+pub use crate::__open_statuses as open_statuses;
+
 pg_enum! {
     /// Where a case is in its life. Open: reported, assigned, accepted, in progress.
     IncidentStatus = "incident_status" {
@@ -176,11 +191,16 @@ pg_enum! {
 }
 
 impl IncidentStatus {
+    /// The statuses of a case still being worked on; [`open_statuses!`] says the same in SQL.
+    pub const OPEN: &'static [IncidentStatus] = &[
+        Self::Reported,
+        Self::Assigned,
+        Self::Accepted,
+        Self::InProgress,
+    ];
+
     pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            Self::Reported | Self::Assigned | Self::Accepted | Self::InProgress
-        )
+        Self::OPEN.contains(&self)
     }
 }
 
@@ -247,5 +267,26 @@ pg_enum! {
         Reopened => "reopened",
         /// The assigned worker gave the case back; it waits for another.
         Declined => "declined",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_open_list_is_the_rust_open_set() {
+        let listed: Vec<String> = IncidentStatus::OPEN
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect();
+        assert_eq!(open_statuses!(), format!("({})", listed.join(", ")));
+        for status in IncidentStatus::ALL {
+            assert_eq!(
+                status.is_open(),
+                open_statuses!().contains(&format!("'{status}'")),
+                "{status}"
+            );
+        }
     }
 }

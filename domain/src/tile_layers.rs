@@ -18,12 +18,7 @@ use wangge_tiles::TileCoord;
 use crate::auth::Area;
 use crate::incidents::filters::IncidentFilters;
 
-/// The open statuses, as SQL, shared by the queries below.
-macro_rules! open_statuses {
-    () => {
-        "('reported', 'assigned', 'accepted', 'in_progress')"
-    };
-}
+use crate::model::open_statuses;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

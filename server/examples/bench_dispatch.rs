@@ -22,7 +22,7 @@ use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
 use wangge::db::Privilege;
-use wangge_analysis::sphere::{LonLat, haversine_m};
+use wangge_analysis::sphere::{LonLat, SphereError, haversine_m};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -531,7 +531,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let at = LonLat::new(
             xmin + (xmax - xmin) * rng.unit(),
             ymin + (ymax - ymin) * rng.unit(),
-        );
+        )?;
         let started = Instant::now();
         let index = dispatch.read();
         let ranked = wangge_analysis::dispatch::rank(
@@ -565,6 +565,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .fetch_all(&owner)
     .await?;
+    let rows = rows
+        .into_iter()
+        .map(|(id, lon, lat)| Ok((id, LonLat::new(lon, lat)?)))
+        .collect::<Result<Vec<_>, SphereError>>()?;
     let now = Utc::now().timestamp();
     let mut agree = 0;
     {
@@ -573,10 +577,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let at = LonLat::new(
                 xmin + (xmax - xmin) * rng.unit(),
                 ymin + (ymax - ymin) * rng.unit(),
-            );
+            )?;
             let brute = rows
                 .iter()
-                .map(|&(id, lon, lat)| (id, haversine_m(at, LonLat::new(lon, lat))))
+                .map(|&(id, point)| (id, haversine_m(at, point)))
                 .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             if brute.map(|b| b.0) == index.nearest_eligible(at, now, 600).map(|f| f.0) {
                 agree += 1;

@@ -276,7 +276,7 @@ mod tests {
             id,
             version,
             status: WorkerStatus::Available,
-            position: Some(LonLat::new(at.0, at.1)),
+            position: Some(LonLat::new(at.0, at.1).unwrap()),
             seen_at: Some(1_000),
             caseload: 0,
             capacity: 5,
@@ -298,9 +298,12 @@ mod tests {
         assert_eq!(index.workers_in_cell(10).count(), 0);
         assert_eq!(index.workers_in_cell(11).count(), 1);
         assert_eq!(index.workers_in_township(1).count(), 1);
-        let (id, metres) = index.nearest(LonLat::new(102.9, 24.9)).next().unwrap();
+        let (id, metres) = index
+            .nearest(LonLat::new(102.9, 24.9).unwrap())
+            .next()
+            .unwrap();
         assert_eq!((id.id, metres), (1, 0.0));
-        assert_eq!(index.nearest(LonLat::new(102.9, 24.9)).count(), 1);
+        assert_eq!(index.nearest(LonLat::new(102.9, 24.9).unwrap()).count(), 1);
     }
 
     #[test]
@@ -310,7 +313,7 @@ mod tests {
         index.remove(1);
         assert!(!index.upsert(worker(1, 5, (102.5, 24.3), &[10])));
         assert!(index.is_empty());
-        assert_eq!(index.nearest(LonLat::new(102.5, 24.3)).count(), 0);
+        assert_eq!(index.nearest(LonLat::new(102.5, 24.3).unwrap()).count(), 0);
         assert_eq!(index.workers_in_cell(10).count(), 0);
     }
 
@@ -328,12 +331,12 @@ mod tests {
             index.upsert(w);
         }
         let (id, metres) = index
-            .nearest_eligible(LonLat::new(102.5, 24.3), 1_000, 600)
+            .nearest_eligible(LonLat::new(102.5, 24.3).unwrap(), 1_000, 600)
             .unwrap();
         assert_eq!(id, 4);
         assert!((metres - 10_140.0).abs() < 10.0, "{metres}");
         assert_eq!(
-            index.nearest_eligible(LonLat::new(102.5, 24.3), 100_000, 600),
+            index.nearest_eligible(LonLat::new(102.5, 24.3).unwrap(), 100_000, 600),
             None
         );
     }

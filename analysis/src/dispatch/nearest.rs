@@ -230,7 +230,7 @@ mod tests {
         }
 
         pub(crate) fn point_near_yuxi(&mut self) -> LonLat {
-            LonLat::new(101.3 + 1.6 * self.unit(), 23.3 + 1.6 * self.unit())
+            LonLat::new(101.3 + 1.6 * self.unit(), 23.3 + 1.6 * self.unit()).unwrap()
         }
     }
 
@@ -282,7 +282,7 @@ mod tests {
             index.insert(k, new);
             points[i].1 = new;
         }
-        assert!(!index.remove(9_999, LonLat::new(102.0, 24.0)));
+        assert!(!index.remove(9_999, LonLat::new(102.0, 24.0).unwrap()));
         assert_eq!(index.len(), points.len());
         for _ in 0..100 {
             let from = rng.point_near_yuxi();
@@ -299,10 +299,10 @@ mod tests {
     #[test]
     fn far_and_empty_searches_end() {
         let mut index = PointIndex::new(500.0);
-        assert_eq!(index.nearest(LonLat::new(0.0, 0.0)).next(), None);
-        index.insert(1u8, LonLat::new(-179.9, -89.0));
-        index.insert(2u8, LonLat::new(102.5, 24.3));
-        let got: Vec<_> = index.nearest(LonLat::new(102.0, 24.0)).collect();
+        assert_eq!(index.nearest(LonLat::new(0.0, 0.0).unwrap()).next(), None);
+        index.insert(1u8, LonLat::new(-179.9, -89.0).unwrap());
+        index.insert(2u8, LonLat::new(102.5, 24.3).unwrap());
+        let got: Vec<_> = index.nearest(LonLat::new(102.0, 24.0).unwrap()).collect();
         assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![2, 1]);
         assert!(got[1].1 > 10_000_000.0);
     }

@@ -273,7 +273,7 @@ mod tests {
             id,
             version: 1,
             status: WorkerStatus::Available,
-            position: Some(LonLat::new(lon, 24.0)),
+            position: Some(LonLat::new(lon, 24.0).unwrap()),
             seen_at: Some(NOW - 60),
             caseload: 0,
             capacity: 5,
@@ -296,7 +296,7 @@ mod tests {
 
     fn request(skill: Option<&str>) -> Request<'_> {
         Request {
-            at: LonLat::new(102.0, 24.0),
+            at: LonLat::new(102.0, 24.0).unwrap(),
             cell: Some(1),
             township: None,
             skill,

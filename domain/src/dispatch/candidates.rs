@@ -203,9 +203,18 @@ pub fn rank_for(
     let stale_after_s = i64::try_from(dispatch.stale_after.as_secs()).unwrap_or(i64::MAX);
     let in_area = area.map(|area| dispatch.in_area(area));
     let admit = |w: &Worker| in_area.as_ref().is_none_or(|inside| inside(w));
+    // The database keeps incidents on the globe (`incident_geom_lonlat`): one that is not
+    // would have nobody near it.
+    let Ok(at) = LonLat::new(subject.lon, subject.lat) else {
+        return Candidates {
+            incident: subject,
+            stale_after_s,
+            candidates: Vec::new(),
+        };
+    };
     let index = dispatch.read();
     let request = Request {
-        at: LonLat::new(subject.lon, subject.lat),
+        at,
         cell: subject.grid_cell_id,
         township: subject.township_id,
         skill: subject.skill.as_deref(),
@@ -226,8 +235,8 @@ pub fn rank_for(
                 group: group_name(c.group),
                 status: status_name(worker.status),
                 distance_m: c.distance_m.map(|d| (d * 10.0).round() / 10.0),
-                lon: worker.position.map(|p| p.lon),
-                lat: worker.position.map(|p| p.lat),
+                lon: worker.position.map(LonLat::lon),
+                lat: worker.position.map(LonLat::lat),
                 last_seen: worker.seen_at,
                 stale: worker.is_stale(now, stale_after_s),
                 caseload: c.caseload,

@@ -79,7 +79,11 @@ impl From<WorkerRow> for Worker {
                 "busy" => WorkerStatus::Busy,
                 _ => WorkerStatus::OffDuty,
             },
-            position: row.lon.zip(row.lat).map(|(lon, lat)| LonLat::new(lon, lat)),
+            // The database keeps positions on the globe (`grid_worker_geom_lonlat`).
+            position: row
+                .lon
+                .zip(row.lat)
+                .and_then(|(lon, lat)| LonLat::new(lon, lat).ok()),
             seen_at: row.seen_at,
             caseload: u32::try_from(row.caseload).unwrap_or(0),
             capacity: u32::try_from(row.capacity).unwrap_or(0),
@@ -109,7 +113,7 @@ impl Move {
     fn applied_to(&self, worker: &Worker) -> Option<Worker> {
         (worker.version == self.from_version).then(|| Worker {
             version: self.version,
-            position: Some(LonLat::new(self.lon, self.lat)),
+            position: LonLat::new(self.lon, self.lat).ok(),
             seen_at: Some(self.seen_at),
             ..worker.clone()
         })
@@ -384,7 +388,7 @@ mod tests {
             id: 7,
             version,
             status: WorkerStatus::Busy,
-            position: Some(LonLat::new(102.5, 24.3)),
+            position: Some(LonLat::new(102.5, 24.3).unwrap()),
             seen_at: Some(1_000),
             caseload: 2,
             capacity: 5,
@@ -413,7 +417,7 @@ mod tests {
             moved,
             Worker {
                 version: 42,
-                position: Some(LonLat::new(102.6, 24.4)),
+                position: Some(LonLat::new(102.6, 24.4).unwrap()),
                 seen_at: Some(2_000),
                 ..worker(41)
             }

@@ -5,13 +5,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
+use wangge_analysis::dispatch::Worker;
+use wangge_analysis::sphere::LonLat;
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
 use crate::dispatch::DispatchError;
 use crate::dispatch::{Dispatch, Move, read_workers};
-use crate::incidents::lifecycle::LonLat;
-use wangge_analysis::dispatch::Worker;
 
 /// Most fixes in one batch.
 pub const MAX_BATCH: usize = 5_000;
@@ -76,7 +76,7 @@ fn check(
     let mut fixes = Vec::with_capacity(batch.positions.len());
     let mut problems = Vec::new();
     for (i, p) in batch.positions.iter().enumerate() {
-        let point = LonLat::new(p.lon, p.lat);
+        let point = LonLat::new(p.lon, p.lat).map_err(|e| e.to_string());
         let accuracy = p.accuracy_m.map(|a| {
             if a.is_finite() && (0.0..=100_000.0).contains(&a) {
                 Ok(a as f32)

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::audit::{self, Entry, RequestMeta};
 use crate::incidents::idempotency;
+use crate::model::open_statuses;
 
 /// Cases escalated in one transaction at most; the rest wait for the next round.
 const BATCH: i64 = 500;
@@ -19,13 +20,15 @@ pub async fn escalate_overdue(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
         let mut tx = pool.begin().await?;
         // SKIP LOCKED: a case a user is acting on right now is left for the next round, and
         // two servers sweeping at once never escalate the same case twice.
-        let rows: Vec<(i64, String)> = sqlx::query_as(
+        let rows: Vec<(i64, String)> = sqlx::query_as(concat!(
             "WITH due AS (
                  -- The next tier: the enum's values are in order, village first.
                  SELECT id, (enum_range(NULL::incident_tier))
                                 [array_position(enum_range(NULL::incident_tier), tier) + 1] AS next
                  FROM incident
-                 WHERE status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                 WHERE status IN ",
+            open_statuses!(),
+            "
                    AND due_at < now() AND tier <> 'city'
                  ORDER BY due_at, id LIMIT $1
                  FOR UPDATE SKIP LOCKED
@@ -40,8 +43,8 @@ pub async fn escalate_overdue(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
                  INSERT INTO incident_event (incident_id, kind, status, tier, actor, note)
                  SELECT id, 'escalated', status, tier, 'system', '超过办理时限，自动升级' FROM up
              )
-             SELECT id, area_code FROM up ORDER BY id",
-        )
+             SELECT id, area_code FROM up ORDER BY id"
+        ))
         .bind(BATCH)
         .fetch_all(&mut *tx)
         .await?;

@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
+use wangge_analysis::sphere::LonLat;
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
 use crate::incidents::IncidentError;
-use crate::incidents::lifecycle::LonLat;
-use crate::model::{IncidentSeverity, LocationMethod};
+use crate::model::{IncidentSeverity, LocationMethod, open_statuses};
 use crate::personal::Cipher;
 
 /// How the report reached us.
@@ -599,7 +599,7 @@ async fn duplicates_of(
     cases: &[(i64, &Caller)],
     earlier_only: bool,
 ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "SELECT i.id, d.id
          FROM unnest($1::int8[], $2::text[], $3::int8[]) WITH ORDINALITY AS s (id, prefix, cell, ord)
          JOIN incident i ON i.id = s.id
@@ -608,7 +608,9 @@ async fn duplicates_of(
              SELECT o.id, o.geom FROM incident o
              WHERE o.category = i.category
                AND CASE WHEN $4 THEN o.id < i.id ELSE o.id <> i.id END
-               AND o.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+               AND o.status IN ",
+        open_statuses!(),
+        "
                AND o.location_method <> 'area'
                AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
                AND ($4 OR o.reported_at <= i.reported_at + make_interval(hours => c.duplicate_window_hours))
@@ -626,8 +628,8 @@ async fn duplicates_of(
              ORDER BY o.geom <-> i.geom, o.id
              LIMIT 5) d
          WHERE i.location_method <> 'area'
-         ORDER BY s.ord, ST_Distance(d.geom::geography, i.geom::geography, false), d.id",
-    )
+         ORDER BY s.ord, ST_Distance(d.geom::geography, i.geom::geography, false), d.id"
+    ))
     .bind(cases.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(cases.iter().map(|(_, c)| c.area.prefix.as_str()).collect::<Vec<_>>())
     .bind(cases.iter().map(|(_, c)| c.area.grid_cell_id).collect::<Vec<_>>())

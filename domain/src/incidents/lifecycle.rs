@@ -7,51 +7,21 @@
 //! county → city) and gives it that tier's deadline; the tier at resolution is recorded.
 
 use serde::Deserialize;
+use wangge_analysis::sphere::LonLat;
 
 use crate::auth::Role;
 use crate::model::{IncidentEventKind, IncidentSeverity, IncidentStatus, IncidentTier};
 
-/// A longitude/latitude pair in WGS-84 degrees, checked to be on the globe.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "RawLonLat")]
-pub struct LonLat {
-    lon: f64,
-    lat: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLonLat {
-    lon: f64,
-    lat: f64,
-}
-
-impl TryFrom<RawLonLat> for LonLat {
-    type Error = String;
-
-    fn try_from(raw: RawLonLat) -> Result<Self, String> {
-        LonLat::new(raw.lon, raw.lat)
+/// A place in an action, `{"lon": …, "lat": …}` and nothing else, checked to be on the globe.
+fn lon_lat<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<LonLat, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        lon: f64,
+        lat: f64,
     }
-}
-
-impl LonLat {
-    pub fn new(lon: f64, lat: f64) -> Result<Self, String> {
-        if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
-            return Err(format!("longitude {lon} is outside -180..=180"));
-        }
-        if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
-            return Err(format!("latitude {lat} is outside -90..=90"));
-        }
-        Ok(Self { lon, lat })
-    }
-
-    pub fn lon(self) -> f64 {
-        self.lon
-    }
-
-    pub fn lat(self) -> f64 {
-        self.lat
-    }
+    let raw = Raw::deserialize(deserializer)?;
+    LonLat::new(raw.lon, raw.lat).map_err(serde::de::Error::custom)
 }
 
 /// Something a user does to a case. Every action may carry a note for the timeline.
@@ -104,6 +74,7 @@ pub enum Action {
     },
     /// Put the case where it happened (by hand).
     Place {
+        #[serde(deserialize_with = "lon_lat")]
         location: LonLat,
         note: Option<String>,
     },

@@ -12,9 +12,8 @@ use crate::incidents::answer::{CreatedAnswer, Details, Page, Reporter, Summary, 
 use crate::incidents::filters::IncidentFilters;
 use crate::incidents::idempotency::Stored;
 use crate::incidents::intake::{self, NewCase, Report};
+use crate::model::open_statuses;
 use crate::personal::{Cipher, mask_name, mask_phone};
-
-const OPEN: &str = "('reported', 'assigned', 'accepted', 'in_progress')";
 
 /// Where a case is read (the `Location` of a report's answer).
 pub fn location(id: i64) -> String {
@@ -23,9 +22,14 @@ pub fn location(id: i64) -> String {
 
 macro_rules! summary_select {
     () => {
-        "SELECT i.id, i.title, i.category, i.severity::text, i.status::text, i.tier::text,
-                i.status IN ('reported', 'assigned', 'accepted', 'in_progress') AS open,
-                i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+        concat!(
+            "SELECT i.id, i.title, i.category, i.severity::text, i.status::text, i.tier::text,
+                i.status IN ",
+            open_statuses!(),
+            " AS open,
+                i.status IN ",
+            open_statuses!(),
+            "
                     AND coalesce(i.due_at < now(), false) AS overdue,
                 i.reported_at, i.updated_at, i.due_at,
                 ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
@@ -39,6 +43,7 @@ macro_rules! summary_select {
          LEFT JOIN admin_unit c ON c.id = i.county_id
          LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
          LEFT JOIN grid_worker w ON w.id = i.assignee_id "
+        )
     };
 }
 
@@ -72,25 +77,31 @@ pub async fn list(pool: &PgPool, caller: &Caller, query: &ListQuery) -> Result<P
                 .replace('_', "\\_")
         )
     });
-    let filters =
+    let filters = concat!(
         "WHERE i.area_code LIKE $1 || '%'
            AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
            AND ($3::text[] IS NULL OR i.status::text = ANY ($3))
-           AND (NOT $4::bool OR i.status IN ('reported', 'assigned', 'accepted', 'in_progress'))
+           AND (NOT $4::bool OR i.status IN ",
+        open_statuses!(),
+        ")
            AND ($5::text[] IS NULL OR i.tier::text = ANY ($5))
            AND ($6::text[] IS NULL OR i.category = ANY ($6))
            AND ($7::text IS NULL OR i.title LIKE $7 OR i.description LIKE $7 OR i.id = $8)
            AND ($9::text IS NULL OR i.area_code LIKE $9 || '%')
-           AND ($10::bool IS NULL OR (i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+           AND ($10::bool IS NULL OR (i.status IN ",
+        open_statuses!(),
+        "
                                       AND coalesce(i.due_at < now(), false)) = $10)
            AND ($11::timestamptz IS NULL OR i.reported_at >= $11)
-           AND ($12::timestamptz IS NULL OR i.reported_at < $12) ";
+           AND ($12::timestamptz IS NULL OR i.reported_at < $12) "
+    );
     let count_sql = format!("SELECT count(*) FROM incident i {filters}");
     let items_sql = format!(
-        "{} {filters} ORDER BY (i.status IN {OPEN}) DESC, coalesce(i.due_at < now(), false) DESC,
+        "{} {filters} ORDER BY (i.status IN {open}) DESC, coalesce(i.due_at < now(), false) DESC,
                      i.severity DESC, i.reported_at DESC, i.id DESC
          LIMIT $13 OFFSET $14",
-        summary_select!()
+        summary_select!(),
+        open = open_statuses!()
     );
     macro_rules! bind_filters {
         ($query:expr) => {

@@ -24,6 +24,7 @@ use crate::error::ApiError;
 use crate::extract::SignedIn;
 use crate::params::Params;
 use crate::state::AppState;
+use wangge_domain::model::open_statuses;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -207,8 +208,8 @@ async fn resolution(
                AND ($5::text IS NULL OR i.category = $5)
          ), facts AS (
              SELECT {reported_key} AS k, true AS is_report,
-                    i.status IN ('reported', 'assigned', 'accepted', 'in_progress') AS open,
-                    i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+                    i.status IN {open_statuses} AS open,
+                    i.status IN {open_statuses}
                         AND coalesce(i.due_at < now(), false) AS overdue,
                     NULL::incident_tier AS tier, NULL::float8 AS hours
              FROM scoped i
@@ -244,6 +245,7 @@ async fn resolution(
          FROM grouped ORDER BY is_total, k NULLS LAST",
         reported_key = key_at("i.reported_at"),
         resolved_key = key_at("i.resolved_at"),
+        open_statuses = open_statuses!(),
     );
     let mut rows: Vec<ResolutionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&caller.area.prefix)

@@ -11,8 +11,8 @@ use crate::error::ApiError;
 use crate::extract::SignedIn;
 use crate::params::Params;
 use crate::state::AppState;
+use wangge_analysis::sphere::LonLat;
 use wangge_domain::geocode::{self, Geocoded, Reverse};
-use wangge_domain::incidents::lifecycle::LonLat;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,7 +70,8 @@ async fn reverse(
     SignedIn(caller): SignedIn,
     Params(params): Params<ReverseParams>,
 ) -> Result<Json<Reverse>, ApiError> {
-    let point = LonLat::new(params.lon, params.lat).map_err(ApiError::InvalidParameter)?;
+    let point = LonLat::new(params.lon, params.lat)
+        .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
     let mut conn = state.pool.acquire().await?;
     let (route, answer) = geocode::reverse(&mut conn, point)
         .await?

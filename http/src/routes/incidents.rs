@@ -15,12 +15,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use wangge_analysis::sphere::LonLat;
 use wangge_domain::incidents::actions;
 use wangge_domain::incidents::answer::{CreatedAnswer, Details, Page};
 use wangge_domain::incidents::filters::IncidentFilters;
 use wangge_domain::incidents::idempotency::{self, Claim, Stored};
 use wangge_domain::incidents::intake::{self, Channel, Report};
-use wangge_domain::incidents::lifecycle::{Action, LonLat};
+use wangge_domain::incidents::lifecycle::Action;
 use wangge_domain::incidents::queue::Job;
 use wangge_domain::incidents::read::{self, ListQuery, load_details};
 use wangge_domain::model::IncidentSeverity;
@@ -184,7 +185,9 @@ struct NewLocation {
 impl NewIncident {
     fn into_report(self) -> Result<Report, ApiError> {
         let point = match (self.location.lon, self.location.lat) {
-            (Some(lon), Some(lat)) => Some(LonLat::new(lon, lat).map_err(ApiError::InvalidField)?),
+            (Some(lon), Some(lat)) => {
+                Some(LonLat::new(lon, lat).map_err(|e| ApiError::InvalidField(e.to_string()))?)
+            }
             (None, None) => None,
             _ => {
                 return Err(ApiError::InvalidField("lon and lat go together".into()));

@@ -27,13 +27,13 @@ use crate::error::ApiError;
 use crate::extract::{Meta, token_in_headers};
 use crate::respond::{run_to_completion, stored_response};
 use crate::state::AppState;
+use wangge_analysis::sphere::LonLat;
 use wangge_domain::auth::Caller;
 use wangge_domain::incidents::IncidentError;
 use wangge_domain::incidents::idempotency::{self, Claim, Stored};
 use wangge_domain::incidents::intake::{self, Channel, Placement, Report};
-use wangge_domain::incidents::lifecycle::LonLat;
 use wangge_domain::incidents::read::intake_report;
-use wangge_domain::model::{IncidentSeverity, LocationMethod};
+use wangge_domain::model::{IncidentSeverity, IncidentStatus, LocationMethod, open_statuses};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -564,7 +564,7 @@ async fn requests(
     filter: &Filter,
     extended: bool,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let rows: Vec<RequestRow> = sqlx::query_as(
+    let rows: Vec<RequestRow> = sqlx::query_as(concat!(
         "SELECT i.id, i.status::text, i.category, c.name_zh AS category_name, i.description,
                 CASE i.tier WHEN 'village' THEN v.name WHEN 'township' THEN t.name
                             WHEN 'county' THEN co.name
@@ -592,10 +592,12 @@ async fn requests(
            AND ($5::timestamptz IS NULL OR i.reported_at >= $5)
            AND ($6::timestamptz IS NULL OR i.reported_at <= $6)
            AND ($7::bool IS NULL
-                OR (i.status IN ('reported', 'assigned', 'accepted', 'in_progress')) = $7)
+                OR (i.status IN ",
+        open_statuses!(),
+        ") = $7)
          ORDER BY i.reported_at DESC, i.id DESC
-         LIMIT $8",
-    )
+         LIMIT $8"
+    ))
     .bind(&caller.area.prefix)
     .bind(caller.area.grid_cell_id)
     .bind(&filter.ids)
@@ -609,10 +611,10 @@ async fn requests(
     Ok(rows
         .into_iter()
         .map(|r| {
-            let open = matches!(
-                r.status.as_str(),
-                "reported" | "assigned" | "accepted" | "in_progress"
-            );
+            let open = r
+                .status
+                .parse::<IncidentStatus>()
+                .is_ok_and(IncidentStatus::is_open);
             let mut fields = obj([
                 ("service_request_id", json!(r.id.to_string())),
                 ("status", json!(if open { "open" } else { "closed" })),
@@ -779,7 +781,7 @@ fn report_from_form(form: &BTreeMap<String, String>) -> Result<(Report, Option<i
             .transpose()
     };
     let point = match (number("long")?, number("lat")?) {
-        (Some(lon), Some(lat)) => Some(LonLat::new(lon, lat).map_err(bad)?),
+        (Some(lon), Some(lat)) => Some(LonLat::new(lon, lat).map_err(|e| bad(e.to_string()))?),
         (None, None) => None,
         _ => return Err(bad("lat and long go together".into())),
     };

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::extract::SignedIn;
 use crate::state::AppState;
+use wangge_domain::model::open_statuses;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -140,33 +141,37 @@ async fn headline(
 ) -> Result<Json<Headline>, ApiError> {
     let prefix = &caller.area.prefix;
     let cell = caller.area.grid_cell_id;
-    let open_by_tier: OpenByTier = sqlx::query_as(
+    let open_by_tier: OpenByTier = sqlx::query_as(concat!(
         "SELECT count(*) FILTER (WHERE i.tier = 'village') AS village,
                 count(*) FILTER (WHERE i.tier = 'township') AS township,
                 count(*) FILTER (WHERE i.tier = 'county') AS county,
                 count(*) FILTER (WHERE i.tier = 'city') AS city
          FROM incident i
-         WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
-           AND i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
-    )
+         WHERE i.status IN ",
+        open_statuses!(),
+        "
+           AND i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)"
+    ))
     .bind(prefix)
     .bind(cell)
     .fetch_one(&state.pool)
     .await?;
     // The month is China Standard Time's: a case resolved at 01:00 CST on the 1st belongs to
     // the new month, though it is still the previous day in UTC.
-    let (overdue, month, resolved, low): (i64, String, i64, i64) = sqlx::query_as(
+    let (overdue, month, resolved, low): (i64, String, i64, i64) = sqlx::query_as(concat!(
         "WITH m AS (SELECT date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AS start)
          SELECT
-             count(*) FILTER (WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+             count(*) FILTER (WHERE i.status IN ",
+        open_statuses!(),
+        "
                                 AND i.due_at < now()),
              to_char((SELECT start FROM m), 'YYYY-MM'),
              count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)),
              count(*) FILTER (WHERE i.resolved_at AT TIME ZONE 'Asia/Shanghai' >= (SELECT start FROM m)
                                 AND i.resolved_tier IN ('village', 'township'))
          FROM incident i
-         WHERE i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)",
-    )
+         WHERE i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)"
+    ))
     .bind(prefix)
     .bind(cell)
     .fetch_one(&state.pool)

@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use wangge_demo::generate::{CATEGORIES, SEVERITIES, person_name, phone_number};
 use wangge_demo::rng::Rng;
 use wangge_domain::audit::{self, Entry, RequestMeta};
+use wangge_domain::model::open_statuses;
 use wangge_domain::personal::Cipher;
 
 /// A busy day: about 2.7 times Yuxi's average of some 55 disputes a day.
@@ -151,7 +152,7 @@ const TIERS: [&str; 4] = ["village", "township", "county", "city"];
 /// Moves a few open cases one step on, each in its own transaction with its timeline event
 /// and audit row. A step comes due half an hour to four simulated hours after the last one.
 async fn progress(pool: &PgPool, rng: &mut Rng, speed: f64) -> Result<(), sqlx::Error> {
-    let due: Vec<(i64, String, String, bool, Option<i64>, String)> = sqlx::query_as(
+    let due: Vec<(i64, String, String, bool, Option<i64>, String)> = sqlx::query_as(concat!(
         "SELECT i.id, i.status::text, i.tier::text, coalesce(i.due_at < now(), false),
                 -- The case's worker, or for a new case a worker of its cell with room.
                 coalesce(i.assignee_id,
@@ -161,10 +162,12 @@ async fn progress(pool: &PgPool, rng: &mut Rng, speed: f64) -> Result<(), sqlx::
                           ORDER BY wc.worker_id LIMIT 1)),
                 coalesce(v.code, '')
          FROM incident i LEFT JOIN admin_unit v ON v.id = i.village_id
-         WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress', 'resolved')
+         WHERE (i.status IN ",
+        open_statuses!(),
+        " OR i.status = 'resolved')
            AND i.updated_at < now() - make_interval(secs => $1)
-         ORDER BY random() LIMIT 4",
-    )
+         ORDER BY random() LIMIT 4"
+    ))
     .bind(rng.range_f64(30.0, 240.0) * 60.0 / speed)
     .fetch_all(pool)
     .await?;
