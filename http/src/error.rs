@@ -260,6 +260,7 @@ impl From<IncidentError> for ApiError {
         match error {
             IncidentError::Invalid(detail) => Self::InvalidField(detail),
             IncidentError::InvalidKey(detail) => Self::InvalidParameter(detail),
+            IncidentError::UnknownAddress(_) => Self::InvalidParameter(error.to_string()),
             IncidentError::OutsideArea(detail) => Self::OutsideArea(detail),
             IncidentError::Refused(refusal) => refusal.into(),
             IncidentError::Moved { detail, current } => Self::ConflictWith { detail, current },

@@ -12,6 +12,9 @@ pub enum IncidentError {
     /// An `Idempotency-Key` header that is not one.
     #[error("{0}")]
     InvalidKey(String),
+    /// A register address (Open311's `address_id`) that does not exist.
+    #[error("no address {0}")]
+    UnknownAddress(i64),
     /// A place outside the city, or outside the caller's area.
     #[error("{0}")]
     OutsideArea(String),

@@ -11,6 +11,7 @@ pub mod filters;
 pub mod idempotency;
 pub mod intake;
 pub mod lifecycle;
+pub mod open311;
 pub mod queue;
 pub mod read;
 pub mod rules;

@@ -147,6 +147,14 @@ pub async fn categories(pool: &PgPool) -> Result<Vec<Category>, sqlx::Error> {
     .await
 }
 
+/// Whether a category with this code exists.
+pub async fn category_exists(pool: &PgPool, code: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM incident_category WHERE code = $1)")
+        .bind(code)
+        .fetch_one(pool)
+        .await
+}
+
 /// How near in space and time another report must be to look like a duplicate: either or
 /// both.
 #[derive(Debug, Clone, Deserialize)]

@@ -31,9 +31,11 @@ use wangge_analysis::sphere::LonLat;
 use wangge_domain::auth::Caller;
 use wangge_domain::incidents::IncidentError;
 use wangge_domain::incidents::idempotency::{self, Claim, Stored};
-use wangge_domain::incidents::intake::{self, Channel, Placement, Report};
+use wangge_domain::incidents::intake::{self, Channel, Report};
+use wangge_domain::incidents::open311::{self, RequestFilter as Filter};
 use wangge_domain::incidents::read::intake_report;
-use wangge_domain::model::{IncidentSeverity, IncidentStatus, LocationMethod, open_statuses};
+use wangge_domain::incidents::rules;
+use wangge_domain::model::{IncidentSeverity, IncidentStatus, LocationMethod};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -44,8 +46,6 @@ pub fn router() -> Router<AppState> {
 /// The jurisdiction this server answers for (Yuxi's division code); `jurisdiction_id` may be
 /// omitted, as the spec allows for single-jurisdiction servers.
 pub const JURISDICTION_ID: &str = "530400";
-/// Most requests one list answers (the spec's limit).
-const MAX_REQUESTS: i64 = 1000;
 /// A list without dates covers this many days back (the spec's default).
 const DEFAULT_DAYS: i64 = 90;
 
@@ -299,16 +299,9 @@ async fn get_item(
                 Ok(render(format, "service_requests", "request", found))
             } else {
                 let token: uuid::Uuid = id.parse().map_err(|_| Open311Error::not_found(format))?;
-                let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM incident WHERE open311_token = $1 AND area_code LIKE $2 || '%'
-                       AND ($3::int8 IS NULL OR grid_cell_id = $3)",
-                )
-                .bind(token)
-                .bind(&caller.area.prefix)
-                .bind(caller.area.grid_cell_id)
-                .fetch_optional(&state.pool)
-                .await
-                .in_format(format)?;
+                let found = open311::id_by_token(&state.pool, &caller.area, token)
+                    .await
+                    .in_format(format)?;
                 let id = found.ok_or(Open311Error::not_found(format))?;
                 Ok(render(
                     format,
@@ -360,25 +353,28 @@ fn discovery(format: Format) -> Response {
 }
 
 async fn services(state: &AppState, format: Format) -> Result<Response, Open311Error> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT code, name_zh, name_en FROM incident_category ORDER BY code")
-            .fetch_all(&state.pool)
-            .await
-            .in_format(format)?;
+    let rows = rules::categories(&state.pool).await.in_format(format)?;
     let items = rows
         .into_iter()
-        .map(|(code, name_zh, name_en)| {
-            obj([
-                ("service_code", json!(code)),
-                ("service_name", json!(name_zh)),
-                ("description", json!(format!("{name_zh}（{name_en}）"))),
-                // Every service takes the severity attribute (see its definition).
-                ("metadata", json!(true)),
-                ("type", json!("realtime")),
-                ("keywords", json!(format!("矛盾纠纷,{name_zh},{name_en}"))),
-                ("group", json!("矛盾纠纷")),
-            ])
-        })
+        .map(
+            |rules::Category {
+                 code,
+                 name_zh,
+                 name_en,
+                 ..
+             }| {
+                obj([
+                    ("service_code", json!(code)),
+                    ("service_name", json!(name_zh)),
+                    ("description", json!(format!("{name_zh}（{name_en}）"))),
+                    // Every service takes the severity attribute (see its definition).
+                    ("metadata", json!(true)),
+                    ("type", json!("realtime")),
+                    ("keywords", json!(format!("矛盾纠纷,{name_zh},{name_en}"))),
+                    ("group", json!("矛盾纠纷")),
+                ])
+            },
+        )
         .collect();
     Ok(render(format, "services", "service", items))
 }
@@ -395,12 +391,9 @@ async fn service_definition(
     format: Format,
     code: &str,
 ) -> Result<Response, Open311Error> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM incident_category WHERE code = $1)")
-            .bind(code)
-            .fetch_one(&state.pool)
-            .await
-            .in_format(format)?;
+    let exists = rules::category_exists(&state.pool, code)
+        .await
+        .in_format(format)?;
     if !exists {
         return Err(Open311Error::not_found(format));
     }
@@ -432,91 +425,72 @@ async fn service_definition(
     })
 }
 
-/// Which requests a list wants.
-#[derive(Debug, Default)]
-struct Filter {
-    ids: Option<Vec<i64>>,
-    codes: Option<Vec<String>>,
-    start: Option<DateTime<Utc>>,
-    end: Option<DateTime<Utc>>,
-    /// `Some(true)`: open only; `Some(false)`: closed only.
-    open: Option<bool>,
-}
-
-impl Filter {
-    fn ids(ids: Vec<i64>) -> Self {
-        Self {
-            ids: Some(ids),
-            ..Self::default()
-        }
-    }
-
-    fn parse(query: &BTreeMap<String, String>) -> Result<Self, String> {
-        let list = |key: &str| {
-            query.get(key).map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
-        };
-        // With ids, the spec ignores every other filter.
-        if let Some(ids) = list("service_request_id") {
-            let ids = ids
-                .iter()
-                .map(|id| {
-                    id.parse()
-                        .map_err(|_| format!("service_request_id `{id}` is not a request id"))
-                })
-                .collect::<Result<Vec<i64>, _>>()?;
-            return Ok(Self::ids(ids));
-        }
-        let date = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
-            query
-                .get(key)
-                .map(|v| {
-                    DateTime::parse_from_rfc3339(v)
-                        .map_err(|_| format!("{key} `{v}` is not a W3C date-time with an offset"))
-                        .and_then(|d| crate::params::instant_in_range(d.with_timezone(&Utc)))
-                })
-                .transpose()
-        };
-        let (start, end) = (date("start_date")?, date("end_date")?);
-        if let (Some(s), Some(e)) = (start, end)
-            && e < s
-        {
-            return Err("end_date is before start_date".into());
-        }
-        let open = match list("status").as_deref() {
-            None | Some([]) => None,
-            Some(statuses) => {
-                let (mut open, mut closed) = (false, false);
-                for s in statuses {
-                    match s.as_str() {
-                        "open" => open = true,
-                        "closed" => closed = true,
-                        other => return Err(format!("status `{other}`: expected open or closed")),
-                    }
-                }
-                if open && closed { None } else { Some(open) }
-            }
-        };
-        let (start, end) = match (start, end) {
-            (None, None) => (
-                Some(Utc::now() - chrono::Duration::days(DEFAULT_DAYS)),
-                None,
-            ),
-            other => other,
-        };
-        Ok(Self {
-            ids: None,
-            codes: list("service_code"),
-            start,
-            end,
-            open,
+/// The list filters of a query, as the spec names them.
+fn parse_filter(query: &BTreeMap<String, String>) -> Result<Filter, String> {
+    let list = |key: &str| {
+        query.get(key).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
         })
+    };
+    // With ids, the spec ignores every other filter.
+    if let Some(ids) = list("service_request_id") {
+        let ids = ids
+            .iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| format!("service_request_id `{id}` is not a request id"))
+            })
+            .collect::<Result<Vec<i64>, _>>()?;
+        return Ok(Filter::ids(ids));
     }
+    let date = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
+        query
+            .get(key)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map_err(|_| format!("{key} `{v}` is not a W3C date-time with an offset"))
+                    .and_then(|d| crate::params::instant_in_range(d.with_timezone(&Utc)))
+            })
+            .transpose()
+    };
+    let (start, end) = (date("start_date")?, date("end_date")?);
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        return Err("end_date is before start_date".into());
+    }
+    let open = match list("status").as_deref() {
+        None | Some([]) => None,
+        Some(statuses) => {
+            let (mut open, mut closed) = (false, false);
+            for s in statuses {
+                match s.as_str() {
+                    "open" => open = true,
+                    "closed" => closed = true,
+                    other => return Err(format!("status `{other}`: expected open or closed")),
+                }
+            }
+            if open && closed { None } else { Some(open) }
+        }
+    };
+    let (start, end) = match (start, end) {
+        (None, None) => (
+            Some(Utc::now() - chrono::Duration::days(DEFAULT_DAYS)),
+            None,
+        ),
+        other => other,
+    };
+    Ok(Filter {
+        ids: None,
+        codes: list("service_code"),
+        start,
+        end,
+        open,
+    })
 }
 
 async fn list_requests(
@@ -525,36 +499,12 @@ async fn list_requests(
     format: Format,
     query: &BTreeMap<String, String>,
 ) -> Result<Response, Open311Error> {
-    let filter = Filter::parse(query).map_err(|m| Open311Error::bad(format, m))?;
+    let filter = parse_filter(query).map_err(|m| Open311Error::bad(format, m))?;
     let mut conn = state.pool.acquire().await.in_format(format)?;
     let items = requests(&mut conn, caller, &filter, extensions(query))
         .await
         .in_format(format)?;
     Ok(render(format, "service_requests", "request", items))
-}
-
-#[derive(sqlx::FromRow)]
-struct RequestRow {
-    id: i64,
-    status: String,
-    category: String,
-    category_name: String,
-    description: String,
-    agency: Option<String>,
-    status_notes: Option<String>,
-    reported_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    due_at: Option<DateTime<Utc>>,
-    address: Option<String>,
-    media_url: Option<String>,
-    lon: f64,
-    lat: f64,
-    tier: String,
-    assignee_id: Option<i64>,
-    assignee_name: Option<String>,
-    grid_cell_code: Option<String>,
-    leader: Option<String>,
-    location_method: String,
 }
 
 /// Requests matching `filter` in the caller's area, newest first, as the spec writes them.
@@ -564,50 +514,7 @@ async fn requests(
     filter: &Filter,
     extended: bool,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let rows: Vec<RequestRow> = sqlx::query_as(concat!(
-        "SELECT i.id, i.status::text, i.category, c.name_zh AS category_name, i.description,
-                CASE i.tier WHEN 'village' THEN v.name WHEN 'township' THEN t.name
-                            WHEN 'county' THEN co.name
-                            ELSE (SELECT name FROM admin_unit WHERE level = 'city' ORDER BY id LIMIT 1)
-                END AS agency,
-                -- Only notes meant for the reporter: how the case ended. Working notes stay
-                -- inside (they may name people).
-                (SELECT e.note FROM incident_event e WHERE e.incident_id = i.id AND e.note <> ''
-                   AND e.kind IN ('resolved', 'closed', 'rejected', 'marked_duplicate')
-                 ORDER BY e.at DESC, e.id DESC LIMIT 1) AS status_notes,
-                i.reported_at, i.updated_at, i.due_at, i.address, i.media_url,
-                ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.tier::text,
-                i.assignee_id, w.name AS assignee_name, g.code AS grid_cell_code, i.leader,
-                i.location_method::text
-         FROM incident i
-         JOIN incident_category c ON c.code = i.category
-         LEFT JOIN admin_unit v ON v.id = i.village_id
-         LEFT JOIN admin_unit t ON t.id = i.township_id
-         LEFT JOIN admin_unit co ON co.id = i.county_id
-         LEFT JOIN grid_worker w ON w.id = i.assignee_id
-         LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
-         WHERE i.area_code LIKE $1 || '%' AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
-           AND ($3::int8[] IS NULL OR i.id = ANY ($3))
-           AND ($4::text[] IS NULL OR i.category = ANY ($4))
-           AND ($5::timestamptz IS NULL OR i.reported_at >= $5)
-           AND ($6::timestamptz IS NULL OR i.reported_at <= $6)
-           AND ($7::bool IS NULL
-                OR (i.status IN ",
-        open_statuses!(),
-        ") = $7)
-         ORDER BY i.reported_at DESC, i.id DESC
-         LIMIT $8"
-    ))
-    .bind(&caller.area.prefix)
-    .bind(caller.area.grid_cell_id)
-    .bind(&filter.ids)
-    .bind(&filter.codes)
-    .bind(filter.start)
-    .bind(filter.end)
-    .bind(filter.open)
-    .bind(MAX_REQUESTS)
-    .fetch_all(conn)
-    .await?;
+    let rows = open311::requests(conn, &caller.area, filter).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -715,7 +622,8 @@ async fn post_resource(
         }
         let created = match address_id {
             Some(address_id) => {
-                intake_at_address(&mut tx, &state, &caller, &report, address_id).await?
+                open311::intake_at_address(&mut tx, &state.cipher, &caller, &report, address_id)
+                    .await?
             }
             None => {
                 intake_report(&mut tx, &state.geocoder, &state.cipher, &caller, &report)
@@ -848,36 +756,4 @@ fn report_from_form(form: &BTreeMap<String, String>) -> Result<(Report, Option<i
         other => other.into(),
     })?;
     Ok((report, address_id))
-}
-
-/// Intake at a register address given by id (the spec's `address_id`).
-async fn intake_at_address(
-    conn: &mut PgConnection,
-    state: &AppState,
-    caller: &Caller,
-    report: &Report,
-    address_id: i64,
-) -> Result<intake::Created, ApiError> {
-    let rule = intake::category(conn, &report.category).await?;
-    let found: Option<(f64, f64, String)> =
-        sqlx::query_as("SELECT ST_X(geom), ST_Y(geom), address FROM address_point WHERE id = $1")
-            .bind(address_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (lon, lat, address) =
-        found.ok_or_else(|| ApiError::InvalidParameter(format!("no address {address_id}")))?;
-    let point = LonLat::new(lon, lat).map_err(ApiError::internal)?;
-    let route = intake::route_point(conn, point)
-        .await?
-        .ok_or_else(|| ApiError::OutsideArea("the address is outside the city".into()))?;
-    let placement = Placement {
-        point,
-        method: LocationMethod::Geocoded,
-        precision_m: Some(30.0),
-        route,
-    };
-    intake::check_in_area(caller, &placement)?;
-    let mut report = report.clone();
-    report.address = Some(address);
-    Ok(intake::create(conn, caller, &state.cipher, &report, &rule, &placement).await?)
 }
