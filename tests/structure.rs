@@ -399,3 +399,24 @@ fn the_reading_finds_a_circle_where_there_is_one() {
     .into();
     assert_eq!(circles(&graph).len(), 1);
 }
+
+#[test]
+fn the_http_layer_holds_no_sql() {
+    // Queries live beside the code that owns their tables, in `wangge-domain`; a handler
+    // calls them. A query written in a handler is the first step back to SQL everywhere.
+    let src = workspace_root().join("http").join("src");
+    let mut found = Vec::new();
+    for file in modules_under(&src).into_values() {
+        let code = code_of(&file);
+        for needle in ["sqlx::query", "query_as(", "query_scalar("] {
+            if code.contains(needle) {
+                found.push(format!("{} uses {needle}", file.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "SQL in the HTTP layer:\n{}",
+        found.join("\n")
+    );
+}
