@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
-use wangge_analysis::sphere::LonLat;
+use wangge_analysis::sphere::{LonLat, MEAN_EARTH_RADIUS_M};
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
@@ -614,10 +614,12 @@ async fn duplicates_of(
                AND o.location_method <> 'area'
                AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
                AND ($4 OR o.reported_at <= i.reported_at + make_interval(hours => c.duplicate_window_hours))
-               -- In degrees first, so the GiST index finds the few near ones (a degree of
-               -- longitude is the shorter one: the box holds every case within the metres).
+               -- In degrees first, so the GiST index finds the few near ones: the angle the
+               -- radius spans along the parallel, on the sphere of radius $5 that the next
+               -- test measures on (a degree of longitude is the shorter one, so the circle
+               -- in degrees holds every case within the metres).
                AND ST_DWithin(o.geom, i.geom,
-                              c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
+                              degrees(c.duplicate_radius_m / ($5::float8 * cos(radians(ST_Y(i.geom))))))
                -- On the sphere: the radius is a rule of thumb, and the spheroid's 0.5% more
                -- precision cost a fifth of this search.
                AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m, false)
@@ -634,6 +636,7 @@ async fn duplicates_of(
     .bind(cases.iter().map(|(_, c)| c.area.prefix.as_str()).collect::<Vec<_>>())
     .bind(cases.iter().map(|(_, c)| c.area.grid_cell_id).collect::<Vec<_>>())
     .bind(earlier_only)
+    .bind(MEAN_EARTH_RADIUS_M)
     .fetch_all(conn)
     .await
 }
