@@ -62,3 +62,6 @@ pub use mvt::{DEFAULT_EXTENT, LayerBuilder, MvtError, Polygon, TileBuilder, Tile
 pub use range::TileRange;
 pub use tilejson::{TileJson, TileJsonError, VectorLayer};
 pub use wkb::{WkbError, parse_wkb};
+
+#[cfg(test)]
+mod test_support;
