@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
+use wangge_analysis::sphere::MEAN_EARTH_RADIUS_M;
 
 use common::{Reply, TestDb, call, send};
 
@@ -1216,6 +1217,27 @@ async fn a_city_admin_sets_deadlines_and_new_cases_are_given_them() {
             ),
         ]
     );
+}
+
+/// Due east is where the search's first, coarse test in degrees is tightest: a report there
+/// just inside the reach is still suggested. The reach is measured on the sphere of the
+/// Earth's mean radius; a degree taken from the equatorial radius (7 km longer) made that
+/// test miss the last 0.1% of it.
+#[tokio::test]
+async fn a_report_just_inside_the_duplicate_reach_due_east_is_suggested() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = dispatcher(&db).await;
+    let admin = city_admin(&db).await;
+    let (lon, lat, _, _) = point_in_a_cell(&db, 33).await;
+    let uri = "/api/v1/incident-categories/neighbour";
+    let body = json!({"duplicate_radius_m": 100});
+    let reach = call(&state, &admin, Method::PATCH, uri, Some(&body)).await;
+    assert_eq!(reach.status, StatusCode::OK);
+    let first = report(&state, &token, &report_at(lon, lat)).await;
+    let east = (99.95 / (MEAN_EARTH_RADIUS_M * lat.to_radians().cos())).to_degrees();
+    let near = filed(&state, &token, &report_at(lon + east, lat)).await;
+    assert_eq!(near["possible_duplicates"], json!([first]));
 }
 
 #[tokio::test]

@@ -114,6 +114,25 @@ async fn geometry_crosses_the_boundary_as_lon_lat_srid_4326() {
             .unwrap();
     assert_eq!(kind, "MULTIPOLYGON");
     assert!((area - 0.25).abs() < 1e-12);
+    // Many points: one text array, each cast where the query takes it.
+    let points: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT ST_AsText(g::geometry), ST_SRID(g::geometry)
+         FROM unnest($1::text[]) WITH ORDINALITY AS p (g, ord) ORDER BY ord",
+    )
+    .bind(vec![
+        Ewkb::point(Point::new(102.5, 24.25)),
+        Ewkb::point(Point::new(-0.125, 51.5)),
+    ])
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        points,
+        [
+            ("POINT(102.5 24.25)".to_owned(), 4326),
+            ("POINT(-0.125 51.5)".to_owned(), 4326)
+        ]
+    );
 }
 
 /// "Open" is said in Rust (`IncidentStatus::OPEN`), in the queries (`open_statuses!`) and in

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use geo::Point;
 use serde::Serialize;
 use sqlx::PgConnection;
 use tokio::sync::RwLock;
@@ -20,6 +21,7 @@ use wangge_analysis::geocode::{Gazetteer, Level, Unit};
 use wangge_analysis::sphere::LonLat;
 
 use crate::auth::Caller;
+use crate::db::geometry::Ewkb;
 use crate::incidents::IncidentError;
 use crate::incidents::intake::{self, Placement, Route};
 use crate::model::LocationMethod;
@@ -398,27 +400,26 @@ pub async fn reverse(
         return Ok(None);
     };
     let answer: Reverse = sqlx::query_as(
-        "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g),
+        "WITH pt AS (SELECT $1::geometry AS g),
          near AS (
              SELECT a.address, ST_Distance(a.geom::geography, pt.g::geography) AS d
              FROM address_point a, pt
-             WHERE ($3::int8 IS NULL OR a.village_id = $3)
+             WHERE ($2::int8 IS NULL OR a.village_id = $2)
              ORDER BY a.geom <-> pt.g LIMIT 1)
-         SELECT $1::float8 AS lon, $2::float8 AS lat,
+         SELECT ST_X(pt.g) AS lon, ST_Y(pt.g) AS lat,
                 c.code AS county_code, c.name AS county_name,
                 t.code AS township_code, t.name AS township_name,
                 v.code AS village_code, v.name AS village_name,
                 g.code AS grid_cell_code, g.name AS grid_cell_name,
                 (SELECT address FROM near) AS nearest_address,
                 (SELECT d FROM near) AS nearest_address_distance_m
-         FROM (SELECT 1) one
-         LEFT JOIN admin_unit c ON c.id = $4
-         LEFT JOIN admin_unit t ON t.id = $5
-         LEFT JOIN admin_unit v ON v.id = $3
-         LEFT JOIN grid_cell g ON g.id = $6",
+         FROM pt
+         LEFT JOIN admin_unit c ON c.id = $3
+         LEFT JOIN admin_unit t ON t.id = $4
+         LEFT JOIN admin_unit v ON v.id = $2
+         LEFT JOIN grid_cell g ON g.id = $5",
     )
-    .bind(point.lon())
-    .bind(point.lat())
+    .bind(Ewkb::lon_lat(point))
     .bind(route.village_id)
     .bind(route.county_id)
     .bind(route.township_id)
@@ -454,29 +455,27 @@ pub async fn rebuild_register(
         let mut ids = Vec::with_capacity(chunk.len());
         let mut addresses = Vec::with_capacity(chunk.len());
         let mut details = Vec::with_capacity(chunk.len());
-        let mut lons = Vec::with_capacity(chunk.len());
-        let mut lats = Vec::with_capacity(chunk.len());
+        let mut points = Vec::with_capacity(chunk.len());
         let mut counts = Vec::with_capacity(chunk.len());
         for (village_id, address, lon, lat, n) in chunk {
             ids.push(*village_id);
             details.push(gazetteer.detail_of(*village_id, address));
             addresses.push(address.as_str());
-            lons.push(*lon);
-            lats.push(*lat);
+            // The centre of stored households, so on the globe: no check to repeat.
+            points.push(Ewkb::point(Point::new(*lon, *lat)));
             counts.push(*n as i32);
         }
         written += sqlx::query(
             "INSERT INTO address_point (village_id, address, detail, households, geom)
-             SELECT v, a, d, n, ST_SetSRID(ST_MakePoint(x, y), 4326)
-             FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::float8[], $6::float8[])
-                  AS r (v, a, d, n, x, y)",
+             SELECT v, a, d, n, g::geometry
+             FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::text[])
+                  AS r (v, a, d, n, g)",
         )
         .bind(&ids)
         .bind(&addresses)
         .bind(&details)
         .bind(&counts)
-        .bind(&lons)
-        .bind(&lats)
+        .bind(&points)
         .execute(&mut *conn)
         .await?
         .rows_affected();

@@ -16,12 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use geo::Point;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
 use wangge::db::Privilege;
+use wangge::db::geometry::Ewkb;
 use wangge_analysis::sphere::{LonLat, SphereError, haversine_m};
 
 #[path = "support/mod.rs"]
@@ -315,23 +317,23 @@ async fn raw_update_run(
                 let mut sent = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let mut ids = Vec::with_capacity(batch);
-                    let (mut lons, mut lats) = (Vec::with_capacity(batch), Vec::with_capacity(batch));
+                    let mut points = Vec::with_capacity(batch);
                     for _ in 0..batch {
                         let w = pick(&workers, &mut rng, c, clients);
                         ids.push(w.id);
-                        lons.push(w.home.0 + (rng.unit() - 0.5) * 0.004);
-                        lats.push(w.home.1 + (rng.unit() - 0.5) * 0.004);
+                        points.push(Ewkb::point(Point::new(
+                            w.home.0 + (rng.unit() - 0.5) * 0.004,
+                            w.home.1 + (rng.unit() - 0.5) * 0.004,
+                        )));
                     }
                     sqlx::query(
-                        "UPDATE grid_worker w SET last_position = ST_SetSRID(ST_MakePoint(f.lon, f.lat), 4326),
-                                last_seen_at = now()
-                         FROM (SELECT DISTINCT ON (id) * FROM unnest($1::int8[], $2::float8[], $3::float8[])
-                               AS f (id, lon, lat)) f
+                        "UPDATE grid_worker w SET last_position = f.g::geometry, last_seen_at = now()
+                         FROM (SELECT DISTINCT ON (id) * FROM unnest($1::int8[], $2::text[])
+                               AS f (id, g)) f
                          WHERE w.id = f.id",
                     )
                     .bind(&ids)
-                    .bind(&lons)
-                    .bind(&lats)
+                    .bind(&points)
                     .execute(&pool)
                     .await
                     .expect("update");

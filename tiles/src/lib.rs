@@ -56,9 +56,12 @@ pub mod wkb;
 pub use bounds::{Bounds, BoundsError, tiles_covering};
 pub use coord::{MAX_ZOOM, TileCoord, TileCoordError};
 pub use mercator::{
-    EARTH_RADIUS_M, MAX_LATITUDE, WORLD_EXTENT_3857, lonlat_to_3857, mercator_to_lonlat,
+    MAX_LATITUDE, WEB_MERCATOR_RADIUS_M, WORLD_EXTENT_3857, lonlat_to_3857, mercator_to_lonlat,
 };
 pub use mvt::{DEFAULT_EXTENT, LayerBuilder, MvtError, Polygon, TileBuilder, TileGeometry, Value};
 pub use range::TileRange;
 pub use tilejson::{TileJson, TileJsonError, VectorLayer};
 pub use wkb::{WkbError, parse_wkb};
+
+#[cfg(test)]
+mod test_support;

@@ -2,22 +2,26 @@
 //! EPSG:3857 metres.
 //!
 //! EPSG:3857 projects the WGS-84 longitude/latitude onto a sphere of radius
-//! [`EARTH_RADIUS_M`]. The projected world is the square
+//! [`WEB_MERCATOR_RADIUS_M`]. The projected world is the square
 //! `[-WORLD_EXTENT_3857, WORLD_EXTENT_3857]²` in metres, reached at latitude
 //! ±[`MAX_LATITUDE`]; the poles themselves project to infinity, so latitudes beyond that
 //! limit are clamped to it.
 
-/// Radius of the EPSG:3857 sphere, in metres (the WGS-84 semi-major axis).
-pub const EARTH_RADIUS_M: f64 = 6_378_137.0;
+/// Radius of the EPSG:3857 sphere, in metres: WGS-84's semi-major (equatorial) axis, which
+/// the projection's definition fixes; tiles line up with every other Web Mercator map only
+/// with this exact value. Not the radius to measure distances with: the Earth's mean radius
+/// is 7 km smaller (`wangge_analysis::sphere::MEAN_EARTH_RADIUS_M`), and Web Mercator metres
+/// are not ground metres anyway (they stretch by 1/cos(latitude)).
+pub const WEB_MERCATOR_RADIUS_M: f64 = 6_378_137.0;
 
-/// Half the width of the projected EPSG:3857 world, in metres (`π × EARTH_RADIUS_M`).
+/// Half the width of the projected EPSG:3857 world, in metres (`π × WEB_MERCATOR_RADIUS_M`).
 ///
 /// The world square runs from `-WORLD_EXTENT_3857` to `WORLD_EXTENT_3857` on both axes.
 ///
 /// ```
-/// use wangge_tiles::{EARTH_RADIUS_M, WORLD_EXTENT_3857};
+/// use wangge_tiles::{WEB_MERCATOR_RADIUS_M, WORLD_EXTENT_3857};
 ///
-/// assert_eq!(WORLD_EXTENT_3857, std::f64::consts::PI * EARTH_RADIUS_M);
+/// assert_eq!(WORLD_EXTENT_3857, std::f64::consts::PI * WEB_MERCATOR_RADIUS_M);
 /// ```
 pub const WORLD_EXTENT_3857: f64 = 20_037_508.342_789_244;
 
@@ -45,8 +49,8 @@ pub const MAX_LATITUDE: f64 = 85.051_128_779_806_6;
 /// ```
 pub fn lonlat_to_3857(lon: f64, lat: f64) -> (f64, f64) {
     let lat = lat.clamp(-MAX_LATITUDE, MAX_LATITUDE);
-    let x = EARTH_RADIUS_M * lon.to_radians();
-    let y = EARTH_RADIUS_M * lat.to_radians().tan().asinh();
+    let x = WEB_MERCATOR_RADIUS_M * lon.to_radians();
+    let y = WEB_MERCATOR_RADIUS_M * lat.to_radians().tan().asinh();
     (x, y)
 }
 
@@ -64,8 +68,8 @@ pub fn lonlat_to_3857(lon: f64, lat: f64) -> (f64, f64) {
 /// assert!((lat + MAX_LATITUDE).abs() < 1e-9);
 /// ```
 pub fn mercator_to_lonlat(x: f64, y: f64) -> (f64, f64) {
-    let lon = (x / EARTH_RADIUS_M).to_degrees();
-    let lat = (y / EARTH_RADIUS_M).sinh().atan().to_degrees();
+    let lon = (x / WEB_MERCATOR_RADIUS_M).to_degrees();
+    let lat = (y / WEB_MERCATOR_RADIUS_M).sinh().atan().to_degrees();
     (lon, lat)
 }
 
@@ -75,7 +79,7 @@ mod tests {
 
     #[test]
     fn constants_are_consistent() {
-        assert!((WORLD_EXTENT_3857 - std::f64::consts::PI * EARTH_RADIUS_M).abs() < 1e-8);
+        assert!((WORLD_EXTENT_3857 - std::f64::consts::PI * WEB_MERCATOR_RADIUS_M).abs() < 1e-8);
         let top = std::f64::consts::PI.sinh().atan().to_degrees();
         assert!((MAX_LATITUDE - top).abs() < 1e-12);
     }

@@ -834,6 +834,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::SplitMix;
 
     fn poly(exterior: &[[i32; 2]], holes: &[&[[i32; 2]]]) -> Polygon {
         Polygon::new(
@@ -1132,36 +1133,19 @@ mod tests {
         assert_eq!(tile.encode(), expected);
     }
 
-    /// A small deterministic PRNG (SplitMix64) for the property tests.
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
+    /// A coordinate: mostly inside the tile, sometimes in the buffer or far outside.
+    fn coord(rng: &mut SplitMix) -> i32 {
+        match rng.below(10) {
+            0 => rng.next() as i32 / 4,
+            1 => rng.below(5000) as i32 - 450,
+            _ => rng.below(40) as i32 * 100,
         }
+    }
 
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        fn coord(&mut self) -> i32 {
-            // Mostly inside the tile, sometimes in the buffer or far outside.
-            match self.below(10) {
-                0 => self.next() as i32 / 4,
-                1 => self.below(5000) as i32 - 450,
-                _ => self.below(40) as i32 * 100,
-            }
-        }
-
-        fn ring(&mut self) -> Vec<[i32; 2]> {
-            (0..self.below(7))
-                .map(|_| [self.coord(), self.coord()])
-                .collect()
-        }
+    fn ring(rng: &mut SplitMix) -> Vec<[i32; 2]> {
+        (0..rng.below(7))
+            .map(|_| [coord(rng), coord(rng)])
+            .collect()
     }
 
     #[test]
@@ -1174,16 +1158,16 @@ mod tests {
                 let geometry = match rng.below(3) {
                     0 => TileGeometry::Points(
                         (0..rng.below(4))
-                            .map(|_| [rng.coord(), rng.coord()])
+                            .map(|_| [coord(&mut rng), coord(&mut rng)])
                             .collect(),
                     ),
-                    1 => TileGeometry::Lines((0..rng.below(3)).map(|_| rng.ring()).collect()),
+                    1 => TileGeometry::Lines((0..rng.below(3)).map(|_| ring(&mut rng)).collect()),
                     _ => TileGeometry::Polygons(
                         (0..rng.below(3))
                             .map(|_| {
                                 Polygon::new(
-                                    rng.ring(),
-                                    (0..rng.below(3)).map(|_| rng.ring()).collect(),
+                                    ring(&mut rng),
+                                    (0..rng.below(3)).map(|_| ring(&mut rng)).collect(),
                                 )
                             })
                             .collect(),

@@ -413,6 +413,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::SplitMix;
 
     /// Builds WKB in tests, in either byte order, optionally as EWKB with an SRID.
     struct W {
@@ -800,23 +801,6 @@ mod tests {
             w.header(7).u32(1);
         }
         assert!(matches!(parse_wkb(&w.out), Err(WkbError::TooDeep { .. })));
-    }
-
-    /// SplitMix64: a small deterministic PRNG for the fuzz-style tests.
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
     }
 
     /// A spread of valid WKB to cut and corrupt.

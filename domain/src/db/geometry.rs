@@ -1,11 +1,20 @@
 //! The one way geometry crosses the database boundary.
 //!
 //! Into the database: [`Ewkb`], hex-encoded extended WKB with SRID 4326 stamped in, which
-//! PostGIS's geometry input accepts in parameters (`$1::geometry`) and in `COPY`. Out of the
-//! database: `ST_AsGeoJSON(geom, 7)`, RFC 7946 GeoJSON. Both are longitude/latitude in that
-//! order (x = longitude), WGS-84, so no caller ever chooses an axis order or an SRID.
+//! PostGIS's geometry input accepts in parameters and in `COPY`. An `Ewkb` binds as text:
+//! one is cast where the query takes it (`$1::geometry`); many go as one `text[]`, unnested
+//! and each cast (`unnest($1::text[]) AS p (g)` … `g::geometry`), so a batch of points is
+//! still one parameter and one round trip. Out of the database: `ST_AsGeoJSON(geom, 7)`, RFC
+//! 7946 GeoJSON. Both are longitude/latitude in that order (x = longitude), WGS-84, so no
+//! caller ever chooses an axis order or an SRID. (Map bounding boxes, four numbers for
+//! `ST_MakeEnvelope` in a `&&` filter, are a query's window rather than a geometry it keeps.)
 
 use geo::{Coord, LineString, MultiPolygon, Point, Polygon};
+use sqlx::Postgres;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo};
+use wangge_analysis::sphere::LonLat;
 
 /// WGS-84 longitude/latitude: the only SRID wangge stores.
 pub const SRID: u32 = 4326;
@@ -27,6 +36,11 @@ impl Ewkb {
         Self(w.finish())
     }
 
+    /// A checked point: how a place from a request, a device or the geocoder is written.
+    pub fn lon_lat(point: LonLat) -> Self {
+        Self::point(Point::new(point.lon(), point.lat()))
+    }
+
     pub fn multi_polygon(multi: &MultiPolygon<f64>) -> Self {
         let vertices: usize = multi
             .0
@@ -45,6 +59,24 @@ impl Ewkb {
     /// The hex text, for binding as a parameter or writing into a `COPY` stream.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl sqlx::Type<Postgres> for Ewkb {
+    fn type_info() -> PgTypeInfo {
+        <str as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl PgHasArrayType for Ewkb {
+    fn array_type_info() -> PgTypeInfo {
+        <&str as PgHasArrayType>::array_type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for Ewkb {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <&str as sqlx::Encode<'_, Postgres>>::encode_by_ref(&self.as_str(), buf)
     }
 }
 
@@ -115,5 +147,7 @@ mod tests {
             ewkb.as_str(),
             "0101000020E6100000000000000000F03F0000000000000040"
         );
+        let checked = LonLat::new(1.0, 2.0).unwrap();
+        assert_eq!(Ewkb::lon_lat(checked), ewkb);
     }
 }

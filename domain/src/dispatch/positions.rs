@@ -10,6 +10,7 @@ use wangge_analysis::sphere::LonLat;
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
+use crate::db::geometry::Ewkb;
 use crate::dispatch::DispatchError;
 use crate::dispatch::{Dispatch, Move, read_workers};
 
@@ -217,11 +218,12 @@ async fn write_fixes(
 ) -> Result<(i64, Vec<Move>), sqlx::Error> {
     let moves: Vec<MoveRow> = sqlx::query_as(
         "WITH fix AS (
-             SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[],
-                                  $5::float4[]) AS f (worker_id, at, lon, lat, accuracy_m)
+             SELECT worker_id, at, geom::geometry AS geom, accuracy_m
+             FROM unnest($1::int8[], $2::timestamptz[], $3::text[], $4::float4[])
+                  AS f (worker_id, at, geom, accuracy_m)
          ), kept AS (
              INSERT INTO worker_position (worker_id, at, geom, accuracy_m)
-             SELECT worker_id, at, ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m FROM fix
+             SELECT worker_id, at, geom, accuracy_m FROM fix
              ON CONFLICT DO NOTHING
              RETURNING 1
          ), newest AS (
@@ -233,7 +235,7 @@ async fn write_fixes(
              ORDER BY w.id FOR NO KEY UPDATE
          ), moved AS (
              UPDATE grid_worker w
-             SET last_position = ST_SetSRID(ST_MakePoint(n.lon, n.lat), 4326),
+             SET last_position = n.geom,
                  last_seen_at = n.at, last_accuracy_m = n.accuracy_m
              FROM newest n JOIN locked l ON l.id = n.worker_id
              WHERE w.id = n.worker_id AND (w.last_seen_at IS NULL OR w.last_seen_at < n.at)
@@ -247,8 +249,12 @@ async fn write_fixes(
     )
     .bind(fixes.iter().map(|f| f.worker_id).collect::<Vec<_>>())
     .bind(fixes.iter().map(|f| f.at).collect::<Vec<_>>())
-    .bind(fixes.iter().map(|f| f.point.lon()).collect::<Vec<_>>())
-    .bind(fixes.iter().map(|f| f.point.lat()).collect::<Vec<_>>())
+    .bind(
+        fixes
+            .iter()
+            .map(|f| Ewkb::lon_lat(f.point))
+            .collect::<Vec<_>>(),
+    )
     .bind(fixes.iter().map(|f| f.accuracy_m).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;

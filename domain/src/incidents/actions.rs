@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
+use crate::db::geometry::Ewkb;
 use crate::incidents::IncidentError;
 use crate::incidents::intake::{Placement, actor, check_in_area, route_point};
 use crate::incidents::lifecycle::{Action, Actor, Case, Refusal};
@@ -243,14 +244,13 @@ pub async fn act_expecting(
             };
             check_in_area(caller, &placement)?;
             sqlx::query(
-                "UPDATE incident SET geom = ST_SetSRID(ST_MakePoint($2, $3), 4326),
-                        grid_cell_id = $4, village_id = $5, township_id = $6, county_id = $7,
-                        area_code = $8, location_method = 'manual', location_precision_m = NULL
+                "UPDATE incident SET geom = $2::geometry,
+                        grid_cell_id = $3, village_id = $4, township_id = $5, county_id = $6,
+                        area_code = $7, location_method = 'manual', location_precision_m = NULL
                  WHERE id = $1",
             )
             .bind(id)
-            .bind(location.lon())
-            .bind(location.lat())
+            .bind(Ewkb::lon_lat(*location))
             .bind(placement.route.grid_cell_id)
             .bind(placement.route.village_id)
             .bind(placement.route.township_id)

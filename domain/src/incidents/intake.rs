@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
-use wangge_analysis::sphere::LonLat;
+use wangge_analysis::sphere::{LonLat, MEAN_EARTH_RADIUS_M};
 
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Role};
+use crate::db::geometry::Ewkb;
 use crate::incidents::IncidentError;
 use crate::model::{IncidentSeverity, LocationMethod, open_statuses};
 use crate::personal::Cipher;
@@ -174,8 +175,8 @@ pub async fn route_points(
     // its units by their own boundaries.
     let rows: Vec<(i64, Route)> = sqlx::query_as::<_, RouteRow>(
         "WITH pt AS (
-             SELECT ord, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g
-             FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p (lon, lat, ord)
+             SELECT ord, g::geometry AS g
+             FROM unnest($1::text[]) WITH ORDINALITY AS p (g, ord)
          ), v AS (
              SELECT pt.ord, pt.g, cell.id AS grid_cell_id,
                     coalesce(cell.village_id, (
@@ -205,8 +206,7 @@ pub async fn route_points(
          FROM c
          ORDER BY c.ord",
     )
-    .bind(points.iter().map(|p| p.lon()).collect::<Vec<_>>())
-    .bind(points.iter().map(|p| p.lat()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| Ewkb::lon_lat(*p)).collect::<Vec<_>>())
     .fetch_all(conn)
     .await?
     .into_iter()
@@ -453,15 +453,15 @@ pub async fn create_many(
                                location_precision_m, channel, reported_by, open311_token,
                                media_url)
          SELECT r.category, r.severity::incident_severity, r.title, r.description,
-                ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326), r.cell, r.village, r.township,
+                r.geom::geometry, r.cell, r.village, r.township,
                 r.county, r.area, now() + wangge_deadline(r.category, r.severity::incident_severity, 'village'),
                 r.name_enc, r.phone_enc, r.address, r.method::location_method, r.precision,
                 r.channel, r.reported_by, r.token, r.media_url
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[],
-                     $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::text[], $12::bytea[],
-                     $13::bytea[], $14::text[], $15::text[], $16::float4[], $17::text[],
-                     $18::int8[], $19::uuid[], $22::text[])
-              WITH ORDINALITY AS r (category, severity, title, description, lon, lat, cell,
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::bytea[],
+                     $12::bytea[], $13::text[], $14::text[], $15::float4[], $16::text[],
+                     $17::int8[], $18::uuid[], $21::text[])
+              WITH ORDINALITY AS r (category, severity, title, description, geom, cell,
                                     village, township, county, area, name_enc, phone_enc,
                                     address, method, precision, channel, reported_by, token,
                                     media_url, ord)
@@ -471,7 +471,7 @@ pub async fn create_many(
          ), e AS (
          INSERT INTO incident_event (incident_id, at, kind, status, tier, actor, note)
          SELECT i.id, i.reported_at, 'reported', 'reported', 'village', r.actor, r.note
-         FROM i JOIN unnest($19::uuid[], $20::text[], $21::text[]) AS r (token, actor, note)
+         FROM i JOIN unnest($18::uuid[], $19::text[], $20::text[]) AS r (token, actor, note)
               ON r.token = i.open311_token)
          SELECT i.open311_token, i.id, i.reported_at, i.due_at, g.code AS grid_cell_code,
                 v.code AS village_code, v.name AS village_name, t.name AS township_name,
@@ -486,8 +486,7 @@ pub async fn create_many(
     .bind(column!(|c| c.report.severity.as_str()))
     .bind(column!(|c| c.title().to_owned()))
     .bind(column!(|c| c.report.description.clone()))
-    .bind(column!(|c| c.placement.point.lon()))
-    .bind(column!(|c| c.placement.point.lat()))
+    .bind(column!(|c| Ewkb::lon_lat(c.placement.point)))
     .bind(column!(|c| c.placement.route.grid_cell_id))
     .bind(column!(|c| c.placement.route.village_id))
     .bind(column!(|c| c.placement.route.township_id))
@@ -614,10 +613,12 @@ async fn duplicates_of(
                AND o.location_method <> 'area'
                AND o.reported_at >= i.reported_at - make_interval(hours => c.duplicate_window_hours)
                AND ($4 OR o.reported_at <= i.reported_at + make_interval(hours => c.duplicate_window_hours))
-               -- In degrees first, so the GiST index finds the few near ones (a degree of
-               -- longitude is the shorter one: the box holds every case within the metres).
+               -- In degrees first, so the GiST index finds the few near ones: the angle the
+               -- radius spans along the parallel, on the sphere of radius $5 that the next
+               -- test measures on (a degree of longitude is the shorter one, so the circle
+               -- in degrees holds every case within the metres).
                AND ST_DWithin(o.geom, i.geom,
-                              c.duplicate_radius_m / (111320 * cos(radians(ST_Y(i.geom)))))
+                              degrees(c.duplicate_radius_m / ($5::float8 * cos(radians(ST_Y(i.geom))))))
                -- On the sphere: the radius is a rule of thumb, and the spheroid's 0.5% more
                -- precision cost a fifth of this search.
                AND ST_DWithin(o.geom::geography, i.geom::geography, c.duplicate_radius_m, false)
@@ -634,6 +635,7 @@ async fn duplicates_of(
     .bind(cases.iter().map(|(_, c)| c.area.prefix.as_str()).collect::<Vec<_>>())
     .bind(cases.iter().map(|(_, c)| c.area.grid_cell_id).collect::<Vec<_>>())
     .bind(earlier_only)
+    .bind(MEAN_EARTH_RADIUS_M)
     .fetch_all(conn)
     .await
 }
