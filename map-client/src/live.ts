@@ -93,7 +93,7 @@ export interface LiveHandlers {
   onSessionEnded(): void;
 }
 
-/** The close code of a socket whose session is over (server/src/api/live.rs). */
+/** The close code of a socket whose session is over (http/src/routes/live.rs). */
 export const SESSION_ENDED = 4401;
 
 const MIN_BACKOFF_MS = 1000;

@@ -1,19 +1,7 @@
 //! Which cases a reader asks for: statuses, categories and tiers, as lists and tiles filter
 //! them.
 
-/// Every incident status, in lifecycle order (the PostgreSQL enum `incident_status`).
-pub const INCIDENT_STATUSES: [&str; 8] = [
-    "reported",
-    "assigned",
-    "accepted",
-    "in_progress",
-    "resolved",
-    "closed",
-    "rejected",
-    "duplicate",
-];
-/// Every tier, lowest first (the PostgreSQL enum `incident_tier`).
-pub const INCIDENT_TIERS: [&str; 4] = ["village", "township", "county", "city"];
+use crate::model::{IncidentStatus, IncidentTier};
 
 /// Status, category and tier filters on incidents, each a comma list (`status=open` meaning
 /// every open status), in canonical form (sorted, without repeats) so that equal filters
@@ -35,7 +23,7 @@ impl IncidentFilters {
         let (statuses, open_only) = match status.as_deref() {
             Some("open") => (None, true),
             _ => (
-                comma_list(status, &|s| INCIDENT_STATUSES.contains(&s), "status")?,
+                comma_list(status, &|s| s.parse::<IncidentStatus>().is_ok(), "status")?,
                 false,
             ),
         };
@@ -48,7 +36,7 @@ impl IncidentFilters {
             },
             "category",
         )?;
-        let tiers = comma_list(tier, &|t| INCIDENT_TIERS.contains(&t), "tier")?;
+        let tiers = comma_list(tier, &|t| t.parse::<IncidentTier>().is_ok(), "tier")?;
         Ok(Self {
             statuses,
             open_only,

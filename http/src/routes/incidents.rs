@@ -233,7 +233,7 @@ async fn create(
     )?;
     let report = json_from_bytes::<NewIncident>(&headers, &body)?.into_report()?;
     if report.point.is_some() {
-        // Located reports are written in groups, a commit for many (see intake_queue).
+        // Located reports are written in groups, a commit for many (`incidents::queue`).
         let answer = state
             .intake_queue
             .submit(Job {
