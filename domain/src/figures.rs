@@ -8,60 +8,58 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::auth::Area;
-use crate::model::open_statuses;
+use crate::model::{IncidentTier, open_statuses};
 
 /// A half-open span of instants, either end open.
 pub type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// What resolution figures may be grouped by.
-pub const GROUPINGS: [&str; 8] = [
-    "county",
-    "township",
-    "village",
-    "grid_cell",
-    "category",
-    "month",
-    "week",
-    "day",
-];
+/// What resolution figures are grouped by: the SQL of the key, from an incident `i` and the
+/// moment `{ts}` that places it in a period, and of the key's name given the key `k`. Only
+/// [`Grouping::parse`] makes one, from its fixed list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grouping {
+    key: &'static str,
+    name: &'static str,
+}
 
-/// The SQL of a grouping key, from an incident `i` and the moment `ts` that places it in a
-/// period. Chosen from this fixed list only.
-fn group_key(by: &str) -> Option<(&'static str, &'static str)> {
-    // (key expression, name expression given the key `k`)
-    Some(match by {
-        "county" => (
-            "(SELECT code FROM admin_unit WHERE id = i.county_id)",
-            "(SELECT name FROM admin_unit WHERE code = k)",
-        ),
-        "township" => (
-            "(SELECT code FROM admin_unit WHERE id = i.township_id)",
-            "(SELECT name FROM admin_unit WHERE code = k)",
-        ),
-        "village" => (
-            "(SELECT code FROM admin_unit WHERE id = i.village_id)",
-            "(SELECT name FROM admin_unit WHERE code = k)",
-        ),
-        "grid_cell" => (
-            "(SELECT code FROM grid_cell WHERE id = i.grid_cell_id)",
-            // Codes repeat across plans: the newest plan's name.
-            "(SELECT name FROM grid_cell WHERE code = k ORDER BY plan_id DESC LIMIT 1)",
-        ),
-        "category" => (
-            "i.category",
-            "(SELECT name_zh FROM incident_category WHERE code = k)",
-        ),
-        "month" => ("to_char({ts} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", "k"),
-        "week" => (
-            "to_char({ts} AT TIME ZONE 'Asia/Shanghai', 'IYYY-\"W\"IW')",
-            "k",
-        ),
-        "day" => (
-            "to_char({ts} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')",
-            "k",
-        ),
-        _ => return None,
-    })
+impl Grouping {
+    /// `county`, `township`, `village`, `grid_cell`, `category`, `month`, `week` or `day`.
+    pub fn parse(by: &str) -> Option<Self> {
+        let (key, name) = match by {
+            "county" => (
+                "(SELECT code FROM admin_unit WHERE id = i.county_id)",
+                "(SELECT name FROM admin_unit WHERE code = k)",
+            ),
+            "township" => (
+                "(SELECT code FROM admin_unit WHERE id = i.township_id)",
+                "(SELECT name FROM admin_unit WHERE code = k)",
+            ),
+            "village" => (
+                "(SELECT code FROM admin_unit WHERE id = i.village_id)",
+                "(SELECT name FROM admin_unit WHERE code = k)",
+            ),
+            "grid_cell" => (
+                "(SELECT code FROM grid_cell WHERE id = i.grid_cell_id)",
+                // Codes repeat across plans: the newest plan's name.
+                "(SELECT name FROM grid_cell WHERE code = k ORDER BY plan_id DESC LIMIT 1)",
+            ),
+            "category" => (
+                "i.category",
+                "(SELECT name_zh FROM incident_category WHERE code = k)",
+            ),
+            "month" => ("to_char({ts} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", "k"),
+            "week" => (
+                "to_char({ts} AT TIME ZONE 'Asia/Shanghai', 'IYYY-\"W\"IW')",
+                "k",
+            ),
+            "day" => (
+                "to_char({ts} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')",
+                "k",
+            ),
+            _ => return None,
+        };
+        Some(Self { key, name })
+    }
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -85,18 +83,15 @@ pub struct ResolutionRow {
     pub is_total: bool,
 }
 
-/// Resolution figures grouped `by` one of [`GROUPINGS`] (`None` for another), the total row
-/// apart.
+/// Resolution figures grouped `by`, the total row apart.
 pub async fn resolution(
     pool: &PgPool,
     area: &Area,
-    by: &str,
+    by: Grouping,
     (start, end): Span,
     category: Option<&str>,
-) -> Result<Option<(Vec<ResolutionRow>, Option<ResolutionRow>)>, sqlx::Error> {
-    let Some((key, name)) = group_key(by) else {
-        return Ok(None);
-    };
+) -> Result<(Vec<ResolutionRow>, Option<ResolutionRow>), sqlx::Error> {
+    let Grouping { key, name } = by;
     let key_at = |ts: &str| key.replace("{ts}", ts);
     let sql = format!(
         "WITH scoped AS (
@@ -156,7 +151,7 @@ pub async fn resolution(
         .iter()
         .position(|r| r.is_total)
         .map(|at| rows.remove(at));
-    Ok(Some((rows, total)))
+    Ok((rows, total))
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -206,9 +201,6 @@ pub async fn mediators(
     Ok(rows)
 }
 
-/// The tiers `mediated` counts per unit of.
-pub const MEDIATED_LEVELS: [&str; 4] = ["village", "township", "county", "city"];
-
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct MediatedRow {
     pub code: String,
@@ -217,21 +209,21 @@ pub struct MediatedRow {
     pub resolved: i64,
 }
 
-/// Cases resolved at the tier `level` (one of [`MEDIATED_LEVELS`]; `None` for another), per
-/// unit of that tier.
+/// Cases resolved at the tier `level`, per unit of that tier.
 pub async fn mediated(
     pool: &PgPool,
     area: &Area,
-    level: &str,
+    level: IncidentTier,
     (start, end): Span,
     category: Option<&str>,
-) -> Result<Option<Vec<MediatedRow>>, sqlx::Error> {
+) -> Result<Vec<MediatedRow>, sqlx::Error> {
     let unit = match level {
-        "village" => "i.village_id",
-        "township" => "i.township_id",
-        "county" => "i.county_id",
-        "city" => "(SELECT id FROM admin_unit WHERE level = 'city' ORDER BY id LIMIT 1)",
-        _ => return Ok(None),
+        IncidentTier::Village => "i.village_id",
+        IncidentTier::Township => "i.township_id",
+        IncidentTier::County => "i.county_id",
+        IncidentTier::City => {
+            "(SELECT id FROM admin_unit WHERE level = 'city' ORDER BY id LIMIT 1)"
+        }
     };
     let sql = format!(
         "SELECT u.code, u.name, count(*) AS resolved
@@ -248,9 +240,9 @@ pub async fn mediated(
         .bind(area.grid_cell_id)
         .bind(start)
         .bind(end)
-        .bind(level)
+        .bind(level.as_str())
         .bind(category)
         .fetch_all(pool)
         .await?;
-    Ok(Some(rows))
+    Ok(rows)
 }

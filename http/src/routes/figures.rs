@@ -24,7 +24,8 @@ use crate::error::ApiError;
 use crate::extract::SignedIn;
 use crate::params::Params;
 use crate::state::AppState;
-use wangge_domain::figures::{self, GROUPINGS, MEDIATED_LEVELS, ResolutionRow, Span};
+use wangge_domain::figures::{self, Grouping, ResolutionRow, Span};
+use wangge_domain::model::IncidentTier;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -125,11 +126,11 @@ async fn resolution(
     Params(params): Params<Common>,
 ) -> Result<Response, ApiError> {
     let by = params.by.clone().unwrap_or_else(|| "county".into());
-    if !GROUPINGS.contains(&by.as_str()) {
-        return Err(ApiError::InvalidParameter(format!(
+    let grouping = Grouping::parse(&by).ok_or_else(|| {
+        ApiError::InvalidParameter(format!(
             "by `{by}`: expected county, township, village, grid_cell, category, month, week or day"
-        )));
-    }
+        ))
+    })?;
     if params.level.is_some() {
         return Err(ApiError::InvalidParameter(
             "level is for /stats/mediated".into(),
@@ -140,12 +141,11 @@ async fn resolution(
     let (rows, total) = figures::resolution(
         &state.pool,
         &caller.area,
-        &by,
+        grouping,
         (start, end),
         params.category.as_deref(),
     )
-    .await?
-    .ok_or_else(|| ApiError::internal("a checked grouping was refused"))?;
+    .await?;
     if csv {
         let header = [
             "key",
@@ -257,11 +257,11 @@ async fn mediated(
     Params(params): Params<Common>,
 ) -> Result<Response, ApiError> {
     let level = params.level.clone().unwrap_or_else(|| "village".into());
-    if !MEDIATED_LEVELS.contains(&level.as_str()) {
-        return Err(ApiError::InvalidParameter(format!(
+    let tier: IncidentTier = level.parse().map_err(|_| {
+        ApiError::InvalidParameter(format!(
             "level `{level}`: expected village, township, county or city"
-        )));
-    }
+        ))
+    })?;
     if params.by.is_some() {
         return Err(ApiError::InvalidParameter(
             "by is for /stats/resolution".into(),
@@ -272,12 +272,11 @@ async fn mediated(
     let rows = figures::mediated(
         &state.pool,
         &caller.area,
-        &level,
+        tier,
         (start, end),
         params.category.as_deref(),
     )
-    .await?
-    .ok_or_else(|| ApiError::internal("a checked level was refused"))?;
+    .await?;
     if csv {
         let lines = rows
             .iter()
