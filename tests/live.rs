@@ -21,6 +21,7 @@ use wangge::AppState;
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
+use wangge::tile_layers::{POINTS_FROM_ZOOM, resolution_at};
 use wangge_tiles::TileCoord;
 
 use common::{Reply, TestDb, send};
@@ -99,6 +100,21 @@ async fn tile(
     );
     assert_eq!(reply.content_type(), "application/vnd.mapbox-vector-tile");
     decode(&reply.body)
+}
+
+/// Below [`POINTS_FROM_ZOOM`] an incidents tile counts cases per hexagon: the count of the
+/// hexagon holding (lon, lat), 0 when the tile has none there.
+fn hexagon_count(features: &[Feature], t: TileCoord, lon: f64, lat: f64) -> i64 {
+    let cell = h3o::LatLng::new(lat, lon)
+        .unwrap()
+        .to_cell(resolution_at(t.z()));
+    features
+        .iter()
+        .find(|f| f.id == Some(u64::from(cell)))
+        .map_or(0, |f| {
+            assert_eq!(text(f, "h3"), cell.to_string());
+            number(f, "count")
+        })
 }
 
 fn ids(features: &[Feature]) -> HashSet<u64> {
@@ -186,6 +202,7 @@ async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
     let state = state(&db).await;
     let token = db.city_operator().await;
     let (lon, lat, ..) = cell_point(&db, 0).await;
+    let counts = ["h3", "resolution", "count", "open_count"];
     let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
         ("counties", &["code", "name", "level", "parent_code"][..]),
         ("townships", &["code", "name", "level", "parent_code"][..]),
@@ -220,6 +237,7 @@ async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
             "workers",
             &["id", "status", "stale", "last_seen", "cell_code"][..],
         ),
+        ("hexagons", &counts[..]),
     ]);
     for (layer, fields) in &allowed {
         // Households show from zoom 14; the others at 10 and 14.
@@ -231,9 +249,35 @@ async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
                 continue;
             }
             assert!(!features.is_empty(), "{layer} at {t}");
+            // Below zoom 13 the incidents are counted per hexagon.
+            let fields = if *layer == "incidents" && z < POINTS_FROM_ZOOM {
+                &counts[..]
+            } else {
+                fields
+            };
             for f in &features {
                 for key in f.properties.keys() {
                     assert!(fields.contains(&key.as_str()), "{layer} carries `{key}`");
+                }
+                if *layer == "hexagons" {
+                    // A hexagon is drawn whole wherever it reaches the tile and its buffer.
+                    let (min, max) =
+                        f.points
+                            .iter()
+                            .fold(([i32::MAX; 2], [i32::MIN; 2]), |(lo, hi), p| {
+                                (
+                                    [lo[0].min(p[0]), lo[1].min(p[1])],
+                                    [hi[0].max(p[0]), hi[1].max(p[1])],
+                                )
+                            });
+                    assert!(
+                        min[0] <= 4096 + 64
+                            && max[0] >= -64
+                            && min[1] <= 4096 + 64
+                            && max[1] >= -64,
+                        "hexagon {min:?}..{max:?} does not reach the tile"
+                    );
+                    continue;
                 }
                 for p in &f.points {
                     assert!(
@@ -291,7 +335,7 @@ async fn tiles_hold_only_what_lies_in_the_callers_area() {
     let other = db
         .user_token("other", Role::Operator, AreaCode::Unit(other_township))
         .await;
-    let t = TileCoord::containing(lon, lat, 9).unwrap();
+    let t = TileCoord::containing(lon, lat, POINTS_FROM_ZOOM).unwrap();
     let mine = tile(&state, &own, "incidents", t, "").await;
     assert!(!mine.is_empty());
     let in_township: HashSet<u64> = sqlx::query_scalar::<_, i64>(
@@ -422,8 +466,10 @@ async fn a_committed_change_reaches_every_zoom_and_leaves_other_tiles_cached() {
     let zooms: Vec<TileCoord> = (0..=22)
         .map(|z| TileCoord::containing(lon, lat, z).unwrap())
         .collect();
+    let mut counts_before = Vec::new();
     for &t in &zooms {
-        tile(&state, &token, "incidents", t, "?status=open").await;
+        let features = tile(&state, &token, "incidents", t, "?status=open").await;
+        counts_before.push(hexagon_count(&features, t, lon, lat));
     }
     let far_tile = TileCoord::containing(far.0, far.1, 16).unwrap();
     assert_ne!(far_tile, zooms[16]);
@@ -446,12 +492,20 @@ async fn a_committed_change_reaches_every_zoom_and_leaves_other_tiles_cached() {
     let (id, ..) = insert_incident(&db, 3).await;
     state.live.sync(&state.pool).await.unwrap();
     let hits_before = state.tile_cache.stats().hits;
-    for &t in &zooms {
+    for (&t, before) in zooms.iter().zip(counts_before) {
         let features = tile(&state, &token, "incidents", t, "?status=open").await;
-        assert!(
-            ids(&features).contains(&(id as u64)),
-            "new incident missing at {t}"
-        );
+        if t.z() < POINTS_FROM_ZOOM {
+            assert_eq!(
+                hexagon_count(&features, t, lon, lat),
+                before + 1,
+                "new incident not counted in its hexagon at {t}"
+            );
+        } else {
+            assert!(
+                ids(&features).contains(&(id as u64)),
+                "new incident missing at {t}"
+            );
+        }
     }
     assert_eq!(
         state.tile_cache.stats().hits,
@@ -497,7 +551,12 @@ async fn a_write_is_in_the_very_next_tile_read() {
         let nth = round % 25;
         let (lon, lat, ..) = cell_point(&db, nth).await;
         let t = TileCoord::containing(lon, lat, 12 + (round % 3) as u8).unwrap();
-        tile(&state, &token, "incidents", t, "?status=open").await;
+        let before = hexagon_count(
+            &tile(&state, &token, "incidents", t, "?status=open").await,
+            t,
+            lon,
+            lat,
+        );
         let id = if round % 2 == 0 {
             let reply = common::call(
                 &state,
@@ -517,10 +576,18 @@ async fn a_write_is_in_the_very_next_tile_read() {
             insert_incident(&db, nth).await.0
         };
         let features = tile(&state, &token, "incidents", t, "?status=open").await;
-        assert!(
-            ids(&features).contains(&(id as u64)),
-            "round {round}: case {id} missing from {t} read right after it was written"
-        );
+        if t.z() < POINTS_FROM_ZOOM {
+            assert_eq!(
+                hexagon_count(&features, t, lon, lat),
+                before + 1,
+                "round {round}: case {id} not counted in {t} read right after it was written"
+            );
+        } else {
+            assert!(
+                ids(&features).contains(&(id as u64)),
+                "round {round}: case {id} missing from {t} read right after it was written"
+            );
+        }
     }
 }
 

@@ -13,4 +13,5 @@
 
 pub mod dispatch;
 pub mod geocode;
+pub mod hexbin;
 pub mod sphere;

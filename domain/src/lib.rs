@@ -14,6 +14,7 @@ pub mod feed_cache;
 pub mod figures;
 pub mod geocode;
 pub mod health;
+pub mod heat;
 pub mod households;
 pub mod import;
 pub mod incidents;

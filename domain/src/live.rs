@@ -859,7 +859,7 @@ fn tiles_touched(n: &Notification) -> impl Iterator<Item = (TileLayer, Option<[f
             .map(move |layer| (*layer, bbox))
     };
     let touched: Vec<(TileLayer, Option<[f64; 4]>)> = match n.e.as_str() {
-        "incident" => boxed(&[TileLayer::Incidents], b)
+        "incident" => boxed(&[TileLayer::Incidents, TileLayer::Hexagons], b)
             .chain(boxed(&[TileLayer::GridCells], c))
             .collect(),
         "worker" => boxed(&[TileLayer::Workers], b).collect(),

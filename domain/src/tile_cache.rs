@@ -4,7 +4,9 @@
 //! change to something a layer shows arrives (through [`crate::live`]) as the lon/lat box it
 //! touched; [`TileCache::invalidate`] drops, at every zoom, exactly the cached tiles whose
 //! area (with the tile buffer, since a tile also draws features just beyond its edge) meets
-//! that box.
+//! that box; for a layer counting cases per hexagon, the box of the hexagons holding it at
+//! that zoom ([`TileLayer::stale_box`]), since a new case changes its hexagon's count
+//! wherever the hexagon is drawn.
 //!
 //! A tile built from a snapshot read before a change, but finished after the change was
 //! invalidated, must not enter the cache. Readers take a [`Generation`] before they query and
@@ -177,7 +179,9 @@ impl TileCache {
                 return false;
             }
             let touched = inner.log.iter().any(|(generation, layer, bbox)| {
-                *generation > seen.0 && *layer == address.layer && touches(bbox, address)
+                *generation > seen.0
+                    && *layer == address.layer
+                    && touches(layer.stale_box(*bbox, address.z), address)
             });
             if touched {
                 return false;
@@ -224,7 +228,7 @@ impl TileCache {
             if by_xy.is_empty() {
                 continue;
             }
-            let Some(range) = buffered_range(bbox, z) else {
+            let Some(range) = buffered_range(layer.stale_box(bbox, z), z) else {
                 continue;
             };
             // Enumerate whichever is smaller: the tiles the box covers, or those cached.
@@ -329,8 +333,8 @@ fn buffered_range(bbox: [f64; 4], z: u8) -> Option<wangge_tiles::TileRange> {
     tiles_covering(&bounds, z).ok()
 }
 
-fn touches(bbox: &[f64; 4], address: TileAddress) -> bool {
-    buffered_range(*bbox, address.z).is_some_and(|range| {
+fn touches(bbox: [f64; 4], address: TileAddress) -> bool {
+    buffered_range(bbox, address.z).is_some_and(|range| {
         range.x_range().contains(&address.x) && range.y_range().contains(&address.y)
     })
 }

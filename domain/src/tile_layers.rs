@@ -11,8 +11,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use h3o::Resolution;
 use serde::Serialize;
 use sqlx::PgPool;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use wangge_analysis::hexbin;
+use wangge_analysis::sphere::LonLat;
 use wangge_tiles::TileCoord;
 
 use crate::auth::Area;
@@ -30,11 +35,12 @@ pub enum TileLayer {
     Households,
     Facilities,
     Incidents,
+    Hexagons,
     Workers,
 }
 
 impl TileLayer {
-    pub const ALL: [TileLayer; 8] = [
+    pub const ALL: [TileLayer; 9] = [
         TileLayer::Counties,
         TileLayer::Townships,
         TileLayer::Villages,
@@ -42,6 +48,7 @@ impl TileLayer {
         TileLayer::Households,
         TileLayer::Facilities,
         TileLayer::Incidents,
+        TileLayer::Hexagons,
         TileLayer::Workers,
     ];
 
@@ -55,6 +62,7 @@ impl TileLayer {
             TileLayer::Households => "households",
             TileLayer::Facilities => "facilities",
             TileLayer::Incidents => "incidents",
+            TileLayer::Hexagons => "hexagons",
             TileLayer::Workers => "workers",
         }
     }
@@ -67,7 +75,10 @@ impl TileLayer {
             TileLayer::GridCells => "Grid cells with their open-incident load (网格)",
             TileLayer::Households => "Households, without personal data (户)",
             TileLayer::Facilities => "Service and governance facilities",
-            TileLayer::Incidents => "Incidents by status, tier and severity (事件)",
+            TileLayer::Incidents => {
+                "Incidents by status, tier and severity (事件); counts per hexagon below zoom 13"
+            }
+            TileLayer::Hexagons => "Incidents counted in H3 hexagons sized to the zoom (事件热力)",
             TileLayer::Workers => "Grid workers' last positions and status (网格员)",
         }
     }
@@ -87,6 +98,8 @@ impl TileLayer {
             TileLayer::Counties | TileLayer::Townships => 1_000,
             TileLayer::Villages | TileLayer::GridCells | TileLayer::Facilities => 10_000,
             TileLayer::Households | TileLayer::Incidents | TileLayer::Workers => 20_000,
+            // Never reached: a tile holds a few hundred hexagons, and counts are never cut.
+            TileLayer::Hexagons => 100_000,
         }
     }
 
@@ -127,7 +140,20 @@ impl TileLayer {
                 ("name", "String"),
             ],
             TileLayer::Incidents => &[
-                ("id", "Number"),
+                ("id", "Number (below zoom 13: the hexagon's H3 index)"),
+                (
+                    "h3",
+                    "String: below zoom 13, the hexagon counted (H3 index in hex)",
+                ),
+                (
+                    "resolution",
+                    "Number: below zoom 13, the hexagon's H3 resolution",
+                ),
+                ("count", "Number: below zoom 13, cases in the hexagon"),
+                (
+                    "open_count",
+                    "Number: below zoom 13, open cases in the hexagon",
+                ),
                 ("category", "String: the category code"),
                 ("severity", "String: minor, moderate, major or critical"),
                 ("status", "String: the lifecycle status"),
@@ -138,6 +164,15 @@ impl TileLayer {
                 ),
                 ("overdue", "Boolean: open past its tier's deadline"),
                 ("reported_at", "Number: Unix seconds"),
+            ],
+            TileLayer::Hexagons => &[
+                ("h3", "String: the H3 cell index in hex"),
+                (
+                    "resolution",
+                    "Number: the H3 resolution (finer as the zoom grows)",
+                ),
+                ("count", "Number: cases in the hexagon passing the filters"),
+                ("open_count", "Number: of those, the open ones"),
             ],
             TileLayer::Workers => &[
                 ("id", "Number"),
@@ -249,19 +284,32 @@ impl TileLayer {
                  WHERE i.geom && t.env4326
                    AND i.area_code LIKE $4 || '%'
                    AND ($5::int8 IS NULL OR i.grid_cell_id = $5)
-                   AND $6::float8 IS NOT NULL
-                   AND ($8::text[] IS NULL OR i.status::text = ANY ($8))
-                   AND (NOT $9::bool OR i.status IN ",
-                open_statuses!(),
-                ")
-                   AND ($10::text[] IS NULL OR i.category = ANY ($10))
-                   AND ($11::text[] IS NULL OR i.tier::text = ANY ($11))
-                   AND ($12::timestamptz IS NULL OR i.reported_at >= $12)
-                   AND ($13::timestamptz IS NULL OR i.reported_at < $13)
+                   AND $6::float8 IS NOT NULL ",
+                incident_filters!(),
+                "
                  ORDER BY i.status IN ",
                 open_statuses!(),
                 " DESC, i.severity DESC, i.reported_at DESC, i.id
                  LIMIT $7"
+            ),
+            // The cases a counting tile reads: those in the tile and its buffer, widened so
+            // that every hexagon drawn in the tile is counted whole: here `$6` is that margin
+            // as a fraction of the tile's width (`ST_TileEnvelope`'s `margin`) and `$7` is
+            // unused (counts are never cut). Rows: lon, lat, open.
+            TileLayer::Hexagons => concat!(
+                "WITH t AS (
+                     SELECT ST_Transform(ST_Intersection(ST_TileEnvelope($1, $2, $3, margin => $6),
+                                                         ST_TileEnvelope(0, 0, 0)), 4326) AS env4326
+                 )
+                 SELECT ST_X(i.geom), ST_Y(i.geom), i.status IN ",
+                open_statuses!(),
+                "
+                 FROM t, incident i
+                 WHERE i.geom && t.env4326
+                   AND i.area_code LIKE $4 || '%'
+                   AND ($5::int8 IS NULL OR i.grid_cell_id = $5)
+                   AND $7::int8 IS NOT NULL ",
+                incident_filters!()
             ),
             TileLayer::Workers => concat!(
                 tile_envelope!(),
@@ -306,6 +354,25 @@ macro_rules! tile_envelope {
     };
 }
 use tile_envelope;
+
+/// The incident filters, `$8..$14`: statuses, open only, categories, tiers, since, until,
+/// severities, bound in that order by [`TileLayer::bind_incident_filters`].
+macro_rules! incident_filters {
+    () => {
+        concat!(
+            "AND ($8::text[] IS NULL OR i.status::text = ANY ($8))
+             AND (NOT $9::bool OR i.status IN ",
+            open_statuses!(),
+            ")
+             AND ($10::text[] IS NULL OR i.category = ANY ($10))
+             AND ($11::text[] IS NULL OR i.tier::text = ANY ($11))
+             AND ($12::timestamptz IS NULL OR i.reported_at >= $12)
+             AND ($13::timestamptz IS NULL OR i.reported_at < $13)
+             AND ($14::text[] IS NULL OR i.severity::text = ANY ($14))"
+        )
+    };
+}
+use incident_filters;
 
 /// What a tile request filters by beyond its area; each layer reads only its own (the
 /// incidents' filters, the grid cells' plan). Canonical (filters sorted, times to the
@@ -352,17 +419,104 @@ impl TileLayer {
             TileLayer::GridCells => query.bind(filters.plan),
             // `$8`: seconds after which a position is stale.
             TileLayer::Workers => query.bind(worker_stale_after.as_secs_f64()),
-            // `$8..$13`: statuses, open only, categories, tiers, since, until.
-            TileLayer::Incidents => query
-                .bind(filters.incidents.statuses.clone())
-                .bind(filters.incidents.open_only)
-                .bind(filters.incidents.categories.clone())
-                .bind(filters.incidents.tiers.clone())
-                .bind(filters.since)
-                .bind(filters.until),
+            TileLayer::Incidents | TileLayer::Hexagons => {
+                Self::bind_incident_filters(query, filters)
+            }
             TileLayer::Households | TileLayer::Facilities => query,
         };
         query.fetch_all(pool).await
+    }
+
+    /// Binds `$8..$14`, the incident filters ([`incident_filters!`]).
+    pub fn bind_incident_filters<'q, O>(
+        query: QueryAs<'q, sqlx::Postgres, O, PgArguments>,
+        filters: &TileFilters,
+    ) -> QueryAs<'q, sqlx::Postgres, O, PgArguments> {
+        query
+            .bind(filters.incidents.statuses.clone())
+            .bind(filters.incidents.open_only)
+            .bind(filters.incidents.categories.clone())
+            .bind(filters.incidents.tiers.clone())
+            .bind(filters.since)
+            .bind(filters.until)
+            .bind(filters.incidents.severities.clone())
+    }
+}
+
+/// From this zoom up the incidents layer sends each case as a point; below it, one point per
+/// hexagon with the count of cases in it.
+pub const POINTS_FROM_ZOOM: u8 = 13;
+
+/// The H3 resolution whose hexagons are drawn at zoom `z`: an average edge of roughly 8 to
+/// 25 pixels of a 512-pixel tile at Yuxi's latitude (about 24° N).
+pub fn resolution_at(z: u8) -> Resolution {
+    const BY_ZOOM: [Resolution; 23] = [
+        Resolution::Zero,   // z0: 1,108 km edges
+        Resolution::One,    // z1
+        Resolution::One,    // z2
+        Resolution::Two,    // z3
+        Resolution::Three,  // z4: 60 km, 13 px
+        Resolution::Three,  // z5
+        Resolution::Four,   // z6: 23 km, 20 px
+        Resolution::Five,   // z7: 8.5 km, 15 px
+        Resolution::Six,    // z8: 3.2 km, 12 px
+        Resolution::Six,    // z9: 23 px
+        Resolution::Seven,  // z10: 1.2 km, 17 px
+        Resolution::Eight,  // z11: 461 m, 13 px
+        Resolution::Eight,  // z12: 26 px
+        Resolution::Nine,   // z13: 174 m, 20 px
+        Resolution::Ten,    // z14: 66 m, 15 px
+        Resolution::Ten,    // z15
+        Resolution::Eleven, // z16: 25 m, 23 px
+        Resolution::Eleven, // z17
+        Resolution::Twelve, // z18
+        Resolution::Twelve, // z19
+        Resolution::Thirteen,
+        Resolution::Thirteen,
+        Resolution::Fourteen,
+    ];
+    BY_ZOOM[usize::from(z.min(22))]
+}
+
+impl TileLayer {
+    /// Whether this layer's tiles at zoom `z` hold counts per hexagon rather than features
+    /// read one by one.
+    pub fn counts_hexagons_at(self, z: u8) -> bool {
+        match self {
+            TileLayer::Hexagons => true,
+            TileLayer::Incidents => z < POINTS_FROM_ZOOM,
+            _ => false,
+        }
+    }
+
+    /// The lon/lat box whose tiles at zoom `z` a change inside `bbox` makes stale. A case
+    /// counted in a hexagon changes every tile that hexagon reaches, so for counting layers
+    /// it is the box of the hexagons holding `bbox`'s corners; for the others, `bbox`.
+    pub fn stale_box(self, bbox: [f64; 4], z: u8) -> [f64; 4] {
+        if !self.counts_hexagons_at(z) {
+            return bbox;
+        }
+        let resolution = resolution_at(z);
+        let mut out = bbox;
+        for (lon, lat) in [
+            (bbox[0], bbox[1]),
+            (bbox[0], bbox[3]),
+            (bbox[2], bbox[1]),
+            (bbox[2], bbox[3]),
+        ] {
+            let Ok(at) = LonLat::new(lon, lat) else {
+                // The whole-layer box ±180/±90 reaches every tile already.
+                return bbox;
+            };
+            let b = hexbin::cell_bounds(hexbin::cell_of(at, resolution));
+            out = [
+                out[0].min(b[0]),
+                out[1].min(b[1]),
+                out[2].max(b[2]),
+                out[3].max(b[3]),
+            ];
+        }
+        out
     }
 }
 
@@ -374,7 +528,7 @@ impl fmt::Display for TileLayer {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown tile layer `{0}`; the layers are counties, townships, villages, grid-cells, households, facilities, incidents and workers"
+    "unknown tile layer `{0}`; the layers are counties, townships, villages, grid-cells, households, facilities, incidents, hexagons and workers"
 )]
 pub struct UnknownLayer(String);
 

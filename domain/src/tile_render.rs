@@ -34,7 +34,11 @@ pub async fn render(
 ) -> Result<CachedTile, TileError> {
     let mut builder = LayerBuilder::new(layer.name(), wangge_tiles::mvt::DEFAULT_EXTENT)
         .map_err(|e| TileError::Encoding(e.to_string()))?;
-    if coord.z() >= layer.min_zoom() {
+    if layer.counts_hexagons_at(coord.z()) {
+        let cells = crate::heat::count_tile(pool, layer, coord, area, filters).await?;
+        crate::heat::add_counts(&mut builder, layer, coord, &cells)
+            .map_err(|e| TileError::Encoding(format!("tile encoding: {e}")))?;
+    } else if coord.z() >= layer.min_zoom() {
         let tile_width_m = 2.0 * WORLD_EXTENT_3857 / f64::from(1u32 << coord.z());
         // One pixel of a 512-pixel tile: invisible, and it keeps low-zoom polygons small.
         let tolerance = tile_width_m / 512.0;

@@ -206,6 +206,30 @@ impl TileCoord {
         self.y
     }
 
+    /// Where a lon/lat point falls in this tile's own coordinates, `0..extent` inside the
+    /// tile (x eastward, y southward, as MVT geometry is written), rounded to the grid.
+    /// Points outside the tile land outside `0..extent`: the encoder keeps them, and clients
+    /// clip, which is how features near an edge are drawn whole across the seam.
+    ///
+    /// ```
+    /// use wangge_tiles::TileCoord;
+    ///
+    /// let tile = TileCoord::new(1, 1, 0)?; // north-east quadrant
+    /// assert_eq!(tile.project(0.0, 0.0, 4096), [0, 4096]);
+    /// assert_eq!(tile.project(90.0, 0.0, 4096), [2048, 4096]);
+    /// assert_eq!(tile.project(-90.0, 0.0, 4096), [-2048, 4096]);
+    /// # Ok::<(), wangge_tiles::TileCoordError>(())
+    /// ```
+    pub fn project(&self, lon: f64, lat: f64, extent: u32) -> [i32; 2] {
+        let b = self.bounds_3857();
+        let (x, y) = lonlat_to_3857(lon, lat);
+        let scale = f64::from(extent) / b.width();
+        [
+            ((x - b.min_x()) * scale).round() as i32,
+            ((b.max_y() - y) * scale).round() as i32,
+        ]
+    }
+
     /// The tile one zoom level up that contains this one, or `None` at zoom 0.
     ///
     /// ```

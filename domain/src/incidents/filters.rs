@@ -1,9 +1,9 @@
-//! Which cases a reader asks for: statuses, categories and tiers, as lists and tiles filter
-//! them.
+//! Which cases a reader asks for: statuses, categories, tiers and severities, as lists, tiles
+//! and analyses filter them.
 
-use crate::model::{IncidentStatus, IncidentTier};
+use crate::model::{IncidentSeverity, IncidentStatus, IncidentTier};
 
-/// Status, category and tier filters on incidents, each a comma list (`status=open` meaning
+/// Status, category, tier and severity filters on incidents, each a comma list (`status=open` meaning
 /// every open status), in canonical form (sorted, without repeats) so that equal filters
 /// compare equal and key a cache alike.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
@@ -12,6 +12,7 @@ pub struct IncidentFilters {
     pub open_only: bool,
     pub categories: Option<Vec<String>>,
     pub tiers: Option<Vec<String>>,
+    pub severities: Option<Vec<String>>,
 }
 
 impl IncidentFilters {
@@ -19,6 +20,7 @@ impl IncidentFilters {
         status: Option<String>,
         category: Option<String>,
         tier: Option<String>,
+        severity: Option<String>,
     ) -> Result<Self, String> {
         let (statuses, open_only) = match status.as_deref() {
             Some("open") => (None, true),
@@ -37,11 +39,17 @@ impl IncidentFilters {
             "category",
         )?;
         let tiers = comma_list(tier, &|t| t.parse::<IncidentTier>().is_ok(), "tier")?;
+        let severities = comma_list(
+            severity,
+            &|s| s.parse::<IncidentSeverity>().is_ok(),
+            "severity",
+        )?;
         Ok(Self {
             statuses,
             open_only,
             categories,
             tiers,
+            severities,
         })
     }
 }

@@ -93,13 +93,14 @@ pub async fn list(pool: &PgPool, caller: &Caller, query: &ListQuery) -> Result<P
         "
                                       AND coalesce(i.due_at < now(), false)) = $10)
            AND ($11::timestamptz IS NULL OR i.reported_at >= $11)
-           AND ($12::timestamptz IS NULL OR i.reported_at < $12) "
+           AND ($12::timestamptz IS NULL OR i.reported_at < $12)
+           AND ($13::text[] IS NULL OR i.severity::text = ANY ($13)) "
     );
     let count_sql = format!("SELECT count(*) FROM incident i {filters}");
     let items_sql = format!(
         "{} {filters} ORDER BY (i.status IN {open}) DESC, coalesce(i.due_at < now(), false) DESC,
                      i.severity DESC, i.reported_at DESC, i.id DESC
-         LIMIT $13 OFFSET $14",
+         LIMIT $14 OFFSET $15",
         summary_select!(),
         open = open_statuses!()
     );
@@ -118,6 +119,7 @@ pub async fn list(pool: &PgPool, caller: &Caller, query: &ListQuery) -> Result<P
                 .bind(query.overdue)
                 .bind(query.since)
                 .bind(query.until)
+                .bind(&wanted.severities)
         };
     }
     let total: i64 = bind_filters!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)))

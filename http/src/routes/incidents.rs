@@ -48,6 +48,8 @@ struct ListParams {
     status: Option<String>,
     tier: Option<String>,
     category: Option<String>,
+    /// Comma-separated severities.
+    severity: Option<String>,
     /// Words in the title or description, or an incident id.
     q: Option<String>,
     /// An administrative unit's code inside the caller's area.
@@ -78,8 +80,9 @@ async fn list(
             "offset {offset} is outside 0..=100000"
         )));
     }
-    let filters = IncidentFilters::parse(params.status, params.category, params.tier)
-        .map_err(ApiError::InvalidParameter)?;
+    let filters =
+        IncidentFilters::parse(params.status, params.category, params.tier, params.severity)
+            .map_err(ApiError::InvalidParameter)?;
     if let Some(area) = &params.area
         && !(area.len() <= 12 && area.bytes().all(|b| b.is_ascii_digit()))
     {

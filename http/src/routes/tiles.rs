@@ -42,6 +42,8 @@ struct TileParams {
     category: Option<String>,
     /// Comma-separated tiers.
     tier: Option<String>,
+    /// Comma-separated severities.
+    severity: Option<String>,
     #[serde(default, deserialize_with = "crate::params::optional_instant")]
     since: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "crate::params::optional_instant")]
@@ -57,11 +59,13 @@ impl TileParams {
         let incident_filters = params.status.is_some()
             || params.category.is_some()
             || params.tier.is_some()
+            || params.severity.is_some()
             || params.since.is_some()
             || params.until.is_some();
-        if incident_filters && layer != TileLayer::Incidents {
+        if incident_filters && !matches!(layer, TileLayer::Incidents | TileLayer::Hexagons) {
             return Err(ApiError::InvalidParameter(format!(
-                "status, category, tier, since and until filter the incidents layer, not {layer}"
+                "status, category, tier, severity, since and until filter the incidents and \
+                 hexagons layers, not {layer}"
             )));
         }
         if params.plan.is_some() && layer != TileLayer::GridCells {
@@ -69,8 +73,9 @@ impl TileParams {
                 "plan selects the grid-cells layer's plan, not {layer}'s"
             )));
         }
-        let incidents = IncidentFilters::parse(params.status, params.category, params.tier)
-            .map_err(ApiError::InvalidParameter)?;
+        let incidents =
+            IncidentFilters::parse(params.status, params.category, params.tier, params.severity)
+                .map_err(ApiError::InvalidParameter)?;
         // Whole minutes: filters that differ by seconds would each need a tile of their own,
         // and anyone could keep the server rendering by counting them up.
         let (since, until) = (params.since.map(to_minute), params.until.map(to_minute));
@@ -305,6 +310,15 @@ async fn style(SignedIn(caller): SignedIn, headers: HeaderMap) -> Result<Respons
               "paint": { "fill-color": ["interpolate", ["linear"], ["get", "open_incidents"],
                                          0, "#eef6ee", 2, "#fde9a8", 5, "#f6a05a", 10, "#d7301f"],
                          "fill-opacity": 0.6 } },
+            { "id": "incidents-heat", "type": "heatmap", "source": "incidents", "source-layer": "incidents",
+              "maxzoom": 13, "filter": ["has", "count"],
+              "paint": { "heatmap-weight": ["interpolate", ["linear"], ["get", "count"], 0, 0, 50, 1],
+                         "heatmap-radius": 18, "heatmap-opacity": 0.7 } },
+            { "id": "hexagons", "type": "fill", "source": "hexagons", "source-layer": "hexagons",
+              "minzoom": 13,
+              "paint": { "fill-color": ["interpolate", ["linear"], ["get", "count"],
+                                         1, "#fff3b0", 10, "#f6a05a", 50, "#d7301f"],
+                         "fill-opacity": 0.55 } },
             { "id": "grid-cells-outline", "type": "line", "source": "grid-cells", "source-layer": "grid-cells",
               "paint": { "line-color": "#8aa08a", "line-width": 0.5 } },
             { "id": "villages-outline", "type": "line", "source": "villages", "source-layer": "villages",
