@@ -1,17 +1,36 @@
 //! Pure spatial algorithms for wangge.
 //!
-//! This crate will hold the algorithms behind hotspot analysis (where incidents cluster,
-//! and whether a cluster is significant), dispatch ranking (which grid worker should take an
-//! incident, answered from an in-memory index kept in step with committed positions) and grid
-//! rebalancing (redrawing grid cells when workload shifts). It also holds [`geocode`], which
-//! reads Chinese addresses as people write them into candidate administrative units and a
-//! canonical house-number detail: the first half of the address geocoder.
+//! Hotspot analysis (issue 18): [`weights`] builds sparse spatial weights (polygon
+//! contiguity, k nearest and distance-band neighbours on the sphere, H3 grid rings) and
+//! parses their text form ([`weights::WeightsSpec`]); [`gi_star`] computes Getis-Ord Gi*
+//! with analytic and conditional-permutation p-values, matching PySAL esda's z-scores;
+//! [`fdr`] is the Benjamini–Hochberg procedure and [`confidence_bins`] ArcGIS's `Gi_Bin`
+//! classes; [`feature_gistar`] runs Gi* over a GeoJSON feature collection and writes the
+//! results back as properties or CSV. [`normal`] holds the normal tail probabilities they
+//! share. [`hexbin`] counts points in H3 hexagons, the heat map's aggregate.
 //!
-//! Like `wangge-tiles`, it does no I/O: callers hand it plain data and get plain data back,
-//! which keeps every algorithm testable and benchmarkable on its own. Distances are in metres
-//! on the sphere unless a function says otherwise; coordinates are WGS-84 longitude/latitude.
+//! Dispatch ranking: [`dispatch`] answers which grid worker should take an incident, from an
+//! in-memory index kept in step with committed positions. [`geocode`] reads Chinese
+//! addresses as people write them into candidate administrative units and a canonical
+//! house-number detail: the first half of the address geocoder. Grid rebalancing (redrawing
+//! grid cells when workload shifts) is still to come.
+//!
+//! Like `wangge-tiles`, the crate does no I/O: callers hand it plain data and get plain data
+//! back, which keeps every algorithm testable and benchmarkable on its own. Distances are in
+//! metres on the sphere unless a function says otherwise; coordinates are WGS-84
+//! longitude/latitude.
 
+mod conditional_permutation;
+pub mod confidence_bins;
 pub mod dispatch;
+pub mod fdr;
+pub mod feature_gistar;
 pub mod geocode;
+pub mod gi_star;
 pub mod hexbin;
+pub mod normal;
+mod rng;
 pub mod sphere;
+pub mod weights;
+
+pub use conditional_permutation::MAX_PERMUTATIONS;
