@@ -27,6 +27,8 @@ pub mod fdr;
 pub mod feature_gistar;
 pub mod geocode;
 pub mod gi_star;
+pub mod local_moran;
+pub mod mann_kendall;
 pub mod normal;
 mod rng;
 pub mod sphere;
