@@ -22,7 +22,7 @@
 //! metres on the sphere unless a function says otherwise; coordinates are WGS-84
 //! longitude/latitude.
 
-mod conditional_permutation;
+pub mod conditional_permutation;
 pub mod confidence_bins;
 pub mod dispatch;
 pub mod emerging;
