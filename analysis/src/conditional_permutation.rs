@@ -7,12 +7,12 @@
 //! rows of k_max indices into the n − 1 other values, is shared by many locations; location i
 //! reads the first kᵢ columns, and an index p names the value at p if p < i, at p + 1
 //! otherwise (the others, with i taken out). esda shares one matrix among all locations;
-//! here each fixed chunk of [`CHUNK`] consecutive locations draws its own from a stream of the
+//! here each fixed chunk of `CHUNK` (512) consecutive locations draws its own from a stream of the
 //! seed numbered by the chunk, so results depend only on the seed, never on how many threads
 //! ran, and far-apart locations do not share draws.
 //!
 //! Sharing draws within a chunk also makes the work cheap. For a chunk starting at s, the
-//! value a draw names is x[p] for p < s and x[p + 1] for p ≥ s: the same for every location
+//! value a draw names is `x[p]` for p < s and `x[p + 1]` for p ≥ s: the same for every location
 //! in the chunk except where s ≤ p < i, a fraction CHUNK/n of the draws, kept as a short list
 //! of corrections. So with equal weights (binary or row-standardised) each location's
 //! simulated lags are one precomputed prefix sum over the chunk's columns plus its

@@ -15,6 +15,7 @@ pub mod figures;
 pub mod geocode;
 pub mod health;
 pub mod heat;
+pub mod hotspots;
 pub mod households;
 pub mod import;
 pub mod incidents;

@@ -372,7 +372,7 @@ macro_rules! incident_filters {
         )
     };
 }
-use incident_filters;
+pub(crate) use incident_filters;
 
 /// What a tile request filters by beyond its area; each layer reads only its own (the
 /// incidents' filters, the grid cells' plan). Canonical (filters sorted, times to the

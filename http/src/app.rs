@@ -20,8 +20,8 @@ use crate::extract::{
 };
 use crate::respond::run_to_completion;
 use crate::routes::{
-    admin_units, audit, dispatch, facilities, figures, geocode, grid_cells, health, households,
-    incident_rules, incidents, live, open311, session, stats, tiles, workers,
+    admin_units, analysis, audit, dispatch, facilities, figures, geocode, grid_cells, health,
+    households, incident_rules, incidents, live, open311, session, stats, tiles, workers,
 };
 use crate::state::{AppState, MAX_BODY_BYTES};
 
@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(grid_cells::router())
         .merge(facilities::router())
         .merge(stats::router())
+        .merge(analysis::router())
         .merge(figures::router())
         .merge(session::router())
         .merge(audit::router())

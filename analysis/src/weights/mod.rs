@@ -13,7 +13,8 @@ mod h3_ring;
 mod spec;
 
 pub use contiguity::Contiguity;
-pub use distance::DistanceWeight;
+pub use distance::{DistanceWeight, MAX_DISTANCE_M, MAX_K};
+pub use h3_ring::MAX_RING;
 pub use spec::{WeightsSpec, WeightsSpecError};
 
 /// The most locations a weights object holds: indices are stored as `u32`, and a

@@ -1,9 +1,9 @@
 //! The text form of a weights choice, as a request or a command line gives it:
 //! `queen`, `rook`, `knn:K`, `distance:M` (binary, metres), `distance:M:inverse` (1/d),
 //! `distance:M:inverseP` (1/dᴾ, 0 < P ≤ 4, e.g. `inverse2`) and `ring:K` (H3 grid distance).
-//! Bounds: K from 1 to 100 for knn ([`super::distance::MAX_K`]), 1 to 10 for rings
-//! ([`super::h3_ring::MAX_RING`]); M positive and at most 1,000,000 m
-//! ([`super::distance::MAX_DISTANCE_M`]). [`std::fmt::Display`] gives the text back, and
+//! Bounds: K from 1 to 100 for knn ([`super::MAX_K`]), 1 to 10 for rings
+//! ([`super::MAX_RING`]); M positive and at most 1,000,000 m
+//! ([`super::MAX_DISTANCE_M`]). [`std::fmt::Display`] gives the text back, and
 //! parsing it again gives the same spec.
 
 use std::fmt;

@@ -173,7 +173,8 @@ pub async fn read(pool: &PgPool, area: &Area, unit: Unit) -> Result<Vec<StudyUni
         let geometry: geojson::Geometry = geometry
             .parse()
             .map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
-        let polygons = to_multipolygon(&geometry).map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
+        let polygons =
+            to_multipolygon(&geometry).map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
         let centre = LonLat::new(x, y).map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
         let (village, township) = match unit {
             Unit::GridCells => (vcode.zip(vname), tcode.zip(tname)),
@@ -209,11 +210,16 @@ pub enum ReadError {
 }
 
 fn to_multipolygon(geometry: &geojson::Geometry) -> Result<geo::MultiPolygon<f64>, String> {
-    let g: geo::Geometry<f64> = geometry.try_into().map_err(|e: geojson::Error| e.to_string())?;
+    let g: geo::Geometry<f64> = geometry
+        .try_into()
+        .map_err(|e: geojson::Error| e.to_string())?;
     match g {
         geo::Geometry::Polygon(p) => Ok(geo::MultiPolygon::new(vec![p])),
         geo::Geometry::MultiPolygon(mp) => Ok(mp),
-        other => Err(format!("not a polygon: {other:?}").chars().take(80).collect()),
+        other => Err(format!("not a polygon: {other:?}")
+            .chars()
+            .take(80)
+            .collect()),
     }
 }
 
@@ -283,7 +289,10 @@ async fn hexagons(
         .into_iter()
         .map(|c| (c.cell, c.count))
         .collect();
-    Ok(cells.into_iter().map(|cell| hexagon(cell, per_cell.get(&cell).copied().unwrap_or(0))).collect())
+    Ok(cells
+        .into_iter()
+        .map(|cell| hexagon(cell, per_cell.get(&cell).copied().unwrap_or(0)))
+        .collect())
 }
 
 /// A hexagon as a study unit.
@@ -296,16 +305,18 @@ pub fn hexagon(cell: CellIndex, households: u32) -> StudyUnit {
         ring.push(first);
     }
     let polygon = geo::Polygon::new(
-        ring.iter().map(|p| geo::coord! { x: p[0], y: p[1] }).collect(),
+        ring.iter()
+            .map(|p| geo::coord! { x: p[0], y: p[1] })
+            .collect(),
         Vec::new(),
     );
     let centre = h3o::LatLng::from(cell);
     StudyUnit {
         code: cell.to_string(),
         name: cell.to_string(),
-        geometry: geojson::Geometry::new(geojson::Value::Polygon(vec![
-            ring.iter().map(|p| vec![p[0], p[1]]).collect(),
-        ])),
+        geometry: geojson::Geometry::new(geojson::GeometryValue::Polygon {
+            coordinates: vec![ring.iter().map(|p| geojson::Position::from(*p)).collect()],
+        }),
         polygons: geo::MultiPolygon::new(vec![polygon]),
         centre: LonLat::new(centre.lng(), centre.lat()).expect("an H3 centre is a place"),
         households: i64::from(households),

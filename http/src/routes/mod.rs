@@ -2,6 +2,7 @@
 //! resource it serves (or a new file, merged in `app`).
 
 pub mod admin_units;
+pub mod analysis;
 pub mod audit;
 pub mod dispatch;
 pub mod facilities;
