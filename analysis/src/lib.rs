@@ -6,15 +6,11 @@
 //! with analytic and conditional-permutation p-values, matching PySAL esda's z-scores;
 //! [`fdr`] is the Benjamini–Hochberg procedure and [`confidence_bins`] ArcGIS's `Gi_Bin`
 //! classes; [`feature_gistar`] runs Gi* over a GeoJSON feature collection and writes the
-<<<<<<< HEAD
-//! results back as properties or CSV. [`normal`] holds the normal tail probabilities they
-//! share. [`hexbin`] counts points in H3 hexagons, the heat map's aggregate.
-=======
 //! results back as properties or CSV. [`local_moran`] is Anselin's local Moran's I with
 //! quadrants; [`mann_kendall`] the trend test; [`emerging`] ArcGIS's emerging hot spot
 //! categories over a space-time cube (space-time Gi*, per-step bins, the Mann-Kendall trend
 //! of each location's z-scores). [`normal`] holds the normal tail probabilities they share.
->>>>>>> h-analysis
+//! [`hexbin`] counts points in H3 hexagons, the heat map's aggregate.
 //!
 //! Dispatch ranking: [`dispatch`] answers which grid worker should take an incident, from an
 //! in-memory index kept in step with committed positions. [`geocode`] reads Chinese

@@ -402,20 +402,19 @@ pub async fn name_hexagons(
         Option<String>,
     )> = sqlx::query_as(
         "SELECT u.n, g.code, g.name, v.code, v.name, t.code, t.name
-             FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS u (x, y, n)
-             LEFT JOIN LATERAL (
-                 SELECT g.code, g.name, g.village_id FROM grid_cell g
-                 JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
-                 WHERE ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326))
-                 ORDER BY g.code LIMIT 1) g ON true
-             LEFT JOIN LATERAL (
-                 SELECT a.id, a.code, a.name, a.parent_id FROM admin_unit a
-                 WHERE a.level = 'village'
-                   AND (a.id = g.village_id
-                        OR (g.village_id IS NULL
-                            AND ST_Intersects(a.geom, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326))))
-                 ORDER BY a.code LIMIT 1) v ON true
-             LEFT JOIN admin_unit t ON t.id = v.parent_id",
+         FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS u (x, y, n)
+         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(u.x, u.y), 4326) AS pt) p
+         LEFT JOIN LATERAL (
+             SELECT g.code, g.name, g.village_id FROM grid_cell g
+             JOIN grid_plan gp ON gp.id = g.plan_id AND gp.status = 'published'
+             WHERE ST_Intersects(g.geom, p.pt)
+             ORDER BY g.code LIMIT 1) g ON true
+         LEFT JOIN LATERAL (
+             SELECT a.id FROM admin_unit a
+             WHERE g.village_id IS NULL AND a.level = 'village' AND ST_Intersects(a.geom, p.pt)
+             ORDER BY a.code LIMIT 1) av ON true
+         LEFT JOIN admin_unit v ON v.id = coalesce(g.village_id, av.id)
+         LEFT JOIN admin_unit t ON t.id = v.parent_id",
     )
     .bind(&xs)
     .bind(&ys)
