@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::demo::{self, Scale};
 use crate::embedded::{EmbeddedError, EmbeddedPostgres};
+use wangge_analysis::weights::WeightsSpec;
 use wangge_domain::audit::{AuditError, RequestMeta};
 use wangge_domain::auth::users::{self, AreaCode, UserError};
 use wangge_domain::auth::{Role, password};
@@ -90,6 +91,97 @@ pub enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Spatial statistics on a file of your own; needs no database.
+    #[command(subcommand)]
+    Analyse(AnalyseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnalyseCommand {
+    /// Getis-Ord Gi* on a GeoJSON FeatureCollection of polygons or points with a numeric
+    /// field: each feature's Gi, z, p, p_sim and confidence bin (−3…3), in input order, on
+    /// standard output.
+    Gistar {
+        /// The FeatureCollection (`-` for standard input).
+        file: PathBuf,
+        /// The numeric property analysed.
+        #[arg(long)]
+        value: String,
+        /// queen, rook, knn:K, distance:M (metres) or distance:M:inverse.
+        #[arg(long, value_parser = parse_weights)]
+        weights: WeightsSpec,
+        /// Conditional permutations for pseudo p-values (0: analytic only).
+        #[arg(long, default_value_t = 999)]
+        permutations: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Bins without the false-discovery-rate correction.
+        #[arg(long)]
+        no_fdr: bool,
+        #[arg(long, value_enum, default_value_t = AnalyseFormat::Geojson)]
+        format: AnalyseFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AnalyseFormat {
+    /// The collection with `gi`, `gi_z`, `gi_p`, `gi_p_sim` and `gi_bin` added to each feature.
+    Geojson,
+    /// `index,id,gi,z,p,p_sim,bin`, one row per feature.
+    Csv,
+}
+
+fn parse_weights(text: &str) -> Result<WeightsSpec, String> {
+    text.parse()
+        .map_err(|e: wangge_analysis::weights::WeightsSpecError| e.to_string())
+}
+
+/// Runs `wangge analyse gistar`: reads the file, computes, and returns the text to print.
+pub fn analyse_gistar(command: &AnalyseCommand) -> Result<String, CliError> {
+    let AnalyseCommand::Gistar {
+        file,
+        value,
+        weights,
+        permutations,
+        seed,
+        no_fdr,
+        format,
+    } = command;
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?
+    };
+    let collection: geojson::FeatureCollection = text.parse().map_err(|e| {
+        CliError::Usage(format!(
+            "{} is not a GeoJSON FeatureCollection: {e}",
+            file.display()
+        ))
+    })?;
+    let options = wangge_analysis::gi_star::GiStarOptions {
+        permutations: *permutations,
+        seed: *seed,
+        ..Default::default()
+    };
+    let results = wangge_analysis::feature_gistar::gistar_features(
+        &collection,
+        value,
+        weights,
+        &options,
+        !no_fdr,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    match format {
+        AnalyseFormat::Csv => wangge_analysis::feature_gistar::gistar_csv(&collection, &results)
+            .map_err(|e| CliError::Usage(e.to_string())),
+        AnalyseFormat::Geojson => {
+            let out =
+                wangge_analysis::feature_gistar::with_gistar_properties(&collection, &results)
+                    .map_err(|e| CliError::Usage(e.to_string()))?;
+            Ok(format!("{out}\n"))
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -337,9 +429,14 @@ fn database_config(cli: &Cli) -> DatabaseConfig {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Analyse(command) = &cli.command {
+        print!("{}", analyse_gistar(command)?);
+        return Ok(());
+    }
     let database = database_config(&cli);
     let key = || data_key(&cli);
     match cli.command {
+        Command::Analyse(_) => unreachable!("answered above, without a database"),
         Command::Serve(ref args) => {
             let config = serve_config(database, args, key()?);
             let mut db = Database::open(&config.database, config.max_connections).await?;

@@ -485,3 +485,155 @@ impl Counted {
         cube
     }
 }
+
+/// Local Moran's I per place (row-standardised weights, as esda), with its quadrant.
+pub fn local_moran_geojson(
+    counted: &Counted,
+    request: &HotspotRequest,
+) -> Result<Value, AnalysisError> {
+    use wangge_analysis::local_moran::{LocalMoranOptions, Quadrant, local_moran};
+    let counts = counted.counts();
+    let w = weights(counted, &request.weights)?;
+    let options = LocalMoranOptions {
+        permutations: request.permutations,
+        seed: request.seed,
+        threads: 2,
+        ..LocalMoranOptions::default()
+    };
+    let results =
+        local_moran(&counts, &w, &options).map_err(|e| AnalysisError::Invalid(e.to_string()))?;
+    let open = counted.open_counts();
+    let features: Vec<Value> = counted
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let r = &results[i];
+            let p = r.p_sim.unwrap_or(r.p);
+            let mut extra = Map::new();
+            extra.insert("i".into(), json!(r.i));
+            extra.insert("z".into(), json!(r.z));
+            extra.insert("p".into(), json!(r.p));
+            extra.insert("p_sim".into(), r.p_sim.map_or(Value::Null, |p| json!(p)));
+            let quadrant = match r.quadrant {
+                Quadrant::HH => "HH",
+                Quadrant::LH => "LH",
+                Quadrant::LL => "LL",
+                Quadrant::HL => "HL",
+            };
+            extra.insert("quadrant".into(), json!(quadrant));
+            extra.insert("significant".into(), json!(p <= 0.05));
+            feature(u, counted.unit, counts[i], open[i], extra)
+        })
+        .collect();
+    Ok(json!({
+        "type": "FeatureCollection",
+        "unit": counted.unit.to_string(),
+        "weights": request.weights.to_string(),
+        "permutations": request.permutations,
+        "seed": request.seed,
+        "total": counted.cases.len(),
+        "features": features,
+    }))
+}
+
+/// How an emerging hot spot analysis was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct EmergingRequest {
+    pub weights: WeightsSpec,
+    pub step: Step,
+    pub steps: u32,
+    /// The end of the last step (exclusive).
+    pub end: DateTime<Utc>,
+    pub fdr: bool,
+}
+
+/// The most time steps an emerging analysis takes (five years of months).
+pub const MAX_STEPS: u32 = 60;
+
+/// Emerging hot spots per place: its category, the trend of its Gi* z-scores over the
+/// steps, and its bin at each step (oldest first).
+pub fn emerging_geojson(
+    counted: &Counted,
+    request: &EmergingRequest,
+) -> Result<Value, AnalysisError> {
+    use wangge_analysis::emerging::{EmergingOptions, emerging_hot_spots};
+    let starts = step_starts(request.end, request.step, request.steps);
+    let cube = counted.cube(&starts, request.end);
+    let steps = starts.len();
+    let values: Vec<f64> = cube.iter().flatten().copied().collect();
+    let w = weights(counted, &request.weights)?;
+    let options = EmergingOptions {
+        fdr: request.fdr,
+        ..EmergingOptions::default()
+    };
+    let results = emerging_hot_spots(&values, steps, &w, &options)
+        .map_err(|e| AnalysisError::Invalid(e.to_string()))?;
+    let open = counted.open_counts();
+    let features: Vec<Value> = counted
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let r = &results[i];
+            let mut extra = Map::new();
+            extra.insert("category".into(), json!(r.pattern.name()));
+            extra.insert("trend_z".into(), json!(r.trend.z));
+            extra.insert("trend_p".into(), json!(r.trend.p));
+            extra.insert("bins".into(), json!(r.bins));
+            extra.insert("counts".into(), json!(cube[i]));
+            let in_steps: f64 = cube[i].iter().sum();
+            feature(u, counted.unit, in_steps, open[i], extra)
+        })
+        .collect();
+    let starts: Vec<String> = starts.iter().map(|s| s.to_rfc3339()).collect();
+    Ok(json!({
+        "type": "FeatureCollection",
+        "unit": counted.unit.to_string(),
+        "weights": request.weights.to_string(),
+        "step": match request.step { Step::Week => "week", Step::Month => "month" },
+        "steps": starts,
+        "end": request.end.to_rfc3339(),
+        "features": features,
+    }))
+}
+
+/// The places of `answer` with a pattern (anything but no pattern), for naming.
+pub fn with_pattern(answer: &Value) -> Vec<usize> {
+    answer["features"]
+        .as_array()
+        .map(|features| {
+            features
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f["properties"]["category"] != "no-pattern")
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes the names [`name_hexagons`] found for the places `named` into `answer`'s features.
+pub fn add_names(answer: &mut Value, counted: &Counted, named: &[usize]) {
+    let Some(features) = answer["features"].as_array_mut() else {
+        return;
+    };
+    for &i in named {
+        let (Some(feature), Some(u)) = (features.get_mut(i), counted.units.get(i)) else {
+            continue;
+        };
+        let Some(properties) = feature["properties"].as_object_mut() else {
+            continue;
+        };
+        for (key, named) in [
+            ("grid_cell", &u.grid_cell),
+            ("village", &u.village),
+            ("township", &u.township),
+        ] {
+            if let Some((code, name)) = named {
+                properties.insert(format!("{key}_code"), json!(code));
+                properties.insert(format!("{key}_name"), json!(name));
+            }
+        }
+    }
+}

@@ -245,30 +245,14 @@ async fn hexagons(
     .bind(&area.code)
     .fetch_all(pool)
     .await?;
-    let mut tiler = TilerBuilder::new(resolution)
-        .containment_mode(ContainmentMode::Covers)
-        .build();
+    let mut areas = Vec::new();
     for outline in &outlines {
         let geometry: geojson::Geometry = outline
             .parse()
             .map_err(|e| ReadError::Geometry(format!("area outline: {e}")))?;
-        let mp = to_multipolygon(&geometry).map_err(ReadError::Geometry)?;
-        for polygon in mp {
-            tiler
-                .add(polygon)
-                .map_err(|e| ReadError::Geometry(format!("area outline: {e}")))?;
-        }
+        areas.push(to_multipolygon(&geometry).map_err(ReadError::Geometry)?);
     }
-    let estimate = tiler.coverage_size_hint();
-    if estimate > MAX_UNITS * 2 {
-        return Err(UnitError::TooMany(estimate).into());
-    }
-    let mut cells: Vec<CellIndex> = tiler.into_coverage().collect();
-    cells.sort_unstable();
-    cells.dedup();
-    if cells.len() > MAX_UNITS {
-        return Err(UnitError::TooMany(cells.len()).into());
-    }
+    let mut cells = cover(&areas, resolution)?;
     let households: Vec<(f64, f64)> = sqlx::query_as(
         "SELECT ST_X(h.geom), ST_Y(h.geom) FROM household h
          JOIN admin_unit v ON v.id = h.village_id
@@ -289,9 +273,58 @@ async fn hexagons(
         .into_iter()
         .map(|c| (c.cell, c.count))
         .collect();
+    // Households just over the outline's edge keep their hexagon.
+    cells.extend(per_cell.keys().copied());
+    cells.sort_unstable();
+    cells.dedup();
+    if cells.len() > MAX_UNITS {
+        return Err(UnitError::TooMany(cells.len()).into());
+    }
     Ok(cells
         .into_iter()
         .map(|cell| hexagon(cell, per_cell.get(&cell).copied().unwrap_or(0)))
+        .collect())
+}
+
+/// The hexagons whose centre lies in one of `areas`. h3o's own polygon tiler took 38 s on
+/// Yuxi's nine county outlines (12,000 vertices) at resolution 7 here, so it only tiles
+/// their bounding box, and each candidate's centre is tested against the outlines (after
+/// their boxes): 0.7 s for the city at resolution 8 in a debug build.
+fn cover(
+    areas: &[geo::MultiPolygon<f64>],
+    resolution: Resolution,
+) -> Result<Vec<CellIndex>, ReadError> {
+    use geo::{BoundingRect, Intersects};
+    let boxes: Vec<geo::Rect<f64>> = areas.iter().filter_map(|a| a.bounding_rect()).collect();
+    let Some(first) = boxes.first().copied() else {
+        return Ok(Vec::new());
+    };
+    let bbox = boxes.iter().fold(first, |a, r| {
+        geo::Rect::new(
+            geo::coord! { x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y) },
+            geo::coord! { x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y) },
+        )
+    });
+    let mut tiler = TilerBuilder::new(resolution)
+        .containment_mode(ContainmentMode::Covers)
+        .build();
+    tiler
+        .add(bbox.to_polygon())
+        .map_err(|e| ReadError::Geometry(format!("area outline: {e}")))?;
+    // Half the box is typically inside the outlines.
+    if tiler.coverage_size_hint() > MAX_UNITS * 10 {
+        return Err(UnitError::TooMany(tiler.coverage_size_hint() / 2).into());
+    }
+    Ok(tiler
+        .into_coverage()
+        .filter(|cell| {
+            let centre = h3o::LatLng::from(*cell);
+            let point = geo::Point::new(centre.lng(), centre.lat());
+            areas
+                .iter()
+                .zip(&boxes)
+                .any(|(area, b)| b.intersects(&point) && area.intersects(&point))
+        })
         .collect())
 }
 

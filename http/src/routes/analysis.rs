@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/analysis/aggregates", get(aggregates))
         .route("/analysis/hotspots", get(hotspots_route))
+        .route("/analysis/local-moran", get(local_moran))
+        .route("/analysis/emerging", get(emerging))
         .route("/analysis/gistar", post(gistar))
 }
 
@@ -56,6 +58,10 @@ struct AnalysisParams {
     permutations: Option<u32>,
     seed: Option<u64>,
     fdr: Option<bool>,
+    /// Emerging hot spots: `week` or `month` (the default).
+    step: Option<String>,
+    /// Emerging hot spots: how many steps, ending at `until` or now (default 12).
+    steps: Option<u32>,
 }
 
 impl AnalysisParams {
@@ -190,6 +196,66 @@ async fn hotspots_route(
     Ok(geojson(&hotspots::hotspots_geojson(
         &counted, &request, &results,
     )))
+}
+
+/// Local Moran's I per place: `i`, `p_sim`, `quadrant` (HH, LH, LL, HL), `significant`.
+async fn local_moran(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Params(params): Params<AnalysisParams>,
+) -> Result<Response, ApiError> {
+    let request = params.hotspot_request(params.unit()?)?;
+    let _slot = state.tile_renders.acquire(caller.user_id).await;
+    let counted = counted(&state, &caller, &params).await?;
+    let answer = compute(move || hotspots::local_moran_geojson(&counted, &request)).await?;
+    Ok(geojson(&answer))
+}
+
+/// Emerging hot spots per place over `steps` weeks or months: `category`, `trend_z`,
+/// `trend_p`, `bins` and `counts` per step (oldest first).
+async fn emerging(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Params(params): Params<AnalysisParams>,
+) -> Result<Response, ApiError> {
+    let unit = params.unit()?;
+    let step = params
+        .step
+        .as_deref()
+        .unwrap_or("month")
+        .parse::<hotspots::Step>()
+        .map_err(ApiError::InvalidParameter)?;
+    let steps = params.steps.unwrap_or(12);
+    if !(3..=hotspots::MAX_STEPS).contains(&steps) {
+        return Err(ApiError::InvalidParameter(format!(
+            "steps {steps} is outside 3..={}",
+            hotspots::MAX_STEPS
+        )));
+    }
+    if params.permutations.is_some() || params.seed.is_some() {
+        return Err(ApiError::InvalidParameter(
+            "emerging hot spots use analytic Gi* per step: no permutations or seed".into(),
+        ));
+    }
+    let weights = params.hotspot_request(unit)?.weights;
+    let request = hotspots::EmergingRequest {
+        weights,
+        step,
+        steps,
+        end: params.until.unwrap_or_else(Utc::now),
+        fdr: params.fdr.unwrap_or(true),
+    };
+    let _slot = state.tile_renders.acquire(caller.user_id).await;
+    let counted = counted(&state, &caller, &params).await?;
+    let (mut counted, mut answer) = compute(move || {
+        let answer = hotspots::emerging_geojson(&counted, &request)?;
+        Ok((counted, answer))
+    })
+    .await?;
+    let named = hotspots::with_pattern(&answer);
+    hotspots::name_hexagons(&state.pool, &mut counted, &named).await?;
+    hotspots::add_names(&mut answer, &counted, &named);
+    Ok(geojson(&answer))
 }
 
 /// `POST /api/v1/analysis/gistar?value=FIELD&weights=…`: Gi* on any FeatureCollection of
