@@ -539,6 +539,56 @@ async fn a_committed_change_reaches_every_zoom_and_leaves_other_tiles_cached() {
     );
 }
 
+/// Hexagon tiles count cases: a new case changes the count of the hexagon it falls in, in
+/// every tile that hexagon reaches, and leaves every other cached tile as it was.
+#[tokio::test]
+async fn a_new_case_changes_its_hexagons_tiles_and_nothing_else() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let (lon, lat, ..) = cell_point(&db, 3).await;
+    let z = 11;
+    let here = TileCoord::containing(lon, lat, z).unwrap();
+    // Two tiles away: no hexagon of this zoom (about 1 km) reaches from here to there.
+    let there = TileCoord::new(z, here.x() + 2, here.y()).unwrap();
+    let count_here = |features: &[Feature]| hexagon_count(features, here, lon, lat);
+    let before = count_here(&tile(&state, &token, "hexagons", here, "").await);
+    let there_before = tile(&state, &token, "hexagons", there, "").await;
+    insert_incident(&db, 3).await;
+    state.live.sync(&state.pool).await.unwrap();
+    let hits = state.tile_cache.stats().hits;
+    assert_eq!(
+        count_here(&tile(&state, &token, "hexagons", here, "").await),
+        before + 1
+    );
+    assert_eq!(
+        state.tile_cache.stats().hits,
+        hits,
+        "the hexagon's tile was rebuilt"
+    );
+    let there_after = tile(&state, &token, "hexagons", there, "").await;
+    assert_eq!(
+        state.tile_cache.stats().hits,
+        hits + 1,
+        "the far tile came from the cache"
+    );
+    assert_eq!(ids(&there_after), ids(&there_before));
+    // The hexagon's polygon holds the case: H3's own answer for the point.
+    let features = tile(&state, &token, "hexagons", here, "").await;
+    let cell = h3o::LatLng::new(lat, lon)
+        .unwrap()
+        .to_cell(resolution_at(z));
+    let hexagon = features
+        .iter()
+        .find(|f| f.id == Some(u64::from(cell)))
+        .expect("the case's hexagon is in its tile");
+    assert_eq!(
+        number(hexagon, "resolution"),
+        i64::from(u8::from(resolution_at(z)))
+    );
+    assert_eq!(hexagon.points.len(), 7, "a closed hexagon ring");
+}
+
 /// A client that writes and then reads at once (a script, QGIS, a second tab) finds its
 /// write in the tile, whoever made it: through the API, or straight into the database. The
 /// tile was read (so cached) just before each write.

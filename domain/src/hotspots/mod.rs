@@ -374,6 +374,18 @@ pub fn hotspots_geojson(counted: &Counted, request: &HotspotRequest, h: &Hotspot
     })
 }
 
+/// A hexagon's number in the request, and the codes and names of its grid cell, village and
+/// township.
+type PlaceNames = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// Names the grid cell, village and township at each hexagon's centre for the places
 /// `wanted` picks (the significant ones: a table of places needs names, hexagons have none).
 pub async fn name_hexagons(
@@ -392,15 +404,7 @@ pub async fn name_hexagons(
         .iter()
         .map(|&i| counted.units[i].centre.lat())
         .collect();
-    let rows: Vec<(
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let rows: Vec<PlaceNames> = sqlx::query_as(
         "SELECT u.n, g.code, g.name, v.code, v.name, t.code, t.name
          FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS u (x, y, n)
          CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(u.x, u.y), 4326) AS pt) p
