@@ -1436,3 +1436,123 @@ async fn removed_records_and_layer_changes_reach_only_their_area() {
         }
     }
 }
+
+/// Alerts carried by the messages a socket receives within a few seconds of quiet.
+async fn alerts_heard(socket: &mut Socket) -> Vec<Value> {
+    let mut alerts = Vec::new();
+    while let Some(message) = next_json(socket).await {
+        if let Some(list) = message["alerts"].as_array() {
+            alerts.extend(list.iter().cloned());
+        }
+    }
+    alerts
+}
+
+/// A grid cell becoming a hot spot raises one alert, with its reason, on the live map of the
+/// operators and dispatchers of its area, and nobody else's; the next scan raises none.
+#[tokio::test]
+async fn a_cell_becoming_a_hot_spot_alerts_its_areas_operators_once() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let address = serve(state.clone()).await;
+    let (_, _, cell, _, _, _, township) = cell_point(&db, 40).await;
+    let code: String = sqlx::query_scalar("SELECT code FROM grid_cell WHERE id = $1")
+        .bind(cell)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let other_township = another_township(&db, &township).await;
+    let own = db
+        .user_token("own", Role::Dispatcher, AreaCode::Unit(township.clone()))
+        .await;
+    let other = db
+        .user_token("other", Role::Operator, AreaCode::Unit(other_township))
+        .await;
+    let planner = db
+        .user_token("plan", Role::Planner, AreaCode::Unit(township))
+        .await;
+    let now = common::reference_time();
+    // The demo's own hot spots raise their alerts first, before anyone listens.
+    wangge::hotspots::alerts::scan(&state.pool, now)
+        .await
+        .unwrap();
+    let mut sockets = Vec::new();
+    for token in [&own, &other, &planner] {
+        let mut socket = connect(address, token, "").await;
+        next_json(&mut socket).await.expect("a first message");
+        sockets.push(socket);
+    }
+    sqlx::query(
+        "INSERT INTO incident (category, severity, title, geom, grid_cell_id, village_id,
+                               township_id, county_id, due_at, reported_at)
+         SELECT 'neighbour', 'minor', '聚集' || n, ST_PointOnSurface(g.geom), g.id, v.id, t.id,
+                t.parent_id, $2 + interval '30 days', $2 - make_interval(days => n % 20 + 1)
+         FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
+         JOIN admin_unit t ON t.id = v.parent_id, generate_series(1, 80) n
+         WHERE g.id = $1",
+    )
+    .bind(cell)
+    .bind(now)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let raised = wangge::hotspots::alerts::scan(&state.pool, now)
+        .await
+        .unwrap();
+    let (id, category, reason): (i64, String, String) =
+        sqlx::query_as("SELECT id, category, reason FROM hotspot_alert WHERE grid_cell_id = $1")
+            .bind(cell)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(raised.contains(&id));
+    assert!(wangge::hotspots::alerts::ALERTING.contains(&category.as_str()));
+    assert!(reason.contains("近一个月事件"), "{reason}");
+
+    let heard = alerts_heard(&mut sockets[0]).await;
+    let alert = heard
+        .iter()
+        .find(|a| a["grid_cell_code"] == code.as_str())
+        .unwrap_or_else(|| panic!("the cell's dispatcher was alerted: {heard:?}"));
+    assert_eq!(alert["id"], id);
+    assert_eq!(alert["category"], category.as_str());
+    assert_eq!(alert["reason"], reason.as_str());
+    assert!(alert["village_name"].is_string() && alert["at"].is_string());
+    let elsewhere = alerts_heard(&mut sockets[1]).await;
+    assert!(
+        elsewhere
+            .iter()
+            .all(|a| a["grid_cell_code"] != code.as_str()),
+        "another township's operator is not told"
+    );
+    assert!(
+        alerts_heard(&mut sockets[2]).await.is_empty(),
+        "planners are not alerted"
+    );
+
+    // Once: the cell is still a hot spot at the next scan, and nothing new is raised for it.
+    let again = wangge::hotspots::alerts::scan(&state.pool, now)
+        .await
+        .unwrap();
+    assert!(!again.contains(&id));
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM hotspot_alert WHERE grid_cell_id = $1")
+            .bind(cell)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 1);
+
+    let listed = get(&state, &own, "/api/v1/analysis/alerts").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let listed = listed.json();
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id)
+    );
+    let refused = get(&state, &planner, "/api/v1/analysis/alerts").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

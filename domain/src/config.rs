@@ -41,6 +41,9 @@ pub struct Config {
     /// forgotten, untouched cases dispatched automatically where a rule says so. `None`
     /// leaves it to another server (and keeps tests' data still unless they ask).
     pub escalation_every: Option<Duration>,
+    /// How often the grid cells' emerging hot spot patterns are scanned for alerts
+    /// ([`crate::hotspots::alerts`]); `None` leaves it to another server.
+    pub hotspot_scan_every: Option<Duration>,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed
     /// (`WANGGE_TRUSTED_PROXIES`); none by default.
     pub trusted_proxies: TrustedProxies,
@@ -146,6 +149,7 @@ impl Config {
             tile_cache_bytes: 256 * 1024 * 1024,
             basemap: None,
             escalation_every: None,
+            hotspot_scan_every: None,
             trusted_proxies: TrustedProxies::default(),
         }
     }

@@ -127,6 +127,8 @@ pub struct Batch {
     pub removed_workers: Vec<Removed>,
     /// Other layers whose tiles changed, and where (their clients refresh them).
     pub layers: Vec<LayerChange>,
+    /// Hot spot alerts raised.
+    pub alerts: Vec<crate::hotspots::alerts::Alert>,
     /// Changes may have been missed: clients reload everything.
     pub resync: bool,
 }
@@ -462,6 +464,7 @@ impl LiveHub {
         let mut incident_places: HashMap<i64, (String, Option<i64>)> = HashMap::new();
         let mut tokens = Vec::new();
         let mut everything = false;
+        let mut alert_ids = Vec::new();
         for n in notifications {
             let c = n.c;
             match n.e.as_str() {
@@ -483,6 +486,7 @@ impl LiveHub {
                         changed(TileLayer::GridCells, Some(c));
                     }
                 }
+                "hotspot_alert" => alert_ids.extend(n.id),
                 "worker" => {
                     worker_ids.extend(n.id);
                     worker_versions.extend(n.id.map(|id| (id, n.v)));
@@ -583,6 +587,15 @@ impl LiveHub {
                         ..Batch::default()
                     });
                 }
+            }
+        }
+        if !alert_ids.is_empty() {
+            match crate::hotspots::alerts::read(pool, &alert_ids).await {
+                Ok(alerts) => self.publish(Batch {
+                    alerts,
+                    ..Batch::default()
+                }),
+                Err(error) => tracing::warn!(%error, "reading raised alerts failed"),
             }
         }
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());

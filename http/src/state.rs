@@ -80,6 +80,9 @@ impl AppState {
         if let Some(every) = config.escalation_every {
             wangge_domain::incidents::escalation::start(pool.clone(), every);
         }
+        if let Some(every) = config.hotspot_scan_every {
+            wangge_domain::hotspots::alerts::start(pool.clone(), every);
+        }
         let auth = AuthState {
             pool: pool.clone(),
             sessions: Arc::clone(&sessions),

@@ -227,6 +227,11 @@ pub struct ServeArgs {
     /// Seconds after which a worker's last position is stale.
     #[arg(long, env = "WANGGE_WORKER_STALE_SECS", default_value_t = 600)]
     pub worker_stale_secs: u64,
+    /// Seconds between scans for grid cells becoming hot spots (alerts come at most this
+    /// long after the cases that raise them; the first scan runs at start).
+    #[arg(long, env = "WANGGE_HOTSPOT_SCAN_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub hotspot_scan_secs: u64,
     /// Days of worker position history kept for replay and audit.
     #[arg(long, env = "WANGGE_POSITION_KEEP_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=3660))]
@@ -566,6 +571,7 @@ fn serve_config(database: DatabaseConfig, args: &ServeArgs, data_key: DataKey) -
         position_keep_days: args.position_keep_days,
         basemap,
         escalation_every: Some(std::time::Duration::from_secs(ESCALATION_EVERY_SECS)),
+        hotspot_scan_every: Some(std::time::Duration::from_secs(args.hotspot_scan_secs)),
         trusted_proxies: args.trusted_proxies.clone(),
         auth: AuthConfig {
             secure_cookie: args.secure_cookie,

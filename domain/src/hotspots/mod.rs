@@ -7,6 +7,7 @@
 //! run in Rust (`wangge_analysis`), and the answer is a GeoJSON FeatureCollection with the
 //! figures per place.
 
+pub mod alerts;
 pub mod units;
 
 use std::collections::HashMap;

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/analysis/local-moran", get(local_moran))
         .route("/analysis/emerging", get(emerging))
         .route("/analysis/gistar", post(gistar))
+        .route("/analysis/alerts", get(alerts_list))
 }
 
 /// At most this many permutations per analysis: 9,999 gives p-values down to 0.0001.
@@ -256,6 +257,31 @@ async fn emerging(
     hotspots::name_hexagons(&state.pool, &mut counted, &named).await?;
     hotspots::add_names(&mut answer, &counted, &named);
     Ok(geojson(&answer))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertParams {
+    limit: Option<i64>,
+}
+
+/// The hot spot alerts raised in the caller's area, newest first, for the roles alerted.
+async fn alerts_list(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Params(params): Params<AlertParams>,
+) -> Result<Response, ApiError> {
+    if !hotspots::alerts::is_alerted(caller.role) {
+        return Err(ApiError::Forbidden);
+    }
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::InvalidParameter(format!(
+            "limit {limit} is outside 1..=500"
+        )));
+    }
+    let (items, total) = hotspots::alerts::list(&state.pool, &caller.area, limit).await?;
+    Ok(axum::Json(serde_json::json!({ "items": items, "total": total })).into_response())
 }
 
 /// `POST /api/v1/analysis/gistar?value=FIELD&weights=…`: Gi* on any FeatureCollection of

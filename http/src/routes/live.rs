@@ -53,6 +53,7 @@ use wangge_domain::auth::Caller;
 use wangge_domain::auth::cache::{self, SessionNews};
 use wangge_domain::auth::session;
 use wangge_domain::dispatch::positions::{PositionBatch, PositionIn};
+use wangge_domain::hotspots::alerts::{self, Alert};
 use wangge_domain::live::{Batch, IncidentState, LayerChange, Removed, Resume, WorkerState};
 use wangge_domain::map;
 use wangge_domain::tile_layers::TileLayer;
@@ -175,6 +176,8 @@ struct Scope {
     city: bool,
     /// The lon/lat box of the caller's area, for changes known only by their box (layers).
     bbox: Option<[f64; 4]>,
+    /// Whether the caller's role is told of hot spot alerts.
+    alerted: bool,
 }
 
 impl Scope {
@@ -191,6 +194,7 @@ impl Scope {
             grid_cell_id: area.grid_cell_id,
             city,
             bbox,
+            alerted: alerts::is_alerted(caller.role),
         })
     }
 
@@ -237,11 +241,15 @@ struct Pending {
     incidents: BTreeMap<i64, Option<IncidentState>>,
     workers: BTreeMap<i64, Option<WorkerState>>,
     layers: BTreeSet<TileLayer>,
+    alerts: BTreeMap<i64, Alert>,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.incidents.is_empty() && self.workers.is_empty() && self.layers.is_empty()
+        self.incidents.is_empty()
+            && self.workers.is_empty()
+            && self.layers.is_empty()
+            && self.alerts.is_empty()
     }
 
     fn add(&mut self, batch: &Batch, scope: &Scope) {
@@ -275,6 +283,11 @@ impl Pending {
                 .filter(|change| scope.sees_layer(change))
                 .map(|change| change.layer),
         );
+        for alert in &batch.alerts {
+            if scope.alerted && scope.sees_place(&alert.village_code, Some(alert.grid_cell_id)) {
+                self.alerts.insert(alert.id, alert.clone());
+            }
+        }
     }
 
     fn take_message(&mut self, epoch: &str, seq: u64) -> String {
@@ -290,6 +303,7 @@ impl Pending {
             "workers": workers,
             "removed_workers": removed_workers,
             "layers": pending.layers,
+            "alerts": pending.alerts.into_values().collect::<Vec<_>>(),
         })
         .to_string()
     }
