@@ -284,20 +284,7 @@ async fn planted_cases_make_an_emerging_hot_spot() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    sqlx::query(
-        "INSERT INTO incident (category, severity, title, geom, grid_cell_id, village_id,
-                               township_id, county_id, due_at, reported_at)
-         SELECT 'neighbour', 'minor', '聚集' || n, ST_PointOnSurface(g.geom), g.id, v.id, t.id,
-                t.parent_id, $2 + interval '30 days', $2 - make_interval(days => n % 20 + 1)
-         FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
-         JOIN admin_unit t ON t.id = v.parent_id, generate_series(1, 80) n
-         WHERE g.id = $1",
-    )
-    .bind(cell)
-    .bind(until)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    common::plant_cases(&db, cell, until, 80).await;
     let (status, answer) = get(
         &state,
         &token,

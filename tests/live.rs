@@ -1482,20 +1482,7 @@ async fn a_cell_becoming_a_hot_spot_alerts_its_areas_operators_once() {
         next_json(&mut socket).await.expect("a first message");
         sockets.push(socket);
     }
-    sqlx::query(
-        "INSERT INTO incident (category, severity, title, geom, grid_cell_id, village_id,
-                               township_id, county_id, due_at, reported_at)
-         SELECT 'neighbour', 'minor', '聚集' || n, ST_PointOnSurface(g.geom), g.id, v.id, t.id,
-                t.parent_id, $2 + interval '30 days', $2 - make_interval(days => n % 20 + 1)
-         FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
-         JOIN admin_unit t ON t.id = v.parent_id, generate_series(1, 80) n
-         WHERE g.id = $1",
-    )
-    .bind(cell)
-    .bind(now)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    common::plant_cases(&db, cell, now, 80).await;
     let raised = wangge::hotspots::alerts::scan(&state.pool, now)
         .await
         .unwrap();
@@ -1507,7 +1494,10 @@ async fn a_cell_becoming_a_hot_spot_alerts_its_areas_operators_once() {
             .unwrap();
     assert!(raised.contains(&id));
     assert!(wangge::hotspots::alerts::ALERTING.contains(&category.as_str()));
-    assert!(reason.contains("近一个月事件"), "{reason}");
+    assert!(
+        reason.contains("本网格近一个月8"),
+        "the planted cases are counted: {reason}"
+    );
 
     let heard = alerts_heard(&mut sockets[0]).await;
     let alert = heard

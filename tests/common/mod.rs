@@ -393,3 +393,23 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Reports `n` cases at one point of grid cell `cell`, spread over the 20 days before `at`,
+/// straight into the database: a cluster for the hot spot analyses to find.
+pub async fn plant_cases(db: &TestDb, cell: i64, at: DateTime<Utc>, n: i32) {
+    sqlx::query(
+        "INSERT INTO incident (category, severity, title, geom, grid_cell_id, village_id,
+                               township_id, county_id, due_at, reported_at)
+         SELECT 'neighbour', 'minor', '聚集' || k, ST_PointOnSurface(g.geom), g.id, v.id, t.id,
+                t.parent_id, $2 + interval '30 days', $2 - make_interval(days => k % 20 + 1)
+         FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
+         JOIN admin_unit t ON t.id = v.parent_id, generate_series(1, $3) k
+         WHERE g.id = $1",
+    )
+    .bind(cell)
+    .bind(at)
+    .bind(n)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}

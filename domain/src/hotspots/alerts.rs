@@ -194,12 +194,19 @@ fn reason(category: &str, p: &Value) -> String {
         .map(|b| b.iter().filter(|v| v.as_i64().unwrap_or(0) > 0).count())
         .unwrap_or(0);
     let trend_z = p["trend_z"].as_f64().unwrap_or(0.0);
+    let z = p["z"]
+        .as_array()
+        .and_then(|z| z.last())
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    // Gi* counts the cell with its neighbours: a quiet cell among busy ones is hot too, so
+    // the reason says both.
     match category {
         "new-hot-spot" => format!(
-            "新热点：近一个月事件{this}件（前一个月{before}件），首次成为显著热点（过去12个月均不显著）"
+            "新热点：本网格及相邻网格近一个月事件显著聚集（Gi* z = {z:.2}），此前11个月均不显著；本网格近一个月{this}件（前一个月{before}件）"
         ),
         _ => format!(
-            "加剧热点：近12个月中{hot_months}个月为显著热点，聚集强度持续上升（趋势 z = {trend_z:.2}）；近一个月事件{this}件（前一个月{before}件）"
+            "加剧热点：近12个月中{hot_months}个月为显著热点，聚集强度持续上升（趋势 z = {trend_z:.2}，本月 Gi* z = {z:.2}）；本网格近一个月{this}件（前一个月{before}件）"
         ),
     }
 }
@@ -212,11 +219,14 @@ pub fn start(pool: PgPool, every: std::time::Duration) -> tokio::task::JoinHandl
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            let started = std::time::Instant::now();
             match scan(&pool, Utc::now()).await {
                 Ok(raised) if !raised.is_empty() => {
                     tracing::info!(count = raised.len(), "hot spot alerts raised");
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    tracing::debug!(elapsed = ?started.elapsed(), "hot spot scan: nothing new");
+                }
                 Err(error) => tracing::warn!(%error, "hot spot scan failed"),
             }
         }

@@ -255,16 +255,7 @@ fn feature(u: &StudyUnit, unit: Unit, count: f64, open: i64, extra: Map<String, 
             Value::Null
         },
     );
-    for (key, named) in [
-        ("grid_cell", &u.grid_cell),
-        ("village", &u.village),
-        ("township", &u.township),
-    ] {
-        if let Some((code, name)) = named {
-            properties.insert(format!("{key}_code"), json!(code));
-            properties.insert(format!("{key}_name"), json!(name));
-        }
-    }
+    insert_names(&mut properties, u);
     properties.extend(extra);
     json!({
         "type": "Feature",
@@ -586,6 +577,7 @@ pub fn emerging_geojson(
             extra.insert("trend_z".into(), json!(r.trend.z));
             extra.insert("trend_p".into(), json!(r.trend.p));
             extra.insert("bins".into(), json!(r.bins));
+            extra.insert("z".into(), json!(r.z));
             extra.insert("counts".into(), json!(cube[i]));
             let in_steps: f64 = cube[i].iter().sum();
             feature(u, counted.unit, in_steps, open[i], extra)
@@ -627,18 +619,22 @@ pub fn add_names(answer: &mut Value, counted: &Counted, named: &[usize]) {
         let (Some(feature), Some(u)) = (features.get_mut(i), counted.units.get(i)) else {
             continue;
         };
-        let Some(properties) = feature["properties"].as_object_mut() else {
-            continue;
-        };
-        for (key, named) in [
-            ("grid_cell", &u.grid_cell),
-            ("village", &u.village),
-            ("township", &u.township),
-        ] {
-            if let Some((code, name)) = named {
-                properties.insert(format!("{key}_code"), json!(code));
-                properties.insert(format!("{key}_name"), json!(name));
-            }
+        if let Some(properties) = feature["properties"].as_object_mut() {
+            insert_names(properties, u);
+        }
+    }
+}
+
+/// The codes and names of the place's grid cell, village and township, where known.
+fn insert_names(properties: &mut Map<String, Value>, u: &StudyUnit) {
+    for (key, named) in [
+        ("grid_cell", &u.grid_cell),
+        ("village", &u.village),
+        ("township", &u.township),
+    ] {
+        if let Some((code, name)) = named {
+            properties.insert(format!("{key}_code"), json!(code));
+            properties.insert(format!("{key}_name"), json!(name));
         }
     }
 }

@@ -41,6 +41,17 @@ pub fn router() -> Router<AppState> {
 /// At most this many permutations per analysis: 9,999 gives p-values down to 0.0001.
 const MAX_PERMUTATIONS: u32 = 9_999;
 
+/// The permutations asked for: 999 unless said, at most [`MAX_PERMUTATIONS`].
+fn permutations(asked: Option<u32>) -> Result<u32, ApiError> {
+    let permutations = asked.unwrap_or(999);
+    if permutations > MAX_PERMUTATIONS {
+        return Err(ApiError::InvalidParameter(format!(
+            "permutations {permutations} is more than {MAX_PERMUTATIONS}"
+        )));
+    }
+    Ok(permutations)
+}
+
 /// What an analysis of the incidents takes.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,15 +115,9 @@ impl AnalysisParams {
                 .map_err(|e| ApiError::InvalidParameter(e.to_string()))?,
             None => hotspots::default_weights(unit),
         };
-        let permutations = self.permutations.unwrap_or(999);
-        if permutations > MAX_PERMUTATIONS {
-            return Err(ApiError::InvalidParameter(format!(
-                "permutations {permutations} is more than {MAX_PERMUTATIONS}"
-            )));
-        }
         Ok(HotspotRequest {
             weights,
-            permutations,
+            permutations: permutations(self.permutations)?,
             seed: self.seed.unwrap_or(1),
             fdr: self.fdr.unwrap_or(true),
         })
@@ -313,12 +318,7 @@ async fn gistar(
             .map_err(|e: wangge_analysis::weights::WeightsSpecError| {
                 ApiError::InvalidParameter(e.to_string())
             })?;
-    let permutations = params.permutations.unwrap_or(999);
-    if permutations > MAX_PERMUTATIONS {
-        return Err(ApiError::InvalidParameter(format!(
-            "permutations {permutations} is more than {MAX_PERMUTATIONS}"
-        )));
-    }
+    let permutations = permutations(params.permutations)?;
     let csv = match params.format.as_deref() {
         None | Some("geojson") => false,
         Some("csv") => true,
