@@ -1,0 +1,423 @@
+// Browser test of the heat & hotspot analysis panel (热力与热点分析) and the
+// hot spot alerts, against a running wangge server:
+//
+//   WANGGE_URL=http://127.0.0.1:18080 WANGGE_DEMO_PASSWORD=... node --test tests/browser/analysis.test.mjs
+//
+// What the map draws is compared with the server's own answers, fetched in
+// the page with the same session. The demo's simulator keeps reporting cases,
+// so a count read from the tiles is bracketed by the list's totals read just
+// before the tiles were fetched again and just after they were read; a
+// comparison with an analysis answer that fails is retried after the panel's
+// 刷新 (Refresh). No fixed delays: every wait is on a condition.
+
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import {
+  VIEWPORT,
+  WANGGE_URL,
+  consoleWatch,
+  eventually,
+  jumpToAndWaitSettled,
+  launchBrowser,
+  resourceError,
+  signInAndWaitForReady,
+  waitForResourceError,
+} from './browser.mjs';
+
+const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
+const TIMEOUT = 60_000;
+const SUITE_TIMEOUT = 10 * 60_000;
+const SESSION_PATH = '/api/v1/session';
+const PREFERRED_COUNTY = '530402'; // 红塔区, the county of the small demo
+
+const BIN_COLORS = {
+  3: '#d62f27',
+  2: '#ed7551',
+  1: '#fab984',
+  0: '#f7f7f2',
+  '-1': '#c0ccbe',
+  '-2': '#849eba',
+  '-3': '#4575b5',
+};
+const EMERGING_ZH = {
+  'new-hot-spot': '新热点',
+  'consecutive-hot-spot': '连续热点',
+  'intensifying-hot-spot': '加剧热点',
+  'persistent-hot-spot': '持续热点',
+  'diminishing-hot-spot': '减弱热点',
+  'sporadic-hot-spot': '零星热点',
+  'oscillating-hot-spot': '振荡热点',
+  'historical-hot-spot': '历史热点',
+};
+
+/** GET in the page, with the page's session: {status, type, body}. */
+function fetchInPage(page, url) {
+  return page.evaluate(async (url) => {
+    const res = await fetch(url, { headers: { Accept: 'application/geo+json, application/json' } });
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.json() };
+  }, url);
+}
+
+async function getJson(page, url) {
+  const { status, body } = await fetchInPage(page, url);
+  assert.equal(status, 200, `GET ${url} answered ${status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** The incident list's total for analysis filter parameters (the same names). */
+async function listTotal(page, params) {
+  return (await getJson(page, `/api/v1/incidents?${new URLSearchParams({ ...params, limit: '1' })}`)).total;
+}
+
+/** The analysis filter the panel applies now, as query parameters (from its period label and selects). */
+function panelFilter(page) {
+  return page.evaluate(() => {
+    const out = {};
+    for (const [id, key] of [
+      ['analysis-status', 'status'],
+      ['analysis-category', 'category'],
+      ['analysis-severity', 'severity'],
+    ]) {
+      const value = document.getElementById(id).value;
+      if (value) out[key] = value;
+    }
+    const period = document.getElementById('analysis-period').dataset;
+    if (period.since) out.since = period.since;
+    if (period.until) out.until = period.until;
+    return out;
+  });
+}
+
+/**
+ * The cases the heat map's tiles count in the view: one feature per H3
+ * hexagon (features repeat in the tiles around a hexagon's centre), summed.
+ */
+function heatSum(page) {
+  return page.evaluate(() => {
+    const byCell = new Map();
+    for (const f of window.__wangge.map.querySourceFeatures('analysis-heat', { sourceLayer: 'incidents' })) {
+      byCell.set(f.properties.h3, { count: f.properties.count, resolution: f.properties.resolution });
+    }
+    const cells = [...byCell.values()];
+    return { cells: cells.length, sum: cells.reduce((s, c) => s + c.count, 0), resolutions: [...new Set(cells.map((c) => c.resolution))] };
+  });
+}
+
+/** Refreshes the heat map's tiles (the panel's 刷新) and waits until they are drawn again. */
+async function refreshHeat(page) {
+  await page.locator('#analysis-refresh').click();
+  assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('heat')), 'ready');
+}
+
+/**
+ * Asserts that the heat map's tiles count, in all, the cases the list counts
+ * for the panel's filter: the tiles are fetched again between two reads of the
+ * list's total, and their sum must lie between the two (the simulator only adds cases).
+ */
+async function assertHeatMatchesList(page, what) {
+  const params = await panelFilter(page);
+  let last;
+  await eventually(
+    async () => {
+      const before = await listTotal(page, params);
+      await refreshHeat(page);
+      const heat = await heatSum(page);
+      const afterTotal = await listTotal(page, params);
+      last = { before, heat, after: afterTotal };
+      return heat.sum >= before && heat.sum <= afterTotal;
+    },
+    { timeout: 45_000, interval: 0, message: () => `${what}: the heat map's hexagons do not count the list's cases: ${JSON.stringify(last)}` },
+  );
+  return last;
+}
+
+function pointInRing([x, y], ring) {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+function pointInFeature(point, geometry) {
+  const polygons = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.coordinates;
+  return polygons.some(([outer, ...holes]) => pointInRing(point, outer) && !holes.some((h) => pointInRing(point, h)));
+}
+
+function bounds(geometry) {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  const visit = (c) => {
+    if (typeof c[0] === 'number') {
+      minX = Math.min(minX, c[0]);
+      minY = Math.min(minY, c[1]);
+      maxX = Math.max(maxX, c[0]);
+      maxY = Math.max(maxY, c[1]);
+    } else c.forEach(visit);
+  };
+  visit(geometry.coordinates);
+  return [minX, minY, maxX, maxY];
+}
+
+/** The panel as a fresh user finds it: open, nothing drawn, default filters. */
+async function resetPanel(page) {
+  await page.evaluate(() => {
+    const set = (id, value) => {
+      const node = document.getElementById(id);
+      if (node.value !== value) {
+        node.value = value;
+        node.dispatchEvent(new Event('change'));
+      }
+    };
+    for (const id of ['analysis-status', 'analysis-category', 'analysis-severity']) set(id, '');
+    set('analysis-from', '12');
+    set('analysis-to', '23');
+    set('analysis-unit', 'grid-cell');
+    for (const id of ['analysis-heat', 'analysis-hexagons']) {
+      const box = document.getElementById(id);
+      if (box.checked) box.click();
+    }
+    const none = document.getElementById('analysis-area-none');
+    if (!none.checked) none.click();
+  });
+  if ((await page.locator('#analysis-toggle').getAttribute('aria-pressed')) !== 'true') await page.locator('#analysis-toggle').click();
+  await page.locator('#analysis-panel').waitFor({ state: 'visible' });
+}
+
+/** Switches an area analysis on and waits until it is drawn; answers its final state. */
+async function showArea(page, layer) {
+  await page.locator(`#analysis-area-${layer}`).check();
+  return page.evaluate((layer) => window.__wangge.analysis.drawn(layer), layer);
+}
+
+/** The area analysis the panel shows, compared with a fresh fetch of the same URL; retried after 刷新 while the simulator changes counts. */
+async function agreeWithApi(page, layer, differences) {
+  let last = [];
+  await eventually(
+    async () => {
+      const shown = await page.evaluate(() => window.__wangge.analysis.data());
+      assert.equal(shown?.layer, layer);
+      const answer = await getJson(page, shown.url);
+      last = differences(shown.collection, answer);
+      if (last.length === 0) return { shown, answer };
+      await page.locator('#analysis-refresh').click();
+      assert.equal(await page.evaluate((layer) => window.__wangge.analysis.drawn(layer), layer), 'ready');
+      return false;
+    },
+    { timeout: 60_000, interval: 0, message: () => `${layer}: the map does not show what the API answers: ${last.slice(0, 8).join('; ')}` },
+  );
+  return page.evaluate(() => window.__wangge.analysis.data());
+}
+
+const countBy = (features, key) => {
+  const out = {};
+  for (const f of features) out[String(f.properties[key])] = (out[String(f.properties[key])] ?? 0) + 1;
+  return out;
+};
+
+describe('wangge heat & hotspot analysis', { timeout: SUITE_TIMEOUT }, () => {
+  let browser;
+  let context;
+  let page;
+  let county;
+  const { watch, assertConsoleErrors } = consoleWatch(TIMEOUT);
+  /** URLs of the tiles the page requested. */
+  const tileRequests = [];
+
+  before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    page = watch(await context.newPage());
+    page.on('request', (r) => {
+      if (r.url().includes('/tiles/')) tileRequests.push(r.url());
+    });
+    // DEV-ONLY (removed once the server has alerts)
+    if (process.env.DEV_NO_ALERTS) await page.route('**/api/v1/analysis/alerts', (r) => r.fulfill({ json: { items: [], total: 0 } }));
+    const sessionCheck = waitForResourceError(page, resourceError(401, SESSION_PATH));
+    await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
+    await signInAndWaitForReady(page);
+    await sessionCheck;
+    const counties = await getJson(page, '/api/v1/admin-units?level=county');
+    county = counties.features.find((f) => f.properties.code === PREFERRED_COUNTY) ?? counties.features[0];
+    assertConsoleErrors([resourceError(401, SESSION_PATH)]);
+  });
+
+  beforeEach(async () => {
+    await resetPanel(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('opens from the header in Chinese, with every layer off and the last 12 months chosen', async () => {
+    assert.equal(await page.locator('#analysis-toggle').textContent(), '热力与热点');
+    assert.equal(await page.locator('#analysis-heading').textContent(), '热力与热点分析');
+    for (const layer of ['heat', 'hexagons', 'choropleth', 'hotspots', 'moran', 'emerging']) {
+      assert.equal(await page.evaluate((l) => window.__wangge.analysis.state(l), layer), 'off', `${layer} on by default`);
+    }
+    const labels = await page.locator('#analysis-panel .analysis-layer label').allTextContents();
+    for (const label of ['热力图', '六边形计数', '分级统计（网格/村）', '热点（Gi*）', '时空热点']) {
+      assert.ok(labels.some((l) => l.includes(label)), `no switch ${label}: ${labels}`);
+    }
+    // the period: the 1st of the month 11 months back (CST), up to now
+    const { since, until } = await page.locator('#analysis-period').evaluate((n) => ({ ...n.dataset }));
+    assert.match(since, /^\d{4}-\d{2}-01T00:00:00\+08:00$/);
+    assert.equal(until, '');
+    const months = (Date.parse(new Date().toISOString()) - Date.parse(since)) / (30.5 * 86_400_000);
+    assert.ok(months > 11 && months < 12.2, `the period starts ${since}`);
+    assert.equal(await page.locator('#analysis-weights').inputValue(), 'queen');
+    await page.locator('#analysis-unit').selectOption('h3:8');
+    assert.equal(await page.locator('#analysis-weights').inputValue(), 'ring:1', 'the default weights of hexagons');
+    assertConsoleErrors();
+  });
+
+  it('draws the heat map at zoom 9 from hexagon counts that add up to the list total for the same filters', async () => {
+    const [x0, y0, x1, y1] = bounds(county.geometry);
+    await jumpToAndWaitSettled(page, { center: [(x0 + x1) / 2, (y0 + y1) / 2], zoom: 9 });
+    const view = await page.evaluate(() => window.__wangge.map.getBounds().toArray().flat());
+    assert.ok(view[0] <= x0 && view[1] <= y0 && view[2] >= x1 && view[3] >= y1, 'the county is not all in view at zoom 9');
+    await page.locator('#analysis-heat').check();
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('heat')), 'ready');
+    await page.locator('.analysis-legend[data-legend="heat"]').waitFor({ state: 'visible' });
+    // the heat map's tiles are the incidents tiles with the panel's filter in their URL
+    const template = await page.evaluate(() => window.__wangge.analysis.tiles('heat'));
+    const since = (await panelFilter(page)).since;
+    assert.equal(new URL(template.replace('{z}/{x}/{y}', '0/0/0')).searchParams.get('since'), since);
+    assert.ok(
+      tileRequests.some((u) => /\/tiles\/incidents\/9\/\d+\/\d+/.test(u) && new URL(u).searchParams.get('since') === since),
+      'no incidents tile requested at zoom 9 with the panel filter',
+    );
+    const rendered = await page.evaluate(() => window.__wangge.map.queryRenderedFeatures({ layers: ['analysis-heat'] }).length);
+    assert.ok(rendered > 0, 'no heat map feature rendered');
+    const { heat } = await assertHeatMatchesList(page, 'all statuses');
+    assert.ok(heat.cells > 0 && heat.sum > 0, 'no case counted');
+    assert.deepEqual(heat.resolutions, [6], 'hexagons of the resolution of zoom 9');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'analysis-heat.png') });
+    assertConsoleErrors();
+  });
+
+  it('gives the heat map new tile URLs and counts when a category is chosen', async () => {
+    const [x0, y0, x1, y1] = bounds(county.geometry);
+    await jumpToAndWaitSettled(page, { center: [(x0 + x1) / 2, (y0 + y1) / 2], zoom: 9 });
+    await page.locator('#analysis-heat').check();
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('heat')), 'ready');
+    const all = await assertHeatMatchesList(page, 'all categories');
+    // a category that has cases in the period
+    const categories = await page.locator('#analysis-category option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    assert.ok(categories.length > 1, 'no categories to choose from');
+    const params = await panelFilter(page);
+    let category = null;
+    for (const c of categories) {
+      const n = await listTotal(page, { ...params, category: c });
+      if (n > 0 && n < all.before) {
+        category = c;
+        break;
+      }
+    }
+    assert.ok(category, 'no category with some but not all cases');
+    const requested = page.waitForRequest((r) => /\/tiles\/incidents\/9\//.test(r.url()) && new URL(r.url()).searchParams.get('category') === category);
+    await page.locator('#analysis-category').selectOption(category);
+    await requested;
+    const template = await page.evaluate(() => window.__wangge.analysis.tiles('heat'));
+    assert.equal(new URL(template.replace('{z}/{x}/{y}', '0/0/0')).searchParams.get('category'), category);
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('heat')), 'ready');
+    const one = await assertHeatMatchesList(page, `category ${category}`);
+    assert.ok(one.heat.sum < all.heat.sum, `category ${category}: ${one.heat.sum} cases, all: ${all.heat.sum}`);
+    // a severity too: both in the URL, and the count follows
+    await page.locator('#analysis-severity').selectOption('minor');
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('heat')), 'ready');
+    const url = new URL((await page.evaluate(() => window.__wangge.analysis.tiles('heat'))).replace('{z}/{x}/{y}', '0/0/0'));
+    assert.equal(url.searchParams.get('severity'), 'minor');
+    assert.equal(url.searchParams.get('category'), category);
+    await assertHeatMatchesList(page, `category ${category}, minor`);
+    assertConsoleErrors();
+  });
+
+  it('draws hexagons with their counts at zoom 13, with a legend', async () => {
+    // the busiest place: where the most recent case is
+    const recent = (await getJson(page, '/api/v1/incidents?limit=1')).items[0];
+    await jumpToAndWaitSettled(page, { center: [recent.lon, recent.lat], zoom: 13 });
+    await page.locator('#analysis-hexagons').check();
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('hexagons')), 'ready');
+    const hexagons = await page.evaluate(() =>
+      window.__wangge.map.queryRenderedFeatures({ layers: ['analysis-hexagons-fill'] }).map((f) => ({ ...f.properties, type: f.geometry.type })),
+    );
+    assert.ok(hexagons.length > 0, 'no hexagon rendered at zoom 13');
+    assert.ok(hexagons.every((h) => h.count >= 1 && h.open_count <= h.count && h.type === 'Polygon'), 'a hexagon without cases or polygon');
+    assert.deepEqual([...new Set(hexagons.map((h) => h.resolution))], [9], 'hexagons of the resolution of zoom 13');
+    const since = (await panelFilter(page)).since;
+    assert.ok(
+      tileRequests.some((u) => /\/tiles\/hexagons\/13\/\d+\/\d+/.test(u) && new URL(u).searchParams.get('since') === since),
+      'no hexagons tile requested at zoom 13 with the panel filter',
+    );
+    const legend = await page.locator('.analysis-legend[data-legend="hexagons"] li').allTextContents();
+    assert.equal(legend.length, 7, `hexagon classes: ${legend}`);
+    // the hexagon under the recent case counts it
+    const here = await page.evaluate(({ lon, lat }) => {
+      const { map } = window.__wangge;
+      const p = map.project([lon, lat]);
+      return map.queryRenderedFeatures(p, { layers: ['analysis-hexagons-fill'] }).map((f) => f.properties.count);
+    }, recent);
+    assert.ok(here.length === 1 && here[0] >= 1, `the hexagon of case ${recent.id}: ${here}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'analysis-hexagons.png') });
+    assertConsoleErrors();
+  });
+
+  it('refreshes the heat map and hexagon tiles when the live feed reports a case, and counts it', async () => {
+    const [x0, y0, x1, y1] = bounds(county.geometry);
+    const at = { lon: (x0 + x1) / 2, lat: (y0 + y1) / 2 };
+    await jumpToAndWaitSettled(page, { center: [at.lon, at.lat], zoom: 12 });
+    await page.locator('#analysis-heat').check();
+    await page.locator('#analysis-hexagons').check();
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('heat')), 'ready');
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('hexagons')), 'ready');
+    /** The count of the hexagon drawn at the point (0: none). */
+    const hexagonCount = () =>
+      page.evaluate(({ lon, lat }) => {
+        const { map } = window.__wangge;
+        const f = map.queryRenderedFeatures(map.project([lon, lat]), { layers: ['analysis-hexagons-fill'] })[0];
+        return f ? { h3: f.properties.h3, count: f.properties.count } : { h3: null, count: 0 };
+      }, at);
+    const before = await hexagonCount();
+    const refreshes = await page.evaluate(() => ({ ...window.__wangge.tileRefreshes }));
+    // a case reported there (the operator may report one): the live feed tells the page
+    const reported = await page.evaluate(async ({ lon, lat }) => {
+      const res = await fetch('/api/v1/incidents', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ category: 'neighbour', severity: 'minor', description: '浏览器测试：热力图随新事件刷新', location: { lon, lat } }),
+      });
+      return { status: res.status, body: await res.json() };
+    }, at);
+    assert.equal(reported.status, 201, JSON.stringify(reported.body));
+    await eventually(
+      () =>
+        page.evaluate(
+          (before) => ['analysis-heat', 'hexagons'].every((id) => (window.__wangge.tileRefreshes[id] ?? 0) > (before[id] ?? 0)),
+          refreshes,
+        ),
+      { timeout: 20_000, message: 'the heat map or hexagon tiles were not refreshed after the live change' },
+    );
+    // (others may report there meanwhile: at least one more)
+    let now;
+    await eventually(
+      async () => {
+        await page.evaluate(() => window.__wangge.analysis.drawn('hexagons'));
+        now = await hexagonCount();
+        return now.count >= before.count + 1;
+      },
+      { timeout: 20_000, message: () => `the hexagon of the new case counts ${now?.count}, before ${before.count}` },
+    );
+    assertConsoleErrors();
+  });
+});
