@@ -95,7 +95,7 @@ export function createHotspotTable(options: HotspotTableOptions): HotspotTable {
           el('td', { class: 'place' }, placeOf(p)),
           el('td', { class: 'num' }, formatNumber(p.count)),
           el('td', { class: 'num' }, formatDecimal(p.z, 2)),
-          el('td', { class: 'confidence' }, dot, tDynamic(`bin.${bin}`, bin)),
+          el('td', { class: 'confidence', title: tDynamic(`bin.${bin}`, bin) }, dot, tDynamic(`bin.short.${bin}`, bin)),
         );
         const pick = (): void => options.onPick(feature);
         row.addEventListener('click', pick);
