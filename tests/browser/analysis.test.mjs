@@ -420,4 +420,197 @@ describe('wangge heat & hotspot analysis', { timeout: SUITE_TIMEOUT }, () => {
     );
     assertConsoleErrors();
   });
+
+  it('draws the Gi* hot spots by bin as the API answers them, with a legend', async () => {
+    const [x0, y0, x1, y1] = bounds(county.geometry);
+    await jumpToAndWaitSettled(page, { bounds: [x0, y0, x1, y1], padding: 40 });
+    assert.equal(await showArea(page, 'hotspots'), 'ready');
+    const shown = await agreeWithApi(page, 'hotspots', (mine, answer) => {
+      const out = [];
+      const a = countBy(answer.features, 'bin');
+      const b = countBy(mine.features, 'bin');
+      if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`bins ${JSON.stringify(b)} ≠ ${JSON.stringify(a)}`);
+      const counts = new Map(answer.features.map((f) => [f.properties.code, f.properties.count]));
+      for (const f of mine.features) if (counts.get(f.properties.code) !== f.properties.count) out.push(`${f.properties.code}: ${f.properties.count} ≠ ${counts.get(f.properties.code)}`);
+      return out;
+    });
+    // the request: grid cells, queen contiguity, 999 permutations, FDR, the panel's period
+    const url = new URL(shown.url, WANGGE_URL);
+    assert.equal(url.pathname, '/api/v1/analysis/hotspots');
+    const q = Object.fromEntries(url.searchParams);
+    assert.equal(q.unit, 'grid-cell');
+    assert.equal(q.weights, 'queen');
+    assert.equal(q.permutations, '999');
+    assert.equal(q.fdr, 'true');
+    assert.equal(q.since, (await panelFilter(page)).since);
+    assert.equal(shown.collection.weights, 'queen');
+    // what is drawn: each rendered place in the colour of its bin
+    const rendered = await page.evaluate(() =>
+      window.__wangge.map.queryRenderedFeatures({ layers: ['analysis-hotspots-fill'] }).map((f) => ({ code: f.properties.code, bin: f.properties.bin })),
+    );
+    assert.ok(rendered.length > 0, 'no hot spot place rendered');
+    const bins = new Map(shown.collection.features.map((f) => [f.properties.code, f.properties.bin]));
+    assert.ok(rendered.every((r) => bins.get(r.code) === r.bin), 'a place drawn with another bin than the answer');
+    const color = await page.evaluate(() => window.__wangge.map.getPaintProperty('analysis-hotspots-fill', 'fill-color'));
+    for (const [bin, hex] of Object.entries(BIN_COLORS)) {
+      const i = color.indexOf(bin);
+      assert.ok(i > 0 && color[i + 1] === hex, `bin ${bin} not drawn ${hex}: ${JSON.stringify(color)}`);
+    }
+    // the legend: seven bins, hot first, in those colours
+    const legend = await page.locator('.analysis-legend[data-legend="hotspots"] li').evaluateAll((items) =>
+      items.map((li) => ({ bin: li.dataset.bin, text: li.textContent, color: getComputedStyle(li.querySelector('.legend-swatch')).backgroundColor })),
+    );
+    assert.deepEqual(legend.map((l) => l.bin), ['3', '2', '1', '0', '-1', '-2', '-3']);
+    assert.equal(legend[0].text, '热点（99% 置信度）');
+    assert.equal(legend[0].color, 'rgb(214, 47, 39)');
+    assert.equal(legend[6].text, '冷点（99% 置信度）');
+    assert.equal(legend[6].color, 'rgb(69, 117, 181)');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'analysis-hotspots.png') });
+    assertConsoleErrors();
+  });
+
+  it('lists the 20 most significant places by |z|; a click flies to one and outlines it', async () => {
+    assert.equal(await showArea(page, 'hotspots'), 'ready');
+    const shown = await page.evaluate(() => window.__wangge.analysis.data());
+    const expected = [...shown.collection.features]
+      .sort((a, b) => Math.abs(b.properties.z) - Math.abs(a.properties.z) || b.properties.count - a.properties.count || a.properties.code.localeCompare(b.properties.code))
+      .slice(0, 20);
+    const rows = await page.locator('#hotspot-table tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({ code: tr.dataset.code, z: Number(tr.dataset.z), bin: tr.dataset.bin, count: Number(tr.dataset.count), cells: [...tr.cells].map((c) => c.textContent) })),
+    );
+    assert.equal(rows.length, Math.min(20, shown.collection.features.length));
+    assert.deepEqual(rows.map((r) => r.code), expected.map((f) => f.properties.code), 'not the top places by |z|');
+    for (let i = 1; i < rows.length; i++) assert.ok(Math.abs(rows[i - 1].z) >= Math.abs(rows[i].z), 'rows not sorted by |z|');
+    const first = expected[0].properties;
+    assert.equal(rows[0].cells[1], first.name || first.code);
+    assert.equal(rows[0].cells[3], String(first.count));
+    assert.equal(rows[0].cells[4], new Intl.NumberFormat('zh-CN', { maximumFractionDigits: 2 }).format(first.z));
+    assert.match(rows[0].cells[5], /^(热点|冷点) (99|95|90)%|不显著$/);
+    // a click on the third row (or the last) flies there and outlines it
+    const pick = expected[Math.min(2, expected.length - 1)];
+    const moved = page.evaluate(() => new Promise((resolve) => window.__wangge.map.once('moveend', resolve)));
+    await page.locator(`#hotspot-table tbody tr[data-code="${pick.properties.code}"]`).click();
+    await moved;
+    await page.evaluate(() => window.__wangge.settled());
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.highlighted()), pick.properties.code);
+    assert.equal(await page.locator(`#hotspot-table tbody tr[data-code="${pick.properties.code}"]`).getAttribute('aria-current'), 'true');
+    // the middle of the map between the side panels is inside the place, and the outline is drawn
+    const centre = await page.evaluate(() => {
+      const { map } = window.__wangge;
+      const left = document.querySelector('.side').getBoundingClientRect().right;
+      const right = document.querySelector('#side-right').getBoundingClientRect().left;
+      return map.unproject([(left + right) / 2, map.getContainer().clientHeight / 2]).toArray();
+    });
+    assert.ok(pointInFeature(centre, pick.geometry), `the view's middle ${centre} is not inside ${pick.properties.code}`);
+    const outline = await page.evaluate(() => window.__wangge.map.queryRenderedFeatures({ layers: ['analysis-highlight'] }).map((f) => f.properties.code));
+    assert.ok(outline.includes(pick.properties.code), `no outline of ${pick.properties.code} drawn`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'analysis-hotspot-picked.png') });
+    assertConsoleErrors();
+  });
+
+  it('draws a choropleth of counts or per 1,000 households, classed in its legend', async () => {
+    const [x0, y0, x1, y1] = bounds(county.geometry);
+    await jumpToAndWaitSettled(page, { bounds: [x0, y0, x1, y1], padding: 40 });
+    await page.locator('#analysis-unit').selectOption('village');
+    assert.equal(await showArea(page, 'choropleth'), 'ready');
+    const shown = await agreeWithApi(page, 'choropleth', (mine, answer) => {
+      const counts = new Map(answer.features.map((f) => [f.properties.code, f.properties.count]));
+      return mine.features.filter((f) => counts.get(f.properties.code) !== f.properties.count).map((f) => f.properties.code);
+    });
+    assert.equal(new URL(shown.url, WANGGE_URL).pathname, '/api/v1/analysis/aggregates');
+    assert.equal(new URL(shown.url, WANGGE_URL).searchParams.get('unit'), 'village');
+    assert.ok(shown.collection.features.every((f) => f.properties.unit === 'village'));
+    // the summary counts the cases the list counts (the simulator may add some meanwhile)
+    const total = shown.collection.features.reduce((s, f) => s + f.properties.count, 0);
+    assert.equal(await page.locator('#analysis-state').getAttribute('data-total'), String(total));
+    const classes = () => page.locator('#choropleth-classes li').allTextContents();
+    const byCount = await classes();
+    assert.ok(byCount.length >= 2, `choropleth classes: ${byCount}`);
+    await page.locator('#analysis-measure').selectOption('per_1000_households');
+    const per1000 = await classes();
+    assert.notDeepEqual(per1000, byCount, 'the legend did not follow the measure');
+    const color = JSON.stringify(await page.evaluate(() => window.__wangge.map.getPaintProperty('analysis-choropleth-fill', 'fill-color')));
+    assert.ok(color.includes('per_1000_households'), 'the fill does not use per_1000_households');
+    assertConsoleErrors();
+  });
+
+  it('draws emerging hot spot categories with a legend in Chinese', async () => {
+    const [x0, y0, x1, y1] = bounds(county.geometry);
+    await jumpToAndWaitSettled(page, { bounds: [x0, y0, x1, y1], padding: 40 });
+    assert.equal(await showArea(page, 'emerging'), 'ready');
+    const shown = await page.evaluate(() => window.__wangge.analysis.data());
+    const url = new URL(shown.url, WANGGE_URL);
+    assert.equal(url.pathname, '/api/v1/analysis/emerging');
+    assert.equal(url.searchParams.get('step'), 'month');
+    assert.equal(url.searchParams.get('steps'), '12');
+    const legend = await page.locator('#emerging-legend li').evaluateAll((items) => items.map((li) => ({ category: li.dataset.category, text: li.textContent })));
+    for (const [category, name] of Object.entries(EMERGING_ZH)) {
+      assert.equal(legend.find((l) => l.category === category)?.text, name, `legend of ${category}`);
+      assert.equal(legend.find((l) => l.category === category.replace('-hot-', '-cold-'))?.text, name.replace('热点', '冷点'));
+    }
+    const known = new Set(legend.map((l) => l.category));
+    const categories = new Set(shown.collection.features.map((f) => f.properties.category));
+    for (const c of categories) assert.ok(known.has(c), `category ${c} not in the legend`);
+    for (const f of shown.collection.features) assert.equal(f.properties.bins.length, 12, `${f.properties.code}: ${f.properties.bins.length} bins`);
+    const rendered = await page.evaluate(() =>
+      window.__wangge.map.queryRenderedFeatures({ layers: ['analysis-emerging-fill'] }).map((f) => f.properties.category),
+    );
+    assert.ok(rendered.length > 0, 'no emerging hot spot category rendered');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'analysis-emerging.png') });
+    assertConsoleErrors();
+  });
+
+  it('switches the panel to English and back', async () => {
+    assert.equal(await showArea(page, 'hotspots'), 'ready');
+    await page.locator('#lang-switch').click();
+    try {
+      assert.equal(await page.locator('#analysis-heading').textContent(), 'Heat & hotspots');
+      assert.equal(await page.locator('#analysis-toggle').textContent(), 'Heat & hotspots');
+      const labels = await page.locator('#analysis-panel .analysis-layer label').allTextContents();
+      for (const label of ['Heat map', 'Hexagon counts', 'Hot spots (Gi*)', 'Emerging hot spots']) assert.ok(labels.some((l) => l.includes(label)), `no ${label}: ${labels}`);
+      assert.equal(await page.locator('.analysis-legend[data-legend="hotspots"] li[data-bin="3"]').textContent(), 'Hot spot, 99% confidence');
+      assert.equal(await page.locator('#hotspot-heading').textContent(), 'Most significant places');
+      assert.deepEqual(await page.locator('#hotspot-table thead th').allTextContents(), ['#', 'Name', 'Where', 'Incidents', 'z', 'Confidence']);
+      assert.match(await page.locator('#hotspot-table tbody tr td.confidence').first().textContent(), /^(Hot|Cold) (99|95|90)%|Not significant$/);
+      assert.equal(await page.locator('#analysis-unit option:checked').textContent(), 'Grid cells');
+      assert.match(await page.locator('#analysis-period').textContent(), /^\d{4}-\d{2} to \d{4}-\d{2}$/);
+      assert.ok(!/[\u4e00-\u9fff]/.test(await page.locator('#analysis-filters').innerText()), 'Chinese left in the filters');
+    } finally {
+      await page.locator('#lang-switch').click();
+    }
+    assert.equal(await page.locator('#analysis-heading').textContent(), '热力与热点分析');
+    assertConsoleErrors();
+  });
+
+  it('shows the detail of a refused analysis (problem+json) and recovers', async () => {
+    const detail = 'unknown weights `bogus`: use queen, rook, knn:K, distance:M or ring:K';
+    await page.route('**/api/v1/analysis/hotspots?**', (route) =>
+      route.fulfill({
+        status: 400,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ type: '/problems/invalid-parameter', title: 'Invalid parameter', status: 400, detail }),
+      }),
+    );
+    let refusedPath;
+    try {
+      const requested = page.waitForRequest((r) => r.url().includes('/api/v1/analysis/hotspots?'));
+      assert.equal(await showArea(page, 'hotspots'), 'failed');
+      const u = new URL((await requested).url());
+      refusedPath = u.pathname + u.search;
+      await page.locator('#analysis-error').waitFor({ state: 'visible' });
+      const shown = await page.locator('#analysis-error').textContent();
+      assert.ok(shown.includes(detail), `the error shows ${shown}`);
+      assert.ok(shown.includes('400'), `no status in ${shown}`);
+      assert.equal(await page.locator('#analysis-state').getAttribute('data-state'), 'failed');
+      assert.equal(await page.locator('#hotspot-places').isVisible(), false, 'a table of places for a refused analysis');
+      assert.equal(await page.evaluate(() => window.__wangge.analysis.data()), null);
+    } finally {
+      await page.unroute('**/api/v1/analysis/hotspots?**');
+    }
+    // the real answer once asked again
+    await page.locator('#analysis-refresh').click();
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('hotspots')), 'ready');
+    assert.equal(await page.locator('#analysis-error').isVisible(), false);
+    assertConsoleErrors([resourceError(400, refusedPath)]);
+  });
 });
