@@ -421,6 +421,36 @@ describe('wangge heat & hotspot analysis', { timeout: SUITE_TIMEOUT }, () => {
     assertConsoleErrors();
   });
 
+  it('plays the period a month at a time, the heat map following', async () => {
+    await page.evaluate(() => {
+      for (const [id, value] of [['analysis-from', '19'], ['analysis-to', '20']]) {
+        const node = document.getElementById(id);
+        node.value = value;
+        node.dispatchEvent(new Event('change'));
+      }
+    });
+    await page.locator('#analysis-heat').check();
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('heat')), 'ready');
+    const start = await panelFilter(page);
+    assert.ok(start.until, 'a period ending before this month has an until');
+    await page.locator('#analysis-play').click();
+    assert.equal(await page.locator('#analysis-play').getAttribute('aria-pressed'), 'true');
+    await page.waitForFunction((since) => document.getElementById('analysis-period').dataset.since !== since, start.since);
+    await page.locator('#analysis-play').click();
+    assert.equal(await page.locator('#analysis-play').getAttribute('aria-pressed'), 'false');
+    const next = await panelFilter(page);
+    // a month on: the next since is the old until's month start minus one month
+    const month = (iso) => iso.slice(0, 7);
+    const plusOne = (ym) => {
+      const [y, m] = ym.split('-').map(Number);
+      return m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
+    };
+    assert.ok([plusOne(month(start.since)), plusOne(plusOne(month(start.since)))].includes(month(next.since)), `${start.since} → ${next.since}`);
+    const template = await page.evaluate(() => window.__wangge.analysis.tiles('heat'));
+    assert.equal(new URL(template.replace('{z}/{x}/{y}', '0/0/0')).searchParams.get('since'), next.since);
+    assertConsoleErrors();
+  });
+
   it('draws the Gi* hot spots by bin as the API answers them, with a legend', async () => {
     const [x0, y0, x1, y1] = bounds(county.geometry);
     await jumpToAndWaitSettled(page, { bounds: [x0, y0, x1, y1], padding: 40 });
@@ -557,6 +587,23 @@ describe('wangge heat & hotspot analysis', { timeout: SUITE_TIMEOUT }, () => {
     );
     assert.ok(rendered.length > 0, 'no emerging hot spot category rendered');
     await page.screenshot({ path: path.join(ARTIFACTS, 'analysis-emerging.png') });
+    assertConsoleErrors();
+  });
+
+  it('draws local Moran clusters and outliers as the API answers them', async () => {
+    const [x0, y0, x1, y1] = bounds(county.geometry);
+    await jumpToAndWaitSettled(page, { bounds: [x0, y0, x1, y1], padding: 40 });
+    assert.equal(await showArea(page, 'moran'), 'ready');
+    const shown = await agreeWithApi(page, 'moran', (mine, answer) => {
+      const key = (f) => `${f.properties.quadrant}:${f.properties.significant}`;
+      const a = JSON.stringify(countBy(answer.features.map((f) => ({ properties: { k: key(f) } })), 'k'));
+      const b = JSON.stringify(countBy(mine.features.map((f) => ({ properties: { k: key(f) } })), 'k'));
+      return a === b ? [] : [`${b} ≠ ${a}`];
+    });
+    assert.equal(new URL(shown.url, WANGGE_URL).pathname, '/api/v1/analysis/local-moran');
+    assert.ok(shown.collection.features.every((f) => ['HH', 'HL', 'LH', 'LL'].includes(f.properties.quadrant) || !f.properties.significant));
+    const legend = await page.locator('.analysis-legend[data-legend="moran"] li').allTextContents();
+    assert.deepEqual(legend, ['高-高聚集', '高-低异常', '低-高异常', '低-低聚集', '不显著']);
     assertConsoleErrors();
   });
 
