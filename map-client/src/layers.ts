@@ -226,10 +226,12 @@ export const GROUP_LAYERS: Record<LayerGroup, string[]> = {
 /**
  * Layers a click can select, most specific first. The township and village
  * fills are invisible (opacity 0) except for the selected feature: they are
- * there so that a click anywhere inside an area finds it.
+ * there so that a click anywhere inside an area finds it. A hexagon's count
+ * (incidents below zoom 13) zooms in.
  */
 export const CLICKABLE_LAYERS = [
   'incidents-circle',
+  'incidents-clusters',
   'workers-live',
   'workers-symbol',
   'facilities-circle',
