@@ -9,7 +9,9 @@
 //       top-level `unit, weights, permutations, seed, fdr`
 //   GET /api/v1/analysis/local-moran?…  → `i, p_sim, quadrant, significant`
 //   GET /api/v1/analysis/emerging?unit=&weights=&step=&steps=&…filters
-//     → `category, trend_z, trend_p, bins` (one bin per step, oldest first)
+//     → `category, trend_z, trend_p, bins, counts` (one bin and count per step,
+//       oldest first); top-level `end` (`until`, or now) and `steps` (each
+//       step's start): the steps count back from `end`
 //   GET /api/v1/analysis/alerts → {items, total}, most recent first
 //
 // Units: `h3:R` (an H3 resolution), `grid-cell`, `village`, `township`.
@@ -120,6 +122,7 @@ export interface EmergingProperties extends AggregateProperties {
   trend_z: number | null;
   trend_p: number | null;
   bins: number[];
+  counts?: number[];
 }
 
 type Area = Polygon | MultiPolygon;
@@ -131,6 +134,12 @@ export interface AnalysisCollection<P extends AggregateProperties = AggregatePro
   permutations?: number;
   seed?: number;
   fdr?: boolean;
+  /** Aggregates: the cases counted. */
+  total?: number;
+  /** Emerging: the end of the last step (RFC 3339). */
+  end?: string;
+  /** Emerging: each step's start, oldest first (RFC 3339). */
+  steps?: string[];
 }
 
 /** The analyses drawn from JSON, each its own endpoint. */
