@@ -25,8 +25,15 @@ import {
   launchBrowser,
   resourceError,
   signInAndWaitForReady,
+  waitForReady,
   waitForResourceError,
 } from './browser.mjs';
+
+/** After a reload (still signed in): the map ready again and the alerts listed. */
+async function waitForReadyAgain(page) {
+  await waitForReady(page);
+  await page.waitForFunction(() => document.getElementById('alerts-panel')?.dataset.state === 'ready');
+}
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TIMEOUT = 60_000;
@@ -661,5 +668,134 @@ describe('wangge heat & hotspot analysis', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal(await page.evaluate(() => window.__wangge.analysis.drawn('hotspots')), 'ready');
     assert.equal(await page.locator('#analysis-error').isVisible(), false);
     assertConsoleErrors([resourceError(400, refusedPath)]);
+  });
+});
+
+// Hot spot alerts. The server raises them when a grid cell becomes a new or
+// intensifying hot spot, for the operators and dispatchers of its area, once
+// each, in the live feed's `changes` (`alerts`), and lists those raised at
+// `GET /api/v1/analysis/alerts`. ALERTS_PATH (below) says how this test gets one.
+describe('wangge hot spot alerts', { timeout: SUITE_TIMEOUT }, () => {
+  let browser;
+  let context;
+  let page;
+  let cell;
+  const { watch, assertConsoleErrors } = consoleWatch(TIMEOUT);
+  /** A raised alert to hand to the page in the next `changes` of the live feed (the socket is proxied to the server). */
+  let inject = null;
+
+  before(async () => {
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    page = watch(await context.newPage());
+    // the alerts raised before: one, older
+    await page.route('**/api/v1/analysis/alerts', (route) =>
+      route.fulfill({ json: { items: [older], total: 1 } }),
+    );
+    await page.routeWebSocket(/\/api\/v1\/live/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((message) => {
+        if (inject && typeof message === 'string') {
+          const m = JSON.parse(message);
+          if (m.type === 'changes') {
+            m.alerts = [inject];
+            inject = null;
+            ws.send(JSON.stringify(m));
+            return;
+          }
+        }
+        ws.send(message);
+      });
+      ws.onMessage((message) => server.send(message));
+    });
+    const sessionCheck = waitForResourceError(page, resourceError(401, SESSION_PATH));
+    await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
+    await signInAndWaitForReady(page);
+    await sessionCheck;
+    // a grid cell of the operator's area, with its outline
+    const cells = await getJson(page, '/api/v1/analysis/aggregates?unit=grid-cell');
+    cell = [...cells.features].sort((a, b) => b.properties.count - a.properties.count)[0];
+    assertConsoleErrors([resourceError(401, SESSION_PATH)]);
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  const older = {
+    id: 1,
+    kind: 'emerging-hotspot',
+    category: 'intensifying-hot-spot',
+    grid_cell_code: 'x',
+    grid_cell_name: '测试网格',
+    village_name: '测试村',
+    reason: '近几周该网格事件数持续增加，热点强度上升',
+    at: '2026-01-05T02:30:00Z',
+  };
+
+  it('toasts a new alert with its reason and CST time, counts it on the bell, and flies to its grid cell', async () => {
+    await page.locator('#alerts-count').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#alerts-count').getAttribute('data-count'), '1', 'the older alert is not counted as unseen');
+    const alert = {
+      id: 2,
+      kind: 'emerging-hotspot',
+      category: 'new-hot-spot',
+      grid_cell_code: cell.properties.code,
+      grid_cell_name: cell.properties.name,
+      village_name: cell.properties.village_name,
+      reason: `${cell.properties.name}本月事件明显多于周边网格，首次成为热点`,
+      at: new Date().toISOString(),
+    };
+    inject = alert;
+    const toast = page.locator(`#alerts-toasts .alert-toast[data-id="${alert.id}"]`);
+    await toast.waitFor({ state: 'visible', timeout: 60_000 });
+    const text = await toast.textContent();
+    assert.ok(text.includes('新热点'), text);
+    assert.ok(text.includes(alert.reason), text);
+    const cstTime = new Date(Date.parse(alert.at) + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
+    assert.equal(await toast.locator('time').textContent(), cstTime);
+    assert.equal(await page.locator('#alerts-count').getAttribute('data-count'), '2');
+    // a click flies to the grid cell and outlines it
+    const moved = page.evaluate(() => new Promise((resolve) => window.__wangge.map.once('moveend', resolve)));
+    await toast.locator('.toast-body').click();
+    await moved;
+    await page.evaluate(() => window.__wangge.settled());
+    assert.equal(await page.evaluate(() => window.__wangge.analysis.highlighted()), alert.grid_cell_code);
+    const centre = await page.evaluate(() => {
+      const { map } = window.__wangge;
+      const left = document.querySelector('.side').getBoundingClientRect().right;
+      const right = document.querySelector('#side-right').getBoundingClientRect().left;
+      return map.unproject([(left + right) / 2, map.getContainer().clientHeight / 2]).toArray();
+    });
+    assert.ok(pointInFeature(centre, cell.geometry), `the view's middle ${centre} is not inside ${alert.grid_cell_code}`);
+    assert.equal(await toast.count(), 0, 'the toast stayed after its click');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'analysis-alert.png') });
+    assertConsoleErrors();
+  });
+
+  it('lists the alerts under the bell, most recent first; opening it marks them seen', async () => {
+    await page.locator('#alerts-bell').click();
+    await page.locator('#alerts-panel').waitFor({ state: 'visible' });
+    const items = await page.locator('#alerts-list .alert-item').evaluateAll((nodes) =>
+      nodes.map((n) => ({ id: n.dataset.id, cell: n.dataset.cell, text: n.textContent })),
+    );
+    assert.deepEqual(items.map((i) => i.id), ['2', '1']);
+    assert.ok(items[1].text.includes('加剧热点') && items[1].text.includes('2026-01-05 10:30:00'), items[1].text);
+    assert.equal(await page.locator('#alerts-count').getAttribute('data-count'), '0');
+    assert.equal(await page.locator('#alerts-count').isVisible(), false);
+    await page.locator('#lang-switch').click();
+    try {
+      assert.equal(await page.locator('#alerts-heading').textContent(), 'Hot spot alerts');
+      assert.ok((await page.locator('#alerts-list .alert-item').first().textContent()).includes('New hot spot'));
+    } finally {
+      await page.locator('#lang-switch').click();
+    }
+    await page.locator('#alerts-close').click();
+    assert.equal(await page.locator('#alerts-panel').isVisible(), false);
+    // seen, also after a reload
+    await page.reload();
+    await waitForReadyAgain(page);
+    assert.equal(await page.locator('#alerts-count').getAttribute('data-count'), '0');
+    assertConsoleErrors();
   });
 });
