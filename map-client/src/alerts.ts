@@ -13,6 +13,9 @@ import { fetchAlerts, type AnalysisAlert } from './analysisapi';
 import { el, relabel, text } from './dom';
 import { formatApiTime, formatNumber, onLangChange, t, tDynamic, tf, type MessageKey } from './i18n';
 
+/** The roles the server tells of hot spot alerts. */
+export const ALERTED_ROLES: readonly string[] = ['operator', 'dispatcher'];
+
 /** Toasts shown at once (older ones go when more come). */
 const MAX_TOASTS = 3;
 /** A toast goes by itself after this long (the list keeps the alert). */
@@ -33,8 +36,12 @@ export interface Alerts {
   readonly list: HTMLElement;
   /** Where toasts appear, over the map. */
   readonly toasts: HTMLElement;
-  /** Signed in as `username`: the alerts raised so far are fetched. */
-  load(username: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Signed in as `username` with `role`: for the roles alerted (operators
+   * and dispatchers) the bell is shown and the alerts raised so far fetched;
+   * for the others the bell is hidden (the server refuses them the list).
+   */
+  start(username: string, role: string, signal?: AbortSignal): Promise<void>;
   /** Everything may have changed (resync): the alerts raised so far fetched again. */
   refresh(): void;
   /** New alerts from the live feed: a toast each, and into the list. */
@@ -216,11 +223,20 @@ export function createAlerts(options: AlertsOptions): Alerts {
     bell: bellButton,
     list,
     toasts,
-    load,
+    start(user, role, signal) {
+      const alerted = ALERTED_ROLES.includes(role);
+      bellButton.hidden = !alerted;
+      if (!alerted) {
+        username = null;
+        return Promise.resolve();
+      }
+      return load(user, signal);
+    },
     refresh() {
       if (username) void load(username);
     },
     add(incoming) {
+      if (!username) return;
       const fresh = merge(incoming);
       for (const a of [...fresh].reverse()) toast(a);
       if (!list.hidden) markSeen();

@@ -222,7 +222,7 @@ const session = createSession({
     dispatch.setRole(s.role);
     workerList.setEnabled(s.role === 'dispatcher');
     rulesView.setSession(s);
-    void alerts.load(s.username);
+    void alerts.start(s.username, s.role);
   },
   onLeave() {
     updates.stop();
