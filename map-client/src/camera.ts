@@ -16,6 +16,8 @@ export interface Camera {
    * only if a line end left it and the user has not moved the map since.
    */
   fitCandidates(answer: Candidates | null): void;
+  /** Fits an area ([minLon, minLat, maxLon, maxLat]) into the part of the map between the side panels. */
+  fitArea(bbox: [number, number, number, number]): void;
 }
 
 /** A narrow window leaves little map between the panels: the candidates are fitted to the whole map then. */
@@ -71,6 +73,18 @@ export function createCamera(map: MapLibreMap): Camera {
   return {
     flyTo(lon, lat) {
       map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 14), offset: panelOffset(), essential: true, maxDuration: 2500 });
+    },
+    fitArea([minLon, minLat, maxLon, maxLat]) {
+      const [left, right] = panelEdges();
+      const width = map.getContainer().clientWidth;
+      const padding = narrow(left, right) ? 40 : { top: 70, bottom: 70, left: left + 50, right: width - right + 50 };
+      map.fitBounds(
+        [
+          [minLon, minLat],
+          [maxLon, maxLat],
+        ],
+        { padding, maxZoom: 15, duration: 1200, essential: true },
+      );
     },
     fitCandidates(answer) {
       const id = answer ? String(answer.incident.id) : null;

@@ -130,6 +130,7 @@ export const COLORS = {
   grid: '#2f6fd0',
   household: '#9c7a66',
   selected: '#e0218a',
+  cluster: '#c4452b',
   overdue: '#e31a1c',
   dispatch: '#0b6e4f',
   dispatchOther: '#3f7fbf',
@@ -187,6 +188,9 @@ export const LOAD_CLASSES: readonly { min: number; color: string }[] = [
   { min: 8, color: '#a50f15' },
 ];
 
+/** From this zoom the incidents tiles hold single cases; below it, counts per H3 hexagon. */
+export const INCIDENT_POINTS_ZOOM = 13;
+
 /** Zoom ranges (MapLibre zoom levels, 512 px tiles). */
 export const ZOOM = {
   townshipLines: 8.5,
@@ -215,17 +219,19 @@ export const GROUP_LAYERS: Record<LayerGroup, string[]> = {
   'grid-cells': ['grid-cells-fill', 'grid-cells-line', 'grid-cells-label'],
   households: ['households-circle'],
   facilities: ['facilities-circle', 'facilities-label'],
-  incidents: ['incidents-overdue', 'incidents-circle', 'incidents-pulse'],
+  incidents: ['incidents-clusters', 'incidents-cluster-count', 'incidents-overdue', 'incidents-circle', 'incidents-pulse'],
   workers: ['workers-symbol', 'workers-live'],
 };
 
 /**
  * Layers a click can select, most specific first. The township and village
  * fills are invisible (opacity 0) except for the selected feature: they are
- * there so that a click anywhere inside an area finds it.
+ * there so that a click anywhere inside an area finds it. A hexagon's count
+ * (incidents below zoom 13) zooms in.
  */
 export const CLICKABLE_LAYERS = [
   'incidents-circle',
+  'incidents-clusters',
   'workers-live',
   'workers-symbol',
   'facilities-circle',
@@ -271,6 +277,9 @@ function tierRadius(scale: number, extra = 0): ExpressionSpecification {
 function incidentRadius(extra = 0): DataDrivenPropertyValueSpecification<number> {
   return ['interpolate', ['linear'], ['zoom'], 8, tierRadius(0.8, extra), 12, tierRadius(1.1, extra), 16, tierRadius(1.6, extra)];
 }
+
+/** Below INCIDENT_POINTS_ZOOM an incidents tile feature is a hexagon's count, not a case. */
+const isHexagonCount: ExpressionSpecification = ['has', 'count'];
 
 const isStale: ExpressionSpecification = ['==', ['get', 'stale'], true];
 
@@ -486,6 +495,36 @@ export function buildLayers(): LayerSpecification[] {
     },
 
     {
+      // below zoom 13 the incidents tiles hold one point per H3 hexagon with its `count`
+      id: 'incidents-clusters',
+      type: 'circle',
+      ...v('incidents'),
+      maxzoom: INCIDENT_POINTS_ZOOM,
+      filter: isHexagonCount,
+      paint: {
+        'circle-color': COLORS.cluster,
+        'circle-opacity': 0.78,
+        'circle-radius': ['interpolate', ['linear'], ['sqrt', ['coalesce', ['get', 'count'], 1]], 1, 6, 4, 11, 10, 19, 20, 28],
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': 1.2,
+      },
+    },
+    {
+      id: 'incidents-cluster-count',
+      type: 'symbol',
+      ...v('incidents'),
+      maxzoom: INCIDENT_POINTS_ZOOM,
+      filter: isHexagonCount,
+      layout: {
+        'text-field': ['to-string', ['get', 'count']],
+        'text-font': FONT_BOLD,
+        'text-size': 11,
+        'text-allow-overlap': true,
+        'text-ignore-placement': true,
+      },
+      paint: { 'text-color': '#ffffff' },
+    },
+    {
       id: 'incidents-overdue',
       type: 'circle',
       ...v('incidents'),
@@ -501,6 +540,7 @@ export function buildLayers(): LayerSpecification[] {
       id: 'incidents-circle',
       type: 'circle',
       ...v('incidents'),
+      filter: ['!', isHexagonCount],
       layout: {
         // open and severe ones on top
         'circle-sort-key': [

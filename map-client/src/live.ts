@@ -8,7 +8,8 @@
 //   {"type":"heartbeat","epoch":E,"seq":N}        nothing for us changed; the resume point moves
 //
 // `changes` may also carry `removed_incidents` and `removed_workers` (ids of
-// records deleted or moved out of the caller's area).
+// records deleted or moved out of the caller's area), and `alerts` (hot spot
+// alerts raised for the caller's area: analysisapi.ts, alerts.ts).
 //
 // The client remembers the epoch and the last seq it has seen and reconnects
 // with `?epoch=E&after=S`, with exponential backoff (1 s doubling to 30 s,
@@ -26,6 +27,7 @@
 // (detail: ChangesMessage) and `resync` events; the browser tests listen to
 // them through `window.__wangge.live`.
 
+import type { AnalysisAlert } from './analysisapi';
 import type { IncidentTileProperties, WorkerStatus } from './api';
 
 export type LiveStatus = 'idle' | 'connecting' | 'live' | 'reconnecting';
@@ -65,8 +67,10 @@ export interface ChangesMessage {
   workers?: LiveWorker[];
   removed_incidents?: (number | string)[];
   removed_workers?: (number | string)[];
-  /** Other tile layers whose tiles changed (e.g. "grid-cells"). */
+  /** Other tile layers whose tiles changed (e.g. "grid-cells", "hexagons"). */
   layers?: string[];
+  /** Hot spot alerts raised for the caller's area, each sent once. */
+  alerts?: AnalysisAlert[];
 }
 
 export interface HeartbeatMessage {

@@ -5,12 +5,13 @@
 import type { Map as MapLibreMap } from 'maplibre-gl';
 
 import { fetchCategories, fetchHeadline, fetchStatsSummary, type IncidentCategory } from './api';
+import type { AnalysisPanel } from './analysis';
+import type { AnalysisAlert } from './analysisapi';
 import type { DispatchSection } from './dispatch';
 import type { HeadlineStrip } from './headline';
 import type { MessageKey } from './i18n';
 import type { IncidentPanel } from './incidents';
 import type { GridCellLabels } from './labels';
-import { TILE_LAYERS } from './layers';
 import { LiveClient, type ChangesMessage } from './live';
 import type { Loader } from './loading';
 import type { PulseOverlay } from './pulse';
@@ -31,6 +32,10 @@ export interface LiveUpdatesOptions {
   workerList: Pick<WorkerList, 'changed' | 'apply' | 'remove' | 'refresh'>;
   dispatch: Pick<DispatchSection, 'followLive' | 'refresh'>;
   loader: Pick<Loader, 'loading' | 'deferRefresh' | 'reloadAreaLabels'>;
+  /** The analysis panel: its area analysis goes out of date when cases change. */
+  analysis: Pick<AnalysisPanel, 'incidentsChanged' | 'refresh'>;
+  /** Hot spot alerts: new ones come with the changes; a resync fetches them all again. */
+  alerts: { add(alerts: readonly AnalysisAlert[]): void; refresh(): void };
   onCategories(categories: IncidentCategory[]): void;
   /** Messages and answers that arrive once the session is over are dropped. */
   signedIn(): boolean;
@@ -73,7 +78,7 @@ function throttle(fn: () => void, ms: number): { (): void; cancel(): void } {
 }
 
 export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
-  const { map, refresher, workers, pulses, gridLabels, ui, incidents, workerList, dispatch, loader } = options;
+  const { refresher, workers, pulses, gridLabels, ui, incidents, workerList, dispatch, loader, analysis, alerts } = options;
 
   const refreshHeadline = throttle(() => {
     fetchHeadline(options.signal()).then(
@@ -109,6 +114,9 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
     const moved = message.workers ?? [];
     if (changed.length > 0) {
       layers.add('incidents');
+      // counted per hexagon too (the server names it as well, when it knows the layer)
+      layers.add('hexagons');
+      analysis.incidentsChanged();
       pulses.add(changed);
       refreshPanels();
       workerList.changed();
@@ -128,10 +136,13 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
     }
     if (message.removed_incidents?.length) {
       layers.add('incidents');
+      layers.add('hexagons');
+      analysis.incidentsChanged();
       refreshPanels();
       const selected = incidents.selected();
       if (selected !== null && message.removed_incidents.some((id) => String(id) === String(selected))) incidents.refreshSelected();
     }
+    if (message.alerts?.length) alerts.add(message.alerts);
     refresher.mark(layers);
     ui.setLive(live.status, live.lastMessageAt);
   }
@@ -142,7 +153,7 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
     refresher.cancel();
     workers.clear();
     pulses.clear();
-    for (const id of TILE_LAYERS) if (map.getSource(id)) refresher.now(id);
+    for (const layer of refresher.layers()) refresher.nowLayer(layer);
     gridLabels.invalidate();
     loader.reloadAreaLabels((what, err) => options.onError(what, err));
     fetchCategories().then(
@@ -153,6 +164,8 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
     incidents.refreshSelected();
     dispatch.refresh();
     workerList.refresh();
+    analysis.refresh();
+    alerts.refresh();
     refreshHeadline();
     refreshStats();
   }

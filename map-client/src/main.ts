@@ -6,7 +6,10 @@
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 
-import { DEFAULT_FILTER, type IncidentCategory, type IncidentFilter } from './api';
+import { createAlerts } from './alerts';
+import { createAnalysisPanel, featureBounds } from './analysis';
+import { LIVE_TILE_SOURCES } from './analysisstyle';
+import { DEFAULT_FILTER, fetchGridCells, type GridCellCollection, type IncidentCategory, type IncidentFilter } from './api';
 import { removeBasemap } from './basemap';
 import { createCamera } from './camera';
 import { createDispatchSection } from './dispatch';
@@ -51,7 +54,8 @@ const map = createMap(
   ),
 );
 
-const refresher = new TileRefresher(map, 1000);
+// the analysis heat map and hexagons follow the live feed like the incidents
+const refresher = new TileRefresher(map, 1000, LIVE_TILE_SOURCES);
 const workers = new WorkerOverlay(map);
 const pulses = new PulseOverlay(map);
 const gridLabels = new GridCellLabels(map);
@@ -101,10 +105,40 @@ const rulesView = createRulesView({
   onCategories: (c) => showCategories(c),
 });
 
-/** The incident panel and the statistics view name categories; each keeps the latest list. */
+const analysis = createAnalysisPanel({
+  map,
+  fitBounds: (bbox) => camera.fitArea(bbox),
+  onError: (what, err) => session.lateError(what, err),
+});
+
+/** The grid cells' outlines, fetched once per session when an alert is first shown on the map. */
+let gridCells: Promise<GridCellCollection> | null = null;
+const alerts = createAlerts({
+  onPick(alert) {
+    gridCells ??= fetchGridCells();
+    const cells = gridCells;
+    cells.then(
+      (collection) => {
+        const cell = collection.features.find((f) => f.properties.code === alert.grid_cell_code);
+        const bbox = cell ? featureBounds(cell) : null;
+        if (!cell || !bbox) return;
+        analysis.highlight(cell);
+        camera.fitArea(bbox);
+      },
+      (err: unknown) => {
+        if (gridCells === cells) gridCells = null;
+        session.lateError('alerts.title', err);
+      },
+    );
+  },
+  onError: (what, err) => session.lateError(what, err),
+});
+
+/** The incident panel, the statistics view and the analysis panel name categories; each keeps the latest list. */
 function showCategories(categories: IncidentCategory[]): void {
   panel.setCategories(categories);
   statsView.setCategories(categories);
+  analysis.setCategories(categories);
 }
 
 const ui = createUi(uiRoot, {
@@ -120,6 +154,9 @@ const ui = createUi(uiRoot, {
   statsView: statsView.root,
   rulesView: rulesView.root,
   onViewChange: (view) => views.show(view),
+  headerButtons: [analysis.toggle, alerts.bell],
+  left: [analysis.root],
+  overlays: [alerts.toasts, alerts.list],
 });
 const login = createLoginScreen(document.body);
 
@@ -168,6 +205,8 @@ const updates = createLiveUpdates({
   workerList,
   dispatch,
   loader,
+  analysis,
+  alerts,
   onCategories: showCategories,
   signedIn: () => session.signedIn(),
   signal: () => session.signal(),
@@ -183,6 +222,7 @@ const session = createSession({
     dispatch.setRole(s.role);
     workerList.setEnabled(s.role === 'dispatcher');
     rulesView.setSession(s);
+    void alerts.start(s.username, s.role);
   },
   onLeave() {
     updates.stop();
@@ -198,6 +238,9 @@ const session = createSession({
     views.show('map');
     statsView.reset();
     rulesView.reset();
+    analysis.reset();
+    alerts.reset();
+    gridCells = null;
     // (only what was added is removed: nothing before the style has loaded)
     removeTileSources(map);
     removeBasemap(map);
@@ -221,6 +264,8 @@ exposeTestHook({
   live: updates.live,
   workers,
   tileRefreshes: refresher.counts,
+  analysis: analysis.hook,
+  alerts: () => alerts.items(),
   settled: () => sourcesLoaded(map, new AbortController().signal),
   dispatch: {
     candidates: () => dispatch.candidates(),

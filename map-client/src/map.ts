@@ -7,6 +7,7 @@ import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl, type
 // asset and its URL handed over explicitly.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 
+import { ANALYSIS_SOURCES } from './analysisstyle';
 import type { ApiError } from './api';
 import { sourceError } from './errors';
 import { mapLocale, onLangChange, t, type MessageKey } from './i18n';
@@ -82,7 +83,7 @@ export function watchErrors(map: MapLibreMap, handlers: MapErrorHandlers): Promi
         return;
       }
       console.error(e.error);
-      const what: MessageKey = isTileLayer(failed.source) ? 'tiles.title' : 'basemap.title';
+      const what: MessageKey = isTileLayer(failed.source) || ANALYSIS_SOURCES.includes(failed.source) ? 'tiles.title' : 'basemap.title';
       // one banner line per source and status, however many tiles fail
       handlers.showError(`${t(what)} ${failed.source}${failed.status ? ` (${failed.status})` : ''}`);
       return;

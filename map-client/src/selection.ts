@@ -17,7 +17,7 @@ import type {
 import { candidateLines } from './dispatch';
 import { onLangChange } from './i18n';
 import type { IncidentId } from './incidents';
-import { CLICKABLE_LAYERS, DISPATCH_SOURCE, SELECTION_SOURCE, WORKERS_LIVE_SOURCE } from './layers';
+import { CLICKABLE_LAYERS, DISPATCH_SOURCE, INCIDENT_POINTS_ZOOM, SELECTION_SOURCE, WORKERS_LIVE_SOURCE } from './layers';
 import { EMPTY, type GeoJsonSources } from './sources';
 import { popupContent, type Selection } from './ui';
 
@@ -98,6 +98,12 @@ export function createMapSelection({ map, sources, onIncident }: MapSelectionOpt
     popup?.remove();
     clearSelection();
     if (!feature) return;
+    if (feature.source === 'incidents' && 'count' in feature.properties && feature.geometry.type === 'Point') {
+      // a hexagon's count (below zoom 13): zoom in towards the single cases
+      const [lon = 0, lat = 0] = feature.geometry.coordinates;
+      map.easeTo({ center: [lon, lat], zoom: Math.min(INCIDENT_POINTS_ZOOM, map.getZoom() + 2), duration: 600 });
+      return;
+    }
     if (feature.source === 'incidents') {
       const id = ((feature.properties as { id?: IncidentId }).id ?? feature.id) as IncidentId | undefined;
       if (id === undefined) return;

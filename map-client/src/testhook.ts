@@ -5,6 +5,8 @@
 import type { FeatureCollection } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 
+import type { AnalysisHook } from './analysis';
+import type { AnalysisAlert } from './analysisapi';
 import type { Candidates, Session, WorkerListProperties } from './api';
 import type { LiveClient } from './live';
 import type { SideTab } from './workerlist';
@@ -31,6 +33,15 @@ export interface TestHook {
    * `idle`, the live overlays (gliding workers) do not hold it back.
    */
   settled(): Promise<void>;
+  /**
+   * The analysis panel: each layer's state (off, loading, ready, failed),
+   * `drawn(layer)` (resolves with the state once the layer's data for the
+   * current view is drawn), the area analysis shown with its URL, the tile
+   * URL templates of the heat map and hexagons, the place outlined.
+   */
+  analysis: AnalysisHook;
+  /** The hot spot alerts listed, most recent first. */
+  alerts(): AnalysisAlert[];
   /** The dispatcher's screen: the ranking shown in the details, its map lines, the worker list. */
   dispatch: {
     /** The candidates shown for the selected incident (null: none). */

@@ -90,7 +90,9 @@ export function transformRequest(
     if (resourceType === 'Tile') {
       const layer = tileLayerOf(absolute.href);
       let extra: URLSearchParams | null = null;
-      if (layer === 'incidents') extra = incidentTileParams(incidentFilter());
+      // A URL that carries its own query is an analysis source's (analysisstyle.ts:
+      // the analysis filter, always with `since`): the incident panel's filter is not for it.
+      if (layer === 'incidents' && absolute.search === '') extra = incidentTileParams(incidentFilter());
       else if (layer === 'grid-cells' && plan()) extra = new URLSearchParams({ plan: plan() ?? '' });
       if (extra) for (const [key, value] of extra) absolute.searchParams.set(key, value);
     }
@@ -112,19 +114,43 @@ export class TileRefresher {
   /** Sources refreshed so far, by id (for the browser tests). */
   readonly counts: Record<string, number> = {};
 
-  constructor(map: MapLibreMap, intervalMs = 1000) {
+  #also: Readonly<Record<string, readonly string[]>>;
+
+  /**
+   * `also`: other sources drawing a tile layer's tiles (by the layer's name,
+   * e.g. the analysis heat map for `incidents`, and layers that are no
+   * source of ours, e.g. `hexagons`); they are refreshed with it.
+   */
+  constructor(map: MapLibreMap, intervalMs = 1000, also: Readonly<Record<string, readonly string[]>> = {}) {
     this.#map = map;
     this.#interval = intervalMs;
+    this.#also = also;
   }
 
+  /** The sources drawing tile layer `layer`'s tiles. */
+  sourcesOf(layer: string): string[] {
+    return [...(isTileLayer(layer) ? [layer] : []), ...(this.#also[layer] ?? [])];
+  }
+
+  /** Every tile layer the refresher knows (ours and those named in `also`). */
+  layers(): string[] {
+    return [...new Set([...TILE_LAYERS, ...Object.keys(this.#also)])];
+  }
+
+  /** Tile layers changed (the live feed's names): their sources are refreshed, throttled. */
   mark(ids: Iterable<string>): void {
-    for (const id of ids) if (isTileLayer(id)) this.#dirty.add(id);
+    for (const id of ids) for (const source of this.sourcesOf(id)) this.#dirty.add(source);
     if (this.#dirty.size === 0 || this.#timer) return;
     const wait = Math.max(0, this.#last + this.#interval - Date.now());
     this.#timer = window.setTimeout(() => this.#flush(), wait);
   }
 
-  /** Refreshes now (a user action, e.g. a new filter), whatever the interval. */
+  /** Refreshes now every source of tile layer `layer` (a resync). */
+  nowLayer(layer: string): void {
+    for (const id of this.sourcesOf(layer)) this.now(id);
+  }
+
+  /** Refreshes source `id` now (a user action, e.g. a new filter), whatever the interval. */
   now(id: string): void {
     this.#dirty.delete(id);
     this.#refresh(id);

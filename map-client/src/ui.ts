@@ -99,6 +99,7 @@ function legendFor(group: LayerGroup): HTMLElement[] {
       }
       const overdue = el('li', { class: 'legend-overdue' }, el('span', { class: 'overdue-ring', 'aria-hidden': 'true' }), text('span', 'legend.overdue'));
       return [
+        text('p', 'layers.incidents.hint', { class: 'hint' }),
         el('div', { class: 'legend-block' }, text('span', 'legend.status', { class: 'legend-title' }), statuses),
         el('div', { class: 'legend-block' }, text('span', 'legend.tier', { class: 'legend-title' }), tiers, el('ul', { class: 'legend-grid' }, overdue)),
       ];
@@ -143,6 +144,12 @@ export interface UiOptions {
   rulesView: HTMLElement;
   /** Called when the map, statistics or rules view is chosen in the header. */
   onViewChange: (view: View) => void;
+  /** Buttons of the header beside the view switch (the analysis panel's, the alerts' bell). */
+  headerButtons?: HTMLElement[];
+  /** Panels at the top of the left-hand column (the analysis panel). */
+  left?: HTMLElement[];
+  /** Overlays over the map (alert toasts, the alerts list). */
+  overlays?: HTMLElement[];
 }
 
 /** What the page shows under the header: the map with its panels, the statistics view or the rules view. */
@@ -241,7 +248,7 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
   const header = el(
     'header',
     { class: 'panel title-panel', id: 'title-panel' },
-    el('div', { class: 'titles' }, text('h1', 'app.title'), el('div', { class: 'subtitle' }, text('span', 'app.subtitle'), live, viewSwitch)),
+    el('div', { class: 'titles' }, text('h1', 'app.title'), el('div', { class: 'subtitle' }, text('span', 'app.subtitle'), live, viewSwitch, ...(options.headerButtons ?? []))),
     user,
     signOutButton,
     langSwitch('lang-switch'),
@@ -322,8 +329,9 @@ export function createUi(root: HTMLElement, options: UiOptions): Ui {
   }).observe(topbar);
   root.append(
     topbar,
-    el('div', { class: 'side' }, legend, stats),
+    el('div', { class: 'side' }, ...(options.left ?? []), legend, stats),
     el('div', { class: 'side-right', id: 'side-right' }, ...options.right),
+    ...(options.overlays ?? []),
     options.statsView,
     options.rulesView,
     banner,

@@ -278,11 +278,22 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
       `no township of ${county.properties.code} rendered`,
     );
     assert.ok((rendered['grid-cells'] ?? []).length > 0, `no grid cell rendered at zoom ${view.zoom}`);
-    // (the simulator resolves cases quickly: there may be a moment with none open)
-    await eventually(async () => (await renderedIncidentIds(page)).length > 0, {
+    // Below zoom 13 the incidents tiles count cases per H3 hexagon: circles with
+    // the count, no single case. (The simulator resolves cases quickly: there
+    // may be a moment with none open.)
+    assert.ok(view.zoom < 13, `the county view is at zoom ${view.zoom}`);
+    const counted = () =>
+      page.evaluate(() => window.__wangge.map.queryRenderedFeatures({ layers: ['incidents-clusters'] }).map((f) => f.properties));
+    await eventually(async () => (await counted()).length > 0, {
       timeout: 60_000,
-      message: `no incident rendered at zoom ${view.zoom}`,
+      message: `no incident count rendered at zoom ${view.zoom}`,
     });
+    assert.deepEqual(await renderedIncidentIds(page), [], `single incidents drawn at zoom ${view.zoom}`);
+    // under the open filter every case counted is open
+    assert.ok(
+      (await counted()).every((p) => typeof p.h3 === 'string' && p.count >= 1 && p.open_count === p.count),
+      'a hexagon count with closed cases under the open filter',
+    );
     // one label per county and township (label points, not tile pieces)
     const labels = (rendered['townships-label'] ?? []).map((f) => f.code);
     assert.equal(new Set(labels).size, labels.length, 'a township labelled twice');
@@ -297,11 +308,6 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
       tileRequests.filter((url) => url.includes('/tiles/incidents/')).every((url) => new URL(url).searchParams.get('status') === 'open'),
       'incident tiles requested without status=open',
     );
-    // every incident drawn is open (the default filter)
-    const states = await page.evaluate(() =>
-      window.__wangge.map.queryRenderedFeatures({ layers: ['incidents-circle'] }).map((f) => f.properties.open),
-    );
-    assert.ok(states.every((open) => open === true), 'a closed incident drawn under the open filter');
     await page.screenshot({ path: path.join(ARTIFACTS, 'map.png') });
     assertConsoleErrors();
   });
@@ -383,7 +389,10 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
   it('selects an incident clicked on the map', async () => {
     await page.locator('#incident-detail-close').click();
     assert.equal(await page.locator('#incident-detail').isVisible(), false);
-    await jumpToAndWaitSettled(page, { bounds: bounds(county.geometry), padding: 40 });
+    // single cases are drawn from zoom 13 (below it, counts per hexagon): around the first listed one
+    const first = (await api('/api/v1/incidents?status=open&limit=1')).items[0];
+    assert.ok(first, 'no open incident');
+    await jumpToAndWaitSettled(page, { center: [first.lon, first.lat], zoom: 14 });
     // an incident drawn alone at its point, clear of the panels
     const target = await page.evaluate(() => {
       const { map } = window.__wangge;
@@ -396,7 +405,7 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
       }
       return null;
     });
-    assert.ok(target, 'no incident drawn on its own in the county view to click');
+    assert.ok(target, `no incident drawn on its own around incident ${first.id} to click`);
     await page.mouse.click(target.x, target.y);
     await page.locator(`#incident-detail[data-id="${target.id}"][data-state="ready"]`).waitFor();
     assert.equal(await page.locator('.maplibregl-popup').count(), 0, 'an incident click opened a popup');
@@ -430,10 +439,14 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
       },
       { message: 'the filtered total is not the API total' },
     );
+    // single cases (zoom 13 and up) around one of that tier
+    const ofTier = (await api(`/api/v1/incidents?status=open&tier=${tier}&limit=1`)).items[0];
+    if (ofTier) await jumpToAndWaitSettled(page, { center: [ofTier.lon, ofTier.lat], zoom: 14 });
     await waitSettled(page);
     const tiers = await page.evaluate(() =>
       window.__wangge.map.queryRenderedFeatures({ layers: ['incidents-circle'] }).map((f) => f.properties.tier),
     );
+    assert.ok(!ofTier || tiers.length > 0, `no incident drawn around incident ${ofTier?.id} of tier ${tier}`);
     assert.ok(tiers.every((t) => t === tier), `incidents of other tiers than ${tier} drawn: ${[...new Set(tiers)]}`);
 
     // search: the list only (q), by an incident's id
@@ -612,6 +625,8 @@ describe('wangge map client', { timeout: SUITE_TIMEOUT }, () => {
     const headlineRefetched = page.waitForResponse((r) => r.url().endsWith('/api/v1/stats/headline'), { timeout: LIVE_TIMEOUT + 10_000 });
     const listRefetched = page.waitForResponse((r) => r.url().includes('/api/v1/incidents?'), { timeout: LIVE_TIMEOUT + 10_000 });
     const { item: incident } = await nextLiveChange(page, 'incident', drawnBefore);
+    // single cases are drawn from zoom 13 (the tiles below count per hexagon)
+    await jumpToAndWaitSettled(page, { center: [incident.lon, incident.lat], zoom: 14 });
     await eventually(async () => (await renderedIncidentIds(page)).includes(String(incident.id)), {
       timeout: 30_000,
       message: `incident ${incident.id} from the live feed not drawn`,
