@@ -38,6 +38,9 @@ scripts/run-tests.sh 3
 step "browser tests (headless Chromium) against the small demo"
 port=18090
 export WANGGE_DEMO_PASSWORD="browser-test-$RANDOM$RANDOM"
+# A short hot spot scan, so the alert test sees its alert within seconds (the tests read the
+# same variable).
+export WANGGE_HOTSPOT_SCAN_SECS=10
 target/debug/wangge --data-dir "$work/demo" demo --scale small --listen "127.0.0.1:$port" \
     >"$work/demo.log" 2>&1 &
 demo_pid=$!
