@@ -146,7 +146,48 @@ async fn a_grid_workers_hexagons_count_only_their_cells_cases() {
     let (status, answer) = get(&state, &worker, "/api/v1/analysis/aggregates?unit=h3:9").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(sum(&answer, "count"), in_cell);
-    // The hexagon tiles say the same: counted over the tiles covering the cell at zoom 12.
+    // The hexagon tiles say the same: each hexagon met in the tiles covering the cell at
+    // zoom 12, counted once, adds up to the cell's cases.
+    let (x0, y0, x1, y1): (f64, f64, f64, f64) = sqlx::query_as(
+        "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)
+         FROM grid_cell WHERE id = $1",
+    )
+    .bind(cell_id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let range =
+        wangge_tiles::tiles_covering(&wangge_tiles::Bounds::new(x0, y0, x1, y1).unwrap(), 12)
+            .unwrap();
+    let mut hexagons: HashMap<u64, i64> = HashMap::new();
+    for x in range.x_range() {
+        for y in range.y_range() {
+            let reply = call(
+                &state,
+                &worker,
+                Method::GET,
+                &format!("/tiles/hexagons/12/{x}/{y}"),
+                None,
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK);
+            if reply.body.is_empty() {
+                continue;
+            }
+            let reader = mvt_reader::Reader::new(reply.body.clone()).unwrap();
+            for feature in reader.get_features_as::<i32>(0).unwrap() {
+                let count = match feature.properties.as_ref().and_then(|p| p.get("count")) {
+                    Some(mvt_reader::feature::Value::UInt(n)) => *n as i64,
+                    Some(
+                        mvt_reader::feature::Value::SInt(n) | mvt_reader::feature::Value::Int(n),
+                    ) => *n,
+                    other => panic!("a hexagon without a count: {other:?}"),
+                };
+                hexagons.insert(feature.id.unwrap(), count);
+            }
+        }
+    }
+    assert_eq!(hexagons.values().sum::<i64>(), in_cell);
     let township: String = sqlx::query_scalar(
         "SELECT t.code FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
          JOIN admin_unit t ON t.id = v.parent_id WHERE g.id = $1",
