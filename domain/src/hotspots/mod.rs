@@ -265,22 +265,43 @@ fn feature(u: &StudyUnit, unit: Unit, count: f64, open: i64, extra: Map<String, 
     })
 }
 
-/// Counts per place as a FeatureCollection (the heat map's choropleths).
-pub fn aggregates(counted: &Counted) -> Value {
+/// The places as a FeatureCollection: each with its identity, counts and households, and
+/// what `per_place` gives it (its count, which it is handed, and its figures); `members` are
+/// added at the top, beside `type`, `unit` and `features`.
+fn collection(
+    counted: &Counted,
+    members: Value,
+    per_place: impl Fn(usize, f64) -> (f64, Map<String, Value>),
+) -> Value {
     let counts = counted.counts();
     let open = counted.open_counts();
     let features: Vec<Value> = counted
         .units
         .iter()
         .enumerate()
-        .map(|(i, u)| feature(u, counted.unit, counts[i], open[i], Map::new()))
+        .map(|(i, u)| {
+            let (count, figures) = per_place(i, counts[i]);
+            feature(u, counted.unit, count, open[i], figures)
+        })
         .collect();
-    json!({
+    let mut out = json!({
         "type": "FeatureCollection",
         "unit": counted.unit.to_string(),
-        "total": counted.cases.len(),
         "features": features,
-    })
+    });
+    if let (Some(out), Value::Object(members)) = (out.as_object_mut(), members) {
+        out.extend(members);
+    }
+    out
+}
+
+/// Counts per place as a FeatureCollection (the heat map's choropleths).
+pub fn aggregates(counted: &Counted) -> Value {
+    collection(
+        counted,
+        json!({ "total": counted.cases.len() }),
+        |_, count| (count, Map::new()),
+    )
 }
 
 /// How a Gi* analysis was asked for.
@@ -336,33 +357,23 @@ pub fn hotspots(counted: &Counted, request: &HotspotRequest) -> Result<Hotspots,
 
 /// The places with their Gi* figures as a FeatureCollection.
 pub fn hotspots_geojson(counted: &Counted, request: &HotspotRequest, h: &Hotspots) -> Value {
-    let counts = counted.counts();
-    let open = counted.open_counts();
-    let features: Vec<Value> = counted
-        .units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let r = &h.results[i];
-            let mut extra = Map::new();
-            extra.insert("gi".into(), json!(r.gi));
-            extra.insert("z".into(), json!(r.z));
-            extra.insert("p".into(), json!(r.p));
-            extra.insert("p_sim".into(), r.p_sim.map_or(Value::Null, |p| json!(p)));
-            extra.insert("bin".into(), json!(h.bins[i]));
-            extra.insert("neighbours".into(), json!(h.neighbours[i]));
-            feature(u, counted.unit, counts[i], open[i], extra)
-        })
-        .collect();
-    json!({
-        "type": "FeatureCollection",
-        "unit": counted.unit.to_string(),
+    let members = json!({
         "weights": request.weights.to_string(),
         "permutations": request.permutations,
         "seed": request.seed,
         "fdr": request.fdr,
         "total": counted.cases.len(),
-        "features": features,
+    });
+    collection(counted, members, |i, count| {
+        let r = &h.results[i];
+        let mut figures = Map::new();
+        figures.insert("gi".into(), json!(r.gi));
+        figures.insert("z".into(), json!(r.z));
+        figures.insert("p".into(), json!(r.p));
+        figures.insert("p_sim".into(), json!(r.p_sim));
+        figures.insert("bin".into(), json!(h.bins[i]));
+        figures.insert("neighbours".into(), json!(h.neighbours[i]));
+        (count, figures)
     })
 }
 
@@ -498,38 +509,29 @@ pub fn local_moran_geojson(
     };
     let results =
         local_moran(&counts, &w, &options).map_err(|e| AnalysisError::Invalid(e.to_string()))?;
-    let open = counted.open_counts();
-    let features: Vec<Value> = counted
-        .units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let r = &results[i];
-            let p = r.p_sim.unwrap_or(r.p);
-            let mut extra = Map::new();
-            extra.insert("i".into(), json!(r.i));
-            extra.insert("z".into(), json!(r.z));
-            extra.insert("p".into(), json!(r.p));
-            extra.insert("p_sim".into(), r.p_sim.map_or(Value::Null, |p| json!(p)));
-            let quadrant = match r.quadrant {
-                Quadrant::HH => "HH",
-                Quadrant::LH => "LH",
-                Quadrant::LL => "LL",
-                Quadrant::HL => "HL",
-            };
-            extra.insert("quadrant".into(), json!(quadrant));
-            extra.insert("significant".into(), json!(p <= 0.05));
-            feature(u, counted.unit, counts[i], open[i], extra)
-        })
-        .collect();
-    Ok(json!({
-        "type": "FeatureCollection",
-        "unit": counted.unit.to_string(),
+    let members = json!({
         "weights": request.weights.to_string(),
         "permutations": request.permutations,
         "seed": request.seed,
         "total": counted.cases.len(),
-        "features": features,
+    });
+    Ok(collection(counted, members, |i, count| {
+        let r = &results[i];
+        let p = r.p_sim.unwrap_or(r.p);
+        let mut figures = Map::new();
+        figures.insert("i".into(), json!(r.i));
+        figures.insert("z".into(), json!(r.z));
+        figures.insert("p".into(), json!(r.p));
+        figures.insert("p_sim".into(), json!(r.p_sim));
+        let quadrant = match r.quadrant {
+            Quadrant::HH => "HH",
+            Quadrant::LH => "LH",
+            Quadrant::LL => "LL",
+            Quadrant::HL => "HL",
+        };
+        figures.insert("quadrant".into(), json!(quadrant));
+        figures.insert("significant".into(), json!(p <= 0.05));
+        (count, figures)
     }))
 }
 
@@ -565,33 +567,24 @@ pub fn emerging_geojson(
     };
     let results = emerging_hot_spots(&values, steps, &w, &options)
         .map_err(|e| AnalysisError::Invalid(e.to_string()))?;
-    let open = counted.open_counts();
-    let features: Vec<Value> = counted
-        .units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let r = &results[i];
-            let mut extra = Map::new();
-            extra.insert("category".into(), json!(r.pattern.name()));
-            extra.insert("trend_z".into(), json!(r.trend.z));
-            extra.insert("trend_p".into(), json!(r.trend.p));
-            extra.insert("bins".into(), json!(r.bins));
-            extra.insert("z".into(), json!(r.z));
-            extra.insert("counts".into(), json!(cube[i]));
-            let in_steps: f64 = cube[i].iter().sum();
-            feature(u, counted.unit, in_steps, open[i], extra)
-        })
-        .collect();
     let starts: Vec<String> = starts.iter().map(|s| s.to_rfc3339()).collect();
-    Ok(json!({
-        "type": "FeatureCollection",
-        "unit": counted.unit.to_string(),
+    let members = json!({
         "weights": request.weights.to_string(),
         "step": match request.step { Step::Week => "week", Step::Month => "month" },
         "steps": starts,
         "end": request.end.to_rfc3339(),
-        "features": features,
+    });
+    // A place's count here is its cases within the steps.
+    Ok(collection(counted, members, |i, _| {
+        let r = &results[i];
+        let mut figures = Map::new();
+        figures.insert("category".into(), json!(r.pattern.name()));
+        figures.insert("trend_z".into(), json!(r.trend.z));
+        figures.insert("trend_p".into(), json!(r.trend.p));
+        figures.insert("bins".into(), json!(r.bins));
+        figures.insert("z".into(), json!(r.z));
+        figures.insert("counts".into(), json!(cube[i]));
+        (cube[i].iter().sum(), figures)
     }))
 }
 
