@@ -15,7 +15,9 @@
 //! Dispatch ranking: [`dispatch`] answers which grid worker should take an incident, from an
 //! in-memory index kept in step with committed positions. [`geocode`] reads Chinese
 //! addresses as people write them into candidate administrative units and a canonical
-//! house-number detail: the first half of the address geocoder. Grid rebalancing (redrawing
+//! house-number detail: the first half of the address geocoder. [`coverage`] validates a grid
+//! plan's cells against each other and their villages (validity, overlaps, gaps, slivers,
+//! shared edges that match exactly, as JTS's `CoverageValidator`). Grid rebalancing (redrawing
 //! grid cells when workload shifts) is still to come.
 //!
 //! Like `wangge-tiles`, the crate does no I/O: callers hand it plain data and get plain data
@@ -25,6 +27,7 @@
 
 pub mod conditional_permutation;
 pub mod confidence_bins;
+pub mod coverage;
 pub mod dispatch;
 pub mod emerging;
 pub mod fdr;
