@@ -21,7 +21,7 @@ use crate::extract::{
 use crate::respond::run_to_completion;
 use crate::routes::{
     admin_units, analysis, audit, dispatch, facilities, figures, geocode, grid_cells, health,
-    households, incident_rules, incidents, live, open311, session, stats, tiles, workers,
+    households, incident_rules, incidents, live, open311, plans, session, stats, tiles, workers,
 };
 use crate::state::{AppState, MAX_BODY_BYTES};
 
@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(workers::router())
         .merge(dispatch::router())
         .merge(geocode::router())
+        .merge(plans::router())
         .route("/client-config", axum::routing::get(client_config))
         .fallback(not_found);
 

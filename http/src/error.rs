@@ -47,6 +47,12 @@ pub enum ApiError {
     },
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// A grid plan edit or publication the coverage rules refuse, with each issue.
+    #[error("{detail}")]
+    InvalidPlan {
+        detail: String,
+        issues: serde_json::Value,
+    },
     #[error("no such resource")]
     NotFound,
     #[error("sign in first: this needs a session cookie or a bearer token")]
@@ -102,6 +108,10 @@ impl ApiError {
                 Self::ConflictWith { current, .. } => Some(current.clone()),
                 _ => None,
             },
+            issues: match self {
+                Self::InvalidPlan { issues, .. } => Some(issues.clone()),
+                _ => None,
+            },
         }
     }
 
@@ -114,6 +124,7 @@ impl ApiError {
             Self::OutsideArea(_) => "outside-area",
             Self::Conflict(_) | Self::ConflictWith { .. } => "conflict",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::InvalidPlan { .. } => "invalid-plan",
             Self::NotFound => "not-found",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid-credentials",
@@ -130,9 +141,10 @@ impl ApiError {
         match self {
             Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
             Self::MalformedBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::InvalidField(_) | Self::OutsideArea(_) | Self::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::InvalidField(_)
+            | Self::OutsideArea(_)
+            | Self::IdempotencyKeyReused
+            | Self::InvalidPlan { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) | Self::ConflictWith { .. } => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -152,6 +164,7 @@ impl ApiError {
             Self::OutsideArea(_) => "Outside the area",
             Self::Conflict(_) | Self::ConflictWith { .. } => "Conflict",
             Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::InvalidPlan { .. } => "Invalid grid plan",
             Self::NotFound => "Not found",
             Self::Unauthenticated => "Authentication required",
             Self::InvalidCredentials => "Invalid credentials",
@@ -230,6 +243,9 @@ pub struct Problem {
     /// For conflicts: the resource as it is now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<serde_json::Value>,
+    /// For a refused plan edit: each rule broken, with its place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issues: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -325,6 +341,25 @@ impl From<HouseholdError> for ApiError {
             HouseholdError::NotFound => Self::NotFound,
             HouseholdError::Database(error) => error.into(),
             HouseholdError::Internal(detail) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<wangge_domain::plans::PlanError> for ApiError {
+    fn from(error: wangge_domain::plans::PlanError) -> Self {
+        match error {
+            wangge_domain::plans::PlanError::NotFound => ApiError::NotFound,
+            wangge_domain::plans::PlanError::Invalid(detail) => ApiError::InvalidField(detail),
+            wangge_domain::plans::PlanError::OutsideArea(detail) => ApiError::OutsideArea(detail),
+            wangge_domain::plans::PlanError::Forbidden => ApiError::Forbidden,
+            wangge_domain::plans::PlanError::State(detail) => ApiError::Conflict(detail),
+            wangge_domain::plans::PlanError::Conflict { detail, current } => {
+                ApiError::ConflictWith { detail, current }
+            }
+            wangge_domain::plans::PlanError::Rejected { detail, issues } => {
+                ApiError::InvalidPlan { detail, issues }
+            }
+            wangge_domain::plans::PlanError::Database(e) => e.into(),
         }
     }
 }

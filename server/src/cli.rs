@@ -94,6 +94,39 @@ pub enum Command {
     /// Spatial statistics on a file of your own; needs no database.
     #[command(subcommand)]
     Analyse(AnalyseCommand),
+    /// Grid plans, as a planner would handle them in the map client (same rules, same audit).
+    #[command(subcommand)]
+    Plan(PlanCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// The plans the planner sees, newest first.
+    List {
+        /// The planner acting (their area and role apply).
+        #[arg(long = "as")]
+        user: String,
+    },
+    /// A new draft copied from the published plan (or from `--from VERSION`).
+    New {
+        #[arg(long = "as")]
+        user: String,
+        name: String,
+        #[arg(long)]
+        from: Option<i32>,
+    },
+    /// Publish a draft: households, workers and open cases move to its cells at once.
+    Publish {
+        #[arg(long = "as")]
+        user: String,
+        version: i32,
+    },
+    /// Set a draft aside (kept, read-only).
+    Archive {
+        #[arg(long = "as")]
+        user: String,
+        version: i32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +349,8 @@ pub enum CliError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     PersonalData(#[from] PersonalDataError),
+    #[error(transparent)]
+    Plan(#[from] wangge_domain::plans::PlanError),
     #[error("{0}")]
     Usage(String),
     #[error("serving failed: {0}")]
@@ -518,6 +553,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("the audit trail is intact: {rows} rows, each chained to the one before");
             Ok(())
         }
+        Command::Plan(command) => {
+            let db = Database::open(&database, 2).await?;
+            let result = run_plan_command(&db.pool, command).await;
+            db.close().await?;
+            result
+        }
         Command::User(command) => {
             let db = Database::open(&database, 2).await?;
             let result = run_user_command(&db.pool, command).await;
@@ -545,6 +586,57 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+async fn run_plan_command(pool: &PgPool, command: PlanCommand) -> Result<(), CliError> {
+    use wangge_domain::plans;
+    let meta = RequestMeta::cli();
+    let line = |p: &plans::PlanSummary| {
+        format!(
+            "{:>4}  {:<9}  rev {:<4}  {:>5} cells  {}{}",
+            p.version,
+            format!("{:?}", p.status).to_lowercase(),
+            p.revision,
+            p.cells,
+            p.name,
+            p.based_on
+                .map(|b| format!("  (from {b})"))
+                .unwrap_or_default()
+        )
+    };
+    match command {
+        PlanCommand::List { user } => {
+            let caller = users::caller(pool, &user).await?;
+            for plan in plans::list(pool, &caller).await? {
+                println!("{}", line(&plan));
+            }
+        }
+        PlanCommand::New { user, name, from } => {
+            let caller = users::caller(pool, &user).await?;
+            let plan = plans::create(pool, &caller, &name, from, &meta).await?;
+            println!("{}", line(&plan));
+        }
+        PlanCommand::Publish { user, version } => {
+            let caller = users::caller(pool, &user).await?;
+            let done = plans::publish::publish(pool, &caller, version, &meta).await?;
+            println!(
+                "plan {} published, {} archived: {} cells changed; {} worker links, {} grid \
+                 worker areas and {} open cases moved to the new cells",
+                done.version,
+                done.archived_version,
+                done.changed_cells,
+                done.worker_links,
+                done.user_areas,
+                done.open_cases
+            );
+        }
+        PlanCommand::Archive { user, version } => {
+            let caller = users::caller(pool, &user).await?;
+            let plan = plans::archive(pool, &caller, version, &meta).await?;
+            println!("{}", line(&plan));
+        }
+    }
+    Ok(())
 }
 
 /// How often a serving wangge escalates overdue cases: a case is late by at most this much.

@@ -16,10 +16,33 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo};
 use wangge_analysis::sphere::LonLat;
 
+/// Decimal places for geometry read back to be changed and written again (grid plan edits):
+/// PostGIS prints at most 15, which for longitudes and latitudes of at least 8° in size is
+/// finer than half a double's spacing there, so the text parses back to the very same
+/// doubles and shared vertices stay shared. Reads for display use 7 (about 1 cm).
+pub const EXACT_DIGITS: i32 = 15;
+
+/// A polygon or multipolygon's GeoJSON text (from `ST_AsGeoJSON`) as a multipolygon.
+pub fn multi_polygon_from_geojson(text: &str) -> Result<MultiPolygon<f64>, String> {
+    let geometry: geojson::Geometry = text.parse().map_err(|e: geojson::Error| e.to_string())?;
+    let geometry: geo::Geometry<f64> = geometry
+        .try_into()
+        .map_err(|e: geojson::Error| e.to_string())?;
+    match geometry {
+        geo::Geometry::Polygon(p) => Ok(MultiPolygon::new(vec![p])),
+        geo::Geometry::MultiPolygon(mp) => Ok(mp),
+        other => Err(format!("not a polygon: {other:?}")
+            .chars()
+            .take(80)
+            .collect()),
+    }
+}
+
 /// WGS-84 longitude/latitude: the only SRID wangge stores.
 pub const SRID: u32 = 4326;
 
 const WKB_POINT: u32 = 1;
+const WKB_LINESTRING: u32 = 2;
 const WKB_POLYGON: u32 = 3;
 const WKB_MULTIPOLYGON: u32 = 6;
 const EWKB_SRID_FLAG: u32 = 0x2000_0000;
@@ -39,6 +62,14 @@ impl Ewkb {
     /// A checked point: how a place from a request, a device or the geocoder is written.
     pub fn lon_lat(point: LonLat) -> Self {
         Self::point(Point::new(point.lon(), point.lat()))
+    }
+
+    /// A line (a planner's cut through a cell).
+    pub fn line_string(line: &LineString<f64>) -> Self {
+        let mut w = Writer::with_capacity(16 + line.0.len() * 16);
+        w.header(WKB_LINESTRING, true);
+        w.ring(line);
+        Self(w.finish())
     }
 
     pub fn multi_polygon(multi: &MultiPolygon<f64>) -> Self {

@@ -134,6 +134,14 @@ async fn tile(
             })?;
     let coord = tile_coord(&z, &x, &y)?;
     let filters = params.filters_for(layer)?;
+    // A draft is its planners' alone: to anyone else it does not exist.
+    if let Some(version) = filters.plan
+        && wangge_domain::plans::readable_plan_id(&state.pool, &caller, version)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::NotFound);
+    }
     let address = TileAddress {
         layer,
         z: coord.z(),

@@ -1,0 +1,732 @@
+//! Grid plans on a real PostGIS with the small demo: drafts and who sees them, edits refused
+//! with their reasons and nothing written, undo and redo, concurrent edits, workload, the
+//! diff, and publishing, which re-links workers, grid workers' areas and open cases while
+//! the old plan still answers.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use wangge::AppState;
+use wangge::auth::Role;
+use wangge::auth::users::AreaCode;
+use wangge::config::{Config, DatabaseConfig};
+
+use common::{TestDb, call};
+
+async fn state(db: &TestDb) -> AppState {
+    db.state(Config::for_database(DatabaseConfig::External {
+        url: db.url(),
+    }))
+    .await
+}
+
+async fn request(
+    state: &AppState,
+    token: &str,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let reply = call(state, token, method, uri, body.as_ref()).await;
+    let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    (reply.status, value)
+}
+
+/// The township of the small demo with the most cells, and another one.
+async fn townships(db: &TestDb) -> (String, String) {
+    let codes: Vec<String> = sqlx::query_scalar(
+        "SELECT t.code FROM admin_unit t
+         JOIN admin_unit v ON v.parent_id = t.id
+         JOIN grid_cell g ON g.village_id = v.id
+         WHERE t.level = 'township'
+         GROUP BY t.code ORDER BY count(*) DESC, t.code LIMIT 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    (codes[0].clone(), codes[1].clone())
+}
+
+/// Every cell of plan `version` as one fingerprint: codes, names, villages and exact
+/// geometry.
+async fn fingerprint(db: &TestDb, version: i64) -> String {
+    sqlx::query_scalar(
+        "SELECT md5(string_agg(g.code || g.name || g.village_id || encode(ST_AsEWKB(g.geom), 'hex'),
+                               ',' ORDER BY g.code))
+         FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id WHERE p.version = $1",
+    )
+    .bind(version as i32)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+async fn published_version(db: &TestDb) -> i64 {
+    sqlx::query_scalar::<_, i32>("SELECT version FROM grid_plan WHERE status = 'published'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap() as i64
+}
+
+struct Setup {
+    db: TestDb,
+    state: AppState,
+    township: String,
+    other_township: String,
+    planner: String,
+}
+
+async fn setup() -> Setup {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let (township, other_township) = townships(&db).await;
+    let planner = db
+        .user_token("planner-a", Role::Planner, AreaCode::Unit(township.clone()))
+        .await;
+    Setup {
+        db,
+        state,
+        township,
+        other_township,
+        planner,
+    }
+}
+
+async fn new_draft(s: &Setup) -> i64 {
+    let (status, plan) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        "/api/v1/plans",
+        Some(json!({"name": "调整方案"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    plan["version"].as_i64().unwrap()
+}
+
+/// The draft's cells in the planner's area, exactly.
+async fn cells(s: &Setup, version: i64) -> Vec<Value> {
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/cells"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["features"].as_array().unwrap().clone()
+}
+
+async fn edit(s: &Setup, version: i64, body: Value) -> (StatusCode, Value) {
+    request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/edits"),
+        Some(body),
+    )
+    .await
+}
+
+async fn revision(s: &Setup, version: i64) -> i64 {
+    let (_, plan) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}"),
+        None,
+    )
+    .await;
+    plan["revision"].as_i64().unwrap()
+}
+
+fn ring(cell: &Value) -> Vec<[f64; 2]> {
+    let geometry = &cell["geometry"];
+    let rings = match geometry["type"].as_str() {
+        Some("MultiPolygon") => &geometry["coordinates"][0],
+        _ => &geometry["coordinates"],
+    };
+    rings[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
+        .collect()
+}
+
+fn centre(cell: &Value) -> [f64; 2] {
+    let points = ring(cell);
+    let n = (points.len() - 1) as f64;
+    let (x, y) = points[..points.len() - 1]
+        .iter()
+        .fold((0.0, 0.0), |(x, y), p| (x + p[0], y + p[1]));
+    [x / n, y / n]
+}
+
+/// A line through the cell's centre, long enough to leave it on both sides, west to east,
+/// with a vertex at the centre (which only the two pieces share).
+fn cut_through(cell: &Value) -> Vec<[f64; 2]> {
+    let [x, y] = centre(cell);
+    vec![[x - 0.05, y], [x, y], [x + 0.05, y]]
+}
+
+/// A cell of the draft whose neighbours are all in the same village, with its village.
+async fn interior_cell(db: &TestDb, version: i64, township: &str) -> String {
+    sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g
+         JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+         JOIN admin_unit v ON v.id = g.village_id
+         JOIN admin_unit t ON t.id = v.parent_id AND t.code = $2
+         WHERE ST_NumGeometries(g.geom) = 1
+         ORDER BY ST_Area(g.geom) DESC LIMIT 1",
+    )
+    .bind(version as i32)
+    .bind(township)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_draft_is_a_copy_seen_only_by_planners_of_its_area() {
+    let s = setup().await;
+    let published = published_version(&s.db).await;
+    let version = new_draft(&s).await;
+    assert_eq!(
+        fingerprint(&s.db, version).await,
+        fingerprint(&s.db, published).await,
+        "a new draft is an exact copy of the published plan"
+    );
+    let (status, list) = request(&s.state, &s.planner, Method::GET, "/api/v1/plans", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let draft = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["version"] == version)
+        .expect("the planner's list holds the draft");
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["based_on"], published);
+    assert_eq!(draft["editable"], true);
+
+    // Another township's planner, an operator of the whole city: as if it did not exist.
+    let stranger =
+        s.db.user_token(
+            "planner-b",
+            Role::Planner,
+            AreaCode::Unit(s.other_township.clone()),
+        )
+        .await;
+    let operator = s.db.city_operator().await;
+    for (token, uri) in [
+        (&stranger, format!("/api/v1/plans/{version}")),
+        (&stranger, format!("/api/v1/plans/{version}/cells")),
+        (&stranger, format!("/api/v1/grid-cells?plan={version}")),
+        (
+            &stranger,
+            format!("/tiles/grid-cells/12/3256/1781?plan={version}"),
+        ),
+        (&operator, format!("/api/v1/grid-cells?plan={version}")),
+        (
+            &operator,
+            format!("/tiles/grid-cells/12/3256/1781?plan={version}"),
+        ),
+    ] {
+        let (status, body) = request(&s.state, token, Method::GET, &uri, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
+    }
+    let (status, list) = request(&s.state, &stranger, Method::GET, "/api/v1/plans", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["version"] != version)
+    );
+    let (status, _) = request(&s.state, &operator, Method::GET, "/api/v1/plans", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "plans are the planners'");
+    // The published plan still answers everyone through the map routes.
+    let (status, _) = request(
+        &s.state,
+        &operator,
+        Method::GET,
+        &format!("/api/v1/grid-cells?plan={published}&limit=1"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The county's planner sees the township's draft, and cannot delete it (it is not theirs
+    // to throw away) — but the township's planner can.
+    let county = s.township[..6].to_owned();
+    let county_planner =
+        s.db.user_token("planner-c", Role::Planner, AreaCode::Unit(county))
+            .await;
+    let (status, _) = request(
+        &s.state,
+        &county_planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = request(
+        &s.state,
+        &stranger,
+        Method::DELETE,
+        &format!("/api/v1/plans/{version}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = request(
+        &s.state,
+        &s.planner,
+        Method::DELETE,
+        &format!("/api/v1/plans/{version}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let cells_left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+         WHERE p.version = $1",
+    )
+    .bind(version as i32)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(cells_left, 0);
+}
+
+#[tokio::test]
+async fn the_demo_plan_passes_the_coverage_rules() {
+    let s = setup().await;
+    let published = published_version(&s.db).await;
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{published}/issues"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let errors: Vec<&Value> = answer["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["severity"] == "error")
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{:#}",
+        json!(errors.iter().take(5).collect::<Vec<_>>())
+    );
+}
+
+#[tokio::test]
+async fn edits_split_merge_move_and_rename_and_undo_redo_restore_each_state_exactly() {
+    let s = setup().await;
+    let version = new_draft(&s).await;
+    let original = fingerprint(&s.db, version).await;
+    let code = interior_cell(&s.db, version, &s.township).await;
+    let all = cells(&s, version).await;
+    let cell = all.iter().find(|c| c["id"] == code.as_str()).unwrap();
+
+    // Split along a line through the middle: two cells, the new one named after the old.
+    let (status, answer) = edit(
+        &s,
+        version,
+        json!({"revision": 0, "op": "split", "cell": code, "line": cut_through(cell)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["revision"], 1);
+    let new_code = format!("{code}-2");
+    let changed: Vec<&str> = answer["changed"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        changed.contains(&code.as_str()) && changed.contains(&new_code.as_str()),
+        "{changed:?}"
+    );
+    let after_split = fingerprint(&s.db, version).await;
+    let area = |codes: Vec<String>| {
+        let pool = s.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, f64>(
+                "SELECT sum(ST_Area(g.geom::geography)) FROM grid_cell g
+                 JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1 WHERE g.code = ANY ($2)",
+            )
+            .bind(version as i32)
+            .bind(codes)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let split_area = area(vec![code.clone(), new_code.clone()]).await;
+
+    // Rename the new one, move a vertex it shares with its sibling, merge them back.
+    let (status, answer) = edit(
+        &s,
+        version,
+        json!({"revision": 1, "op": "rename", "cell": new_code, "name": "新网格"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let pieces = cells(&s, version).await;
+    let sibling = pieces
+        .iter()
+        .find(|c| c["id"] == new_code.as_str())
+        .unwrap();
+    assert_eq!(sibling["properties"]["name"], "新网格");
+    let kept = pieces.iter().find(|c| c["id"] == code.as_str()).unwrap();
+    // The cut's middle vertex: in both pieces' rings, and no other cell's.
+    let kept_ring = ring(kept);
+    let middle = centre(cell);
+    let shared = ring(sibling)
+        .into_iter()
+        .filter(|p| kept_ring.contains(p))
+        .min_by(|a, b| {
+            let d = |p: &[f64; 2]| (p[0] - middle[0]).hypot(p[1] - middle[1]);
+            d(a).total_cmp(&d(b))
+        })
+        .expect("the two pieces share the cut's vertices");
+    let (status, answer) = edit(
+        &s,
+        version,
+        json!({"revision": 2, "op": "move_vertex", "from": shared,
+               "to": [shared[0], shared[1] + 0.00002]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        area(vec![code.clone(), new_code.clone()]).await - split_area < 1.0,
+        "a shared vertex moves in both cells: no area appears or vanishes"
+    );
+    let (status, answer) = edit(
+        &s,
+        version,
+        json!({"revision": 3, "op": "merge", "cells": [code, new_code]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["removed"], json!([new_code]));
+    assert_eq!(revision(&s, version).await, 4);
+
+    // Undo all four, one by one, back to the copy exactly; redo the split.
+    let mut at = 4;
+    for _ in 0..4 {
+        let (status, answer) = request(
+            &s.state,
+            &s.planner,
+            Method::POST,
+            &format!("/api/v1/plans/{version}/undo"),
+            Some(json!({"revision": at})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        at += 1;
+    }
+    let differing: Vec<(String, String)> = sqlx::query_as(
+        "SELECT coalesce(d.code, p.code), CASE WHEN d.id IS NULL THEN 'missing' WHEN p.id IS NULL
+                THEN 'extra' WHEN d.name <> p.name THEN 'name' ELSE 'geometry' END
+         FROM (SELECT g.* FROM grid_cell g JOIN grid_plan x ON x.id = g.plan_id AND x.version = $1) d
+         FULL JOIN (SELECT g.* FROM grid_cell g JOIN grid_plan x ON x.id = g.plan_id
+                    AND x.status = 'published') p ON p.code = d.code
+         WHERE d.id IS NULL OR p.id IS NULL OR d.name <> p.name
+            OR ST_AsEWKB(d.geom) <> ST_AsEWKB(p.geom)",
+    )
+    .bind(version as i32)
+    .fetch_all(&s.db.pool)
+    .await
+    .unwrap();
+    let edits: Vec<(i32, String, String, String)> = sqlx::query_as(
+        "SELECT revision, kind::text,
+                (SELECT string_agg(c->>'code', ' ') FROM jsonb_array_elements(before) c),
+                (SELECT string_agg(c->>'code', ' ') FROM jsonb_array_elements(after) c)
+         FROM grid_plan_edit ORDER BY revision",
+    )
+    .fetch_all(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(differing, [], "four undos restore the copy: {edits:#?}");
+    assert_eq!(
+        fingerprint(&s.db, version).await,
+        original,
+        "four undos restore the copy"
+    );
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/undo"),
+        Some(json!({"revision": at})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "nothing left to undo: {answer}"
+    );
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/redo"),
+        Some(json!({"revision": at})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        fingerprint(&s.db, version).await,
+        after_split,
+        "redo restores the split"
+    );
+    // A stale revision cannot undo.
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/undo"),
+        Some(json!({"revision": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert!(answer["current"]["revision"].is_i64());
+    // The history shows every edit, the undone ones marked.
+    let (status, history) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/edits"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<(&str, bool)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["undone"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("merge", true),
+            ("move_vertex", true),
+            ("rename", true),
+            ("split", false)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn each_kind_of_invalid_edit_is_refused_with_its_reason_and_changes_nothing() {
+    let s = setup().await;
+    let version = new_draft(&s).await;
+    let before = fingerprint(&s.db, version).await;
+    let code = interior_cell(&s.db, version, &s.township).await;
+    let all = cells(&s, version).await;
+    let cell = all.iter().find(|c| c["id"] == code.as_str()).unwrap();
+    let points = ring(cell);
+    let [cx, cy] = centre(cell);
+    // A cell of another village of the township, and one of another township.
+    let other_village: String = sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+         JOIN admin_unit v ON v.id = g.village_id JOIN admin_unit t ON t.id = v.parent_id
+         WHERE t.code = $2 AND v.id <> (SELECT village_id FROM grid_cell WHERE plan_id = p.id AND code = $3)
+         ORDER BY g.code LIMIT 1",
+    )
+    .bind(version as i32)
+    .bind(&s.township)
+    .bind(&code)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    let outside_area: String = sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+         JOIN admin_unit v ON v.id = g.village_id
+         WHERE v.code NOT LIKE $2 || '%' ORDER BY g.code LIMIT 1",
+    )
+    .bind(version as i32)
+    .bind(&s.township)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    let far = [cx + 0.3, cy + 0.3];
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        // A vertex dragged far across its neighbours: overlaps and a cell outside its
+        // village, named with their places.
+        (
+            json!({"op": "move_vertex", "from": points[0], "to": far}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-plan",
+        ),
+        (
+            json!({"op": "move_vertex", "from": [cx + 0.123, cy], "to": far}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "split", "cell": code, "line": [[cx - 0.3, cy + 0.3], [cx + 0.3, cy + 0.3]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "split", "cell": code, "line": [[cx, cy], [cx + 1e-6, cy]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "merge", "cells": [code, other_village]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "rename", "cell": outside_area, "name": "越界"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/outside-area",
+        ),
+        (
+            json!({"op": "rename", "cell": code, "name": "  "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "split", "cell": code, "line": [[cx, 91.0], [cx, cy]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "add_cell", "code": "NEW-1", "name": "新", "village": "000000000000",
+                   "polygon": [[cx, cy], [cx + 0.001, cy], [cx, cy + 0.001]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "add_cell", "code": "NEW-1", "name": "新",
+                   "village": cell["properties"]["village_code"],
+                   "polygon": [[cx, cy], [cx + 0.001, cy + 0.001], [cx + 0.001, cy], [cx, cy + 0.001]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-field",
+        ),
+        (
+            json!({"op": "explode", "cell": code}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/malformed-body",
+        ),
+    ];
+    for (mut body, status, kind) in cases {
+        body["revision"] = json!(0);
+        let (got, answer) = edit(&s, version, body.clone()).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["type"], kind, "{body}: {answer}");
+        assert!(answer["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        if kind == "/problems/invalid-plan" {
+            let issues = answer["issues"]
+                .as_array()
+                .expect("the issues, each with its place");
+            assert!(!issues.is_empty());
+            for issue in issues {
+                assert!(
+                    issue["location"][0].is_f64() && issue["message"].is_string(),
+                    "{issue}"
+                );
+            }
+            let kinds: Vec<&str> = issues.iter().filter_map(|i| i["kind"].as_str()).collect();
+            assert!(
+                kinds.contains(&"overlap")
+                    || kinds.contains(&"outside_village")
+                    || kinds.contains(&"invalid_geometry"),
+                "{kinds:?}"
+            );
+        }
+        assert_eq!(
+            fingerprint(&s.db, version).await,
+            before,
+            "{body} wrote something"
+        );
+    }
+    assert_eq!(revision(&s, version).await, 0);
+    // Published plans do not change.
+    let published = published_version(&s.db).await;
+    let (status, answer) = edit(
+        &s,
+        published,
+        json!({"revision": 0, "op": "rename", "cell": code, "name": "改"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+}
+
+#[tokio::test]
+async fn of_two_planners_editing_the_same_cells_one_wins_and_the_other_sees_why() {
+    let s = setup().await;
+    let version = new_draft(&s).await;
+    let second =
+        s.db.user_token(
+            "planner-a2",
+            Role::Planner,
+            AreaCode::Unit(s.township.clone()),
+        )
+        .await;
+    let codes: Vec<String> = sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+         JOIN admin_unit v ON v.id = g.village_id WHERE v.code LIKE $2 || '%'
+         ORDER BY g.code LIMIT 2",
+    )
+    .bind(version as i32)
+    .bind(&s.township)
+    .fetch_all(&s.db.pool)
+    .await
+    .unwrap();
+    // Both rename the same cell from revision 0, at the same moment.
+    let uri = format!("/api/v1/plans/{version}/edits");
+    let first_body = json!({"revision": 0, "op": "rename", "cell": codes[0], "name": "甲"});
+    let second_body = json!({"revision": 0, "op": "rename", "cell": codes[0], "name": "乙"});
+    let (a, b) = tokio::join!(
+        request(&s.state, &s.planner, Method::POST, &uri, Some(first_body)),
+        request(&s.state, &second, Method::POST, &uri, Some(second_body)),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{} / {}",
+        a.1,
+        b.1
+    );
+    let (loser, winner_name) = if a.0 == StatusCode::CONFLICT {
+        (&a.1, "乙")
+    } else {
+        (&b.1, "甲")
+    };
+    assert_eq!(loser["type"], "/problems/conflict");
+    let current = &loser["current"]["cells"]["features"][0];
+    assert_eq!(current["id"], codes[0].as_str(), "{loser}");
+    assert_eq!(
+        current["properties"]["name"], winner_name,
+        "the loser sees the winner's cell"
+    );
+    // Another cell edited from the same old revision goes through: no one else touched it.
+    let (status, answer) = request(
+        &s.state,
+        &second,
+        Method::POST,
+        &uri,
+        Some(json!({"revision": 0, "op": "rename", "cell": codes[1], "name": "丙"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["revision"], 2);
+}
