@@ -730,3 +730,340 @@ async fn of_two_planners_editing_the_same_cells_one_wins_and_the_other_sees_why(
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["revision"], 2);
 }
+
+#[tokio::test]
+async fn publishing_relinks_workers_areas_and_open_cases_and_the_old_plan_still_answers() {
+    let s = setup().await;
+    let old = published_version(&s.db).await;
+    // A staffed cell of the township with open cases, and its grid worker's account.
+    let code: String = sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g
+         JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
+         JOIN admin_unit v ON v.id = g.village_id
+         JOIN grid_worker_cell wc ON wc.grid_cell_id = g.id
+         WHERE v.code LIKE $1 || '%' AND ST_NumGeometries(g.geom) = 1
+         ORDER BY (SELECT count(*) FROM incident i WHERE i.grid_cell_id = g.id
+                     AND i.status IN ('reported', 'assigned', 'accepted', 'in_progress')) DESC,
+                  g.code
+         LIMIT 1",
+    )
+    .bind(&s.township)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    let worker =
+        s.db.user_token(
+            "grid-worker-x",
+            Role::Worker,
+            AreaCode::GridCell(code.clone()),
+        )
+        .await;
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM grid_worker_cell")
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap();
+    let closed_cells: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, grid_cell_id FROM incident WHERE status IN ('resolved', 'closed') ORDER BY id",
+    )
+    .fetch_all(&s.db.pool)
+    .await
+    .unwrap();
+
+    let version = new_draft(&s).await;
+    let all = cells(&s, version).await;
+    let cell = all.iter().find(|c| c["id"] == code.as_str()).unwrap();
+    let (status, answer) = edit(
+        &s,
+        version,
+        json!({"revision": 0, "op": "split", "cell": code, "line": cut_through(cell)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let split_off = format!("{code}-2");
+
+    // The diff: one cell added, one reshaped, the split-off part's households moving.
+    let (status, diff) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/diff"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{diff}");
+    assert_eq!(diff["added"], json!([split_off]));
+    assert_eq!(diff["reshaped"], json!([code]));
+    let in_split_off: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM household h JOIN grid_cell g ON ST_Intersects(g.geom, h.geom)
+         JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1 WHERE g.code = $2",
+    )
+    .bind(version as i32)
+    .bind(&split_off)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(diff["households_moving"], in_split_off, "{diff}");
+    assert_eq!(diff["before"]["households"], diff["after"]["households"]);
+
+    // The workload: every household of the area counted once, the load as documented.
+    let (status, load) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/workload"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{load}");
+    let households: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM household h JOIN admin_unit v ON v.id = h.village_id
+         WHERE v.code LIKE $1 || '%'",
+    )
+    .bind(&s.township)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(load["summary"]["households"], households);
+    for c in load["cells"].as_array().unwrap() {
+        let expected =
+            c["households"].as_f64().unwrap() + 5.0 * c["weighted_cases"].as_f64().unwrap();
+        assert!((c["load"].as_f64().unwrap() - expected).abs() < 1e-9, "{c}");
+    }
+    let new_cell = load["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == split_off.as_str())
+        .unwrap();
+    assert_eq!(
+        new_cell["workers"], 0,
+        "a new cell has no worker until staffed"
+    );
+
+    // Publish: the switch, and everything linked follows.
+    let (status, done) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/publish"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(published_version(&s.db).await, version);
+    let stale: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM grid_worker_cell wc JOIN grid_cell g ON g.id = wc.grid_cell_id
+         JOIN grid_plan p ON p.id = g.plan_id WHERE p.status <> 'published'",
+    )
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stale, 0, "every worker is linked to the new plan's cells");
+    let links_now: i64 = sqlx::query_scalar("SELECT count(*) FROM grid_worker_cell")
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(links_now, links);
+    let misplaced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM incident i LEFT JOIN grid_cell g ON g.id = i.grid_cell_id
+         LEFT JOIN grid_plan p ON p.id = g.plan_id
+         WHERE i.status IN ('reported', 'assigned', 'accepted', 'in_progress')
+           AND i.grid_cell_id IS NOT NULL
+           AND (p.status IS DISTINCT FROM 'published' OR NOT ST_Intersects(g.geom, i.geom))",
+    )
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        misplaced, 0,
+        "every open case is in the new cell its point lies in"
+    );
+    let closed_now: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, grid_cell_id FROM incident WHERE status IN ('resolved', 'closed') ORDER BY id",
+    )
+    .fetch_all(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        closed_now, closed_cells,
+        "closed cases keep the cells they were closed in"
+    );
+    // The grid worker's area is the new plan's cell of the same code.
+    let (status, mine) = request(&s.state, &worker, Method::GET, "/api/v1/grid-cells", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let features = mine["features"].as_array().unwrap();
+    assert_eq!(features.len(), 1, "{mine}");
+    assert_eq!(features[0]["properties"]["code"], code.as_str());
+    assert_eq!(features[0]["properties"]["plan_version"], version);
+
+    // The old plan still answers, archived, to everyone.
+    let operator = s.db.city_operator().await;
+    let (status, old_cells) = request(
+        &s.state,
+        &operator,
+        Method::GET,
+        &format!("/api/v1/grid-cells?plan={old}&limit=5"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(old_cells["features"][0]["properties"]["plan_version"], old);
+    let (status, archived) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{old}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(archived["status"], "archived");
+
+    // A draft drawn from the old plan cannot be published over the new one.
+    let (status, stale_draft) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        "/api/v1/plans",
+        Some(json!({"name": "旧底稿", "from": old})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{stale_draft}");
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{}/publish", stale_draft["version"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(published_version(&s.db).await, version);
+}
+
+/// A small deterministic generator, so a failure replays.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        self.next() as f64 / (1u64 << 31) as f64
+    }
+}
+
+#[tokio::test]
+async fn after_a_thousand_random_edits_the_plan_still_passes_every_rule() {
+    let s = setup().await;
+    let version = new_draft(&s).await;
+    let mut rng = Lcg(19);
+    let mut codes: Vec<String> = cells(&s, version)
+        .await
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut at = 0;
+    let (mut accepted, mut refused) = (0, 0);
+    for round in 0..1000 {
+        let code = codes[rng.below(codes.len())].clone();
+        let (status, answer) = request(
+            &s.state,
+            &s.planner,
+            Method::GET,
+            &format!("/api/v1/plans/{version}/cells?codes={code}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let Some(cell) = answer["features"].as_array().unwrap().first().cloned() else {
+            continue;
+        };
+        let body = match rng.below(4) {
+            0 => json!({"op": "rename", "cell": code, "name": format!("网格{round}")}),
+            1 => {
+                // A cut through the middle at a random angle.
+                let [x, y] = centre(&cell);
+                let angle = rng.unit() * std::f64::consts::PI;
+                let (dx, dy) = (angle.cos() * 0.05, angle.sin() * 0.05);
+                json!({"op": "split", "cell": code,
+                       "line": [[x - dx, y - dy], [x, y], [x + dx, y + dy]],
+                       "new_code": format!("R{round}")})
+            }
+            2 => {
+                // Merge with a neighbour of the same village, if it has one.
+                let neighbour: Option<String> = sqlx::query_scalar(
+                    "SELECT n.code FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+                     JOIN grid_cell n ON n.plan_id = p.id AND n.village_id = g.village_id
+                        AND n.id <> g.id AND ST_Intersects(n.geom, g.geom)
+                     WHERE p.version = $1 AND g.code = $2 ORDER BY n.code LIMIT 1",
+                )
+                .bind(version as i32)
+                .bind(&code)
+                .fetch_optional(&s.db.pool)
+                .await
+                .unwrap();
+                match neighbour {
+                    Some(n) => json!({"op": "merge", "cells": [code, n]}),
+                    None => continue,
+                }
+            }
+            _ => {
+                // Nudge a vertex by up to about two metres.
+                let points = ring(&cell);
+                let p = points[rng.below(points.len() - 1)];
+                let to = [
+                    p[0] + (rng.unit() - 0.5) * 4e-5,
+                    p[1] + (rng.unit() - 0.5) * 4e-5,
+                ];
+                json!({"op": "move_vertex", "from": p, "to": to})
+            }
+        };
+        let mut body = body;
+        body["revision"] = json!(at);
+        let (status, answer) = edit(&s, version, body.clone()).await;
+        match status {
+            StatusCode::OK => {
+                accepted += 1;
+                at = answer["revision"].as_i64().unwrap();
+                for removed in answer["removed"].as_array().unwrap() {
+                    codes.retain(|c| c != removed.as_str().unwrap());
+                }
+                for f in answer["changed"]["features"].as_array().unwrap() {
+                    let c = f["id"].as_str().unwrap().to_owned();
+                    if !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                refused += 1;
+                assert!(answer["detail"].is_string(), "{answer}");
+            }
+            other => panic!("{body}: {other} {answer}"),
+        }
+    }
+    assert_eq!(
+        revision(&s, version).await,
+        at,
+        "every accepted edit is one revision"
+    );
+    assert!(accepted >= 300, "{accepted} accepted, {refused} refused");
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/issues"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["errors"], 0, "{:#}", answer["issues"]);
+}

@@ -7,6 +7,10 @@ use sqlx::PgConnection;
 
 use super::workload::{self, Summary};
 
+/// Outlines no vertex of which is further than this (degrees, about 1 mm) from the other's
+/// are the same place.
+pub const SAME_PLACE_DEG: f64 = 1e-8;
+
 /// How the draft differs.
 #[derive(Debug, Serialize)]
 pub struct Diff {
@@ -56,7 +60,9 @@ pub struct CellChange {
 }
 
 /// The codes that differ between two plans inside the area: added, removed, reshaped,
-/// renamed.
+/// renamed. Reshaped means another outline: a neighbour that only took a vertex on its
+/// edge where a split's cut meets it, its vertices nudged by GEOS's rounding by less than
+/// [`SAME_PLACE_DEG`], covers the same ground and is not counted.
 pub async fn changed_codes(
     conn: &mut PgConnection,
     draft_id: i64,
@@ -70,18 +76,22 @@ pub async fn changed_codes(
                     WHERE g.plan_id = $2 AND v.code LIKE $3 || '%')
          SELECT CASE WHEN p.id IS NULL THEN 'added'
                      WHEN d.id IS NULL THEN 'removed'
-                     WHEN ST_AsEWKB(d.geom) <> ST_AsEWKB(p.geom)
+                     WHEN (ST_AsEWKB(d.geom) <> ST_AsEWKB(p.geom)
+                           AND ST_HausdorffDistance(d.geom, p.geom) > $4)
                           OR d.village_id <> p.village_id THEN 'reshaped'
                      ELSE 'renamed' END,
                 coalesce(d.code, p.code)
          FROM d FULL JOIN p ON p.code = d.code
-         WHERE p.id IS NULL OR d.id IS NULL OR ST_AsEWKB(d.geom) <> ST_AsEWKB(p.geom)
+         WHERE p.id IS NULL OR d.id IS NULL
+            OR (ST_AsEWKB(d.geom) <> ST_AsEWKB(p.geom)
+                AND ST_HausdorffDistance(d.geom, p.geom) > $4)
             OR d.village_id <> p.village_id OR d.name <> p.name
          ORDER BY 2",
     )
     .bind(draft_id)
     .bind(published_id)
     .bind(prefix)
+    .bind(SAME_PLACE_DEG)
     .fetch_all(conn)
     .await?;
     let mut out: [Vec<String>; 4] = Default::default();
