@@ -15,8 +15,9 @@
 //! Dispatch ranking: [`dispatch`] answers which grid worker should take an incident, from an
 //! in-memory index kept in step with committed positions. [`geocode`] reads Chinese
 //! addresses as people write them into candidate administrative units and a canonical
-//! house-number detail: the first half of the address geocoder. Grid rebalancing (redrawing
-//! grid cells when workload shifts) is still to come.
+//! house-number detail: the first half of the address geocoder. [`rebalance`] redraws grid
+//! cells when workload shifts: H3 units clipped to villages, partitioned into contiguous,
+//! balanced cells nested in villages that move as few households as they can.
 //!
 //! Like `wangge-tiles`, the crate does no I/O: callers hand it plain data and get plain data
 //! back, which keeps every algorithm testable and benchmarkable on its own. Distances are in
@@ -35,6 +36,7 @@ pub mod hexbin;
 pub mod local_moran;
 pub mod mann_kendall;
 pub mod normal;
+pub mod rebalance;
 mod rng;
 pub mod sphere;
 pub mod weights;
