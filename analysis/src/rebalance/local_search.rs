@@ -6,7 +6,8 @@
 //! connected (a search from one of the unit's neighbours in that part must reach its others)
 //! and keeps a unit. Balancing moves lower the sum of squared deviations (load flows from
 //! the heavier part to the lighter, never past equality), so the largest deviation never
-//! grows and the search ends; among such moves the preference is: not making the part
+//! grows and the search ends (when no move touches a part outside the band, any move
+//! between two parts that lowers the sum is taken, to open a way); among such moves the preference is: not making the part
 //! less compact (shared boundary with the new part at least that with the old), then
 //! moving households home rather than away, then the most shared boundary, then the
 //! largest drop. Everything is in index order: no randomness.
@@ -250,6 +251,29 @@ pub(crate) fn improve(
                     moves += 1;
                     moved = true;
                     break 'parts;
+                }
+            }
+        }
+        if !moved {
+            // A bad part may be walled in by parts just inside the band that are no lighter:
+            // then load flows between any two parts (still lowering the sum of squares) to
+            // open a way.
+            let mut all: Vec<u32> = (0..parts as u32).collect();
+            all.sort_by(|&x, &y| {
+                let (dx, dy) = (
+                    (s.load[x as usize] - band.aim).abs(),
+                    (s.load[y as usize] - band.aim).abs(),
+                );
+                dy.total_cmp(&dx).then(x.cmp(&y))
+            });
+            'all: for a in all {
+                for c in s.candidates(a, &band) {
+                    if s.can_leave(c.unit as usize, c.from) {
+                        s.apply(c.unit as usize, c.to);
+                        moves += 1;
+                        moved = true;
+                        break 'all;
+                    }
                 }
             }
         }

@@ -302,10 +302,18 @@ pub fn build_units(
         *range = (start, end);
         start = end;
     }
+    let hexes: Vec<Vec<[f64; 2]>> = {
+        let chunks: Vec<&[(u32, CellIndex)]> = keys.chunks(4096).collect();
+        threads::map(&chunks, threads, |_, chunk| {
+            chunk.iter().map(|&(_, c)| corners(c)).collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    };
     let pieces: Vec<Vec<(Piece, bool)>> = threads::map(&ranges, threads, |v, &(s, e)| {
-        keys[s..e]
-            .iter()
-            .map(|&(_, c)| measure(c, &outlines[v]))
+        (s..e)
+            .map(|u| measure(keys[u].1, &hexes[u], &outlines[v]))
             .collect()
     });
     let pieces: Vec<(Piece, bool)> = pieces.into_iter().flatten().collect();
@@ -328,7 +336,15 @@ pub fn build_units(
     };
     let per_village: Vec<(Vec<Edge>, Vec<Option<u32>>)> =
         threads::map(&ranges, threads, |v, &(s, e)| {
-            let mut edges = village_edges(v as u32, s, e, &keys, &by_key, &pieces, &outlines[v]);
+            let mut edges = village_edges(
+                v as u32,
+                (s, e),
+                &keys,
+                &by_key,
+                &pieces,
+                &hexes,
+                &outlines[v],
+            );
             edges.extend(cross_edges(s, e, &keys, &clipped_by_cell));
             bridge(s, e, &centres, &mut edges);
             let own: &[u32] = cells_of_village
@@ -429,27 +445,26 @@ fn centres_inside(
 }
 
 /// The piece of `cell` inside `outline`, and whether the outline cuts it.
-fn measure(cell: CellIndex, outline: &OutlineIndex) -> (Piece, bool) {
-    let hex = corners(cell);
-    match clip::edges_near(&hex, outline) {
+fn measure(cell: CellIndex, hex: &[[f64; 2]], outline: &OutlineIndex) -> (Piece, bool) {
+    match clip::edges_near(hex, outline) {
         None => {
             let lat = LatLng::from(cell).lat();
             let inside = outline.contains(hex[0]);
             let piece = Piece {
                 area_m2: if inside {
-                    clip::ring_area_m2(&hex, lat)
+                    clip::ring_area_m2(hex, lat)
                 } else {
                     0.0
                 },
                 perimeter_m: if inside {
-                    clip::ring_perimeter_m(&hex)
+                    clip::ring_perimeter_m(hex)
                 } else {
                     0.0
                 },
             };
             (piece, false)
         }
-        Some(near) => (clip::piece(&hex, outline, &near), true),
+        Some(near) => (clip::piece(hex, outline, &near), true),
     }
 }
 
@@ -457,17 +472,17 @@ fn measure(cell: CellIndex, outline: &OutlineIndex) -> (Piece, bool) {
 /// village.
 fn village_edges(
     v: u32,
-    s: usize,
-    e: usize,
+    (s, e): (usize, usize),
     keys: &[(u32, CellIndex)],
     by_key: &HashMap<(u32, CellIndex), u32>,
     pieces: &[(Piece, bool)],
+    hexes: &[Vec<[f64; 2]>],
     outline: &OutlineIndex,
 ) -> Vec<Edge> {
     let mut edges = Vec::new();
     for u in s..e {
         let cell = keys[u].1;
-        let mut mine: Option<Vec<[f64; 2]>> = None;
+        let mine = &hexes[u];
         for n in cell.grid_disk::<Vec<_>>(1) {
             if n <= cell {
                 continue;
@@ -475,8 +490,7 @@ fn village_edges(
             let Some(&w) = by_key.get(&(v, n)) else {
                 continue;
             };
-            let mine = mine.get_or_insert_with(|| corners(cell));
-            let theirs = corners(n);
+            let theirs = &hexes[w as usize];
             let shared: Vec<[f64; 2]> = mine
                 .iter()
                 .copied()
