@@ -20,9 +20,9 @@ use super::units::UnitGraph;
 pub enum Target {
     /// Exactly this many cells; the target load is the total over the count.
     Cells(usize),
-    /// Cells for this load each (in the points' load unit): with nesting, each village gets
-    /// the count (≥ 1) that brings its load per cell nearest to it; without, the total over
-    /// it, rounded (≥ 1). Deviations are measured from it.
+    /// Cells for this load each (in the points' load unit): each village with nesting (the
+    /// whole graph without) gets the count (≥ 1) whose load per cell is nearest it in
+    /// relative terms. Deviations are measured from it.
     LoadPerCell(f64),
 }
 
