@@ -17,8 +17,9 @@
 //! addresses as people write them into candidate administrative units and a canonical
 //! house-number detail: the first half of the address geocoder. [`coverage`] validates a grid
 //! plan's cells against each other and their villages (validity, overlaps, gaps, slivers,
-//! shared edges that match exactly, as JTS's `CoverageValidator`). Grid rebalancing (redrawing
-//! grid cells when workload shifts) is still to come.
+//! shared edges that match exactly, as JTS's `CoverageValidator`). [`rebalance`] redraws grid
+//! cells when workload shifts: H3 units clipped to villages, partitioned into contiguous,
+//! balanced cells nested in villages that move as few households as they can.
 //!
 //! Like `wangge-tiles`, the crate does no I/O: callers hand it plain data and get plain data
 //! back, which keeps every algorithm testable and benchmarkable on its own. Distances are in
@@ -38,6 +39,7 @@ pub mod hexbin;
 pub mod local_moran;
 pub mod mann_kendall;
 pub mod normal;
+pub mod rebalance;
 mod rng;
 pub mod sphere;
 pub mod weights;

@@ -1,0 +1,74 @@
+//! Grid rebalancing: redrawing grid cells when workload shifts.
+//!
+//! Cells are made of small atomic units, H3 hexagons clipped to their village
+//! ([`build_units`]), so that new boundaries follow where people live. [`rebalance`]
+//! partitions the units into N cells (or cells of a target load) that are contiguous,
+//! compact, nested in villages, balanced within a tolerance (±5% by default) and that move
+//! as few households as they can from their current cell: cells are shared among villages
+//! ([`apportion`]), each village starts from its current cells and boundary units move
+//! between neighbouring cells until loads are within the band. The [`Plan`] says honestly
+//! when the tolerance cannot be met, and why. [`outlines`] draws each new cell.
+//!
+//! Pure: plain data in and out, no I/O; villages run in parallel with results that do not
+//! depend on the thread count.
+//!
+//! ```
+//! use geo::{MultiPolygon, polygon};
+//! use wangge_analysis::rebalance::{Params, Point, Target, UnitParams, build_units, rebalance};
+//! // One village of about 0.5 km × 0.5 km, now one cell, with households spread over it.
+//! let village = MultiPolygon::new(vec![polygon![
+//!     (x: 102.500, y: 24.300), (x: 102.505, y: 24.300),
+//!     (x: 102.505, y: 24.305), (x: 102.500, y: 24.305),
+//! ]]);
+//! let points: Vec<Point> = (0..400)
+//!     .map(|i| Point {
+//!         lon: 102.5001 + 0.00024 * (i % 20) as f64,
+//!         lat: 24.3001 + 0.00024 * (i / 20) as f64,
+//!         households: 1,
+//!         load: 1.0,
+//!     })
+//!     .collect();
+//! let graph = build_units(&[(1, village.clone())], &[(10, 1, village)], &points, &UnitParams::default())?;
+//! let plan = rebalance(&graph, &Params::new(Target::Cells(2)))?;
+//! assert_eq!(plan.parts.len(), 2);
+//! assert!(plan.parts.iter().all(|p| p.contiguous));
+//! assert!(plan.tolerance_met, "largest deviation {}", plan.max_deviation);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod apportion;
+mod clip;
+mod group;
+mod initial;
+mod local_search;
+mod outline;
+mod outline_index;
+mod partition;
+mod summary;
+mod threads;
+mod units;
+
+pub use apportion::{ApportionError, apportion};
+pub use outline::outlines;
+pub use partition::{Params, RebalanceError, Target, rebalance};
+pub use summary::{PartSummary, Plan, Shortfall};
+pub use units::{
+    DEFAULT_RESOLUTION, Edge, EdgeKind, MAX_UNITS, Point, RESOLUTIONS, Unit, UnitGraph, UnitParams,
+    UnitsError, build_units,
+};
+
+impl UnitGraph {
+    /// Makes `plan`'s parts the current cells (cell key = part index), so the next
+    /// rebalancing counts households moved from this plan: how a plan is kept while loads
+    /// change.
+    pub fn adopt(&mut self, plan: &Plan) {
+        for (unit, &p) in self.units.iter_mut().zip(&plan.assignment) {
+            unit.current = Some(p);
+            unit.households_by_cell = if unit.households > 0 {
+                vec![(p, unit.households)]
+            } else {
+                Vec::new()
+            };
+        }
+    }
+}

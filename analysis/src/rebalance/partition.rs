@@ -1,0 +1,234 @@
+//! The partition: units into cells that are contiguous, compact, nested in villages,
+//! balanced within a tolerance, and that move as few households as they can from their
+//! current cell.
+//!
+//! With nesting, the cells are first shared among villages ([`apportion`]); each village is
+//! then partitioned on its own, on as many threads as asked, with the same result on any
+//! number of them. A group starts from its current cells ([`initial`]) and is improved by
+//! moves of boundary units ([`local_search`]).
+
+use super::apportion::{ApportionError, apportion};
+use super::group::{self, Group};
+use super::initial::initial;
+use super::local_search::{Band, improve};
+use super::summary::{Plan, Shortfall, summarise};
+use super::threads;
+use super::units::UnitGraph;
+
+/// How many cells to make.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// Exactly this many cells; the target load is the total over the count.
+    Cells(usize),
+    /// Cells for this load each (in the points' load unit): each village with nesting (the
+    /// whole graph without) gets the count (≥ 1) whose load per cell is nearest it in
+    /// relative terms. Deviations are measured from it.
+    LoadPerCell(f64),
+}
+
+/// What to rebalance to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    pub target: Target,
+    /// Largest accepted |load / target − 1|; 0.05 by default.
+    pub tolerance: f64,
+    /// Whether every cell lies in one village (default true).
+    pub nest_in_villages: bool,
+    /// Worker threads (villages in parallel); 0 for one per core. Results do not depend on
+    /// it.
+    pub threads: usize,
+    /// Balancing moves per group at most; 0 for 50 per unit plus 1,000.
+    pub max_moves: usize,
+}
+
+impl Params {
+    /// `target` with the defaults: ±5%, nested, every core.
+    pub fn new(target: Target) -> Self {
+        Params {
+            target,
+            tolerance: 0.05,
+            nest_in_villages: true,
+            threads: 0,
+            max_moves: 0,
+        }
+    }
+}
+
+/// Why there is no plan at all (an unreachable tolerance is not an error: see
+/// [`Plan::tolerance_met`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RebalanceError {
+    #[error("there are no units to partition")]
+    NoUnits,
+    #[error("a plan needs at least one cell")]
+    NoCells,
+    #[error("the tolerance must be finite and between 0 and 1, not {0}")]
+    BadTolerance(f64),
+    #[error("the load per cell must be finite and positive, not {0}")]
+    BadLoadPerCell(f64),
+    #[error("{cells} cells for {villages} villages with units: too few to nest, turn nesting off")]
+    TooFewCellsToNest { cells: usize, villages: usize },
+    #[error("{cells} cells from {units} units: a cell needs a unit")]
+    TooFewUnits { cells: usize, units: usize },
+}
+
+/// Partitions `graph`'s units into cells per `params`.
+///
+/// Guarantees: every unit gets a part; each part is one connected piece of the unit graph
+/// when its group's graph is connected (always with nesting, where bridges join a village's
+/// pieces; without nesting, villages joined only through cross-village edges), and
+/// [`super::PartSummary::contiguous`] reports it either way; with nesting each part lies in
+/// one village; the same input gives the same plan on any thread count. Balance is sought,
+/// not promised: when it cannot be reached (a unit heavier than the band, a village whose
+/// share of cells forces a deviation, or the search stalling) the plan still comes back,
+/// with [`Plan::tolerance_met`] false and the reasons in [`Plan::shortfalls`].
+pub fn rebalance(graph: &UnitGraph, params: &Params) -> Result<Plan, RebalanceError> {
+    if graph.units.is_empty() {
+        return Err(RebalanceError::NoUnits);
+    }
+    if !(params.tolerance.is_finite() && (0.0..1.0).contains(&params.tolerance)) {
+        return Err(RebalanceError::BadTolerance(params.tolerance));
+    }
+    let total: f64 = graph.units.iter().map(|u| u.load).sum();
+    // Groups: each village's range of units, or everything.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    if params.nest_in_villages {
+        let mut s = 0;
+        while s < graph.units.len() {
+            let v = graph.units[s].village;
+            let e = s + graph.units[s..].partition_point(|u| u.village == v);
+            ranges.push((s, e));
+            s = e;
+        }
+    } else {
+        ranges.push((0, graph.units.len()));
+    }
+    let loads: Vec<f64> = ranges
+        .iter()
+        .map(|&(s, e)| graph.units[s..e].iter().map(|u| u.load).sum())
+        .collect();
+    let sizes: Vec<usize> = ranges.iter().map(|&(s, e)| e - s).collect();
+    let (counts, target_load) = match params.target {
+        Target::Cells(0) => return Err(RebalanceError::NoCells),
+        Target::Cells(n) => {
+            let counts = apportion(&loads, &sizes, n).map_err(|e| match e {
+                ApportionError::TooFewCells { cells, villages } => {
+                    RebalanceError::TooFewCellsToNest { cells, villages }
+                }
+                ApportionError::TooFewUnits { cells, units } => {
+                    RebalanceError::TooFewUnits { cells, units }
+                }
+                ApportionError::BadLoad => RebalanceError::NoUnits,
+            })?;
+            (counts, if total > 0.0 { total / n as f64 } else { 1.0 })
+        }
+        Target::LoadPerCell(l) => {
+            if !(l.is_finite() && l > 0.0) {
+                return Err(RebalanceError::BadLoadPerCell(l));
+            }
+            let counts = loads
+                .iter()
+                .zip(&sizes)
+                .map(|(&load, &units)| nearest_count(load, l).min(units))
+                .collect();
+            (counts, l)
+        }
+    };
+    let cap = |n: usize| {
+        if params.max_moves > 0 {
+            params.max_moves
+        } else {
+            50 * n + 1000
+        }
+    };
+    let work: Vec<(usize, (usize, usize))> =
+        counts.iter().copied().zip(ranges.iter().copied()).collect();
+    let solved: Vec<(Vec<u32>, bool, usize)> =
+        threads::map(&work, params.threads, |_, &(k, (s, e))| {
+            let g = Group::new(graph, s, e, !params.nest_in_villages);
+            let mut part = initial(&g, k);
+            let parts = part.iter().max().map_or(0, |&p| p as usize + 1);
+            let cell_of = group::match_cells(group::overlap(&g, &part), parts);
+            let part_of_cell: std::collections::HashMap<u32, u32> = cell_of
+                .iter()
+                .enumerate()
+                .filter_map(|(p, c)| c.map(|c| (c, p as u32)))
+                .collect();
+            let home = (0..g.len())
+                .map(|u| {
+                    g.unit(u)
+                        .households_by_cell
+                        .iter()
+                        .filter_map(|&(c, h)| part_of_cell.get(&c).map(|&p| (p, h)))
+                        .collect()
+                })
+                .collect();
+            let group_load: f64 = (0..g.len()).map(|u| g.unit(u).load).sum();
+            let aim = if parts > 0 {
+                group_load / parts as f64
+            } else {
+                0.0
+            };
+            let room = params.tolerance * target_load - (aim - target_load).abs();
+            // Where the village's share already breaks the tolerance, its parts aim within
+            // a tenth of the tolerance of their mean: chasing exact equality there costs
+            // many tiny moves and buys nothing the flag does not already say.
+            let band = Band {
+                aim,
+                allowed: room.max(0.1 * params.tolerance * target_load),
+            };
+            let outcome = improve(&g, &mut part, parts, home, band, cap(e - s));
+            (part, outcome.stuck && room > 0.0, outcome.moves)
+        });
+
+    let mut assignment = Vec::with_capacity(graph.units.len());
+    let mut offset = 0u32;
+    let mut stalled = Vec::new();
+    let mut moves = 0;
+    for (i, (part, stuck, m)) in solved.into_iter().enumerate() {
+        let parts = part.iter().max().map_or(0, |&p| p + 1);
+        assignment.extend(part.iter().map(|&p| p + offset));
+        if stuck {
+            stalled.push(if params.nest_in_villages {
+                Some(graph.units[ranges[i].0].village)
+            } else {
+                None
+            });
+        }
+        moves += m;
+        offset += parts;
+    }
+    let mut plan = summarise(graph, assignment, target_load, params);
+    plan.moves = moves;
+    for (i, (&k, &(s, _))) in counts.iter().zip(&ranges).enumerate() {
+        let mean = loads[i] / k as f64;
+        if params.nest_in_villages && (mean / target_load - 1.0).abs() > params.tolerance {
+            plan.shortfalls.push(Shortfall::VillageShare {
+                village: graph.units[s].village,
+                cells: k,
+                mean_deviation: mean / target_load - 1.0,
+            });
+        }
+    }
+    for (u, unit) in graph.units.iter().enumerate() {
+        if unit.load > target_load * (1.0 + params.tolerance) {
+            plan.shortfalls.push(Shortfall::HeavyUnit {
+                unit: u as u32,
+                load: unit.load,
+            });
+        }
+    }
+    if !plan.tolerance_met {
+        for village in stalled {
+            plan.shortfalls.push(Shortfall::Stalled { village });
+        }
+    }
+    Ok(plan)
+}
+
+/// The count of cells (≥ 1) whose load each is nearest `per_cell` in relative terms.
+fn nearest_count(load: f64, per_cell: f64) -> usize {
+    let k = (load / per_cell).floor().max(1.0) as usize;
+    let dev = |k: usize| (load / k as f64 / per_cell - 1.0).abs();
+    if dev(k + 1) < dev(k) { k + 1 } else { k }
+}
