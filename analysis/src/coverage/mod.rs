@@ -26,6 +26,8 @@
 //! matched by sorting, so only the coverage's outer edge is searched further, and boolean
 //! operations run only on the pairs and cells that need them.
 
+mod disconnected;
+mod gaps;
 mod issue;
 pub mod measure;
 mod outside_village;
@@ -33,6 +35,7 @@ mod overlap;
 mod prepared;
 mod project;
 mod shared_edges;
+mod sliver;
 mod validity;
 
 use std::collections::HashSet;
@@ -132,6 +135,7 @@ pub fn validate(
 
     let mut issues = Vec::new();
     let mut usable = Vec::new();
+    let mut villages_with_invalid_cells = HashSet::new();
     for (i, cell) in cells.iter().enumerate() {
         if !relevant(i) {
             continue;
@@ -140,6 +144,7 @@ pub fn validate(
         if found.is_empty() {
             usable.push((cell, in_focus(cell.key)));
         } else {
+            villages_with_invalid_cells.insert(cell.village);
             let fallback = villages
                 .iter()
                 .find(|v| v.key == cell.village)
@@ -172,7 +177,13 @@ pub fn validate(
         }
     }
 
-    let prepared = Prepared::new(proj, usable, valid_villages, invalid_villages);
+    let prepared = Prepared::new(
+        proj,
+        usable,
+        valid_villages,
+        villages_with_invalid_cells,
+        invalid_villages,
+    );
     let edges = shared_edges::check(&prepared, tol.edge_m);
     issues.extend(overlap::check(
         &prepared,
@@ -181,6 +192,13 @@ pub fn validate(
     ));
     issues.extend(edges.issues);
     issues.extend(outside_village::check(&prepared, tol.outside_village_m2));
+    issues.extend(gaps::check(&prepared, tol.gap_m2, tol.edge_m));
+    issues.extend(sliver::check(
+        &prepared,
+        tol.sliver_min_width_m,
+        tol.sliver_polsby_popper,
+    ));
+    issues.extend(disconnected::check(&prepared));
 
     issues.retain(|i| {
         i.cells.iter().any(|&k| in_focus(k))
