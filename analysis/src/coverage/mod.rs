@@ -101,9 +101,10 @@ impl Default for Tolerances {
 ///
 /// With `focus`, only issues involving one of those cells are answered (an issue without
 /// cells, such as an invalid village outline, when it is a focus cell's village), and only
-/// the work they need is done: the caller passes the changed cells plus every cell that
-/// touches them (and, for gaps and uncovered area to be right, all the cells of their
-/// villages; cells missing there would look like uncovered land).
+/// the work they need is done: the focus cells, the cells near them, and the cells of (or
+/// near) their villages, whose gaps and bare land are judged. The caller passes at least the
+/// changed cells, every cell that touches them and every cell of their villages: a cell
+/// missing there would look like uncovered land.
 pub fn validate(
     cells: &[Cell],
     villages: &[Village],
@@ -126,11 +127,23 @@ pub fn validate(
         .map(|c| c.village)
         .collect();
     let reach = tol.edge_m.max(0.0);
+    // Gaps and bare land are judged over a focus cell's whole village, and name the cells
+    // beside them, of any village: every cell near such a village takes part.
+    let focus_village_boxes: Vec<Rect<f64>> = villages
+        .iter()
+        .filter(|v| focus.is_some() && focus_villages.contains(&v.key))
+        .filter_map(|v| box_m(&proj, &v.geom))
+        .collect();
     let relevant = |i: usize| {
         focus.is_none()
             || in_focus(cells[i].key)
             || focus_villages.contains(&cells[i].village)
-            || boxes[i].is_some_and(|b| focus_boxes.iter().any(|f| near(b, *f, reach)))
+            || boxes[i].is_some_and(|b| {
+                focus_boxes
+                    .iter()
+                    .chain(&focus_village_boxes)
+                    .any(|f| near(b, *f, reach))
+            })
     };
 
     let mut issues = Vec::new();
