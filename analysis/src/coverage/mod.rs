@@ -26,6 +26,8 @@
 //! matched by sorting, so only the coverage's outer edge is searched further, and boolean
 //! operations run only on the pairs and cells that need them.
 
+mod disconnected;
+mod gaps;
 mod issue;
 pub mod measure;
 mod outside_village;
@@ -33,6 +35,7 @@ mod overlap;
 mod prepared;
 mod project;
 mod shared_edges;
+mod sliver;
 mod validity;
 
 use std::collections::HashSet;
@@ -98,9 +101,10 @@ impl Default for Tolerances {
 ///
 /// With `focus`, only issues involving one of those cells are answered (an issue without
 /// cells, such as an invalid village outline, when it is a focus cell's village), and only
-/// the work they need is done: the caller passes the changed cells plus every cell that
-/// touches them (and, for gaps and uncovered area to be right, all the cells of their
-/// villages; cells missing there would look like uncovered land).
+/// the work they need is done: the focus cells, the cells near them, and the cells of (or
+/// near) their villages, whose gaps and bare land are judged. The caller passes at least the
+/// changed cells, every cell that touches them and every cell of their villages: a cell
+/// missing there would look like uncovered land.
 pub fn validate(
     cells: &[Cell],
     villages: &[Village],
@@ -123,15 +127,28 @@ pub fn validate(
         .map(|c| c.village)
         .collect();
     let reach = tol.edge_m.max(0.0);
+    // Gaps and bare land are judged over a focus cell's whole village, and name the cells
+    // beside them, of any village: every cell near such a village takes part.
+    let focus_village_boxes: Vec<Rect<f64>> = villages
+        .iter()
+        .filter(|v| focus.is_some() && focus_villages.contains(&v.key))
+        .filter_map(|v| box_m(&proj, &v.geom))
+        .collect();
     let relevant = |i: usize| {
         focus.is_none()
             || in_focus(cells[i].key)
             || focus_villages.contains(&cells[i].village)
-            || boxes[i].is_some_and(|b| focus_boxes.iter().any(|f| near(b, *f, reach)))
+            || boxes[i].is_some_and(|b| {
+                focus_boxes
+                    .iter()
+                    .chain(&focus_village_boxes)
+                    .any(|f| near(b, *f, reach))
+            })
     };
 
     let mut issues = Vec::new();
     let mut usable = Vec::new();
+    let mut villages_with_invalid_cells = HashSet::new();
     for (i, cell) in cells.iter().enumerate() {
         if !relevant(i) {
             continue;
@@ -140,6 +157,7 @@ pub fn validate(
         if found.is_empty() {
             usable.push((cell, in_focus(cell.key)));
         } else {
+            villages_with_invalid_cells.insert(cell.village);
             let fallback = villages
                 .iter()
                 .find(|v| v.key == cell.village)
@@ -172,7 +190,13 @@ pub fn validate(
         }
     }
 
-    let prepared = Prepared::new(proj, usable, valid_villages, invalid_villages);
+    let prepared = Prepared::new(
+        proj,
+        usable,
+        valid_villages,
+        villages_with_invalid_cells,
+        invalid_villages,
+    );
     let edges = shared_edges::check(&prepared, tol.edge_m);
     issues.extend(overlap::check(
         &prepared,
@@ -181,6 +205,13 @@ pub fn validate(
     ));
     issues.extend(edges.issues);
     issues.extend(outside_village::check(&prepared, tol.outside_village_m2));
+    issues.extend(gaps::check(&prepared, tol.gap_m2, tol.edge_m));
+    issues.extend(sliver::check(
+        &prepared,
+        tol.sliver_min_width_m,
+        tol.sliver_polsby_popper,
+    ));
+    issues.extend(disconnected::check(&prepared));
 
     issues.retain(|i| {
         i.cells.iter().any(|&k| in_focus(k))

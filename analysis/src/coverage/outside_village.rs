@@ -6,7 +6,10 @@
 //! with `unknown_village`; one whose outline is invalid is reported as such, and its cells
 //! are not measured against it.
 
-use geo::{Area, BooleanOps, Geometry, InteriorPoint, Intersects, MultiPolygon};
+use geo::{
+    Area, BooleanOps, CoordinatePosition, Geometry, InteriorPoint, Intersects, MultiPolygon,
+    coordinate_position::CoordPos,
+};
 
 use super::issue::{Issue, IssueKind};
 use super::prepared::{Prepared, PreparedCell};
@@ -32,6 +35,14 @@ pub(crate) fn check(p: &Prepared, outside_m2: f64) -> Vec<Issue> {
             let area = cell.m.unsigned_area();
             issues.push(wrong_or_outside(p, cell, cell.m.clone(), area));
             continue;
+        }
+        // Most cells touch no part of their village's outline: then they are wholly inside
+        // or wholly outside, and one vertex tells which, without a boolean operation.
+        if !p.village_outline_meets(vi, cell.bbox) {
+            let vertex = cell.rings[0].m[0];
+            if village.m.coordinate_position(&vertex) == CoordPos::Inside {
+                continue;
+            }
         }
         let outside = cell.m.difference(&village.m);
         let area = outside.unsigned_area();

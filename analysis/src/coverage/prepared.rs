@@ -61,10 +61,13 @@ pub(crate) struct Prepared {
     pub cells: Vec<PreparedCell>,
     pub villages: Vec<PreparedVillage>,
     pub village_index: HashMap<i64, usize>,
+    /// Villages some cell of which was left out as invalid: their coverage cannot be judged.
+    pub villages_with_invalid_cells: HashSet<i64>,
     /// Villages given whose outline is invalid (reported by rule 1).
     pub invalid_villages: HashSet<i64>,
     tree: RTree<Boxed<usize>>,
     segment_trees: Vec<OnceCell<RTree<Boxed<SegmentId>>>>,
+    village_segment_trees: Vec<OnceCell<RTree<Rectangle<[f64; 2]>>>>,
 }
 
 impl Prepared {
@@ -74,6 +77,7 @@ impl Prepared {
         proj: LocalProjection,
         cells: Vec<(&Cell, bool)>,
         villages: Vec<&Village>,
+        villages_with_invalid_cells: HashSet<i64>,
         invalid_villages: HashSet<i64>,
     ) -> Self {
         let cells: Vec<PreparedCell> = cells
@@ -104,14 +108,17 @@ impl Prepared {
                 .collect(),
         );
         let segment_trees = cells.iter().map(|_| OnceCell::new()).collect();
+        let village_segment_trees = villages.iter().map(|_| OnceCell::new()).collect();
         Self {
             proj,
             cells,
             villages,
             village_index,
+            villages_with_invalid_cells,
             invalid_villages,
             tree,
             segment_trees,
+            village_segment_trees,
         }
     }
 
@@ -147,6 +154,27 @@ impl Prepared {
         });
         tree.locate_in_envelope_intersecting(&envelope(bbox, reach_m))
             .map(|g| g.data)
+    }
+}
+
+impl Prepared {
+    /// Whether any segment of village `village`'s outline has its box meeting `bbox`.
+    pub(crate) fn village_outline_meets(&self, village: usize, bbox: Rect<f64>) -> bool {
+        let tree = self.village_segment_trees[village].get_or_init(|| {
+            let m = &self.villages[village].m;
+            let rings =
+                m.0.iter()
+                    .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
+            RTree::bulk_load(
+                rings
+                    .flat_map(|r| r.lines())
+                    .map(|l| rectangle(Rect::new(l.start, l.end)))
+                    .collect(),
+            )
+        });
+        tree.locate_in_envelope_intersecting(&envelope(bbox, 0.0))
+            .next()
+            .is_some()
     }
 }
 
