@@ -43,6 +43,7 @@ mod initial;
 mod local_search;
 mod outline;
 mod outline_index;
+mod params;
 mod partition;
 mod summary;
 mod threads;
@@ -50,7 +51,8 @@ mod units;
 
 pub use apportion::{ApportionError, apportion};
 pub use outline::outlines;
-pub use partition::{Params, RebalanceError, Target, rebalance};
+pub use params::{Params, Target};
+pub use partition::{RebalanceError, rebalance};
 pub use summary::{PartSummary, Plan, Shortfall};
 pub use units::{
     DEFAULT_RESOLUTION, Edge, EdgeKind, MAX_UNITS, Point, RESOLUTIONS, Unit, UnitGraph, UnitParams,

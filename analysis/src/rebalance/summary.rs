@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::group;
-use super::partition::Params;
+use super::params::Params;
 use super::units::{EdgeKind, UnitGraph};
 
 /// One part (new cell) of a plan.

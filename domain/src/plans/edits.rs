@@ -133,13 +133,13 @@ pub struct HistoryEntry {
 
 /// What an edit does to the cells, before it is written.
 #[derive(Debug, Default)]
-struct Changes {
+pub(crate) struct Changes {
     /// New geometry (and maybe name) of existing cells, by id.
-    update: BTreeMap<i64, (MultiPolygon<f64>, Option<String>)>,
+    pub update: BTreeMap<i64, (MultiPolygon<f64>, Option<String>)>,
     /// New cells: code, name, village id, geometry.
-    insert: Vec<(String, String, i64, MultiPolygon<f64>)>,
-    delete: BTreeSet<i64>,
-    summary: String,
+    pub insert: Vec<(String, String, i64, MultiPolygon<f64>)>,
+    pub delete: BTreeSet<i64>,
+    pub summary: String,
 }
 
 fn invalid(detail: impl Into<String>) -> PlanError {
@@ -198,21 +198,57 @@ pub async fn apply(
 ) -> Result<EditOutcome, PlanError> {
     let mut tx = pool.begin().await?;
     let plan = lock_draft(&mut tx, caller, version).await?;
-    if request.revision > plan.revision || request.revision < 0 {
+    check_revision(&plan, request.revision)?;
+    let changes = plan_changes(&mut tx, &plan, &request.edit).await?;
+    let geometry_changed = !matches!(request.edit, Edit::Rename { .. });
+    let outcome = write(
+        &mut tx,
+        caller,
+        &plan,
+        request.revision,
+        request.edit.kind(),
+        changes,
+        geometry_changed,
+        meta,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Refuses a revision the plan never had.
+pub(crate) fn check_revision(plan: &PlanSummary, revision: i32) -> Result<(), PlanError> {
+    if revision > plan.revision || revision < 0 {
         return Err(invalid(format!(
-            "revision {} is not one plan {version} has had (it is at {})",
-            request.revision, plan.revision
+            "revision {revision} is not one plan {} has had (it is at {})",
+            plan.version, plan.revision
         )));
     }
-    let mut changes = plan_changes(&mut tx, &plan, &request.edit).await?;
+    Ok(())
+}
+
+/// Writes an edit's changes into the locked draft, checks them and records the edit; the
+/// caller commits.
+#[allow(clippy::too_many_arguments)] // One edit's whole context; a struct would only rename it.
+pub(crate) async fn write(
+    tx: &mut PgConnection,
+    caller: &Caller,
+    plan: &PlanSummary,
+    revision: i32,
+    kind: &str,
+    mut changes: Changes,
+    geometry_changed: bool,
+    meta: &RequestMeta,
+) -> Result<EditOutcome, PlanError> {
+    let version = plan.version;
     let touched: Vec<i64> = changes
         .update
         .keys()
         .chain(changes.delete.iter())
         .copied()
         .collect();
-    let touched_cells = cells::by_ids(&mut tx, plan.id, &touched).await?;
-    check_current(&mut tx, &plan, &touched_cells, request.revision).await?;
+    let touched_cells = cells::by_ids(&mut *tx, plan.id, &touched).await?;
+    check_current(&mut *tx, plan, &touched_cells, revision).await?;
     check_area(caller, &touched_cells)?;
     if !changes.insert.is_empty() {
         let villages: Vec<i64> = changes.insert.iter().map(|c| c.2).collect();
@@ -230,7 +266,7 @@ pub async fn apply(
         }
     }
 
-    check_valid(&mut tx, &touched_cells, &changes).await?;
+    check_valid(&mut *tx, &touched_cells, &changes).await?;
     let new_revision = plan.revision + 1;
     // The region the rules look at, before the edit, for telling new issues from old.
     let margin = 0.002;
@@ -238,11 +274,11 @@ pub async fn apply(
     villages.extend(changes.insert.iter().map(|c| c.2));
     villages.sort_unstable();
     villages.dedup();
-    let region_before = cells::region(&mut tx, plan.id, &touched, &villages, margin).await?;
-    let before = cells::snapshot(&mut tx, plan.id, &touched).await?;
+    let region_before = cells::region(&mut *tx, plan.id, &touched, &villages, margin).await?;
+    let before = cells::snapshot(&mut *tx, plan.id, &touched).await?;
 
     for (id, (geom, name)) in &changes.update {
-        cells::update_geometry(&mut tx, *id, geom, new_revision).await?;
+        cells::update_geometry(&mut *tx, *id, geom, new_revision).await?;
         if let Some(name) = name {
             sqlx::query("UPDATE grid_cell SET name = $2 WHERE id = $1")
                 .bind(id)
@@ -288,10 +324,11 @@ pub async fn apply(
             .await?;
     }
     // Geometry changed: node the changed cells and their neighbours to each other.
-    let geometry_changed = !written.is_empty() && !matches!(request.edit, Edit::Rename { .. });
+    let geometry_changed = geometry_changed && !written.is_empty();
     if geometry_changed {
-        let noded = node_neighbours(&mut tx, plan.id, &written, new_revision).await?;
-        // A neighbour that takes a vertex is part of the edit; it must be current too.
+        let noded = node_neighbours(&mut *tx, plan.id, &written, new_revision).await?;
+        // A neighbour that takes a vertex is part of the edit (its undo restores it); it
+        // must be current too.
         let extra: Vec<i64> = noded
             .into_iter()
             .filter(|id| !written.contains(id) && !touched.contains(id))
@@ -302,8 +339,10 @@ pub async fn apply(
                 .filter(|c| extra.contains(&c.id))
                 .cloned()
                 .collect();
-            check_current(&mut tx, &plan, &neighbours, request.revision).await?;
-            check_area(caller, &neighbours)?;
+            check_current(&mut *tx, plan, &neighbours, revision).await?;
+            // Not checked against the caller's area: snapping moves a vertex by at most
+            // NODE_TOLERANCE_DEG, so a neighbour across the area's edge keeps its shape and
+            // only takes the vertex where the new edge meets it.
             written.extend(extra);
         }
     }
@@ -329,11 +368,11 @@ pub async fn apply(
     } else {
         before
     };
-    let after = cells::snapshot(&mut tx, plan.id, &written).await?;
+    let after = cells::snapshot(&mut *tx, plan.id, &written).await?;
 
     let warnings = if geometry_changed || !changes.delete.is_empty() {
-        let region_after = cells::region(&mut tx, plan.id, &all_ids, &villages, margin).await?;
-        let verdict = validate::compare(&mut tx, &region_before, &region_after, &all_ids).await?;
+        let region_after = cells::region(&mut *tx, plan.id, &all_ids, &villages, margin).await?;
+        let verdict = validate::compare(&mut *tx, &region_before, &region_after, &all_ids).await?;
         if !verdict.new_errors.is_empty() {
             let detail = format!(
                 "the edit would leave the plan invalid: {}",
@@ -360,7 +399,6 @@ pub async fn apply(
         .bind(plan.id)
         .execute(&mut *tx)
         .await?;
-    let kind = request.edit.kind();
     let summary = std::mem::take(&mut changes.summary);
     sqlx::query(
         "INSERT INTO grid_plan_edit (plan_id, revision, kind, summary, before, after, user_id)
@@ -381,7 +419,7 @@ pub async fn apply(
         .execute(&mut *tx)
         .await?;
     crate::audit::record(
-        &mut tx,
+        &mut *tx,
         &caller.entry(
             "plan.edit",
             "grid_plan",
@@ -390,8 +428,7 @@ pub async fn apply(
         ),
     )
     .await?;
-    let changed = changed_cells(&mut tx, plan.id, &written).await?;
-    tx.commit().await?;
+    let changed = changed_cells(&mut *tx, plan.id, &written).await?;
     Ok(EditOutcome {
         revision: new_revision,
         kind: kind.to_owned(),

@@ -15,6 +15,7 @@
 //!   rename), versioned with undo and redo, refused when they leave the plan invalid;
 //! - [`validate`]: the coverage rules, from `wangge_analysis::coverage`, on a plan's cells;
 //! - [`workload`]: each cell's households, residents, weighted cases, area, workers and load;
+//! - [`rebalance`]: redrawing a township's, villages' or cells' grid for an even load;
 //! - [`diff`]: a draft against the published plan;
 //! - [`publish`]: the one switch that makes a draft the live grid.
 
@@ -22,6 +23,7 @@ pub mod cells;
 pub mod diff;
 pub mod edits;
 pub mod publish;
+pub mod rebalance;
 pub mod validate;
 pub mod workload;
 

@@ -12,7 +12,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
-use wangge_domain::plans::{self, PlanSummary, cells, diff, edits, publish, validate, workload};
+use wangge_domain::plans::{
+    self, PlanSummary, cells, diff, edits, publish, rebalance, validate, workload,
+};
 
 use crate::error::ApiError;
 use crate::extract::{Meta, SignedIn};
@@ -31,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/plans/{version}/edits", get(history).post(edit))
         .route("/plans/{version}/undo", post(undo))
         .route("/plans/{version}/redo", post(redo))
+        .route("/plans/{version}/rebalance", post(rebalance_route))
         .route("/plans/{version}/archive", post(archive))
         .route("/plans/{version}/publish", post(publish_route))
 }
@@ -294,6 +297,23 @@ async fn redo(
     run_to_completion(async move {
         Ok(Json(
             edits::redo(&state.pool, &caller, version, body.revision, &meta).await?,
+        ))
+    })
+    .await
+}
+
+async fn rebalance_route(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Meta(meta): Meta,
+    Path(version): Path<String>,
+    JsonBody(body): JsonBody<rebalance::RebalanceRequest>,
+) -> Result<Json<rebalance::RebalanceOutcome>, ApiError> {
+    let version = version_from(&version)?;
+    plans::require_planner(&caller)?;
+    run_to_completion(async move {
+        Ok(Json(
+            rebalance::rebalance(&state.pool, &caller, version, &body, &meta).await?,
         ))
     })
     .await

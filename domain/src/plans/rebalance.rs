@@ -1,0 +1,268 @@
+//! Rebalancing a township's, some villages' or some cells' grid in a draft, as one edit.
+//!
+//! The cells in scope are redrawn from where people live (`wangge_analysis::rebalance`): H3
+//! units inside the ground those cells cover, loaded with households (1 each) and the last
+//! 12 months' cases (their severity weight × `case_weight`, as in [`super::workload`]),
+//! partitioned into contiguous cells nested in villages, balanced within the tolerance,
+//! moving as few households as it can. A new cell that matches an old one keeps its code,
+//! name and workers; the others get new codes. The edit is checked and undoable like any
+//! other.
+
+use std::collections::BTreeMap;
+
+use geo::MultiPolygon;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use wangge_analysis::rebalance::{self as engine, Params, Point, Target, UnitParams};
+
+use super::edits::{self, Changes, EditOutcome};
+use super::workload::{DEFAULT_CASE_WEIGHT, SEVERITY_WEIGHT_SQL};
+use super::{PlanError, cells, lock_draft};
+use crate::audit::RequestMeta;
+use crate::auth::Caller;
+use crate::db::geometry::multi_polygon_from_geojson;
+
+/// What to rebalance, to what.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebalanceRequest {
+    /// The plan revision the planner saw.
+    pub revision: i32,
+    /// A township's code, or villages' codes, or cells' codes: exactly one.
+    pub township: Option<String>,
+    pub villages: Option<Vec<String>>,
+    pub cells: Option<Vec<String>>,
+    /// How many cells to make…
+    pub target_cells: Option<usize>,
+    /// …or the load each cell should carry (household-equivalents).
+    pub target_load: Option<f64>,
+    /// Largest accepted deviation from the target, 0.05 unless said.
+    pub tolerance: Option<f64>,
+    /// Whether cells stay inside villages (true unless said).
+    pub nest_in_villages: Option<bool>,
+    pub case_weight: Option<f64>,
+}
+
+/// The edit and the partition's figures.
+#[derive(Debug, Serialize)]
+pub struct RebalanceOutcome {
+    pub edit: EditOutcome,
+    pub cells: usize,
+    pub target_load: f64,
+    pub max_deviation: f64,
+    pub tolerance_met: bool,
+    pub mean_polsby_popper: f64,
+    pub contiguous_share: f64,
+    pub households: u64,
+    pub households_moved: u64,
+    /// Why the tolerance could not be met, when it was not.
+    pub shortfalls: Vec<String>,
+}
+
+fn invalid(detail: impl Into<String>) -> PlanError {
+    PlanError::Invalid(detail.into())
+}
+
+/// Rebalances the cells in scope of the draft `version`.
+pub async fn rebalance(
+    pool: &PgPool,
+    caller: &Caller,
+    version: i32,
+    request: &RebalanceRequest,
+    meta: &RequestMeta,
+) -> Result<RebalanceOutcome, PlanError> {
+    let target = match (request.target_cells, request.target_load) {
+        (Some(n), None) if (1..=2000).contains(&n) => Target::Cells(n),
+        (None, Some(load)) if load.is_finite() && load > 0.0 => Target::LoadPerCell(load),
+        _ => {
+            return Err(invalid(
+                "give target_cells (1 to 2,000) or target_load (positive), one of them",
+            ));
+        }
+    };
+    let tolerance = request.tolerance.unwrap_or(0.05);
+    if !(0.0..1.0).contains(&tolerance) {
+        return Err(invalid("tolerance is between 0 and 1"));
+    }
+    let case_weight = request.case_weight.unwrap_or(DEFAULT_CASE_WEIGHT);
+    if !(0.0..=1000.0).contains(&case_weight) {
+        return Err(invalid("case_weight is between 0 and 1000"));
+    }
+    let mut tx = pool.begin().await?;
+    let plan = lock_draft(&mut tx, caller, version).await?;
+    edits::check_revision(&plan, request.revision)?;
+
+    // The cells in scope, inside the caller's area.
+    let (filter, codes): (&str, Vec<String>) =
+        match (&request.township, &request.villages, &request.cells) {
+            (Some(t), None, None) => ("t.code = ANY ($3)", vec![t.clone()]),
+            (None, Some(v), None) if !v.is_empty() => ("v.code = ANY ($3)", v.clone()),
+            (None, None, Some(c)) if !c.is_empty() => ("g.code = ANY ($3)", c.clone()),
+            _ => {
+                return Err(invalid(
+                    "name the cells to rebalance: township, villages or cells, one of them",
+                ));
+            }
+        };
+    let scope: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT g.id, v.code, g.village_id FROM grid_cell g
+         JOIN admin_unit v ON v.id = g.village_id
+         JOIN admin_unit t ON t.id = v.parent_id
+         WHERE g.plan_id = $1 AND v.code LIKE $2 || '%' AND {filter}
+         ORDER BY g.code"
+    )))
+    .bind(plan.id)
+    .bind(&caller.area.prefix)
+    .bind(&codes)
+    .fetch_all(&mut *tx)
+    .await?;
+    if scope.is_empty() {
+        return Err(invalid(format!(
+            "no cells of yours match {}",
+            codes.join(", ")
+        )));
+    }
+    let ids: Vec<i64> = scope.iter().map(|c| c.0).collect();
+    let current = cells::by_ids(&mut tx, plan.id, &ids).await?;
+    // Each village's ground is what its cells in scope cover.
+    let grounds: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT village_id, ST_AsGeoJSON(ST_Multi(ST_Union(geom)), 15) FROM grid_cell
+         WHERE id = ANY ($1) GROUP BY village_id ORDER BY village_id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut villages: Vec<(u32, MultiPolygon<f64>)> = Vec::new();
+    let mut village_ids: Vec<i64> = Vec::new();
+    for (id, text) in &grounds {
+        let geom = multi_polygon_from_geojson(text)
+            .map_err(|e| PlanError::Database(sqlx::Error::Decode(e.into())))?;
+        villages.push((village_ids.len() as u32, geom));
+        village_ids.push(*id);
+    }
+    let village_key = |id: i64| village_ids.iter().position(|v| *v == id).unwrap_or(0) as u32;
+    let old_cells: Vec<(u32, u32, MultiPolygon<f64>)> = current
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i as u32, village_key(c.village_id), c.geom.clone()))
+        .collect();
+    let points: Vec<(f64, f64, i32, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ST_X(h.geom), ST_Y(h.geom), 1, 1::float8 FROM household h
+         WHERE EXISTS (SELECT 1 FROM grid_cell g WHERE g.id = ANY ($1)
+                       AND ST_Intersects(g.geom, h.geom))
+         UNION ALL
+         SELECT ST_X(i.geom), ST_Y(i.geom), 0, ({SEVERITY_WEIGHT_SQL}) * $2::float8
+         FROM incident i
+         WHERE i.reported_at > now() - interval '12 months'
+           AND EXISTS (SELECT 1 FROM grid_cell g WHERE g.id = ANY ($1)
+                       AND ST_Intersects(g.geom, i.geom))"
+    )))
+    .bind(&ids)
+    .bind(case_weight)
+    .fetch_all(&mut *tx)
+    .await?;
+    let points: Vec<Point> = points
+        .into_iter()
+        .map(|(lon, lat, households, load)| Point {
+            lon,
+            lat,
+            households: households as u32,
+            load,
+        })
+        .collect();
+
+    let params = Params {
+        tolerance,
+        nest_in_villages: request.nest_in_villages.unwrap_or(true),
+        ..Params::new(target)
+    };
+    let (graph_villages, partition) = tokio::task::spawn_blocking(move || {
+        let graph = engine::build_units(&villages, &old_cells, &points, &UnitParams::default())
+            .map_err(|e| invalid(e.to_string()))?;
+        let plan = engine::rebalance(&graph, &params).map_err(|e| invalid(e.to_string()))?;
+        let outlines = engine::outlines(&graph, &plan, &villages);
+        Ok::<_, PlanError>((outlines, plan))
+    })
+    .await
+    .map_err(|e| {
+        PlanError::Database(sqlx::Error::Protocol(format!("rebalancing stopped: {e}")))
+    })??;
+    let outlines = graph_villages;
+
+    // Parts matched to an old cell keep it (code, name, workers); the rest are new cells.
+    let mut changes = Changes::default();
+    let mut kept = BTreeMap::new();
+    for (part, outline) in partition.parts.iter().zip(outlines) {
+        let village_id = part
+            .village
+            .map(|v| village_ids[v as usize])
+            .unwrap_or(current[0].village_id);
+        match part.previous_cell.map(|i| &current[i as usize]) {
+            Some(old) if !kept.contains_key(&old.id) => {
+                kept.insert(old.id, ());
+                changes.update.insert(old.id, (outline, None));
+            }
+            _ => changes
+                .insert
+                .push((String::new(), String::new(), village_id, outline)),
+        }
+    }
+    for old in &current {
+        if !kept.contains_key(&old.id) {
+            changes.delete.insert(old.id);
+        }
+    }
+    // New codes: the village's code and the next free number.
+    let mut taken: Vec<String> =
+        sqlx::query_scalar("SELECT code FROM grid_cell WHERE plan_id = $1")
+            .bind(plan.id)
+            .fetch_all(&mut *tx)
+            .await?;
+    for (code, name, village_id, _) in &mut changes.insert {
+        let village = scope
+            .iter()
+            .find(|c| c.2 == *village_id)
+            .map_or_else(String::new, |c| c.1.clone());
+        let mut n = 1;
+        while taken.contains(&format!("{village}-R{n:02}")) {
+            n += 1;
+        }
+        *code = format!("{village}-R{n:02}");
+        *name = format!("新网格 R{n:02}");
+        taken.push(code.clone());
+    }
+    changes.summary = format!(
+        "自动均衡 {} 个网格为 {} 个（最大偏差 {:.1}%）",
+        current.len(),
+        partition.parts.len(),
+        partition.max_deviation * 100.0
+    );
+    let edit = edits::write(
+        &mut tx,
+        caller,
+        &plan,
+        request.revision,
+        "rebalance",
+        changes,
+        true,
+        meta,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RebalanceOutcome {
+        edit,
+        cells: partition.parts.len(),
+        target_load: partition.target_load,
+        max_deviation: partition.max_deviation,
+        tolerance_met: partition.tolerance_met,
+        mean_polsby_popper: partition.mean_polsby_popper,
+        contiguous_share: partition.contiguous_share(),
+        households: partition.households,
+        households_moved: partition.households_moved,
+        shortfalls: partition
+            .shortfalls
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect(),
+    })
+}
