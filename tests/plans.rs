@@ -1067,3 +1067,87 @@ async fn after_a_thousand_random_edits_the_plan_still_passes_every_rule() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["errors"], 0, "{:#}", answer["issues"]);
 }
+
+#[tokio::test]
+async fn rebalancing_a_village_is_one_undoable_edit_that_passes_the_rules() {
+    let s = setup().await;
+    let version = new_draft(&s).await;
+    let before = fingerprint(&s.db, version).await;
+    // The township's village with the most cells.
+    let (village, count): (String, i64) = sqlx::query_as(
+        "SELECT v.code, count(*) FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+         JOIN admin_unit v ON v.id = g.village_id
+         WHERE p.version = $1 AND v.code LIKE $2 || '%'
+         GROUP BY v.code ORDER BY count(*) DESC, v.code LIMIT 1",
+    )
+    .bind(version as i32)
+    .bind(&s.township)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    let area = async |version: i64| -> f64 {
+        sqlx::query_scalar(
+            "SELECT sum(ST_Area(g.geom::geography)) FROM grid_cell g
+             JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+             JOIN admin_unit v ON v.id = g.village_id WHERE v.code = $2",
+        )
+        .bind(version as i32)
+        .bind(&village)
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap()
+    };
+    let area_before = area(version).await;
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/rebalance"),
+        Some(json!({"revision": 0, "villages": [village], "target_cells": count})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["cells"], count);
+    assert_eq!(answer["contiguous_share"], 1.0, "{answer}");
+    assert!(
+        answer["tolerance_met"] == true || !answer["shortfalls"].as_array().unwrap().is_empty(),
+        "a missed tolerance says why: {answer}"
+    );
+    // The same ground, every household of the village in exactly one of its cells.
+    assert!((area(version).await - area_before).abs() < 1.0);
+    let (households, placed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM household h JOIN admin_unit v ON v.id = h.village_id
+                 WHERE v.code = $2),
+                (SELECT count(DISTINCT h.id) FROM household h
+                 JOIN admin_unit v ON v.id = h.village_id
+                 JOIN grid_cell g ON ST_Intersects(g.geom, h.geom) AND g.village_id = v.id
+                 JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+                 WHERE v.code = $2)",
+    )
+    .bind(version as i32)
+    .bind(&village)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(placed, households);
+    let (status, issues) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/issues"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(issues["errors"], 0, "{:#}", issues["issues"]);
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/undo"),
+        Some(json!({"revision": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(fingerprint(&s.db, version).await, before);
+}

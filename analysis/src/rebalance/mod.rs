@@ -50,7 +50,7 @@ mod threads;
 mod units;
 
 pub use apportion::{ApportionError, apportion};
-pub use outline::outlines;
+pub use outline::{outlines, part_hexagons};
 pub use params::{Params, Target};
 pub use partition::{RebalanceError, rebalance};
 pub use summary::{PartSummary, Plan, Shortfall};

@@ -74,6 +74,21 @@ pub fn outlines(
     })
 }
 
+/// Each part's hexagons dissolved into one outline, unclipped (index = part): the edges
+/// between parts are hexagon edges, vertex for vertex the same on both sides. For callers
+/// that clip to the village themselves with an overlay that keeps the outline's own
+/// vertices (PostGIS), where [`outlines`]' clip would round them.
+pub fn part_hexagons(graph: &UnitGraph, plan: &Plan) -> Vec<MultiPolygon<f64>> {
+    let mut by_part: Vec<Vec<u32>> = vec![Vec::new(); plan.parts.len()];
+    for (u, &p) in plan.assignment.iter().enumerate() {
+        by_part[p as usize].push(u as u32);
+    }
+    by_part
+        .iter()
+        .map(|units| dissolve(units.iter().map(|&u| graph.units[u as usize].cell)))
+        .collect()
+}
+
 /// The union of distinct H3 cells, by cancelling shared edges.
 pub(crate) fn dissolve(cells: impl Iterator<Item = h3o::CellIndex>) -> MultiPolygon<f64> {
     let mut edges: HashMap<Vertex, Vertex> = HashMap::new();

@@ -1083,15 +1083,24 @@ async fn step(
         }));
     };
     // The cells the step writes must be in the caller's area (of a county's draft, a
-    // township planner undoes only their own township's edits).
+    // township planner undoes only their own township's edits); a neighbour across the
+    // area's edge that only took a vertex (the same place before and after) does not count.
     let outside: Option<String> = sqlx::query_scalar(
-        "SELECT v.code FROM jsonb_array_elements($1 || $2) c
-         JOIN admin_unit v ON v.id = (c->>'village_id')::bigint
-         WHERE v.code NOT LIKE $3 || '%' LIMIT 1",
+        "WITH b AS (SELECT (c->>'id')::bigint AS id, (c->>'village_id')::bigint AS village,
+                           (c->>'geom')::geometry AS geom FROM jsonb_array_elements($1) c),
+              a AS (SELECT (c->>'id')::bigint AS id, (c->>'village_id')::bigint AS village,
+                           (c->>'geom')::geometry AS geom FROM jsonb_array_elements($2) c)
+         SELECT v.code FROM b FULL JOIN a ON a.id = b.id
+         JOIN admin_unit v ON v.id = coalesce(a.village, b.village)
+         WHERE v.code NOT LIKE $3 || '%'
+           AND (a.id IS NULL OR b.id IS NULL OR a.village <> b.village
+                OR ST_HausdorffDistance(a.geom, b.geom) > $4)
+         LIMIT 1",
     )
     .bind(&before)
     .bind(&after)
     .bind(&caller.area.prefix)
+    .bind(super::diff::SAME_PLACE_DEG)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(code) = outside {

@@ -4,7 +4,8 @@
 //! units inside the ground those cells cover, loaded with households (1 each) and the last
 //! 12 months' cases (their severity weight × `case_weight`, as in [`super::workload`]),
 //! partitioned into contiguous cells nested in villages, balanced within the tolerance,
-//! moving as few households as it can. A new cell that matches an old one keeps its code,
+//! moving as few households as it can, then clipped to the ground the old cells covered
+//! (see [`clip_to_ground`]). A new cell that matches an old one keeps its code,
 //! name and workers; the others get new codes. The edit is checked and undoable like any
 //! other.
 
@@ -20,7 +21,7 @@ use super::workload::{DEFAULT_CASE_WEIGHT, SEVERITY_WEIGHT_SQL};
 use super::{PlanError, cells, lock_draft};
 use crate::audit::RequestMeta;
 use crate::auth::Caller;
-use crate::db::geometry::multi_polygon_from_geojson;
+use crate::db::geometry::{Ewkb, multi_polygon_from_geojson};
 
 /// What to rebalance, to what.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,8 +39,6 @@ pub struct RebalanceRequest {
     pub target_load: Option<f64>,
     /// Largest accepted deviation from the target, 0.05 unless said.
     pub tolerance: Option<f64>,
-    /// Whether cells stay inside villages (true unless said).
-    pub nest_in_villages: Option<bool>,
     pub case_weight: Option<f64>,
 }
 
@@ -61,6 +60,61 @@ pub struct RebalanceOutcome {
 
 fn invalid(detail: impl Into<String>) -> PlanError {
     PlanError::Invalid(detail.into())
+}
+
+/// Each part's hexagons clipped to the ground its village's old cells covered, by PostGIS,
+/// whose overlay keeps the ground's own vertices (the neighbours' too, so edges along the
+/// scope's edge still match); ground no hexagon reached (slivers along the edge, whose
+/// hexagon centres lie outside) joins the part it shares most boundary with.
+async fn clip_to_ground(
+    conn: &mut sqlx::PgConnection,
+    hexagons: &[MultiPolygon<f64>],
+    villages: &[i64],
+    cell_ids: &[i64],
+) -> Result<Vec<MultiPolygon<f64>>, PlanError> {
+    let binds: Vec<Ewkb> = hexagons.iter().map(Ewkb::multi_polygon).collect();
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "WITH parts AS (
+             SELECT n AS part, g::geometry AS hex, v AS village
+             FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS p (g, v, n)
+         ), ground AS (
+             SELECT village_id, ST_Union(geom) AS geom FROM grid_cell
+             WHERE id = ANY ($3) GROUP BY village_id
+         ), clipped AS (
+             SELECT p.part, p.village,
+                    ST_CollectionExtract(ST_Intersection(p.hex, g.geom), 3) AS geom
+             FROM parts p JOIN ground g ON g.village_id = p.village
+         ), leftover AS (
+             SELECT g.village_id AS village, d.geom
+             FROM ground g,
+                  ST_Dump(ST_CollectionExtract(ST_Difference(g.geom,
+                      (SELECT ST_Union(c.geom) FROM clipped c WHERE c.village = g.village_id)), 3)) d
+         ), assigned AS (
+             SELECT (SELECT c.part FROM clipped c WHERE c.village = l.village
+                     ORDER BY ST_Length(ST_Intersection(ST_Boundary(l.geom), c.geom)) DESC,
+                              ST_Distance(l.geom, c.geom), c.part
+                     LIMIT 1) AS part, l.geom
+             FROM leftover l
+         )
+         SELECT part, ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)), 15)
+         FROM (SELECT part, geom FROM clipped UNION ALL SELECT part, geom FROM assigned) x
+         WHERE part IS NOT NULL
+         GROUP BY part ORDER BY part",
+    )
+    .bind(&binds)
+    .bind(villages)
+    .bind(cell_ids)
+    .fetch_all(conn)
+    .await?;
+    let mut outlines = vec![MultiPolygon::new(Vec::new()); hexagons.len()];
+    for (part, text) in rows {
+        let geom = multi_polygon_from_geojson(&text)
+            .map_err(|e| PlanError::Database(sqlx::Error::Decode(e.into())))?;
+        if let Some(slot) = outlines.get_mut(part as usize - 1) {
+            *slot = geom;
+        }
+    }
+    Ok(outlines)
 }
 
 /// Rebalances the cells in scope of the draft `version`.
@@ -171,32 +225,36 @@ pub async fn rebalance(
         })
         .collect();
 
+    // Cells stay inside their villages: a cell across a village boundary breaks the rules.
     let params = Params {
         tolerance,
-        nest_in_villages: request.nest_in_villages.unwrap_or(true),
         ..Params::new(target)
     };
-    let (graph_villages, partition) = tokio::task::spawn_blocking(move || {
+    let (hexagons, partition) = tokio::task::spawn_blocking(move || {
         let graph = engine::build_units(&villages, &old_cells, &points, &UnitParams::default())
             .map_err(|e| invalid(e.to_string()))?;
         let plan = engine::rebalance(&graph, &params).map_err(|e| invalid(e.to_string()))?;
-        let outlines = engine::outlines(&graph, &plan, &villages);
-        Ok::<_, PlanError>((outlines, plan))
+        let hexagons = engine::part_hexagons(&graph, &plan);
+        Ok::<_, PlanError>((hexagons, plan))
     })
     .await
     .map_err(|e| {
         PlanError::Database(sqlx::Error::Protocol(format!("rebalancing stopped: {e}")))
     })??;
-    let outlines = graph_villages;
+    let part_villages: Vec<i64> = partition
+        .parts
+        .iter()
+        .map(|p| {
+            p.village
+                .map_or(current[0].village_id, |v| village_ids[v as usize])
+        })
+        .collect();
+    let outlines = clip_to_ground(&mut tx, &hexagons, &part_villages, &ids).await?;
 
     // Parts matched to an old cell keep it (code, name, workers); the rest are new cells.
     let mut changes = Changes::default();
     let mut kept = BTreeMap::new();
-    for (part, outline) in partition.parts.iter().zip(outlines) {
-        let village_id = part
-            .village
-            .map(|v| village_ids[v as usize])
-            .unwrap_or(current[0].village_id);
+    for ((part, outline), &village_id) in partition.parts.iter().zip(outlines).zip(&part_villages) {
         match part.previous_cell.map(|i| &current[i as usize]) {
             Some(old) if !kept.contains_key(&old.id) => {
                 kept.insert(old.id, ());
