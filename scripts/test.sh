@@ -32,24 +32,28 @@ step "starting a private PostgreSQL + PostGIS for the tests"
 WANGGE_TEST_DATABASE_URL=$(target/debug/wangge --data-dir "$work/pg" db start | tail -n 1)
 export WANGGE_TEST_DATABASE_URL
 
+# The browser tests' demo generates and loads while the Rust tests run (those mostly wait on
+# PostgreSQL): a minute or two less in all.
+step "starting the small demo for the browser tests, in the background"
+# Passed to the demo and the browser tests only: the Rust tests run the binary too and must
+# not inherit them. A short hot spot scan, so the alert test sees its alert within seconds
+# (the tests read the same variable).
+port=18090
+browser_env=(WANGGE_DEMO_PASSWORD="browser-test-$RANDOM$RANDOM" WANGGE_HOTSPOT_SCAN_SECS=10)
+env "${browser_env[@]}" target/debug/wangge --data-dir "$work/demo" demo --scale small \
+    --listen "127.0.0.1:$port" >"$work/demo.log" 2>&1 &
+demo_pid=$!
+
 step "Rust unit and integration tests (three test binaries at once)"
 scripts/run-tests.sh 3
 
 step "browser tests (headless Chromium) against the small demo"
-port=18090
-export WANGGE_DEMO_PASSWORD="browser-test-$RANDOM$RANDOM"
-# A short hot spot scan, so the alert test sees its alert within seconds (the tests read the
-# same variable).
-export WANGGE_HOTSPOT_SCAN_SECS=10
-target/debug/wangge --data-dir "$work/demo" demo --scale small --listen "127.0.0.1:$port" \
-    >"$work/demo.log" 2>&1 &
-demo_pid=$!
-for _ in $(seq 1 180); do
+for _ in $(seq 1 300); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     kill -0 "$demo_pid" 2>/dev/null || { cat "$work/demo.log"; exit 1; }
     sleep 1
 done
-WANGGE_URL="http://127.0.0.1:$port" node --test tests/browser/
+env "${browser_env[@]}" WANGGE_URL="http://127.0.0.1:$port" node --test tests/browser/
 kill "$demo_pid" && wait "$demo_pid" || true
 demo_pid=""
 grep -q "wangge stopped" "$work/demo.log" || { echo "wangge did not stop cleanly:"; cat "$work/demo.log"; exit 1; }

@@ -1546,3 +1546,101 @@ async fn a_cell_becoming_a_hot_spot_alerts_its_areas_operators_once() {
     let refused = get(&state, &planner, "/api/v1/analysis/alerts").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn publishing_a_plan_reloads_every_connected_map_and_serves_the_new_grid() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let address = serve(state.clone()).await;
+    let operator = db.city_operator().await;
+    let planner = db
+        .user_token(
+            "planner-live",
+            Role::Planner,
+            AreaCode::Unit("530400".into()),
+        )
+        .await;
+    let (lon, lat, cell_id, ..) = cell_point(&db, 3).await;
+    let code: String = sqlx::query_scalar("SELECT code FROM grid_cell WHERE id = $1")
+        .bind(cell_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let t = TileCoord::containing(lon, lat, 15).unwrap();
+    let uri = format!("/tiles/grid-cells/15/{}/{}", t.x(), t.y());
+    let codes = |reply: Reply| -> HashSet<String> {
+        decode(&reply.body)
+            .iter()
+            .map(|f| text(f, "code"))
+            .collect()
+    };
+    let before = codes(get(&state, &operator, &uri).await);
+    assert!(before.contains(&code), "{before:?}");
+    let mut socket = connect(address, &operator, "").await;
+    assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+
+    let json = |reply: Reply| -> Value { serde_json::from_slice(&reply.body).unwrap() };
+    let draft = json(
+        common::call(
+            &state,
+            &planner,
+            axum::http::Method::POST,
+            "/api/v1/plans",
+            Some(&serde_json::json!({"name": "实时测试"})),
+        )
+        .await,
+    );
+    let version = draft["version"].as_i64().unwrap();
+    let split = common::call(
+        &state,
+        &planner,
+        axum::http::Method::POST,
+        &format!("/api/v1/plans/{version}/edits"),
+        Some(
+            &serde_json::json!({"revision": 0, "op": "split", "cell": code,
+            "line": [[lon - 0.05, lat], [lon, lat], [lon + 0.05, lat]]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        split.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&split.body)
+    );
+    let published = common::call(
+        &state,
+        &planner,
+        axum::http::Method::POST,
+        &format!("/api/v1/plans/{version}/publish"),
+        None,
+    )
+    .await;
+    assert_eq!(published.status, StatusCode::OK);
+    state.live.sync(&state.pool).await.unwrap();
+
+    // The connected map is told to reload everything.
+    let mut resynced = false;
+    for _ in 0..50 {
+        match next_json(&mut socket).await {
+            Some(message) if message["type"] == "resync" => {
+                resynced = true;
+                break;
+            }
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    assert!(resynced, "a connected map hears of the new plan");
+    // And the tile it reloads is the new grid's, from the new plan.
+    let tile = get(&state, &operator, &uri).await;
+    let features = decode(&tile.body);
+    let after: HashSet<String> = features.iter().map(|f| text(f, "code")).collect();
+    assert!(after.contains(&format!("{code}-2")), "{after:?}");
+    assert!(
+        features
+            .iter()
+            .all(|f| number(f, "plan_version") == version),
+        "every cell on the map is the new plan's"
+    );
+}
