@@ -237,3 +237,66 @@ async fn users_are_added_listed_disabled_and_reset_from_the_command_line() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn plan_commands_draft_list_and_publish_as_a_planner() {
+    let db = TestDb::small_demo().await;
+    db.user_token(
+        "planner-cli",
+        wangge::auth::Role::Planner,
+        wangge::auth::users::AreaCode::Unit("530402".into()),
+    )
+    .await;
+    let new = wangge(&db, &["plan", "new", "--as", "planner-cli", "县级调整"]);
+    assert!(new.status.success(), "{}", text(&new.stderr));
+    let line = text(&new.stdout);
+    let version: i32 = line.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        line.contains("draft") && line.contains("县级调整"),
+        "{line}"
+    );
+    let list = wangge(&db, &["plan", "list", "--as", "planner-cli"]);
+    assert!(text(&list.stdout).lines().any(|l| l.contains("县级调整")));
+    // Only planners: an operator's name is refused, and nothing is written.
+    db.user_token(
+        "operator-cli",
+        wangge::auth::Role::Operator,
+        wangge::auth::users::AreaCode::Unit("530402".into()),
+    )
+    .await;
+    let refused = wangge(
+        &db,
+        &[
+            "plan",
+            "publish",
+            "--as",
+            "operator-cli",
+            &version.to_string(),
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("planners"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let published = wangge(
+        &db,
+        &[
+            "plan",
+            "publish",
+            "--as",
+            "planner-cli",
+            &version.to_string(),
+        ],
+    );
+    assert!(published.status.success(), "{}", text(&published.stderr));
+    assert!(text(&published.stdout).contains(&format!("plan {version} published")));
+    let status: String =
+        sqlx::query_scalar("SELECT status::text FROM grid_plan WHERE version = $1")
+            .bind(version)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "published");
+}
