@@ -326,6 +326,42 @@ async fn the_demo_plan_passes_the_coverage_rules() {
         "{:#}",
         json!(errors.iter().take(5).collect::<Vec<_>>())
     );
+
+    // The same check finds a cell pushed over its neighbours, by hand, behind the API's back.
+    let version = new_draft(&s).await;
+    let code = interior_cell(&s.db, version, &s.township).await;
+    sqlx::query(
+        "UPDATE grid_cell g SET geom = ST_Translate(g.geom, 0.0005, 0)
+         FROM grid_plan p WHERE p.id = g.plan_id AND p.version = $1 AND g.code = $2",
+    )
+    .bind(version as i32)
+    .bind(&code)
+    .execute(&s.db.pool)
+    .await
+    .unwrap();
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/issues"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let issues = answer["issues"].as_array().unwrap();
+    let about_it: Vec<&str> = issues
+        .iter()
+        .filter(|i| {
+            i["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == code.as_str())
+        })
+        .filter_map(|i| i["kind"].as_str())
+        .collect();
+    assert!(about_it.contains(&"overlap"), "{about_it:?}");
+    assert!(answer["errors"].as_i64().unwrap() > 0);
 }
 
 #[tokio::test]
