@@ -166,6 +166,23 @@ fn centre(cell: &Value) -> [f64; 2] {
     [x / n, y / n]
 }
 
+/// A corner of the ring where it turns the ring's way (convex), with its two neighbours.
+fn convex_corner(ring: &[[f64; 2]]) -> ([f64; 2], [f64; 2], [f64; 2]) {
+    let n = ring.len() - 1;
+    let area: f64 = (0..n)
+        .map(|i| ring[i][0] * ring[i + 1][1] - ring[i + 1][0] * ring[i][1])
+        .sum();
+    (0..n)
+        .map(|i| (ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]))
+        .map(|(a, p, b)| {
+            let turn = (p[0] - a[0]) * (b[1] - p[1]) - (p[1] - a[1]) * (b[0] - p[0]);
+            (turn * area.signum(), (p, a, b))
+        })
+        .max_by(|x, y| x.0.total_cmp(&y.0))
+        .map(|(_, corner)| corner)
+        .unwrap()
+}
+
 /// A line through the cell's centre, long enough to leave it on both sides, west to east,
 /// with a vertex at the centre (which only the two pieces share).
 fn cut_through(cell: &Value) -> Vec<[f64; 2]> {
@@ -599,7 +616,45 @@ async fn each_kind_of_invalid_edit_is_refused_with_its_reason_and_changes_nothin
     .await
     .unwrap();
     let far = [cx + 0.3, cy + 0.3];
+    // A cell all of whose boundary its own village's cells share: removing it leaves a gap.
+    let enclosed: String = sqlx::query_scalar(
+        "SELECT g.code FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+         JOIN admin_unit v ON v.id = g.village_id
+         WHERE v.code LIKE $2 || '%' AND ST_NumGeometries(g.geom) = 1
+           AND ST_Covers((SELECT ST_Union(n.geom) FROM grid_cell n
+                          WHERE n.plan_id = g.plan_id AND n.village_id = g.village_id
+                            AND n.id <> g.id AND ST_Intersects(n.geom, g.geom)),
+                         ST_Boundary(g.geom))
+         ORDER BY g.code LIMIT 1",
+    )
+    .bind(version as i32)
+    .bind(&s.township)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    // A cut that takes a sliver, a couple of metres wide, off a convex corner of the cell.
+    let corner = convex_corner(&points);
+    let sliver_cut = {
+        let (p, a, b) = corner;
+        let at = |q: [f64; 2], f: f64| [p[0] + (q[0] - p[0]) * f, p[1] + (q[1] - p[1]) * f];
+        let (u, w) = (at(a, 0.03), at(b, 0.03));
+        let d = [w[0] - u[0], w[1] - u[1]];
+        vec![
+            [u[0] - d[0] * 0.2, u[1] - d[1] * 0.2],
+            [w[0] + d[0] * 0.2, w[1] + d[1] * 0.2],
+        ]
+    };
     let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            json!({"op": "remove_cell", "cell": enclosed}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-plan:gap",
+        ),
+        (
+            json!({"op": "split", "cell": code, "line": sliver_cut}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-plan:sliver",
+        ),
         // A vertex dragged far across its neighbours: overlaps and a cell outside its
         // village, named with their places.
         (
@@ -661,7 +716,8 @@ async fn each_kind_of_invalid_edit_is_refused_with_its_reason_and_changes_nothin
             "/problems/malformed-body",
         ),
     ];
-    for (mut body, status, kind) in cases {
+    for (mut body, status, expected) in cases {
+        let (kind, issue_kind) = expected.split_once(':').unwrap_or((expected, ""));
         body["revision"] = json!(0);
         let (got, answer) = edit(&s, version, body.clone()).await;
         assert_eq!(got, status, "{body}: {answer}");
@@ -680,7 +736,8 @@ async fn each_kind_of_invalid_edit_is_refused_with_its_reason_and_changes_nothin
             }
             let kinds: Vec<&str> = issues.iter().filter_map(|i| i["kind"].as_str()).collect();
             assert!(
-                kinds.contains(&"overlap")
+                kinds.contains(&issue_kind)
+                    || issue_kind.is_empty() && kinds.contains(&"overlap")
                     || kinds.contains(&"outside_village")
                     || kinds.contains(&"invalid_geometry"),
                 "{kinds:?}"

@@ -181,15 +181,16 @@ pub async fn compare(
         new_warnings: Vec::new(),
     };
     for issue in check(conn, after).await? {
+        // A gap left by a removed cell names the cells around it, not the removed one: an
+        // issue of an edited village counts too (only new ones are kept anyway).
         let concerns = issue
             .cells
             .iter()
             .any(|c| edited_codes.contains(c.as_str()))
-            || (issue.cells.is_empty()
-                && issue
-                    .village
-                    .as_deref()
-                    .is_some_and(|v| edited_villages.contains(v)));
+            || issue
+                .village
+                .as_deref()
+                .is_some_and(|v| edited_villages.contains(v));
         if !concerns || old.contains(&identity(&issue)) {
             continue;
         }
