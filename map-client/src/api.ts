@@ -82,6 +82,8 @@ export interface ProblemDetails {
   instance?: string;
   /** For conflicts (409): the resource as it is now. */
   current?: Record<string, unknown>;
+  /** For a grid plan edit the rules refuse (422 `/problems/invalid-plan`): what is wrong, and where. */
+  issues?: unknown[];
 }
 
 /** Problem types of the session endpoints. */
@@ -133,7 +135,7 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-function buildUrl(path: string, params: Record<string, string | undefined> = {}): string {
+export function buildUrl(path: string, params: Record<string, string | undefined> = {}): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined) search.set(key, value);
@@ -147,7 +149,7 @@ function bboxParam(bbox?: BBox): string | undefined {
 }
 
 const ACCEPT_GEOJSON = 'application/geo+json, application/json;q=0.9, application/problem+json;q=0.8';
-const ACCEPT_JSON = 'application/json, application/problem+json;q=0.9';
+export const ACCEPT_JSON = 'application/json, application/problem+json;q=0.9';
 
 /** fetch() that turns network failures into ApiError (status null). Sends the session cookie (same origin). */
 async function send(url: string, init: RequestInit): Promise<Response> {
@@ -184,7 +186,7 @@ async function readJson<T>(url: string, response: Response): Promise<T> {
   }
 }
 
-async function getJson<T>(url: string, signal?: AbortSignal, accept: string = ACCEPT_GEOJSON): Promise<T> {
+export async function getJson<T>(url: string, signal?: AbortSignal, accept: string = ACCEPT_GEOJSON): Promise<T> {
   const response = await send(url, { headers: { Accept: accept }, ...(signal ? { signal } : {}) });
   if (!response.ok) throw await failure(url, response);
   return readJson<T>(url, response);
@@ -194,7 +196,7 @@ function postJson<T>(url: string, body: unknown, signal?: AbortSignal): Promise<
   return sendJson('POST', url, body, signal);
 }
 
-async function sendJson<T>(method: 'POST' | 'PUT' | 'PATCH', url: string, body: unknown, signal?: AbortSignal): Promise<T> {
+export async function sendJson<T>(method: 'POST' | 'PUT' | 'PATCH', url: string, body: unknown, signal?: AbortSignal): Promise<T> {
   const response = await send(url, {
     method,
     headers: { Accept: ACCEPT_JSON, 'Content-Type': 'application/json' },
@@ -203,6 +205,12 @@ async function sendJson<T>(method: 'POST' | 'PUT' | 'PATCH', url: string, body: 
   });
   if (!response.ok) throw await failure(url, response);
   return readJson<T>(url, response);
+}
+
+/** DELETE answered 204 (or any 2xx without a body of interest). */
+export async function deleteResource(url: string): Promise<void> {
+  const response = await send(url, { method: 'DELETE', headers: { Accept: ACCEPT_JSON } });
+  if (!response.ok) throw await failure(url, response);
 }
 
 export function fetchAdminUnits(level: AdminLevel, bbox?: BBox, signal?: AbortSignal): Promise<AdminUnitCollection> {

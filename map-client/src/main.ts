@@ -22,6 +22,7 @@ import { createLiveUpdates } from './liveupdates';
 import { createLoader, sourcesLoaded } from './loading';
 import { createLoginScreen } from './login';
 import { createMap, watchErrors } from './map';
+import { createPlansPanel } from './plans';
 import { PulseOverlay } from './pulse';
 import { createRulesView } from './rules';
 import { createMapSelection } from './selection';
@@ -111,6 +112,18 @@ const analysis = createAnalysisPanel({
   onError: (what, err) => session.lateError(what, err),
 });
 
+const plans = createPlansPanel({
+  map,
+  styleLoaded: () => styleLoaded,
+  fitBounds: (bbox) => camera.fitArea(bbox),
+  onError: (what, err) => session.lateError(what, err),
+  onPublished() {
+    // the published grid is the one the standard grid-cells tiles draw
+    refresher.now('grid-cells');
+    gridLabels.invalidate();
+  },
+});
+
 /** The grid cells' outlines, fetched once per session when an alert is first shown on the map. */
 let gridCells: Promise<GridCellCollection> | null = null;
 const alerts = createAlerts({
@@ -154,8 +167,8 @@ const ui = createUi(uiRoot, {
   statsView: statsView.root,
   rulesView: rulesView.root,
   onViewChange: (view) => views.show(view),
-  headerButtons: [analysis.toggle, alerts.bell],
-  left: [analysis.root],
+  headerButtons: [analysis.toggle, plans.toggle, alerts.bell],
+  left: [plans.root, analysis.root],
   overlays: [alerts.toasts, alerts.list],
 });
 const login = createLoginScreen(document.body);
@@ -176,6 +189,7 @@ const selection = createMapSelection({
   map,
   sources,
   onIncident: (id, at) => void panel.select(id, at),
+  suspended: () => plans.hook.open() !== null,
 });
 
 // ---------------------------------------------------------------- load, live, session
@@ -222,6 +236,7 @@ const session = createSession({
     dispatch.setRole(s.role);
     workerList.setEnabled(s.role === 'dispatcher');
     rulesView.setSession(s);
+    plans.setRole(s.role);
     void alerts.start(s.username, s.role);
   },
   onLeave() {
@@ -239,6 +254,7 @@ const session = createSession({
     statsView.reset();
     rulesView.reset();
     analysis.reset();
+    plans.reset();
     alerts.reset();
     gridCells = null;
     // (only what was added is removed: nothing before the style has loaded)
@@ -265,6 +281,7 @@ exposeTestHook({
   workers,
   tileRefreshes: refresher.counts,
   analysis: analysis.hook,
+  plans: plans.hook,
   alerts: () => alerts.items(),
   settled: () => sourcesLoaded(map, new AbortController().signal),
   dispatch: {

@@ -26,6 +26,8 @@ export interface MapSelectionOptions {
   sources: GeoJsonSources;
   /** An incident was clicked: the panel selects it (and asks for the ring in turn). */
   onIncident(id: IncidentId, at: [number, number] | null): void;
+  /** While true, map clicks belong to someone else (the grid plan editor selects cells). */
+  suspended?: () => boolean;
 }
 
 export interface MapSelection {
@@ -64,7 +66,7 @@ function toSelection(feature: MapGeoJSONFeature): Selection | null {
   }
 }
 
-export function createMapSelection({ map, sources, onIncident }: MapSelectionOptions): MapSelection {
+export function createMapSelection({ map, sources, onIncident, suspended }: MapSelectionOptions): MapSelection {
   let popup: Popup | null = null;
   let selection: { selection: Selection; source: string; sourceLayer: string | undefined; id: string | number } | null = null;
   let lines: FeatureCollection = EMPTY;
@@ -94,6 +96,7 @@ export function createMapSelection({ map, sources, onIncident }: MapSelectionOpt
   }
 
   map.on('click', (e) => {
+    if (suspended?.()) return;
     const feature = pick(e);
     popup?.remove();
     clearSelection();

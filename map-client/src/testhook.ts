@@ -9,6 +9,7 @@ import type { AnalysisHook } from './analysis';
 import type { AnalysisAlert } from './analysisapi';
 import type { Candidates, Session, WorkerListProperties } from './api';
 import type { LiveClient } from './live';
+import type { PlansHook } from './plans';
 import type { SideTab } from './workerlist';
 import type { WorkerOverlay } from './workers';
 
@@ -40,6 +41,13 @@ export interface TestHook {
    * URL templates of the heat map and hexagons, the place outlined.
    */
   analysis: AnalysisHook;
+  /**
+   * The grid planning panel: the plans listed, the plan open (at the revision
+   * the client holds) with its workload, the issues drawn on the map, the
+   * message line, the editor's tool, selection and vertices, the diff and
+   * rebalancing shown; `idle()` resolves once none of its requests is under way.
+   */
+  plans: PlansHook;
   /** The hot spot alerts listed, most recent first. */
   alerts(): AnalysisAlert[];
   /** The dispatcher's screen: the ranking shown in the details, its map lines, the worker list. */

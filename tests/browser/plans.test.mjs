@@ -285,7 +285,9 @@ describe('grid planning (网格规划)', { timeout: SUITE_TIMEOUT }, () => {
     const exact = cell.feature.geometry.type === 'Polygon' ? cell.feature.geometry.coordinates[0] : cell.feature.geometry.coordinates[0][0];
     assert.deepEqual(vertices[0], exact[0], 'the vertices are the ones /cells gave');
     const [w, s, e, n] = cell.bbox;
-    const vertex = vertices[0];
+    // the vertex farthest from the others, so that the pointer takes it and no other
+    const gap = (v) => Math.min(...vertices.filter((u) => u !== v).map((u) => Math.hypot(u[0] - v[0], u[1] - v[1])));
+    const vertex = [...vertices].sort((a, b) => gap(b) - gap(a))[0];
     // far across the neighbours: three cell widths east of the cell
     const target = [e + 3 * (e - w), vertex[1]];
     await showArea(page, [Math.min(w, vertex[0]) - (e - w) * 0.5, s - (n - s), target[0] + (e - w) * 0.5, n + (n - s)]);
