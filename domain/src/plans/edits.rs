@@ -413,11 +413,7 @@ pub(crate) async fn write(
     .bind(caller.user_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE grid_plan SET revision = $2, updated_at = now() WHERE id = $1")
-        .bind(plan.id)
-        .bind(new_revision)
-        .execute(&mut *tx)
-        .await?;
+    super::set_revision(&mut *tx, plan.id, new_revision).await?;
     crate::audit::record(
         &mut *tx,
         &caller.entry(
@@ -1123,11 +1119,7 @@ async fn step(
     .bind(edit_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE grid_plan SET revision = $2, updated_at = now() WHERE id = $1")
-        .bind(plan.id)
-        .bind(new_revision)
-        .execute(&mut *tx)
-        .await?;
+    super::set_revision(&mut tx, plan.id, new_revision).await?;
     let action = if undo { "plan.undo" } else { "plan.redo" };
     crate::audit::record(
         &mut tx,

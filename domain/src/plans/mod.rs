@@ -254,9 +254,7 @@ pub async fn create(
     .await?;
     // Thousands of cells copied: the live maps hear of the new plan once, not of each cell
     // (no map shows a draft that did not exist).
-    sqlx::query("SET LOCAL wangge.bulk_load = 'on'")
-        .execute(&mut *tx)
-        .await?;
+    quiet(&mut tx, true).await?;
     sqlx::query(
         "INSERT INTO grid_cell (plan_id, village_id, code, name, geom)
          SELECT $1, village_id, code, name, geom FROM grid_cell WHERE plan_id = $2 ORDER BY id",
@@ -265,9 +263,7 @@ pub async fn create(
     .bind(source.id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("SET LOCAL wangge.bulk_load = 'off'")
-        .execute(&mut *tx)
-        .await?;
+    quiet(&mut tx, false).await?;
     let version: i32 = sqlx::query_scalar("SELECT version FROM grid_plan WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *tx)
@@ -287,6 +283,34 @@ pub async fn create(
         .ok_or(PlanError::NotFound)?;
     tx.commit().await?;
     Ok(with_editable(plan, caller))
+}
+
+/// Turns the change notices of the rows this transaction writes off or back on
+/// (`wangge.bulk_load`, until the transaction ends): thousands of cells copied, deleted or
+/// re-linked are announced once, by the plan's own notice.
+pub(crate) async fn quiet(conn: &mut PgConnection, on: bool) -> Result<(), sqlx::Error> {
+    sqlx::query(if on {
+        "SET LOCAL wangge.bulk_load = 'on'"
+    } else {
+        "SET LOCAL wangge.bulk_load = 'off'"
+    })
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a plan's revision after a change to it.
+pub(crate) async fn set_revision(
+    conn: &mut PgConnection,
+    plan_id: i64,
+    revision: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE grid_plan SET revision = $2, updated_at = now() WHERE id = $1")
+        .bind(plan_id)
+        .bind(revision)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The draft `version` locked for a change by the caller: seen by them and still a draft.
@@ -333,16 +357,12 @@ pub async fn delete(
     let plan = lock_draft(&mut tx, caller, version).await?;
     owns(&plan, caller)?;
     // Its cells go quietly; the plan's own notice drops its tiles from every cache.
-    sqlx::query("SET LOCAL wangge.bulk_load = 'on'")
-        .execute(&mut *tx)
-        .await?;
+    quiet(&mut tx, true).await?;
     sqlx::query("DELETE FROM grid_cell WHERE plan_id = $1")
         .bind(plan.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("SET LOCAL wangge.bulk_load = 'off'")
-        .execute(&mut *tx)
-        .await?;
+    quiet(&mut tx, false).await?;
     sqlx::query("DELETE FROM grid_plan WHERE id = $1")
         .bind(plan.id)
         .execute(&mut *tx)

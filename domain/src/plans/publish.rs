@@ -103,9 +103,7 @@ pub async fn publish(
     }
 
     // Thousands of links change: one notice at the end instead of one per row.
-    sqlx::query("SET LOCAL wangge.bulk_load = 'on'")
-        .execute(&mut *tx)
-        .await?;
+    super::quiet(&mut tx, true).await?;
     // Old cell → new cell: the same code, else the new cell over most of the old one.
     sqlx::query(
         "CREATE TEMPORARY TABLE plan_successor ON COMMIT DROP AS
@@ -183,9 +181,7 @@ pub async fn publish(
     .bind(draft.id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("SET LOCAL wangge.bulk_load = 'off'")
-        .execute(&mut *tx)
-        .await?;
+    super::quiet(&mut tx, false).await?;
     sqlx::query("SELECT pg_notify('wangge_change', '{\"e\":\"all\"}')")
         .execute(&mut *tx)
         .await?;
