@@ -25,6 +25,11 @@ pub const EXACT_DIGITS: i32 = 15;
 /// A polygon or multipolygon's GeoJSON text (from `ST_AsGeoJSON`) as a multipolygon.
 pub fn multi_polygon_from_geojson(text: &str) -> Result<MultiPolygon<f64>, String> {
     let geometry: geojson::Geometry = text.parse().map_err(|e: geojson::Error| e.to_string())?;
+    multi_polygon_from(&geometry)
+}
+
+/// A parsed polygon or multipolygon GeoJSON geometry as a multipolygon.
+pub fn multi_polygon_from(geometry: &geojson::Geometry) -> Result<MultiPolygon<f64>, String> {
     let geometry: geo::Geometry<f64> = geometry
         .try_into()
         .map_err(|e: geojson::Error| e.to_string())?;

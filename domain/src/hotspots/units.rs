@@ -12,6 +12,7 @@ use wangge_analysis::hexbin::{self, CountedPoint};
 use wangge_analysis::sphere::LonLat;
 
 use crate::auth::Area;
+use crate::db::geometry::multi_polygon_from;
 
 /// What incidents are counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,8 +174,8 @@ pub async fn read(pool: &PgPool, area: &Area, unit: Unit) -> Result<Vec<StudyUni
         let geometry: geojson::Geometry = geometry
             .parse()
             .map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
-        let polygons =
-            to_multipolygon(&geometry).map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
+        let polygons = multi_polygon_from(&geometry)
+            .map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
         let centre = LonLat::new(x, y).map_err(|e| ReadError::Geometry(format!("{code}: {e}")))?;
         let (village, township) = match unit {
             Unit::GridCells => (vcode.zip(vname), tcode.zip(tname)),
@@ -209,20 +210,6 @@ pub enum ReadError {
     Geometry(String),
 }
 
-fn to_multipolygon(geometry: &geojson::Geometry) -> Result<geo::MultiPolygon<f64>, String> {
-    let g: geo::Geometry<f64> = geometry
-        .try_into()
-        .map_err(|e: geojson::Error| e.to_string())?;
-    match g {
-        geo::Geometry::Polygon(p) => Ok(geo::MultiPolygon::new(vec![p])),
-        geo::Geometry::MultiPolygon(mp) => Ok(mp),
-        other => Err(format!("not a polygon: {other:?}")
-            .chars()
-            .take(80)
-            .collect()),
-    }
-}
-
 /// The hexagons covering the caller's area (its outline, or its grid cell's), each with the
 /// households whose point lies in it.
 async fn hexagons(
@@ -250,7 +237,7 @@ async fn hexagons(
         let geometry: geojson::Geometry = outline
             .parse()
             .map_err(|e| ReadError::Geometry(format!("area outline: {e}")))?;
-        areas.push(to_multipolygon(&geometry).map_err(ReadError::Geometry)?);
+        areas.push(multi_polygon_from(&geometry).map_err(ReadError::Geometry)?);
     }
     let mut cells = cover(&areas, resolution)?;
     let households: Vec<(f64, f64)> = sqlx::query_as(

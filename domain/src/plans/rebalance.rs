@@ -9,7 +9,7 @@
 //! name and workers; the others get new codes. The edit is checked and undoable like any
 //! other.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use geo::MultiPolygon;
 use serde::{Deserialize, Serialize};
@@ -253,11 +253,10 @@ pub async fn rebalance(
 
     // Parts matched to an old cell keep it (code, name, workers); the rest are new cells.
     let mut changes = Changes::default();
-    let mut kept = BTreeMap::new();
+    let mut kept = BTreeSet::new();
     for ((part, outline), &village_id) in partition.parts.iter().zip(outlines).zip(&part_villages) {
         match part.previous_cell.map(|i| &current[i as usize]) {
-            Some(old) if !kept.contains_key(&old.id) => {
-                kept.insert(old.id, ());
+            Some(old) if kept.insert(old.id) => {
                 changes.update.insert(old.id, (outline, None));
             }
             _ => changes
@@ -266,7 +265,7 @@ pub async fn rebalance(
         }
     }
     for old in &current {
-        if !kept.contains_key(&old.id) {
+        if !kept.contains(&old.id) {
             changes.delete.insert(old.id);
         }
     }

@@ -163,7 +163,10 @@ pub async fn compare(
     after: &[Cell],
     edited: &[i64],
 ) -> Result<Verdict, sqlx::Error> {
-    let old: BTreeSet<_> = check(conn, before).await?.iter().map(identity).collect();
+    // One read of the villages for both sides: the region's villages do not change.
+    let cells: Vec<Cell> = before.iter().chain(after).cloned().collect();
+    let villages = villages(conn, &village_ids(&cells)).await?;
+    let old: BTreeSet<_> = run(before, &villages).iter().map(identity).collect();
     let edited_codes: BTreeSet<&str> = before
         .iter()
         .chain(after)
@@ -180,7 +183,7 @@ pub async fn compare(
         new_errors: Vec::new(),
         new_warnings: Vec::new(),
     };
-    for issue in check(conn, after).await? {
+    for issue in run(after, &villages) {
         // A gap left by a removed cell names the cells around it, not the removed one: an
         // issue of an edited village counts too (only new ones are kept anyway).
         let concerns = issue
