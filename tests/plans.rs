@@ -1233,14 +1233,43 @@ async fn rebalancing_a_village_is_one_undoable_edit_that_passes_the_rules() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(issues["errors"], 0, "{:#}", issues["issues"]);
+
+    // Rebalancing what a rebalancing drew (one cell more): its outlines are hexagon edges
+    // now, and the new ones must still match them and their neighbours vertex for vertex.
     let (status, answer) = request(
         &s.state,
         &s.planner,
         Method::POST,
-        &format!("/api/v1/plans/{version}/undo"),
-        Some(json!({"revision": 1})),
+        &format!("/api/v1/plans/{version}/rebalance"),
+        Some(json!({"revision": 1, "villages": [village], "target_cells": count + 1})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["cells"], count + 1);
+    assert!((area(version).await - area_before).abs() < 1.0);
+    let (status, issues) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/issues"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(issues["errors"], 0, "{:#}", issues["issues"]);
+
+    let mut at = answer["edit"]["revision"].as_i64().unwrap();
+    for _ in 0..2 {
+        let (status, answer) = request(
+            &s.state,
+            &s.planner,
+            Method::POST,
+            &format!("/api/v1/plans/{version}/undo"),
+            Some(json!({ "revision": at })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        at = answer["revision"].as_i64().unwrap();
+    }
     assert_eq!(fingerprint(&s.db, version).await, before);
 }

@@ -65,7 +65,10 @@ fn invalid(detail: impl Into<String>) -> PlanError {
 /// Each part's hexagons clipped to the ground its village's old cells covered, by PostGIS,
 /// whose overlay keeps the ground's own vertices (the neighbours' too, so edges along the
 /// scope's edge still match); ground no hexagon reached (slivers along the edge, whose
-/// hexagon centres lie outside) joins the part it shares most boundary with.
+/// hexagon centres lie outside) joins the part it shares most boundary with. The hexagons
+/// are first snapped to the ground: where the ground is itself an earlier rebalancing's
+/// hexagon edges, the same corners computed again may differ from the stored ones in the
+/// last bit, and the overlay would then leave edges that nearly but not exactly coincide.
 async fn clip_to_ground(
     conn: &mut sqlx::PgConnection,
     hexagons: &[MultiPolygon<f64>],
@@ -82,7 +85,8 @@ async fn clip_to_ground(
              WHERE id = ANY ($3) GROUP BY village_id
          ), clipped AS (
              SELECT p.part, p.village,
-                    ST_CollectionExtract(ST_Intersection(p.hex, g.geom), 3) AS geom
+                    ST_CollectionExtract(ST_Intersection(ST_Snap(p.hex, g.geom, $4), g.geom), 3)
+                      AS geom
              FROM parts p JOIN ground g ON g.village_id = p.village
          ), leftover AS (
              SELECT g.village_id AS village, d.geom
@@ -104,6 +108,7 @@ async fn clip_to_ground(
     .bind(&binds)
     .bind(villages)
     .bind(cell_ids)
+    .bind(edits::NODE_TOLERANCE_DEG)
     .fetch_all(conn)
     .await?;
     let mut outlines = vec![MultiPolygon::new(Vec::new()); hexagons.len()];
