@@ -76,7 +76,8 @@ pub async fn by_ids(
 
 /// The cells of plan `plan_id` an edit of cells `ids` may affect, in code order, not
 /// locked: all cells of `villages` (a village's gaps need all its cells) and every cell
-/// within `margin_deg` degrees of one of `ids`.
+/// within `margin_deg` degrees of one of `ids`. (Two lookups joined by a union: as one
+/// `OR`, PostgreSQL tested the distance against every cell of the plan, 80 ms an edit.)
 pub async fn region(
     conn: &mut PgConnection,
     plan_id: i64,
@@ -86,11 +87,11 @@ pub async fn region(
 ) -> Result<Vec<Cell>, sqlx::Error> {
     let rows: Vec<CellTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CELL_COLUMNS} FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
-         WHERE g.plan_id = $1
-           AND (g.village_id = ANY ($4)
-                OR EXISTS (SELECT 1 FROM grid_cell t
-                           WHERE t.plan_id = $1 AND t.id = ANY ($2)
-                             AND ST_DWithin(t.geom, g.geom, $3)))
+         WHERE g.id IN (SELECT id FROM grid_cell WHERE plan_id = $1 AND village_id = ANY ($4)
+                        UNION
+                        SELECT n.id FROM grid_cell t
+                        JOIN grid_cell n ON n.plan_id = $1 AND ST_DWithin(t.geom, n.geom, $3)
+                        WHERE t.plan_id = $1 AND t.id = ANY ($2))
          ORDER BY g.code"
     )))
     .bind(plan_id)

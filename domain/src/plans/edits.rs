@@ -991,9 +991,10 @@ async fn node_neighbours(
         "WITH written AS (
              SELECT id, geom FROM grid_cell WHERE plan_id = $1 AND id = ANY ($2)
          ), near AS (
-             SELECT g.id, g.geom FROM grid_cell g
-             WHERE g.plan_id = $1
-               AND EXISTS (SELECT 1 FROM written w WHERE ST_DWithin(w.geom, g.geom, $3))
+             -- A join, so the spatial index finds the neighbours (as a correlated EXISTS,
+             -- every cell of the plan was tested).
+             SELECT DISTINCT g.id, g.geom FROM written w
+             JOIN grid_cell g ON g.plan_id = $1 AND ST_DWithin(w.geom, g.geom, $3)
          ), snapped AS (
              -- A written cell takes every neighbour's vertices on its edges, a neighbour
              -- only the written cells': old flaws between two untouched cells stay theirs.

@@ -205,16 +205,20 @@ pub async fn rebalance(
         .enumerate()
         .map(|(i, c)| (i as u32, village_key(c.village_id), c.geom.clone()))
         .collect();
+    // From the cells to the points through the spatial index (a point on an edge between
+    // two cells in scope once); as an EXISTS per point, every household of the city was read.
     let points: Vec<(f64, f64, i32, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ST_X(h.geom), ST_Y(h.geom), 1, 1::float8 FROM household h
-         WHERE EXISTS (SELECT 1 FROM grid_cell g WHERE g.id = ANY ($1)
-                       AND ST_Intersects(g.geom, h.geom))
+         WHERE h.id IN (SELECT x.id FROM grid_cell g
+                        JOIN household x ON ST_Intersects(g.geom, x.geom)
+                        WHERE g.id = ANY ($1))
          UNION ALL
          SELECT ST_X(i.geom), ST_Y(i.geom), 0, ({SEVERITY_WEIGHT_SQL}) * $2::float8
          FROM incident i
-         WHERE i.reported_at > now() - interval '12 months'
-           AND EXISTS (SELECT 1 FROM grid_cell g WHERE g.id = ANY ($1)
-                       AND ST_Intersects(g.geom, i.geom))"
+         WHERE i.id IN (SELECT x.id FROM grid_cell g
+                        JOIN incident x ON ST_Intersects(g.geom, x.geom)
+                        WHERE g.id = ANY ($1))
+           AND i.reported_at > now() - interval '12 months'"
     )))
     .bind(&ids)
     .bind(case_weight)
