@@ -97,6 +97,24 @@ def figures(units, neighbours, labels, k):
     return len(members), worst, contiguous / len(members)
 
 
+def speed(ours, theirs):
+    """Which finished first and by how many times, readable at any ratio."""
+    if ours <= 0 or theirs <= 0:
+        return "times too small to compare"
+    if ours <= theirs:
+        return f"ours {theirs / ours:,.{digits(theirs / ours)}f}\u00d7 faster"
+    return f"ours {ours / theirs:,.{digits(ours / theirs)}f}\u00d7 slower"
+
+
+def seconds(t):
+    return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.2f} s"
+
+
+def digits(ratio):
+    """Decimals enough for three significant digits, none past 100."""
+    return 0 if ratio >= 100 else 1 if ratio >= 10 else 2
+
+
 def main():
     out = sys.argv[1]
     k = int(open(f"{out}/params.txt").read().split()[0])
@@ -124,7 +142,7 @@ def main():
                 f"{name}{coarse}: {len(units)} units, {regions} regions, {elapsed:.2f} s, "
                 f"largest deviation from equal load {100 * worst:+.1f}%, "
                 f"contiguous {100 * contiguous:.0f}% of regions; "
-                f"ours at resolution {res}: {ours:.3f} s, ours/theirs time ratio {ours / elapsed:.4f}"
+                f"ours at resolution {res}: {seconds(ours)}, {speed(ours, elapsed)}"
             )
             break
 

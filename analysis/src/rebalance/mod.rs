@@ -1,13 +1,19 @@
 //! Grid rebalancing: redrawing grid cells when workload shifts.
 //!
 //! Cells are made of small atomic units, H3 hexagons clipped to their village
-//! ([`build_units`]), so that new boundaries follow where people live. [`rebalance`]
-//! partitions the units into N cells (or cells of a target load) that are contiguous,
-//! compact, nested in villages, balanced within a tolerance (±5% by default) and that move
-//! as few households as they can from their current cell: cells are shared among villages
-//! ([`apportion`]), each village starts from its current cells and boundary units move
-//! between neighbouring cells until loads are within the band. The [`Plan`] says honestly
-//! when the tolerance cannot be met, and why. [`outlines`] draws each new cell.
+//! ([`build_units`]), so that new boundaries follow where people live;
+//! [`build_units_adaptive`] builds each village only as fine as its households need (25 m
+//! hexagons in a crowded neighbourhood, coarser over empty hillsides), which is what makes a
+//! whole city quick. [`rebalance`] partitions the units into N cells (or cells of a target
+//! load) that are contiguous, compact, nested in villages, balanced within a tolerance (±5%
+//! by default) and that move as few households as they can from their current cell: cells
+//! are shared among villages ([`apportion`]); each village starts from its current cells
+//! (or, when those could keep few households in place anyway, from a fresh recursive
+//! bisection into compact parts of equal load), and boundary units move between
+//! neighbouring cells until loads are within the band, two cells being cut again as one
+//! where no single move helps. Contiguity is kept by every step, not repaired after. The
+//! [`Plan`] says honestly when the tolerance cannot be met, and why. [`outlines`] draws each
+//! new cell.
 //!
 //! Pure: plain data in and out, no I/O; villages run in parallel with results that do not
 //! depend on the thread count.
@@ -37,8 +43,11 @@
 //! ```
 
 mod apportion;
+mod bisect;
 mod clip;
+mod detail;
 mod group;
+mod index_hash;
 mod initial;
 mod local_search;
 mod outline;
@@ -56,7 +65,7 @@ pub use partition::{RebalanceError, rebalance};
 pub use summary::{PartSummary, Plan, Shortfall};
 pub use units::{
     DEFAULT_RESOLUTION, Edge, EdgeKind, MAX_UNITS, Point, RESOLUTIONS, Unit, UnitGraph, UnitParams,
-    UnitsError, build_units,
+    UnitsError, build_units, build_units_adaptive,
 };
 
 impl UnitGraph {

@@ -77,7 +77,10 @@ pub fn outlines(
 /// Each part's hexagons dissolved into one outline, unclipped (index = part): the edges
 /// between parts are hexagon edges, vertex for vertex the same on both sides. For callers
 /// that clip to the village themselves with an overlay that keeps the outline's own
-/// vertices (PostGIS), where [`outlines`]' clip would round them.
+/// vertices (PostGIS), where [`outlines`]' clip would round them. A part spanning villages
+/// (no nesting) is its villages' dissolved hexagons side by side, since villages may have
+/// units of different resolutions ([`super::build_units_adaptive`]) whose edges do not
+/// cancel.
 pub fn part_hexagons(graph: &UnitGraph, plan: &Plan) -> Vec<MultiPolygon<f64>> {
     let mut by_part: Vec<Vec<u32>> = vec![Vec::new(); plan.parts.len()];
     for (u, &p) in plan.assignment.iter().enumerate() {
@@ -85,7 +88,25 @@ pub fn part_hexagons(graph: &UnitGraph, plan: &Plan) -> Vec<MultiPolygon<f64>> {
     }
     by_part
         .iter()
-        .map(|units| dissolve(units.iter().map(|&u| graph.units[u as usize].cell)))
+        .map(|units| {
+            let mut villages: Vec<u32> = units
+                .iter()
+                .map(|&u| graph.units[u as usize].village)
+                .collect();
+            villages.sort_unstable();
+            villages.dedup();
+            let polygons = villages.into_iter().flat_map(|v| {
+                dissolve(
+                    units
+                        .iter()
+                        .map(|&u| &graph.units[u as usize])
+                        .filter(|unit| unit.village == v)
+                        .map(|unit| unit.cell),
+                )
+                .0
+            });
+            MultiPolygon::new(polygons.collect())
+        })
         .collect()
 }
 

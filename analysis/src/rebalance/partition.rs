@@ -4,10 +4,12 @@
 //!
 //! With nesting, the cells are first shared among villages ([`apportion`]); each village is
 //! then partitioned on its own, on as many threads as asked, with the same result on any
-//! number of them. A group starts from its current cells ([`initial`]) and is improved by
+//! number of them. A group starts from its current cells ([`initial`]), or afresh
+//! ([`bisect`]) when they could keep few households in place anyway, and is improved by
 //! moves of boundary units ([`local_search`]).
 
 use super::apportion::{ApportionError, apportion};
+use super::bisect::bisect;
 use super::group::{self, Group};
 use super::initial::initial;
 use super::local_search::{Band, improve};
@@ -108,7 +110,7 @@ pub fn rebalance(graph: &UnitGraph, params: &Params) -> Result<Plan, RebalanceEr
     let solved: Vec<(Vec<u32>, bool, usize)> =
         threads::map(&work, params.threads, |_, &(k, (s, e))| {
             let g = Group::new(graph, s, e, !params.nest_in_villages);
-            let mut part = initial(&g, k);
+            let mut part = start(&g, k);
             let parts = part.iter().max().map_or(0, |&p| p as usize + 1);
             let cell_of = group::match_cells(group::overlap(&g, &part), parts);
             let part_of_cell: std::collections::HashMap<u32, u32> = cell_of
@@ -186,6 +188,31 @@ pub fn rebalance(graph: &UnitGraph, params: &Params) -> Result<Plan, RebalanceEr
         }
     }
     Ok(plan)
+}
+
+/// The partition a group's search starts from: its current cells, merged or split to `k`
+/// ([`initial`]), unless even the best `k` of them could keep fewer than half its households
+/// where they are; then most households move whatever the start, and a fresh compact,
+/// balanced partition ([`bisect`]) is the better start (it needs a connected group).
+fn start(g: &Group<'_>, k: usize) -> Vec<u32> {
+    let mut by_cell: std::collections::HashMap<u32, u64> = Default::default();
+    let mut households = 0u64;
+    for u in 0..g.len() {
+        let unit = g.unit(u);
+        households += u64::from(unit.households);
+        for &(c, h) in &unit.households_by_cell {
+            *by_cell.entry(c).or_default() += u64::from(h);
+        }
+    }
+    let mut sizes: Vec<u64> = by_cell.into_values().collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let keepable: u64 = sizes.iter().take(k).sum();
+    if 2 * keepable < households
+        && let Some(part) = bisect(g, k)
+    {
+        return part;
+    }
+    initial(g, k)
 }
 
 /// The count of cells (≥ 1) whose load each is nearest `per_cell` in relative terms.

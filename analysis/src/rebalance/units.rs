@@ -5,15 +5,20 @@
 //! A village's units are the hexagons whose centre lies in its outline, plus every hexagon
 //! holding one of its points, so no household is lost to a hexagon whose centre is across
 //! the boundary. The hexagons' corners come from H3's vertex indexes, so neighbouring
-//! hexagons share bit-identical corners and their outlines dissolve exactly.
+//! hexagons share bit-identical corners and their outlines dissolve exactly. All of a
+//! village's hexagons have one resolution: the one asked for, or with
+//! [`build_units_adaptive`] the coarsest its households allow (see `detail.rs`), so
+//! within a village edges and outlines stay exact; only edges between villages of
+//! different resolutions are estimates.
 
 use std::collections::HashMap;
 
 use geo::MultiPolygon;
 use h3o::geom::{ContainmentMode, TilerBuilder};
-use h3o::{CellIndex, LatLng, Resolution};
+use h3o::{CellIndex, LatLng, Resolution, VertexIndex};
 
 use super::clip::{self, Piece};
+use super::index_hash::IndexMap;
 use super::outline_index::{BoxGrid, OutlineIndex};
 use super::threads;
 use crate::sphere::LonLat;
@@ -97,6 +102,8 @@ pub struct Edge {
 /// The units of some villages and their adjacency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitGraph {
+    /// The resolution asked for: every unit's with [`build_units`], the finest any unit
+    /// may have with [`build_units_adaptive`].
     pub resolution: Resolution,
     /// Sorted by village key, then H3 index.
     pub units: Vec<Unit>,
@@ -173,6 +180,55 @@ pub fn build_units(
     points: &[Point],
     params: &UnitParams,
 ) -> Result<UnitGraph, UnitsError> {
+    build(villages, cells, points, params, false)
+}
+
+/// [`build_units`], with each village's units only as fine as its load needs: at
+/// `params.resolution` where people live densely, coarser (down to 9) where a village would
+/// have more than 300 hexagons per current cell and 2 per household, for as long as its
+/// heaviest unit stays within 20% of its mean load per current cell (or no heavier than at
+/// `params.resolution`). The graph's `resolution` is then the finest any unit has.
+///
+/// Guarantees as [`build_units`]'; in addition every unit of one village has one resolution,
+/// chosen from the village's own outline, points and current cells (so a village's units
+/// do not depend on its neighbours), and coarsening never makes a unit heavier than the
+/// rule allows. Cross-village edges between villages of different resolutions are
+/// estimated from the hexagons' sizes and centres.
+///
+/// ```
+/// use geo::{MultiPolygon, polygon};
+/// use wangge_analysis::rebalance::{Point, UnitParams, build_units, build_units_adaptive};
+/// // About 4.5 km² with a dozen households 300 m apart: no need for 2,000 units.
+/// let village = MultiPolygon::new(vec![polygon![
+///     (x: 102.50, y: 24.30), (x: 102.52, y: 24.30),
+///     (x: 102.52, y: 24.32), (x: 102.50, y: 24.32),
+/// ]]);
+/// let points: Vec<Point> = (0..12)
+///     .map(|i| Point { lon: 102.501 + 0.003 * (i % 6) as f64, lat: 24.305 + 0.003 * (i / 6) as f64, households: 1, load: 1.0 })
+///     .collect();
+/// let cells = [(1, 7, village.clone())];
+/// let fine = build_units(&[(7, village.clone())], &cells, &points, &UnitParams::default())?;
+/// let adaptive = build_units_adaptive(&[(7, village)], &cells, &points, &UnitParams::default())?;
+/// assert!(adaptive.units.len() * 5 < fine.units.len());
+/// assert_eq!(adaptive.units.iter().map(|u| u.households).sum::<u32>(), 12);
+/// # Ok::<(), wangge_analysis::rebalance::UnitsError>(())
+/// ```
+pub fn build_units_adaptive(
+    villages: &[(u32, MultiPolygon<f64>)],
+    cells: &[(u32, u32, MultiPolygon<f64>)],
+    points: &[Point],
+    params: &UnitParams,
+) -> Result<UnitGraph, UnitsError> {
+    build(villages, cells, points, params, true)
+}
+
+fn build(
+    villages: &[(u32, MultiPolygon<f64>)],
+    cells: &[(u32, u32, MultiPolygon<f64>)],
+    points: &[Point],
+    params: &UnitParams,
+    adaptive: bool,
+) -> Result<UnitGraph, UnitsError> {
     let resolution = params.resolution;
     if !RESOLUTIONS.contains(&u8::from(resolution)) {
         return Err(UnitsError::Resolution(u8::from(resolution)));
@@ -199,20 +255,8 @@ pub fn build_units(
         threads::map(&order, threads, |_, &i| OutlineIndex::new(&villages[i].1));
     let cell_outlines: Vec<OutlineIndex> =
         threads::map(cells, threads, |_, c| OutlineIndex::new(&c.2));
-    // The hexagons whose centre each village holds.
-    let tiled: Vec<Result<Vec<CellIndex>, UnitsError>> =
-        threads::map(&outlines, threads, |v, o| {
-            centres_inside(o, resolution).map_err(|message| UnitsError::Tiling {
-                village: village_keys[v],
-                message,
-            })
-        });
-    let mut keys: Vec<(u32, CellIndex)> = Vec::new();
-    for (v, cells_of) in tiled.into_iter().enumerate() {
-        keys.extend(cells_of?.into_iter().map(|c| (v as u32, c)));
-    }
 
-    // Where each point is: its village, hexagon and current cell.
+    // Where each point is: its village, hexagon (at the finest resolution) and current cell.
     let village_grid = BoxGrid::new(outlines.iter().map(|o| o.bbox), 0.02);
     let cell_grid = BoxGrid::new(cell_outlines.iter().map(|o| o.bbox), 0.02);
     let located: Vec<(Option<u32>, CellIndex, Option<u32>)> = {
@@ -243,40 +287,105 @@ pub fn build_units(
         .flatten()
         .collect()
     };
-    keys.extend(located.iter().filter_map(|&(v, c, _)| v.map(|v| (v, c))));
-    keys.sort_unstable();
-    keys.dedup();
+    let cells_of_village: HashMap<u32, Vec<u32>> = {
+        let mut m: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (i, c) in cells.iter().enumerate() {
+            m.entry(c.1).or_default().push(i as u32);
+        }
+        m
+    };
+    // Each village's resolution, then the hexagons whose centre it holds.
+    let res_of: Vec<Resolution> = if adaptive {
+        type Located = (CellIndex, f64, u32);
+        let mut mine: Vec<Vec<Located>> = vec![Vec::new(); outlines.len()];
+        for (p, &(v, c, _)) in points.iter().zip(&located) {
+            if let Some(v) = v {
+                mine[v as usize].push((c, p.load, p.households));
+            }
+        }
+        let work: Vec<(&OutlineIndex, Vec<Located>)> = outlines.iter().zip(mine).collect();
+        threads::map(&work, threads, |v, (o, pts)| {
+            let current = cells_of_village.get(&village_keys[v]).map_or(0, Vec::len);
+            super::detail::resolution(o, pts, current, resolution)
+        })
+    } else {
+        vec![resolution; outlines.len()]
+    };
+    type Tiled = Vec<(CellIndex, [f64; 2])>;
+    let tiled: Vec<Result<Tiled, UnitsError>> = threads::map(&outlines, threads, |v, o| {
+        centres_inside(o, res_of[v]).map_err(|message| UnitsError::Tiling {
+            village: village_keys[v],
+            message,
+        })
+    });
+    // Units with their centres where tiling found them already (a hexagon's centre is the
+    // costliest thing about it after its corners); NaN for those only points found.
+    let mut entries: Vec<(u32, CellIndex, [f64; 2])> = Vec::new();
+    for (v, cells_of) in tiled.into_iter().enumerate() {
+        entries.extend(cells_of?.into_iter().map(|(c, at)| (v as u32, c, at)));
+    }
+    // The hexagon holding the point at its village's resolution (not the parent of its
+    // finest one, which need not hold it: children spill over their parent's edge).
+    let unit_cell = |v: u32, c: CellIndex, p: &Point| {
+        let r = res_of[v as usize];
+        if r == resolution {
+            c
+        } else {
+            LatLng::new(p.lat, p.lon).expect("checked above").to_cell(r)
+        }
+    };
+    entries.extend(
+        located
+            .iter()
+            .zip(points)
+            .filter_map(|(&(v, c, _), p)| v.map(|v| (v, unit_cell(v, c, p), [f64::NAN; 2]))),
+    );
+    entries.sort_unstable_by_key(|&(v, c, at)| (v, c, at[0].is_nan()));
+    entries.dedup_by_key(|e| (e.0, e.1));
+    let keys: Vec<(u32, CellIndex)> = entries.iter().map(|&(v, c, _)| (v, c)).collect();
     if keys.len() > MAX_UNITS {
         return Err(UnitsError::TooMany(keys.len()));
     }
-    let by_key: HashMap<(u32, CellIndex), u32> = keys
+    let by_key: IndexMap<(u32, CellIndex), u32> = keys
         .iter()
         .enumerate()
         .map(|(i, &k)| (k, i as u32))
         .collect();
-    let mut by_cell: HashMap<CellIndex, Vec<u32>> = HashMap::new();
+    let mut by_cell: IndexMap<CellIndex, Vec<u32>> = IndexMap::default();
     for (i, &(_, c)) in keys.iter().enumerate() {
         by_cell.entry(c).or_default().push(i as u32);
     }
-    let centres: Vec<[f64; 2]> = keys
+    let centres: Vec<[f64; 2]> = entries
         .iter()
-        .map(|&(_, c)| {
-            let ll = LatLng::from(c);
-            [ll.lng(), ll.lat()]
+        .map(|&(_, c, at)| {
+            if at[0].is_nan() {
+                let ll = LatLng::from(c);
+                [ll.lng(), ll.lat()]
+            } else {
+                at
+            }
         })
         .collect();
+    drop(entries);
 
     // Loads and households, and who holds which current cell's households.
     let mut load = vec![0.0; keys.len()];
     let mut households = vec![0u32; keys.len()];
     let mut by_current: Vec<Vec<(u32, u32)>> = vec![Vec::new(); keys.len()];
     let mut points_outside = 0;
+    let mut coarser: Vec<Resolution> = res_of
+        .iter()
+        .copied()
+        .filter(|&r| r != resolution)
+        .collect();
+    coarser.sort_unstable();
+    coarser.dedup();
     for (p, &(village, cell, current)) in points.iter().zip(&located) {
         let unit = match village {
-            Some(v) => by_key[&(v, cell)],
+            Some(v) => by_key[&(v, unit_cell(v, cell, p))],
             None => {
                 points_outside += 1;
-                match nearest_unit(cell, [p.lon, p.lat], &by_cell, &centres) {
+                match nearest_unit(cell, &coarser, [p.lon, p.lat], &by_cell, &centres) {
                     Some(u) => u,
                     None => continue,
                 }
@@ -305,7 +414,13 @@ pub fn build_units(
     let hexes: Vec<Vec<[f64; 2]>> = {
         let chunks: Vec<&[(u32, CellIndex)]> = keys.chunks(4096).collect();
         threads::map(&chunks, threads, |_, chunk| {
-            chunk.iter().map(|&(_, c)| corners(c)).collect::<Vec<_>>()
+            // Three hexagons share each corner, and neighbours are mostly near in H3
+            // order: each corner's position is worked out once per chunk.
+            let mut seen: IndexMap<VertexIndex, [f64; 2]> = IndexMap::default();
+            chunk
+                .iter()
+                .map(|&(_, c)| corners_with(c, &mut seen))
+                .collect::<Vec<_>>()
         })
         .into_iter()
         .flatten()
@@ -313,27 +428,12 @@ pub fn build_units(
     };
     let pieces: Vec<Vec<(Piece, bool)>> = threads::map(&ranges, threads, |v, &(s, e)| {
         (s..e)
-            .map(|u| measure(keys[u].1, &hexes[u], &outlines[v]))
+            .map(|u| measure(centres[u][1], &hexes[u], &outlines[v]))
             .collect()
     });
     let pieces: Vec<(Piece, bool)> = pieces.into_iter().flatten().collect();
 
-    let clipped_by_cell: HashMap<CellIndex, Vec<u32>> = {
-        let mut m: HashMap<CellIndex, Vec<u32>> = HashMap::new();
-        for (i, &(_, c)) in keys.iter().enumerate() {
-            if pieces[i].1 {
-                m.entry(c).or_default().push(i as u32);
-            }
-        }
-        m
-    };
-    let cells_of_village: HashMap<u32, Vec<u32>> = {
-        let mut m: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (i, c) in cells.iter().enumerate() {
-            m.entry(c.1).or_default().push(i as u32);
-        }
-        m
-    };
+    let clipped = ClippedIndex::new(&keys, &pieces, &centres);
     let per_village: Vec<(Vec<Edge>, Vec<Option<u32>>)> =
         threads::map(&ranges, threads, |v, &(s, e)| {
             let mut edges = village_edges(
@@ -345,7 +445,7 @@ pub fn build_units(
                 &hexes,
                 &outlines[v],
             );
-            edges.extend(cross_edges(s, e, &keys, &clipped_by_cell));
+            edges.extend(clipped.edges(s, e, &keys));
             bridge(s, e, &centres, &mut edges);
             let own: &[u32] = cells_of_village
                 .get(&village_keys[v])
@@ -404,11 +504,18 @@ pub fn build_units(
 /// The hexagon's corners from its vertex indexes (bit-identical to its neighbours'),
 /// counter-clockwise.
 pub(crate) fn corners(cell: CellIndex) -> Vec<[f64; 2]> {
+    corners_with(cell, &mut IndexMap::default())
+}
+
+/// [`corners`], reusing and keeping corner positions in `seen`.
+fn corners_with(cell: CellIndex, seen: &mut IndexMap<VertexIndex, [f64; 2]>) -> Vec<[f64; 2]> {
     clip::counter_clockwise(
         cell.vertexes()
             .map(|v| {
-                let ll = LatLng::from(v);
-                [ll.lng(), ll.lat()]
+                *seen.entry(v).or_insert_with(|| {
+                    let ll = LatLng::from(v);
+                    [ll.lng(), ll.lat()]
+                })
             })
             .collect(),
     )
@@ -419,7 +526,7 @@ pub(crate) fn corners(cell: CellIndex) -> Vec<[f64; 2]> {
 fn centres_inside(
     outline: &OutlineIndex,
     resolution: Resolution,
-) -> Result<Vec<CellIndex>, String> {
+) -> Result<Vec<(CellIndex, [f64; 2])>, String> {
     let b = outline.bbox;
     if !(b[0] < b[2] && b[1] < b[3]) {
         return Ok(Vec::new());
@@ -432,23 +539,24 @@ fn centres_inside(
         .containment_mode(ContainmentMode::ContainsCentroid)
         .build();
     tiler.add(rect.to_polygon()).map_err(|e| e.to_string())?;
-    let mut inside: Vec<CellIndex> = tiler
+    let mut inside: Vec<(CellIndex, [f64; 2])> = tiler
         .into_coverage()
-        .filter(|c| {
-            let ll = LatLng::from(*c);
-            outline.contains([ll.lng(), ll.lat()])
+        .filter_map(|c| {
+            let ll = LatLng::from(c);
+            let at = [ll.lng(), ll.lat()];
+            outline.contains(at).then_some((c, at))
         })
         .collect();
-    inside.sort_unstable();
-    inside.dedup();
+    inside.sort_unstable_by_key(|x| x.0);
+    inside.dedup_by_key(|x| x.0);
     Ok(inside)
 }
 
-/// The piece of `cell` inside `outline`, and whether the outline cuts it.
-fn measure(cell: CellIndex, hex: &[[f64; 2]], outline: &OutlineIndex) -> (Piece, bool) {
+/// The piece of the hexagon `hex` (centred at latitude `lat`) inside `outline`, and
+/// whether the outline cuts it.
+fn measure(lat: f64, hex: &[[f64; 2]], outline: &OutlineIndex) -> (Piece, bool) {
     match clip::edges_near(hex, outline) {
         None => {
-            let lat = LatLng::from(cell).lat();
             let inside = outline.contains(hex[0]);
             let piece = Piece {
                 area_m2: if inside {
@@ -474,7 +582,7 @@ fn village_edges(
     v: u32,
     (s, e): (usize, usize),
     keys: &[(u32, CellIndex)],
-    by_key: &HashMap<(u32, CellIndex), u32>,
+    by_key: &IndexMap<(u32, CellIndex), u32>,
     pieces: &[(Piece, bool)],
     hexes: &[Vec<[f64; 2]>],
     outline: &OutlineIndex,
@@ -518,38 +626,89 @@ fn village_edges(
     edges
 }
 
-/// Edges from clipped units `s..e` (one village) to clipped units of other villages in the
-/// same or a neighbouring hexagon, each pair found from its lower index.
-fn cross_edges(
-    s: usize,
-    e: usize,
-    keys: &[(u32, CellIndex)],
-    clipped_by_cell: &HashMap<CellIndex, Vec<u32>>,
-) -> Vec<Edge> {
-    let mut edges = Vec::new();
-    for u in s..e {
-        let (v, cell) = keys[u];
-        let Some(here) = clipped_by_cell.get(&cell) else {
-            continue;
-        };
-        if !here.contains(&(u as u32)) {
-            continue;
+/// The clipped units (those the village outline cuts), by their hexagon's ancestor at the
+/// coarsest resolution any of them has: where units of neighbouring villages meet.
+struct ClippedIndex<'a> {
+    coarsest: Resolution,
+    mixed: bool,
+    by_cell: IndexMap<CellIndex, Vec<u32>>,
+    centres: &'a [[f64; 2]],
+}
+
+impl<'a> ClippedIndex<'a> {
+    fn new(keys: &[(u32, CellIndex)], pieces: &[(Piece, bool)], centres: &'a [[f64; 2]]) -> Self {
+        let clipped = || (0..keys.len()).filter(|&i| pieces[i].1);
+        let coarsest = clipped()
+            .map(|i| keys[i].1.resolution())
+            .min()
+            .unwrap_or(Resolution::Zero);
+        let mixed = clipped().any(|i| keys[i].1.resolution() != coarsest);
+        let mut by_cell: IndexMap<CellIndex, Vec<u32>> = IndexMap::default();
+        for i in clipped() {
+            let at = keys[i].1.parent(coarsest).expect("coarser");
+            by_cell.entry(at).or_default().push(i as u32);
         }
-        let edge_m = cell.edges().next().map_or(0.0, |d| d.length_m());
-        for n in cell.grid_disk::<Vec<_>>(1) {
-            for &w in clipped_by_cell.get(&n).map_or(&[][..], Vec::as_slice) {
-                if w as usize > u && keys[w as usize].0 != v {
+        ClippedIndex {
+            coarsest,
+            mixed,
+            by_cell,
+            centres,
+        }
+    }
+
+    /// Edges from clipped units `s..e` (one village) to clipped units of other villages in
+    /// the same or a neighbouring hexagon, each pair found from its lower index. Between
+    /// hexagons of different resolutions, those whose centres are closer than their edge
+    /// lengths (their circumradii) together.
+    fn edges(&self, s: usize, e: usize, keys: &[(u32, CellIndex)]) -> Vec<Edge> {
+        let mut edges = Vec::new();
+        for u in s..e {
+            let (v, cell) = keys[u];
+            let Some(at) = cell.parent(self.coarsest) else {
+                continue;
+            };
+            let Some(here) = self.by_cell.get(&at) else {
+                continue;
+            };
+            if !here.contains(&(u as u32)) {
+                continue;
+            }
+            let res = cell.resolution();
+            let edge_m = res.edge_length_m();
+            let reach = if self.mixed { 2 } else { 1 };
+            for n in at.grid_disk::<Vec<_>>(reach) {
+                for &w in self.by_cell.get(&n).map_or(&[][..], Vec::as_slice) {
+                    let (wv, wc) = keys[w as usize];
+                    if w as usize <= u || wv == v {
+                        continue;
+                    }
+                    let length_m = if wc.resolution() == res {
+                        if wc == cell {
+                            edge_m
+                        } else if cell.is_neighbor_with(wc).unwrap_or(false) {
+                            edge_m / 2.0
+                        } else {
+                            continue;
+                        }
+                    } else {
+                        let theirs = wc.resolution().edge_length_m();
+                        let d = clip::haversine_m(self.centres[u], self.centres[w as usize]);
+                        if d > edge_m + theirs {
+                            continue;
+                        }
+                        edge_m.min(theirs) / 2.0
+                    };
                     edges.push(Edge {
                         a: u as u32,
                         b: w,
-                        length_m: if n == cell { edge_m } else { edge_m / 2.0 },
+                        length_m,
                         kind: EdgeKind::CrossVillage,
                     });
                 }
             }
         }
+        edges
     }
-    edges
 }
 
 /// Joins every piece of units `s..e` that village edges leave apart to the largest piece,
@@ -616,8 +775,9 @@ fn bridge(s: usize, e: usize, centres: &[[f64; 2]], edges: &mut Vec<Edge>) {
 /// The unit whose centre is nearest `at`, searched ring by ring around `cell`.
 fn nearest_unit(
     cell: CellIndex,
+    coarser: &[Resolution],
     at: [f64; 2],
-    by_cell: &HashMap<CellIndex, Vec<u32>>,
+    by_cell: &IndexMap<CellIndex, Vec<u32>>,
     centres: &[[f64; 2]],
 ) -> Option<u32> {
     let closest = |candidates: &mut dyn Iterator<Item = u32>| {
@@ -627,10 +787,17 @@ fn nearest_unit(
             .map(|(_, u)| u)
     };
     let within = |k: u32| -> Vec<u32> {
-        cell.grid_disk::<Vec<_>>(k)
+        let mut found: Vec<u32> = cell
+            .grid_disk::<Vec<_>>(k)
             .iter()
-            .flat_map(|c| by_cell.get(c).into_iter().flatten().copied())
-            .collect()
+            .flat_map(|&c| {
+                std::iter::once(c).chain(coarser.iter().filter_map(move |&r| c.parent(r)))
+            })
+            .flat_map(|c| by_cell.get(&c).into_iter().flatten().copied())
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
     };
     for k in 1..=8u32 {
         if !within(k).is_empty() {
@@ -682,4 +849,116 @@ fn current_cell(
         return Some(cells[c as usize].0);
     }
     most(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    /// A crowded village (west) beside a large, nearly empty one (east).
+    fn two_villages() -> (Vec<(u32, MultiPolygon<f64>)>, Vec<Point>) {
+        let west = MultiPolygon::new(vec![polygon![
+            (x: 102.500, y: 24.300), (x: 102.510, y: 24.300),
+            (x: 102.510, y: 24.330), (x: 102.500, y: 24.330),
+        ]]);
+        let east = MultiPolygon::new(vec![polygon![
+            (x: 102.510, y: 24.300), (x: 102.560, y: 24.300),
+            (x: 102.560, y: 24.330), (x: 102.510, y: 24.330),
+        ]]);
+        let mut points: Vec<Point> = (0..3000)
+            .map(|i| Point {
+                lon: 102.5003 + 0.0094 * ((i % 50) as f64 / 50.0),
+                lat: 24.3003 + 0.0294 * ((i / 50) as f64 / 60.0),
+                households: 1,
+                load: 1.0,
+            })
+            .collect();
+        points.extend((0..20).map(|i| Point {
+            lon: 102.52 + 0.0015 * i as f64,
+            lat: 24.315,
+            households: 1,
+            load: 1.0,
+        }));
+        (vec![(1, west), (2, east)], points)
+    }
+
+    #[test]
+    fn adaptive_units_are_coarse_only_where_few_live_and_lose_nothing() {
+        let (villages, points) = two_villages();
+        let cells: Vec<(u32, u32, MultiPolygon<f64>)> = villages
+            .iter()
+            .map(|(k, m)| (10 + k, *k, m.clone()))
+            .collect();
+        let params = UnitParams {
+            resolution: Resolution::Eleven,
+            threads: 1,
+        };
+        let g = build_units_adaptive(&villages, &cells, &points, &params).unwrap();
+        let res = |v: u32| {
+            let mut r: Vec<u8> = g
+                .units
+                .iter()
+                .filter(|u| u.village == v)
+                .map(|u| u8::from(u.cell.resolution()))
+                .collect();
+            r.dedup();
+            r
+        };
+        assert_eq!(res(1), vec![11], "the crowded village stays fine");
+        assert_eq!(res(2).len(), 1, "one resolution per village");
+        assert!(res(2)[0] < 11, "the empty one is coarser");
+        assert_eq!(g.units.iter().map(|u| u.households).sum::<u32>(), 3020);
+        // Each village's units are one connected graph by village edges and bridges.
+        for v in [1, 2] {
+            let ids: Vec<usize> = (0..g.units.len())
+                .filter(|&u| g.units[u].village == v)
+                .collect();
+            let mut seen = vec![false; g.units.len()];
+            let mut stack = vec![ids[0]];
+            seen[ids[0]] = true;
+            let mut reached = 0;
+            while let Some(u) = stack.pop() {
+                reached += 1;
+                for e in &g.edges {
+                    if e.kind == EdgeKind::CrossVillage {
+                        continue;
+                    }
+                    let (a, b) = (e.a as usize, e.b as usize);
+                    let other = if a == u {
+                        b
+                    } else if b == u {
+                        a
+                    } else {
+                        continue;
+                    };
+                    if !seen[other] {
+                        seen[other] = true;
+                        stack.push(other);
+                    }
+                }
+            }
+            assert_eq!(reached, ids.len(), "village {v}");
+        }
+        // The villages meet across resolutions.
+        assert!(g.edges.iter().any(|e| e.kind == EdgeKind::CrossVillage
+            && g.units[e.a as usize].cell.resolution() != g.units[e.b as usize].cell.resolution()));
+        let threaded = UnitParams {
+            threads: 3,
+            ..params
+        };
+        assert_eq!(
+            build_units_adaptive(&villages, &cells, &points, &threaded).unwrap(),
+            g
+        );
+        // Uniform building is unchanged: every unit at the resolution asked for.
+        let uniform = build_units(&villages, &cells, &points, &params).unwrap();
+        assert!(
+            uniform
+                .units
+                .iter()
+                .all(|u| u.cell.resolution() == Resolution::Eleven)
+        );
+        assert!(uniform.units.len() > 2 * g.units.len());
+    }
 }

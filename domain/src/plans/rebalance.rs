@@ -1,7 +1,8 @@
 //! Rebalancing a township's, some villages' or some cells' grid in a draft, as one edit.
 //!
 //! The cells in scope are redrawn from where people live (`wangge_analysis::rebalance`): H3
-//! units inside the ground those cells cover, loaded with households (1 each) and the last
+//! units inside the ground those cells cover (25 m hexagons where people live densely,
+//! coarser over a village's empty land), loaded with households (1 each) and the last
 //! 12 months' cases (their severity weight × `case_weight`, as in [`super::workload`]),
 //! partitioned into contiguous cells nested in villages, balanced within the tolerance,
 //! moving as few households as it can, then clipped to the ground the old cells covered
@@ -240,8 +241,9 @@ pub async fn rebalance(
         ..Params::new(target)
     };
     let (hexagons, partition) = tokio::task::spawn_blocking(move || {
-        let graph = engine::build_units(&villages, &old_cells, &points, &UnitParams::default())
-            .map_err(|e| invalid(e.to_string()))?;
+        let graph =
+            engine::build_units_adaptive(&villages, &old_cells, &points, &UnitParams::default())
+                .map_err(|e| invalid(e.to_string()))?;
         let plan = engine::rebalance(&graph, &params).map_err(|e| invalid(e.to_string()))?;
         let hexagons = engine::part_hexagons(&graph, &plan);
         Ok::<_, PlanError>((hexagons, plan))
