@@ -131,6 +131,34 @@ async fn edit(s: &Setup, version: i64, body: Value) -> (StatusCode, Value) {
     .await
 }
 
+/// Asserts the whole plan, checked as `GET …/issues` answers, breaks no rule.
+async fn assert_passes_the_rules(s: &Setup, version: i64) {
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::GET,
+        &format!("/api/v1/plans/{version}/issues"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["errors"], 0, "{:#}", answer["issues"]);
+}
+
+/// Undoes the plan's last step from revision `at`; the revision after it.
+async fn undo(s: &Setup, version: i64, at: i64) -> i64 {
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/undo"),
+        Some(json!({ "revision": at })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["revision"].as_i64().unwrap()
+}
+
 async fn revision(s: &Setup, version: i64) -> i64 {
     let (_, plan) = request(
         &s.state,
@@ -478,16 +506,9 @@ async fn edits_split_merge_move_and_rename_and_undo_redo_restore_each_state_exac
     // Undo all four, one by one, back to the copy exactly; redo the split.
     let mut at = 4;
     for _ in 0..4 {
-        let (status, answer) = request(
-            &s.state,
-            &s.planner,
-            Method::POST,
-            &format!("/api/v1/plans/{version}/undo"),
-            Some(json!({"revision": at})),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        at += 1;
+        let next = undo(&s, version, at).await;
+        assert_eq!(next, at + 1, "an undo is a step of its own");
+        at = next;
     }
     let differing: Vec<(String, String)> = sqlx::query_as(
         "SELECT coalesce(d.code, p.code), CASE WHEN d.id IS NULL THEN 'missing' WHEN p.id IS NULL
@@ -1149,16 +1170,7 @@ async fn after_a_thousand_random_edits_the_plan_still_passes_every_rule() {
         "every accepted edit is one revision"
     );
     assert!(accepted >= 300, "{accepted} accepted, {refused} refused");
-    let (status, answer) = request(
-        &s.state,
-        &s.planner,
-        Method::GET,
-        &format!("/api/v1/plans/{version}/issues"),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(answer["errors"], 0, "{:#}", answer["issues"]);
+    assert_passes_the_rules(&s, version).await;
 }
 
 #[tokio::test]
@@ -1223,16 +1235,7 @@ async fn rebalancing_a_village_is_one_undoable_edit_that_passes_the_rules() {
     .await
     .unwrap();
     assert_eq!(placed, households);
-    let (status, issues) = request(
-        &s.state,
-        &s.planner,
-        Method::GET,
-        &format!("/api/v1/plans/{version}/issues"),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(issues["errors"], 0, "{:#}", issues["issues"]);
+    assert_passes_the_rules(&s, version).await;
 
     // Rebalancing what a rebalancing drew (one cell more): its outlines are hexagon edges
     // now, and the new ones must still match them and their neighbours vertex for vertex.
@@ -1247,29 +1250,9 @@ async fn rebalancing_a_village_is_one_undoable_edit_that_passes_the_rules() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["cells"], count + 1);
     assert!((area(version).await - area_before).abs() < 1.0);
-    let (status, issues) = request(
-        &s.state,
-        &s.planner,
-        Method::GET,
-        &format!("/api/v1/plans/{version}/issues"),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(issues["errors"], 0, "{:#}", issues["issues"]);
+    assert_passes_the_rules(&s, version).await;
 
-    let mut at = answer["edit"]["revision"].as_i64().unwrap();
-    for _ in 0..2 {
-        let (status, answer) = request(
-            &s.state,
-            &s.planner,
-            Method::POST,
-            &format!("/api/v1/plans/{version}/undo"),
-            Some(json!({ "revision": at })),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        at = answer["revision"].as_i64().unwrap();
-    }
+    let at = answer["edit"]["revision"].as_i64().unwrap();
+    undo(&s, version, undo(&s, version, at).await).await;
     assert_eq!(fingerprint(&s.db, version).await, before);
 }

@@ -96,6 +96,38 @@ struct Candidate {
     key: (bool, i8, f64, f64),
 }
 
+impl<'a, 'g> Search<'a, 'g> {
+    /// The search state of `part` (each unit's part, `parts` of them) with its loads,
+    /// members and boundary lists.
+    fn new(g: &'a Group<'g>, part: Vec<u32>, parts: usize, home: Vec<Vec<(u32, u32)>>) -> Self {
+        let n = g.len();
+        let mut members = vec![Vec::new(); parts];
+        let mut pos = vec![0u32; n];
+        let mut load = vec![0.0; parts];
+        for (u, &p) in part.iter().enumerate() {
+            pos[u] = members[p as usize].len() as u32;
+            members[p as usize].push(u as u32);
+            load[p as usize] += g.unit(u).load;
+        }
+        let mut s = Search {
+            g,
+            part,
+            load,
+            members,
+            pos,
+            boundary: vec![Vec::new(); parts],
+            bpos: vec![NOT_LISTED; n],
+            home,
+            seen: vec![0; n],
+            stamp: 0,
+        };
+        for u in 0..n {
+            s.refresh(u);
+        }
+        s
+    }
+}
+
 impl Search<'_, '_> {
     fn at_home(&self, u: usize, p: u32) -> u32 {
         self.home[u]
@@ -523,29 +555,7 @@ pub(crate) fn improve(
     cap: usize,
 ) -> Outcome {
     let n = g.len();
-    let mut members = vec![Vec::new(); parts];
-    let mut pos = vec![0u32; n];
-    let mut load = vec![0.0; parts];
-    for (u, &p) in part.iter().enumerate() {
-        pos[u] = members[p as usize].len() as u32;
-        members[p as usize].push(u as u32);
-        load[p as usize] += g.unit(u).load;
-    }
-    let mut s = Search {
-        g,
-        part: std::mem::take(part),
-        load,
-        members,
-        pos,
-        boundary: vec![Vec::new(); parts],
-        bpos: vec![NOT_LISTED; n],
-        home,
-        seen: vec![0; n],
-        stamp: 0,
-    };
-    for u in 0..n {
-        s.refresh(u);
-    }
+    let mut s = Search::new(g, std::mem::take(part), parts, home);
     let mut moves = 0;
     let mut stuck = false;
     let mut sweeper: Option<Sweeper> = None;
@@ -696,31 +706,7 @@ mod tests {
     use crate::rebalance::bisect::tests::{connected_parts, disk};
 
     fn search<'a, 'g>(g: &'a Group<'g>, part: Vec<u32>, parts: usize) -> Search<'a, 'g> {
-        let n = g.len();
-        let mut members = vec![Vec::new(); parts];
-        let mut pos = vec![0u32; n];
-        let mut load = vec![0.0; parts];
-        for (u, &p) in part.iter().enumerate() {
-            pos[u] = members[p as usize].len() as u32;
-            members[p as usize].push(u as u32);
-            load[p as usize] += g.unit(u).load;
-        }
-        let mut s = Search {
-            g,
-            part,
-            load,
-            members,
-            pos,
-            boundary: vec![Vec::new(); parts],
-            bpos: vec![NOT_LISTED; n],
-            home: vec![Vec::new(); n],
-            seen: vec![0; n],
-            stamp: 0,
-        };
-        for u in 0..n {
-            s.refresh(u);
-        }
-        s
+        Search::new(g, part, parts, vec![Vec::new(); g.len()])
     }
 
     #[test]
