@@ -20,6 +20,9 @@ use super::clip;
 use super::index_hash::IndexMap;
 use super::outline_index::OutlineIndex;
 
+/// The resolutions units may be built at: 9 (0.1 km²) to 12 (300 m²).
+pub const RESOLUTIONS: std::ops::RangeInclusive<u8> = 9..=12;
+
 /// Units per current cell a village may have before it is built coarser.
 pub(crate) const UNITS_PER_CELL: f64 = 300.0;
 
@@ -59,7 +62,7 @@ pub(crate) fn resolution(
     let heaviest = |r: Resolution| loads(r).into_values().fold(0.0, f64::max);
     let allowed = (GRAIN * load / cells).max(heaviest(base));
     let mut r = base;
-    while u8::from(r) > *super::units::RESOLUTIONS.start() {
+    while u8::from(r) > *RESOLUTIONS.start() {
         if area_m2 / r.area_m2() <= budget {
             break;
         }

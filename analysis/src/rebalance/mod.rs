@@ -59,13 +59,14 @@ mod threads;
 mod units;
 
 pub use apportion::{ApportionError, apportion};
+pub use detail::RESOLUTIONS;
 pub use outline::{outlines, part_hexagons};
 pub use params::{Params, Target};
 pub use partition::{RebalanceError, rebalance};
 pub use summary::{PartSummary, Plan, Shortfall};
 pub use units::{
-    DEFAULT_RESOLUTION, Edge, EdgeKind, MAX_UNITS, Point, RESOLUTIONS, Unit, UnitGraph, UnitParams,
-    UnitsError, build_units, build_units_adaptive,
+    DEFAULT_RESOLUTION, Edge, EdgeKind, MAX_UNITS, Point, Unit, UnitGraph, UnitParams, UnitsError,
+    build_units, build_units_adaptive,
 };
 
 impl UnitGraph {

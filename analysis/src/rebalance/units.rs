@@ -18,6 +18,7 @@ use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution, VertexIndex};
 
 use super::clip::{self, Piece};
+use super::detail::RESOLUTIONS;
 use super::index_hash::IndexMap;
 use super::outline_index::{BoxGrid, OutlineIndex};
 use super::threads;
@@ -26,9 +27,6 @@ use crate::sphere::LonLat;
 /// The resolution units are built at unless asked otherwise: about 2,150 m² a hexagon,
 /// 25 m an edge, fine enough that cell boundaries follow streets of houses.
 pub const DEFAULT_RESOLUTION: Resolution = Resolution::Eleven;
-
-/// The resolutions units may be built at: 9 (0.1 km²) to 12 (300 m²).
-pub const RESOLUTIONS: std::ops::RangeInclusive<u8> = 9..=12;
 
 /// At most this many units in one graph (indices are `u32`; a city at resolution 12 is
 /// about 50 million).
