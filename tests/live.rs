@@ -794,6 +794,19 @@ async fn next_json(socket: &mut Socket) -> Option<Value> {
     }
 }
 
+/// Waits for a `changes` message naming draft plans; returns it.
+async fn plans_changed(socket: &mut Socket) -> Option<Value> {
+    for _ in 0..50 {
+        let message = next_json(socket).await?;
+        if message["type"] == "changes"
+            && message["plans"].as_array().is_some_and(|p| !p.is_empty())
+        {
+            return Some(message);
+        }
+    }
+    None
+}
+
 /// Waits for a `changes` message holding the incident; returns it.
 async fn changes_with(socket: &mut Socket, id: i64) -> Value {
     for _ in 0..50 {
@@ -1578,6 +1591,11 @@ async fn publishing_a_plan_reloads_every_connected_map_and_serves_the_new_grid()
     assert!(before.contains(&code), "{before:?}");
     let mut socket = connect(address, &operator, "").await;
     assert_eq!(next_json(&mut socket).await.unwrap()["type"], "hello");
+    let mut planner_socket = connect(address, &planner, "").await;
+    assert_eq!(
+        next_json(&mut planner_socket).await.unwrap()["type"],
+        "hello"
+    );
 
     let json = |reply: Reply| -> Value { serde_json::from_slice(&reply.body).unwrap() };
     let draft = json(
@@ -1591,6 +1609,13 @@ async fn publishing_a_plan_reloads_every_connected_map_and_serves_the_new_grid()
         .await,
     );
     let version = draft["version"].as_i64().unwrap();
+    state.live.sync(&state.pool).await.unwrap();
+    let created = plans_changed(&mut planner_socket).await;
+    assert_eq!(
+        created.map(|m| m["plans"].clone()),
+        Some(serde_json::json!([version])),
+        "planners hear of a new draft"
+    );
     let split = common::call(
         &state,
         &planner,
@@ -1608,6 +1633,29 @@ async fn publishing_a_plan_reloads_every_connected_map_and_serves_the_new_grid()
         "{}",
         String::from_utf8_lossy(&split.body)
     );
+    state.live.sync(&state.pool).await.unwrap();
+
+    // Editing a draft is told to planners as that draft's change, and the published grid's
+    // tiles stay as they are: not re-read, and no other map reloads them.
+    let layers = |message: &Value| -> Vec<String> {
+        message["layers"]
+            .as_array()
+            .map(|l| l.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let told = plans_changed(&mut planner_socket)
+        .await
+        .expect("the planner hears of the draft's edit");
+    assert_eq!(told["plans"], serde_json::json!([version]));
+    assert!(!layers(&told).contains(&"grid-cells".to_owned()), "{told}");
+    let hits = state.tile_cache.stats().hits;
+    assert_eq!(codes(get(&state, &operator, &uri).await), before);
+    assert_eq!(
+        state.tile_cache.stats().hits,
+        hits + 1,
+        "the published grid's tile is still cached"
+    );
+
     let published = common::call(
         &state,
         &planner,
@@ -1627,7 +1675,17 @@ async fn publishing_a_plan_reloads_every_connected_map_and_serves_the_new_grid()
                 resynced = true;
                 break;
             }
-            Some(_) => continue,
+            Some(message) => {
+                // Nothing of the draft before it was published.
+                assert!(
+                    !layers(&message).contains(&"grid-cells".to_owned()),
+                    "{message}"
+                );
+                assert!(
+                    message["plans"].as_array().is_none_or(Vec::is_empty),
+                    "{message}"
+                );
+            }
             None => break,
         }
     }

@@ -55,6 +55,9 @@ struct Notification {
     /// For deleted incidents: the area code and grid cell they had (migration 0012).
     a: Option<String>,
     g: Option<i64>,
+    /// For grid cells and plans: the draft plan (version) the change is confined to
+    /// (migration 0016); `None` when it touches the published grid.
+    p: Option<i32>,
 }
 
 /// An incident as live clients see it (nothing personal).
@@ -110,11 +113,13 @@ pub struct Removed {
     pub places: Vec<(String, Option<i64>)>,
 }
 
-/// Tiles of a layer changed inside `bbox` (lon/lat), or anywhere when `None`.
+/// Tiles of a layer changed inside `bbox` (lon/lat), or anywhere when `None`; only those of
+/// draft plan `plan` when it is set (only its planners are told).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LayerChange {
     pub layer: TileLayer,
     pub bbox: Option<[f64; 4]>,
+    pub plan: Option<i32>,
 }
 
 /// What changed between two batch numbers.
@@ -342,10 +347,11 @@ impl LiveHub {
     /// commit order, so once a barrier's own notice is read every change committed before it
     /// has left the cache (see [`LiveHub::tiles_current`]).
     fn invalidate_tiles(&self, n: &Notification) {
-        for (layer, bbox) in tiles_touched(n) {
-            match bbox {
-                Some(b) => self.cache.invalidate(layer, b),
-                None => self.cache.invalidate_layer(layer),
+        for change in tiles_touched(n) {
+            match (change.bbox, change.plan) {
+                (bbox, Some(draft)) => self.cache.invalidate_plan(change.layer, bbox, draft),
+                (Some(b), None) => self.cache.invalidate(change.layer, b),
+                (None, None) => self.cache.invalidate_layer(change.layer),
             }
         }
     }
@@ -457,9 +463,6 @@ impl LiveHub {
         let mut unversioned = BTreeSet::new();
         let mut plan_changed = false;
         let mut layers = Vec::new();
-        let mut changed = |layer: TileLayer, bbox: Option<[f64; 4]>| {
-            layers.push(LayerChange { layer, bbox });
-        };
         // Where deleted incidents were, as their notices say.
         let mut incident_places: HashMap<i64, (String, Option<i64>)> = HashMap::new();
         let mut tokens = Vec::new();
@@ -483,7 +486,11 @@ impl LiveHub {
                         incident_places.insert(id, (area, n.g));
                     }
                     if let Some(c) = c {
-                        changed(TileLayer::GridCells, Some(c));
+                        layers.push(LayerChange {
+                            layer: TileLayer::GridCells,
+                            bbox: Some(c),
+                            plan: None,
+                        });
                     }
                 }
                 "hotspot_alert" => alert_ids.extend(n.id),
@@ -495,15 +502,15 @@ impl LiveHub {
                     }
                 }
                 "grid_plan" | "admin_unit" | "grid_cell" | "household" | "facility" => {
-                    if n.e == "grid_plan" {
+                    // A draft coming, going or edited changes nothing anyone but its
+                    // planners sees.
+                    if n.e == "grid_plan" && n.p.is_none() {
                         plan_changed = true;
                     }
                     if n.e == "admin_unit" {
                         self.admin_units_changed().await;
                     }
-                    for (layer, bbox) in tiles_touched(&n) {
-                        changed(layer, bbox);
-                    }
+                    layers.extend(tiles_touched(&n));
                 }
                 other => tracing::warn!(kind = other, "unknown change notification"),
             }
@@ -757,7 +764,7 @@ pub enum SyncError {
 /// What the listener passes on to the applier.
 #[derive(Debug)]
 enum Heard {
-    Change(Notification),
+    Change(Box<Notification>),
     /// The connection dropped: notifications may have been missed.
     Lost,
 }
@@ -772,7 +779,7 @@ async fn apply_loop(hub: Arc<LiveHub>, pool: PgPool, mut heard: mpsc::Receiver<H
         let mut notifications = Vec::new();
         let mut lost = false;
         let mut take = |h: Heard| match h {
-            Heard::Change(n) => notifications.push(n),
+            Heard::Change(n) => notifications.push(*n),
             Heard::Lost => lost = true,
         };
         take(first);
@@ -844,7 +851,7 @@ async fn listen(
                         hub.release(n.token.as_deref());
                         continue;
                     }
-                    if heard.send(Heard::Change(n)).await.is_err() {
+                    if heard.send(Heard::Change(Box::new(n))).await.is_err() {
                         return;
                     }
                 }
@@ -862,27 +869,47 @@ async fn listen(
     }
 }
 
-/// The tiles a notice makes stale: each layer, and the box within it (`None`: all of it).
-fn tiles_touched(n: &Notification) -> impl Iterator<Item = (TileLayer, Option<[f64; 4]>)> {
+/// The tiles a notice makes stale: each layer, the box within it (`None`: all of it), and
+/// the draft plan they are confined to.
+fn tiles_touched(n: &Notification) -> Vec<LayerChange> {
     let (b, c) = (n.b, n.c);
+    let every = |layer: TileLayer, bbox: Option<[f64; 4]>| LayerChange {
+        layer,
+        bbox,
+        plan: None,
+    };
     let boxed = |layers: &'static [TileLayer], bbox: Option<[f64; 4]>| {
         layers
             .iter()
             .filter(move |_| bbox.is_some())
-            .map(move |layer| (*layer, bbox))
+            .map(move |layer| every(*layer, bbox))
     };
-    let touched: Vec<(TileLayer, Option<[f64; 4]>)> = match n.e.as_str() {
-        "incident" => boxed(&[TileLayer::Incidents, TileLayer::Hexagons], b)
+    match (n.e.as_str(), n.p) {
+        // Only the draft's own tiles; no household lies in a draft's cell.
+        ("grid_cell", Some(draft)) => b
+            .map(|bbox| LayerChange {
+                layer: TileLayer::GridCells,
+                bbox: Some(bbox),
+                plan: Some(draft),
+            })
+            .into_iter()
+            .collect(),
+        ("grid_plan", Some(draft)) => vec![LayerChange {
+            layer: TileLayer::GridCells,
+            bbox: None,
+            plan: Some(draft),
+        }],
+        ("incident", _) => boxed(&[TileLayer::Incidents, TileLayer::Hexagons], b)
             .chain(boxed(&[TileLayer::GridCells], c))
             .collect(),
-        "worker" => boxed(&[TileLayer::Workers], b).collect(),
+        ("worker", _) => boxed(&[TileLayer::Workers], b).collect(),
         // A household's cell code comes from the cell it lies in.
-        "grid_cell" => boxed(&[TileLayer::GridCells, TileLayer::Households], b).collect(),
-        "grid_plan" => [TileLayer::GridCells, TileLayer::Households]
+        ("grid_cell", None) => boxed(&[TileLayer::GridCells, TileLayer::Households], b).collect(),
+        ("grid_plan", None) => [TileLayer::GridCells, TileLayer::Households]
             .into_iter()
-            .map(|layer| (layer, None))
+            .map(|layer| every(layer, None))
             .collect(),
-        "admin_unit" => boxed(
+        ("admin_unit", _) => boxed(
             &[
                 TileLayer::Counties,
                 TileLayer::Townships,
@@ -892,15 +919,14 @@ fn tiles_touched(n: &Notification) -> impl Iterator<Item = (TileLayer, Option<[f
             b,
         )
         .collect(),
-        "household" => boxed(&[TileLayer::Households], b).collect(),
-        "facility" => boxed(&[TileLayer::Facilities], b).collect(),
-        "all" => TileLayer::ALL
+        ("household", _) => boxed(&[TileLayer::Households], b).collect(),
+        ("facility", _) => boxed(&[TileLayer::Facilities], b).collect(),
+        ("all", _) => TileLayer::ALL
             .into_iter()
-            .map(|layer| (layer, None))
+            .map(|layer| every(layer, None))
             .collect(),
         _ => Vec::new(),
-    };
-    touched.into_iter()
+    }
 }
 
 /// What a notice ends in the caches served without a database round trip: a user's sessions
@@ -911,6 +937,10 @@ fn drop_cached(
     sessions: &SessionCache,
     subjects: Option<&crate::feed_cache::FeedCache<i64, crate::dispatch::candidates::Subject>>,
 ) {
+    // A draft plan's notices change no session and no case.
+    if n.e == "grid_plan" && n.p.is_some() {
+        return;
+    }
     match (n.e.as_str(), n.id) {
         ("auth", Some(user)) => sessions.forget_user(user),
         ("auth", None) | ("admin_unit" | "grid_plan" | "all", _) => sessions.forget_all(),

@@ -11,6 +11,10 @@
 //! A tile built from a snapshot read before a change, but finished after the change was
 //! invalidated, must not enter the cache. Readers take a [`Generation`] before they query and
 //! [`TileCache::insert`] refuses the tile if any invalidation since then touched it.
+//!
+//! A draft grid plan's cells are tiled as variants of the grid-cells layer (`?plan=`); an
+//! edit to a draft drops only that draft's variants ([`TileCache::invalidate_plan`]), so a
+//! planner at work leaves the published grid's cached tiles alone.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -30,6 +34,9 @@ pub const EXTENT: f64 = 4096.0;
 /// How many invalidations are remembered for refusing late inserts; a reader older than that
 /// simply does not cache its tile.
 const LOG_LENGTH: usize = 4096;
+
+/// The whole world as a lon/lat box.
+const WORLD: [f64; 4] = [-180.0, -90.0, 180.0, 90.0];
 
 /// A cached tile: the MVT bytes, gzipped once, and its ETag.
 #[derive(Debug, Clone)]
@@ -103,8 +110,9 @@ struct Inner {
     tiles: HashMap<(TileLayer, u8), HashMap<(u32, u32), Variants>>,
     bytes: usize,
     generation: u64,
-    /// Recent invalidations: (generation after it, layer, lon/lat box).
-    log: VecDeque<(u64, TileLayer, [f64; 4])>,
+    /// Recent invalidations: (generation after it, layer, lon/lat box, the one plan it
+    /// touched or `None` for every variant).
+    log: VecDeque<(u64, TileLayer, [f64; 4], Option<i32>)>,
     clock: u64,
     hits: u64,
     misses: u64,
@@ -178,9 +186,10 @@ impl TileCache {
             if oldest_remembered > seen.0 + 1 {
                 return false;
             }
-            let touched = inner.log.iter().any(|(generation, layer, bbox)| {
+            let touched = inner.log.iter().any(|(generation, layer, bbox, plan)| {
                 *generation > seen.0
                     && *layer == address.layer
+                    && plan.is_none_or(|p| variant.filters.plan == Some(p))
                     && touches(layer.stale_box(*bbox, address.z), address)
             });
             if touched {
@@ -213,14 +222,48 @@ impl TileCache {
     /// Drops every cached tile of `layer`, at every zoom, that shows anything inside the
     /// lon/lat box `[min_lon, min_lat, max_lon, max_lat]`.
     pub fn invalidate(&self, layer: TileLayer, bbox: [f64; 4]) {
+        self.drop_tiles(layer, bbox, None);
+    }
+
+    /// Drops every cached tile of a layer (a whole plan published, a bulk load).
+    pub fn invalidate_layer(&self, layer: TileLayer) {
+        self.invalidate(layer, WORLD);
+    }
+
+    /// Drops the cached tiles of draft plan `version` (read with `?plan=version`) that show
+    /// anything inside `bbox` (`None`: anywhere); other variants of the same tiles stay.
+    pub fn invalidate_plan(&self, layer: TileLayer, bbox: Option<[f64; 4]>, version: i32) {
+        self.drop_tiles(layer, bbox.unwrap_or(WORLD), Some(version));
+    }
+
+    fn drop_tiles(&self, layer: TileLayer, bbox: [f64; 4], plan: Option<i32>) {
         let mut inner = self.lock();
         inner.generation += 1;
         let generation = inner.generation;
-        inner.log.push_back((generation, layer, bbox));
+        inner.log.push_back((generation, layer, bbox, plan));
         if inner.log.len() > LOG_LENGTH {
             inner.log.pop_front();
         }
         let mut freed = 0;
+        // Removes a tile's variants: all of them, or only the plan's.
+        let mut drop_variants = |variants: &mut Variants| -> bool {
+            match plan {
+                None => {
+                    freed += variants_size(variants);
+                    true
+                }
+                Some(p) => {
+                    variants.retain(|variant, slot| {
+                        let keep = variant.filters.plan != Some(p);
+                        if !keep {
+                            freed += slot.tile.raw.len() + slot.tile.gzip.len();
+                        }
+                        keep
+                    });
+                    variants.is_empty()
+                }
+            }
+        };
         for z in 0..=MAX_ZOOM {
             let Some(by_xy) = inner.tiles.get_mut(&(layer, z)) else {
                 continue;
@@ -235,27 +278,21 @@ impl TileCache {
             if range.tile_count() <= by_xy.len() as u64 {
                 for x in range.x_range() {
                     for y in range.y_range() {
-                        if let Some(variants) = by_xy.remove(&(x, y)) {
-                            freed += variants_size(&variants);
+                        if let Some(variants) = by_xy.get_mut(&(x, y))
+                            && drop_variants(variants)
+                        {
+                            by_xy.remove(&(x, y));
                         }
                     }
                 }
             } else {
                 by_xy.retain(|&(x, y), variants| {
-                    let keep = !(range.x_range().contains(&x) && range.y_range().contains(&y));
-                    if !keep {
-                        freed += variants_size(variants);
-                    }
-                    keep
+                    let inside = range.x_range().contains(&x) && range.y_range().contains(&y);
+                    !(inside && drop_variants(variants))
                 });
             }
         }
         inner.bytes -= freed;
-    }
-
-    /// Drops every cached tile of a layer (a whole plan published, a bulk load).
-    pub fn invalidate_layer(&self, layer: TileLayer) {
-        self.invalidate(layer, [-180.0, -90.0, 180.0, 90.0]);
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -446,6 +483,41 @@ mod tests {
         let before = cache.generation();
         cache.invalidate(TileLayer::Incidents, [101.6, 23.6, 101.6, 23.6]);
         assert!(cache.insert(a, &v(), tile(b"fresh"), before));
+    }
+
+    #[test]
+    fn a_draft_edit_drops_that_drafts_tiles_and_leaves_the_published_grid_and_other_drafts() {
+        let cache = TileCache::new(1 << 20);
+        let cells = |plan: Option<i32>| TileVariant {
+            filters: TileFilters {
+                plan,
+                ..TileFilters::default()
+            },
+            ..v()
+        };
+        let a = TileAddress {
+            layer: TileLayer::GridCells,
+            ..address(13, 102.5, 24.3)
+        };
+        let g = cache.generation();
+        for plan in [None, Some(2), Some(3)] {
+            assert!(cache.insert(a, &cells(plan), tile(b"c"), g));
+        }
+        cache.invalidate_plan(TileLayer::GridCells, Some([102.5, 24.3, 102.5, 24.3]), 2);
+        assert!(cache.get(a, &cells(Some(2))).is_none());
+        assert!(cache.get(a, &cells(None)).is_some(), "the published grid");
+        assert!(cache.get(a, &cells(Some(3))).is_some(), "another draft");
+        assert_eq!(cache.stats().bytes, 2);
+        // A read of draft 3 begun before the edit of draft 2 is still cached; one of draft 2 is not.
+        let before = cache.generation();
+        cache.invalidate_plan(TileLayer::GridCells, None, 2);
+        assert!(!cache.insert(a, &cells(Some(2)), tile(b"stale"), before));
+        assert!(cache.insert(a, &cells(Some(3)), tile(b"fresh"), before));
+        // A change to the published grid drops every variant.
+        cache.invalidate(TileLayer::GridCells, [102.5, 24.3, 102.5, 24.3]);
+        assert!(cache.get(a, &cells(None)).is_none());
+        assert!(cache.get(a, &cells(Some(3))).is_none());
+        assert_eq!(cache.stats().bytes, 0);
     }
 
     #[test]

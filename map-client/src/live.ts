@@ -69,6 +69,8 @@ export interface ChangesMessage {
   removed_workers?: (number | string)[];
   /** Other tile layers whose tiles changed (e.g. "grid-cells", "hexagons"). */
   layers?: string[];
+  /** Draft grid plans (versions) whose cells changed; sent to planners only. */
+  plans?: number[];
   /** Hot spot alerts raised for the caller's area, each sent once. */
   alerts?: AnalysisAlert[];
 }

@@ -36,6 +36,8 @@ export interface LiveUpdatesOptions {
   analysis: Pick<AnalysisPanel, 'incidentsChanged' | 'refresh'>;
   /** Hot spot alerts: new ones come with the changes; a resync fetches them all again. */
   alerts: { add(alerts: readonly AnalysisAlert[]): void; refresh(): void };
+  /** The planners' panel: it follows the drafts the feed says changed (null: all, after a resync). */
+  plans: { heard(versions: readonly number[] | null): void };
   onCategories(categories: IncidentCategory[]): void;
   /** Messages and answers that arrive once the session is over are dropped. */
   signedIn(): boolean;
@@ -143,6 +145,7 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
       if (selected !== null && message.removed_incidents.some((id) => String(id) === String(selected))) incidents.refreshSelected();
     }
     if (message.alerts?.length) alerts.add(message.alerts);
+    if (message.plans?.length) options.plans.heard(message.plans);
     refresher.mark(layers);
     ui.setLive(live.status, live.lastMessageAt);
   }
@@ -166,6 +169,7 @@ export function createLiveUpdates(options: LiveUpdatesOptions): LiveUpdates {
     workerList.refresh();
     analysis.refresh();
     alerts.refresh();
+    options.plans.heard(null);
     refreshHeadline();
     refreshStats();
   }

@@ -221,6 +221,7 @@ const updates = createLiveUpdates({
   loader,
   analysis,
   alerts,
+  plans,
   onCategories: showCategories,
   signedIn: () => session.signedIn(),
   signal: () => session.signal(),

@@ -87,6 +87,8 @@ export interface PlansPanel {
   readonly toggle: HTMLButtonElement;
   setRole(role: string | null): void;
   reset(): void;
+  /** The live feed says these draft plans changed (null: anything may have, after a resync). */
+  heard(versions: readonly number[] | null): void;
   readonly hook: PlansHook;
 }
 
@@ -111,6 +113,10 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
   let rebalanced: RebalanceOutcome | null = null;
   let pending = 0;
   let waiters: (() => void)[] = [];
+  // This panel's own edits under way, and whether the feed spoke of the open plan meanwhile:
+  // its own edit is news only once the answer (with the new revision) is in.
+  let writing = 0;
+  let heardWhileWriting = false;
   let messageKey: { key: MessageKey; params: Record<string, string | number> } | null = null;
   let messageDetail = '';
 
@@ -330,7 +336,7 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
   async function archive(p: PlanSummary): Promise<void> {
     if (!window.confirm(tf('plans.archive.confirm', { name: p.name, version: p.version }))) return;
     try {
-      await busy(() => archivePlan(p.version));
+      await own(() => archivePlan(p.version));
       if (open?.version === p.version) closePlan();
       await loadList();
     } catch (err) {
@@ -341,7 +347,7 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
   async function remove(p: PlanSummary): Promise<void> {
     if (!window.confirm(tf('plans.delete.confirm', { name: p.name, version: p.version }))) return;
     try {
-      await busy(() => deletePlan(p.version));
+      await own(() => deletePlan(p.version));
       if (open?.version === p.version) closePlan();
       await loadList();
     } catch (err) {
@@ -514,13 +520,54 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
     }
   }
 
+  /** Runs one of this panel's own writes; what the feed said of the plan meanwhile is followed after it. */
+  async function own<T>(run: () => Promise<T>): Promise<T> {
+    writing++;
+    try {
+      return await busy(run);
+    } finally {
+      writing--;
+      if (writing === 0 && heardWhileWriting) {
+        heardWhileWriting = false;
+        window.setTimeout(() => void followOpen(), 0);
+      }
+    }
+  }
+
+  /** The open plan changed on the server (another planner, another tab): show it as it is now. */
+  async function followOpen(): Promise<void> {
+    if (!open) return;
+    if (writing > 0) {
+      heardWhileWriting = true;
+      return;
+    }
+    const { version, revision, status } = open;
+    try {
+      const plan = await busy(() => fetchPlan(version));
+      if (open?.version !== version || writing > 0) return;
+      if (plan.revision === revision && plan.status === status) return;
+      open = plan;
+      renderOpen();
+      layers.refresh();
+      setMessage('plans.changed.elsewhere', '', 'warn', { revision: plan.revision });
+      await Promise.all([loadWorkload(), loadHistory()]);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && open?.version === version) {
+        closePlan();
+        setMessage('plans.gone', '', 'warn', { version });
+        return;
+      }
+      fail('plans.error.open', err);
+    }
+  }
+
   async function submit(request: (version: number, revision: number) => Promise<EditOutcome>): Promise<boolean> {
     if (!open) return false;
     const { version, revision } = open;
     layers.setCurrent(null);
     setMessage('plans.saving', '');
     try {
-      const outcome = await busy(() => request(version, revision));
+      const outcome = await own(() => request(version, revision));
       layers.setIssues(outcome.warnings.length ? outcome.warnings : null);
       setMessage(outcome.warnings.length ? 'plans.saved.warnings' : 'plans.saved', outcome.summary, outcome.warnings.length ? 'warn' : 'ok', { count: outcome.warnings.length });
       await afterChange(outcome);
@@ -613,7 +660,7 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
     const { version, revision } = open;
     setMessage('plans.rebalancing', '');
     try {
-      const outcome = await busy(() => rebalance(version, revision, request));
+      const outcome = await own(() => rebalance(version, revision, request));
       rebalanced = outcome;
       renderRebalance();
       layers.setIssues(outcome.edit.warnings.length ? outcome.edit.warnings : null);
@@ -704,7 +751,7 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
     });
     if (!window.confirm(question)) return;
     try {
-      const answer = await busy(() => publishPlan(version));
+      const answer = await own(() => publishPlan(version));
       closePlan();
       await loadList();
       setMessage('plans.published', '', 'ok', { version: answer.version, archived: answer.archived_version, cells: answer.changed_cells, cases: answer.open_cases });
@@ -777,6 +824,11 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
       role = next;
       toggle.hidden = role !== 'planner';
       if (role !== 'planner') setOpen(false);
+    },
+    heard(versions) {
+      if (role !== 'planner' || root.hidden) return;
+      void loadList();
+      if (open && (versions === null || versions.includes(open.version))) void followOpen();
     },
     reset() {
       closePlan();

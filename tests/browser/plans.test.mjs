@@ -277,6 +277,37 @@ describe('grid planning (网格规划)', { timeout: SUITE_TIMEOUT }, () => {
     watcher.assertConsoleErrors();
   });
 
+  it('follows an edit made to the open draft elsewhere (another tab, another planner) through the live feed', async () => {
+    await plansIdle(page);
+    const before = await page.evaluate(() => window.__wangge.plans.open().revision);
+    // the same planner in another tab: a write the panel did not make
+    const renamed = await page.evaluate(
+      async ({ version, revision, code }) => {
+        const res = await fetch(`/api/v1/plans/${version}/edits`, {
+          method: 'POST',
+          headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+          body: JSON.stringify({ revision, op: 'rename', cell: code, name: '另一标签页改名' }),
+        });
+        return { status: res.status, body: await res.json() };
+      },
+      { version: draft.version, revision: before, code: cell.code },
+    );
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    // the feed tells the panel, which shows the plan as it is now
+    await page.waitForFunction((rev) => window.__wangge.plans.open().revision === rev, renamed.body.revision, { timeout: TIMEOUT });
+    await plansIdle(page);
+    assert.match(await page.locator('#plan-message').textContent(), /已被他人修改/);
+    assert.equal(await page.locator('#plan-open-meta').getAttribute('data-revision'), String(renamed.body.revision));
+    assert.equal(await page.locator('#plan-history li').first().locator('.plan-history-summary').textContent(), renamed.body.summary);
+    // the panel's next edit starts from that revision: undo it from the panel
+    await page.locator('#plan-undo').click();
+    await page.waitForFunction((rev) => window.__wangge.plans.open().revision > rev, renamed.body.revision);
+    await plansIdle(page);
+    const back = await apiGet(page, `/api/v1/plans/${draft.version}/cells?codes=${encodeURIComponent(cell.code)}`);
+    assert.equal(back.features[0].properties.name, cell.feature.properties.name);
+    watcher.assertConsoleErrors();
+  });
+
   it('shows a refused edit’s issues on the map, in Chinese and in English', async () => {
     await page.evaluate((code) => window.__wangge.plans.select([code]), cell.code);
     await page.locator('#plan-toolbar button[data-tool="vertex"]').click();

@@ -4,7 +4,8 @@
 //! Messages are JSON text frames:
 //! - `{"type":"hello","epoch":E,"seq":N}` first;
 //! - `{"type":"changes","epoch":E,"seq":N,"incidents":[…],"workers":[…],"removed_incidents":[…],
-//!   "removed_workers":[…],"layers":[…]}` at most every [`FLUSH_EVERY`], merged per record;
+//!   "removed_workers":[…],"layers":[…],"plans":[…]}` at most every [`FLUSH_EVERY`], merged per
+//!   record (`plans`: the draft plans whose cells changed, told only to planners);
 //! - `{"type":"resync","epoch":E,"seq":N}` when the client must reload everything;
 //! - `{"type":"heartbeat","epoch":E,"seq":N}` when nothing in the area changed for a while,
 //!   so the resume point still moves.
@@ -49,9 +50,9 @@ use crate::extract::{Meta, SignedIn};
 use crate::params::Params;
 use crate::state::{AppState, MAX_BODY_BYTES};
 use wangge_domain::audit::RequestMeta;
-use wangge_domain::auth::Caller;
 use wangge_domain::auth::cache::{self, SessionNews};
 use wangge_domain::auth::session;
+use wangge_domain::auth::{Caller, Role};
 use wangge_domain::dispatch::positions::{PositionBatch, PositionIn};
 use wangge_domain::hotspots::alerts::{self, Alert};
 use wangge_domain::live::{Batch, IncidentState, LayerChange, Removed, Resume, WorkerState};
@@ -178,6 +179,8 @@ struct Scope {
     bbox: Option<[f64; 4]>,
     /// Whether the caller's role is told of hot spot alerts.
     alerted: bool,
+    /// Whether the caller may read draft plans (is told when one changes).
+    planner: bool,
 }
 
 impl Scope {
@@ -195,6 +198,7 @@ impl Scope {
             city,
             bbox,
             alerted: alerts::is_alerted(caller.role),
+            planner: caller.role == Role::Planner,
         })
     }
 
@@ -224,8 +228,12 @@ impl Scope {
             .any(|(code, cell)| self.sees_place(code, *cell))
     }
 
-    /// Whether a layer's change may show in the caller's area (boxes meet).
+    /// Whether a layer's change may show in the caller's area (boxes meet); a draft's only
+    /// to planners.
     fn sees_layer(&self, change: &LayerChange) -> bool {
+        if change.plan.is_some() && !self.planner {
+            return false;
+        }
         match (change.bbox, self.bbox) {
             _ if self.city => true,
             (None, _) => true,
@@ -241,6 +249,8 @@ struct Pending {
     incidents: BTreeMap<i64, Option<IncidentState>>,
     workers: BTreeMap<i64, Option<WorkerState>>,
     layers: BTreeSet<TileLayer>,
+    /// Draft plans (versions) whose cells changed.
+    plans: BTreeSet<i32>,
     alerts: BTreeMap<i64, Alert>,
 }
 
@@ -249,6 +259,7 @@ impl Pending {
         self.incidents.is_empty()
             && self.workers.is_empty()
             && self.layers.is_empty()
+            && self.plans.is_empty()
             && self.alerts.is_empty()
     }
 
@@ -276,13 +287,12 @@ impl Pending {
                 self.workers.insert(removed.id, None);
             }
         }
-        self.layers.extend(
-            batch
-                .layers
-                .iter()
-                .filter(|change| scope.sees_layer(change))
-                .map(|change| change.layer),
-        );
+        for change in batch.layers.iter().filter(|c| scope.sees_layer(c)) {
+            match change.plan {
+                Some(draft) => self.plans.insert(draft),
+                None => self.layers.insert(change.layer),
+            };
+        }
         for alert in &batch.alerts {
             if scope.alerted && scope.sees_place(&alert.village_code, Some(alert.grid_cell_id)) {
                 self.alerts.insert(alert.id, alert.clone());
@@ -303,6 +313,7 @@ impl Pending {
             "workers": workers,
             "removed_workers": removed_workers,
             "layers": pending.layers,
+            "plans": pending.plans,
             "alerts": pending.alerts.into_values().collect::<Vec<_>>(),
         })
         .to_string()
