@@ -4,7 +4,7 @@
 //! The statistics themselves are checked against independent computations in
 //! `analysis/tests` and the modules' unit tests; here, what a caller relies on end to end.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Command;

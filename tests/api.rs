@@ -1,6 +1,6 @@
 //! The HTTP API, driven in-process against a real PostGIS.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

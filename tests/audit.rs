@@ -1,7 +1,7 @@
 //! The audit trail: one row per write, in the same transaction, chained so that
 //! `wangge audit verify` finds any altered or removed row.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

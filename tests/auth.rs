@@ -1,7 +1,7 @@
 //! Access control: signing in and out, sessions and tokens, lockout and rate limits, and
 //! every data route scoped to the caller's area in the query itself.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

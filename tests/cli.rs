@@ -1,6 +1,6 @@
 //! The `wangge` binary itself, against a database given by `--database-url`.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

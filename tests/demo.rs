@@ -1,7 +1,7 @@
 //! The Yuxi demo: real names and codes, Yuxi's figures, and boundaries that nest with no gaps
 //! and no overlaps, checked by PostGIS.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -3,7 +3,7 @@
 //! beyond; stale never first; skills; cover), races of concurrent assignment with exactly
 //! one winner, accept and decline, and the in-memory index against a brute-force scan.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, Utc};

@@ -2,7 +2,7 @@
 //! unit, category and month (with the share resolved at township level or below and the
 //! median time to resolve), cases per mediator and per unit, CSV exports, and scoping.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

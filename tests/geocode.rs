@@ -2,7 +2,7 @@
 //! on register addresses written the way people write them, scoping, and reverse geocoding
 //! checked against PostGIS's containment.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use serde_json::Value;

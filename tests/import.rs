@@ -1,7 +1,7 @@
 //! `wangge import`: real-world boundaries go in whole; every kind of bad feature is refused with its
 //! index and reason, and nothing is written.
 
-mod common;
+use crate::common;
 
 use common::TestDb;
 use serde_json::{Value, json};

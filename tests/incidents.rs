@@ -2,7 +2,7 @@
 //! the timeline, reporters hidden or masked by role with every reading audited, and the
 //! headline figures.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use wangge::auth::Role;

@@ -4,7 +4,7 @@
 //! escalation when a deadline passes, duplicates suggested, addresses geocoded or left for a
 //! dispatcher to place.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

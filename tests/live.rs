@@ -2,7 +2,7 @@
 //! (`mvt-reader`), their scoping, a cache that a committed change empties at every zoom, the
 //! live WebSocket feed with resumption, and the demo simulator.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! address id), listing them with the spec's filters against counts computed here, tokens,
 //! extended attributes, idempotent retries, and the spec's error shape.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

@@ -1,7 +1,7 @@
 //! Personal data: sealed at rest (no plaintext ID number or phone in a database dump), masked
 //! in answers except for roles that need it, and every read audited.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use serde_json::Value;

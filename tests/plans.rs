@@ -3,7 +3,7 @@
 //! diff, and publishing, which re-links workers, grid workers' areas and open cases while
 //! the old plan still answers.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};

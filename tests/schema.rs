@@ -1,6 +1,6 @@
 //! The schema on a real PostGIS: migrations, and the constraints that keep the data honest.
 
-mod common;
+use crate::common;
 
 use common::TestDb;
 use geo::{MultiPolygon, Point, polygon};
