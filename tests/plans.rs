@@ -1255,4 +1255,47 @@ async fn rebalancing_a_village_is_one_undoable_edit_that_passes_the_rules() {
     let at = answer["edit"]["revision"].as_i64().unwrap();
     undo(&s, version, undo(&s, version, at).await).await;
     assert_eq!(fingerprint(&s.db, version).await, before);
+
+    // Two villages' cells made one cell each at a tolerance of 0.1%: the villages' shares
+    // cannot be equal, and the answer says so village by village, by code and name.
+    let two: Vec<(String, String)> = sqlx::query_as(
+        "SELECT v.code, v.name FROM admin_unit v
+         WHERE v.level = 'village' AND v.code LIKE $1 || '%'
+           AND EXISTS (SELECT 1 FROM household h WHERE h.village_id = v.id)
+         ORDER BY v.code LIMIT 2",
+    )
+    .bind(&s.township)
+    .fetch_all(&s.db.pool)
+    .await
+    .unwrap();
+    let codes: Vec<&str> = two.iter().map(|v| v.0.as_str()).collect();
+    let (status, answer) = request(
+        &s.state,
+        &s.planner,
+        Method::POST,
+        &format!("/api/v1/plans/{version}/rebalance"),
+        Some(json!({"revision": at + 2, "villages": codes, "target_cells": 2, "tolerance": 0.001})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["tolerance_met"], false, "{answer}");
+    let shortfalls = answer["shortfalls"].as_array().unwrap();
+    assert!(
+        shortfalls.iter().any(|f| f["kind"] == "village_share"),
+        "{answer}"
+    );
+    for f in shortfalls {
+        let kind = f["kind"].as_str().unwrap();
+        assert!(
+            ["heavy_unit", "village_share", "stalled"].contains(&kind),
+            "{f}"
+        );
+        if kind != "stalled" || !f["village_code"].is_null() {
+            let named = (
+                f["village_code"].as_str().unwrap().to_owned(),
+                f["village_name"].as_str().unwrap().to_owned(),
+            );
+            assert!(two.contains(&named), "{f} names a village of the request");
+        }
+    }
 }

@@ -177,8 +177,14 @@ export interface RebalanceOutcome {
   contiguous_share: number;
   households: number;
   households_moved: number;
-  shortfalls: string[];
+  shortfalls: Shortfall[];
 }
+
+/** Why a rebalancing fell short of its tolerance, by village. */
+export type Shortfall =
+  | { kind: 'heavy_unit'; village_code: string; village_name: string; load: number }
+  | { kind: 'village_share'; village_code: string; village_name: string; cells: number; mean_deviation: number }
+  | { kind: 'stalled'; village_code: string | null; village_name: string | null };
 
 export interface Published {
   version: number;

@@ -40,6 +40,7 @@ import {
   type Published,
   type RebalanceOutcome,
   type RebalanceRequest,
+  type Shortfall,
   type Workload,
 } from './planapi';
 import { createPlanEditor, type PlanEditor, type Tool } from './planeditor';
@@ -90,6 +91,18 @@ export interface PlansPanel {
   /** The live feed says these draft plans changed (null: anything may have, after a resync). */
   heard(versions: readonly number[] | null): void;
   readonly hook: PlansHook;
+}
+
+/** A shortfall as a sentence in the current language. */
+function shortfallText(s: Shortfall): string {
+  switch (s.kind) {
+    case 'heavy_unit':
+      return tf('plans.sf.heavy', { village: s.village_name, code: s.village_code, load: formatDecimal(s.load) });
+    case 'village_share':
+      return tf('plans.sf.share', { village: s.village_name, code: s.village_code, cells: s.cells, deviation: formatDeviation(s.mean_deviation) });
+    case 'stalled':
+      return s.village_code === null ? t('plans.sf.stalled.any') : tf('plans.sf.stalled', { village: s.village_name ?? '', code: s.village_code });
+  }
 }
 
 function featureBbox(coords: unknown, b: [number, number, number, number] | null = null): [number, number, number, number] | null {
@@ -646,7 +659,7 @@ export function createPlansPanel(options: PlansPanelOptions): PlansPanel {
     ];
     rebalanceOut.replaceChildren(
       el('dl', { class: 'plan-figures' }, ...rows.flatMap(([k, v]) => [text('dt', k), el('dd', { 'data-figure': k }, v)])),
-      ...(r.shortfalls.length ? [text('h4', 'plans.rb.shortfalls'), el('ul', { class: 'plan-shortfalls' }, ...r.shortfalls.map((s) => el('li', {}, s)))] : []),
+      ...(r.shortfalls.length ? [text('h4', 'plans.rb.shortfalls'), el('ul', { class: 'plan-shortfalls' }, ...r.shortfalls.map((s) => el('li', { 'data-kind': s.kind }, shortfallText(s))))] : []),
     );
   }
 

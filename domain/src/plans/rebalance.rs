@@ -56,7 +56,74 @@ pub struct RebalanceOutcome {
     pub households: u64,
     pub households_moved: u64,
     /// Why the tolerance could not be met, when it was not.
-    pub shortfalls: Vec<String>,
+    pub shortfalls: Vec<Shortfall>,
+}
+
+/// Why a rebalancing fell short of its tolerance, as a planner reads it: by village.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Shortfall {
+    /// One spot (the households of one small hexagon) weighs more than a whole cell may:
+    /// no boundary can cut it.
+    HeavyUnit {
+        village_code: String,
+        village_name: String,
+        load: f64,
+    },
+    /// The village's whole number of cells forces it: its load over the cells it got is
+    /// itself this far from the target (`mean_deviation`, −1…∞).
+    VillageShare {
+        village_code: String,
+        village_name: String,
+        cells: usize,
+        mean_deviation: f64,
+    },
+    /// The search found no further move that helped with a cell still outside the band
+    /// (in this village; anywhere when the village is not known).
+    Stalled {
+        village_code: Option<String>,
+        village_name: Option<String>,
+    },
+}
+
+impl Shortfall {
+    /// The engine's reason, its village index made the village's code and name.
+    fn from_engine(
+        shortfall: &engine::Shortfall,
+        unit_village: impl Fn(u32) -> u32,
+        village: impl Fn(u32) -> (String, String),
+    ) -> Self {
+        match *shortfall {
+            engine::Shortfall::HeavyUnit { unit, load } => {
+                let (village_code, village_name) = village(unit_village(unit));
+                Self::HeavyUnit {
+                    village_code,
+                    village_name,
+                    load,
+                }
+            }
+            engine::Shortfall::VillageShare {
+                village: v,
+                cells,
+                mean_deviation,
+            } => {
+                let (village_code, village_name) = village(v);
+                Self::VillageShare {
+                    village_code,
+                    village_name,
+                    cells,
+                    mean_deviation,
+                }
+            }
+            engine::Shortfall::Stalled { village: v } => {
+                let named = v.map(&village);
+                Self::Stalled {
+                    village_code: named.as_ref().map(|n| n.0.clone()),
+                    village_name: named.map(|n| n.1),
+                }
+            }
+        }
+    }
 }
 
 fn invalid(detail: impl Into<String>) -> PlanError {
@@ -185,20 +252,23 @@ pub async fn rebalance(
     let ids: Vec<i64> = scope.iter().map(|c| c.0).collect();
     let current = cells::by_ids(&mut tx, plan.id, &ids).await?;
     // Each village's ground is what its cells in scope cover.
-    let grounds: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT village_id, ST_AsGeoJSON(ST_Multi(ST_Union(geom)), 15) FROM grid_cell
-         WHERE id = ANY ($1) GROUP BY village_id ORDER BY village_id",
+    let grounds: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT g.village_id, v.code, v.name, ST_AsGeoJSON(ST_Multi(ST_Union(g.geom)), 15)
+         FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
+         WHERE g.id = ANY ($1) GROUP BY g.village_id, v.code, v.name ORDER BY g.village_id",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
     let mut villages: Vec<(u32, MultiPolygon<f64>)> = Vec::new();
     let mut village_ids: Vec<i64> = Vec::new();
-    for (id, text) in &grounds {
-        let geom = multi_polygon_from_geojson(text)
+    let mut village_names: Vec<(String, String)> = Vec::new();
+    for (id, code, name, text) in grounds {
+        let geom = multi_polygon_from_geojson(&text)
             .map_err(|e| PlanError::Database(sqlx::Error::Decode(e.into())))?;
         villages.push((village_ids.len() as u32, geom));
-        village_ids.push(*id);
+        village_ids.push(id);
+        village_names.push((code, name));
     }
     let village_key = |id: i64| village_ids.iter().position(|v| *v == id).unwrap_or(0) as u32;
     let old_cells: Vec<(u32, u32, MultiPolygon<f64>)> = current
@@ -240,13 +310,24 @@ pub async fn rebalance(
         tolerance,
         ..Params::new(target)
     };
-    let (hexagons, partition) = tokio::task::spawn_blocking(move || {
+    let (hexagons, partition, shortfalls) = tokio::task::spawn_blocking(move || {
         let graph =
             engine::build_units_adaptive(&villages, &old_cells, &points, &UnitParams::default())
                 .map_err(|e| invalid(e.to_string()))?;
         let plan = engine::rebalance(&graph, &params).map_err(|e| invalid(e.to_string()))?;
         let hexagons = engine::part_hexagons(&graph, &plan);
-        Ok::<_, PlanError>((hexagons, plan))
+        let shortfalls = plan
+            .shortfalls
+            .iter()
+            .map(|s| {
+                Shortfall::from_engine(
+                    s,
+                    |unit| graph.units[unit as usize].village,
+                    |v| village_names[v as usize].clone(),
+                )
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, PlanError>((hexagons, plan, shortfalls))
     })
     .await
     .map_err(|e| {
@@ -327,10 +408,6 @@ pub async fn rebalance(
         contiguous_share: partition.contiguous_share(),
         households: partition.households,
         households_moved: partition.households_moved,
-        shortfalls: partition
-            .shortfalls
-            .iter()
-            .map(|s| format!("{s:?}"))
-            .collect(),
+        shortfalls,
     })
 }
