@@ -953,6 +953,52 @@ async fn publishing_relinks_workers_areas_and_open_cases_and_the_old_plan_still_
         new_cell["workers"], 0,
         "a new cell has no worker until staffed"
     );
+    // The figures kept between calls follow the households: one more in the new cell is
+    // counted at once, and gone again once removed.
+    let cell_households = async || -> (i64, i64) {
+        let (_, load) = request(
+            &s.state,
+            &s.planner,
+            Method::GET,
+            &format!("/api/v1/plans/{version}/workload"),
+            None,
+        )
+        .await;
+        let cell = load["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == split_off.as_str())
+            .unwrap()
+            .clone();
+        (
+            cell["households"].as_i64().unwrap(),
+            load["summary"]["households"].as_i64().unwrap(),
+        )
+    };
+    let before_insert = cell_households().await;
+    assert_eq!(before_insert.1, households);
+    let added: i64 = sqlx::query_scalar(
+        "INSERT INTO household (address, size, village_id, geom)
+         SELECT '测试新住户', 3, g.village_id, ST_PointOnSurface(g.geom) FROM grid_cell g
+         JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1 WHERE g.code = $2
+         RETURNING id",
+    )
+    .bind(version as i32)
+    .bind(&split_off)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        cell_households().await,
+        (before_insert.0 + 1, before_insert.1 + 1)
+    );
+    sqlx::query("DELETE FROM household WHERE id = $1")
+        .bind(added)
+        .execute(&s.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(cell_households().await, before_insert);
 
     // Publish: the switch, and everything linked follows.
     let (status, done) = request(

@@ -14,6 +14,7 @@ use wangge_domain::geocode::Geocoder;
 use wangge_domain::incidents::queue::IntakeQueue;
 use wangge_domain::live::LiveHub;
 use wangge_domain::personal::Cipher;
+use wangge_domain::plans::workload::WorkloadCache;
 use wangge_domain::render_slots::RenderSlots;
 use wangge_domain::tile_cache::TileCache;
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub sessions: Arc<SessionCache>,
     /// Tiles being rendered, per user.
     pub tile_renders: Arc<RenderSlots>,
+    /// Grid plan cells' figures that only their outlines and the households change.
+    pub workload: Arc<WorkloadCache>,
     /// What finding a request's caller needs (the pool, `sessions`, the session rules).
     pub auth: AuthState,
 }
@@ -101,6 +104,7 @@ impl AppState {
             dispatch,
             sessions,
             tile_renders: Arc::default(),
+            workload: Arc::default(),
         }
     }
 }

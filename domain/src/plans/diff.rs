@@ -110,6 +110,7 @@ pub async fn changed_codes(
 /// The diff of the draft `draft_id` (version `draft_version`) against the published plan.
 pub async fn diff(
     conn: &mut PgConnection,
+    cache: &workload::WorkloadCache,
     draft_id: i64,
     draft_version: i32,
     prefix: &str,
@@ -172,8 +173,8 @@ pub async fn diff(
     .bind(&removed)
     .fetch_all(&mut *conn)
     .await?;
-    let before_cells = workload::cells(conn, published_id, prefix, case_weight, now).await?;
-    let after_cells = workload::cells(conn, draft_id, prefix, case_weight, now).await?;
+    let before_cells = workload::cells(conn, cache, published_id, prefix, case_weight, now).await?;
+    let after_cells = workload::cells(conn, cache, draft_id, prefix, case_weight, now).await?;
     let before = workload::summary(&before_cells, case_weight);
     let after = workload::summary(&after_cells, case_weight);
     let mut cells = Vec::new();

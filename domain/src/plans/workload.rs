@@ -12,9 +12,20 @@
 //! worker is the area's whole load over its workers; a cell's deviation is its load per
 //! worker against that target. Compactness is Polsby-Popper, 4πA/P² (1 for a circle), on
 //! the ellipsoid.
+//!
+//! A city-wide planner's plan has thousands of cells and an edit changes a few: the figures
+//! that depend only on a cell's outline, its village and the households (households,
+//! residents, area, shape, parts, ground outside the village) are kept in a
+//! [`WorkloadCache`] by the outline's hash and thrown away when households or
+//! administrative units change (the stamps of migration 0017); cases and workers move all
+//! the time and are counted on every call.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use serde::Serialize;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 /// One minor case a year weighs as many households as this, unless asked otherwise.
 pub const DEFAULT_CASE_WEIGHT: f64 = 5.0;
@@ -24,7 +35,7 @@ pub const SEVERITY_WEIGHT_SQL: &str = "CASE i.severity WHEN 'minor' THEN 1 WHEN 
      WHEN 'major' THEN 4 WHEN 'critical' THEN 8 END";
 
 /// A cell's figures.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CellLoad {
     pub code: String,
     pub name: String,
@@ -70,37 +81,98 @@ pub struct Summary {
     pub crossing_village: usize,
 }
 
-/// The workload of plan `plan_id`'s cells inside `prefix`'s area, within `bbox` if given.
+/// What a cell's outline, its village and the households make of it.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+struct Shape {
+    households: i64,
+    residents: i64,
+    area_km2: f64,
+    polsby_popper: f64,
+    parts: i32,
+    outside_village_m2: f64,
+}
+
+/// Past cells' [`Shape`]s, by outline hash and village, valid while the stamps of the
+/// households and the administrative units stay where they were read.
+#[derive(Debug, Default)]
+pub struct WorkloadCache {
+    inner: Mutex<(Stamps, HashMap<(Uuid, i64), Shape>)>,
+}
+
+type Stamps = Option<(i64, i64)>;
+
+/// More outlines than a few cities' plans and their drafts: past it, start again.
+const CACHE_CELLS: usize = 200_000;
+
+impl WorkloadCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Stamps, HashMap<(Uuid, i64), Shape>)> {
+        // Poisoned only by a panic mid-insert: the figures themselves are whole.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The shapes known under `stamps` (forgetting all when the stamps moved), and the keys
+    /// not known.
+    fn known(&self, stamps: (i64, i64), keys: &[(Uuid, i64)]) -> HashMap<(Uuid, i64), Shape> {
+        let mut inner = self.lock();
+        if inner.0 != Some(stamps) || inner.1.len() > CACHE_CELLS {
+            *inner = (Some(stamps), HashMap::new());
+        }
+        keys.iter()
+            .filter_map(|k| inner.1.get(k).map(|s| (*k, *s)))
+            .collect()
+    }
+
+    fn keep(&self, stamps: (i64, i64), shapes: &[((Uuid, i64), Shape)]) {
+        let mut inner = self.lock();
+        if inner.0 == Some(stamps) {
+            inner.1.extend(shapes.iter().copied());
+        }
+    }
+}
+
+/// A cell as read on every call: names, the outline's hash, cases and workers.
+#[derive(sqlx::FromRow)]
+struct CellRow {
+    id: i64,
+    code: String,
+    name: String,
+    village_id: i64,
+    village_code: String,
+    village_name: String,
+    outline: Uuid,
+    cases: i64,
+    weighted_cases: f64,
+    workers: i64,
+}
+
+/// The workload of plan `plan_id`'s cells inside `prefix`'s area.
 pub async fn cells(
     conn: &mut PgConnection,
+    cache: &WorkloadCache,
     plan_id: i64,
     prefix: &str,
     case_weight: f64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<CellLoad>, sqlx::Error> {
-    let mut cells: Vec<CellLoad> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    // Read before the shapes, so a shape is never older than the stamps it is kept under.
+    let stamps: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT n FROM wangge_change_count WHERE name = 'household'),
+                (SELECT n FROM wangge_change_count WHERE name = 'admin_unit')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows: Vec<CellRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH c AS (
-             SELECT g.id, g.code, g.name, g.geom, v.code AS village_code, v.name AS village_name,
-                    v.geom AS village_geom
+             SELECT g.id, g.code, g.name, g.geom, g.village_id, v.code AS village_code,
+                    v.name AS village_name
              FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
              WHERE g.plan_id = $1 AND v.code LIKE $2 || '%'
          )
-         SELECT c.code, c.name, c.village_code, c.village_name,
-                coalesce(h.households, 0) AS households, coalesce(h.residents, 0) AS residents,
+         SELECT c.id, c.code, c.name, c.village_id, c.village_code, c.village_name,
+                md5(ST_AsEWKB(c.geom))::uuid AS outline,
                 coalesce(i.cases, 0) AS cases, coalesce(i.weighted, 0)::float8 AS weighted_cases,
-                ST_Area(c.geom::geography) / 1e6 AS area_km2,
-                coalesce(w.workers, 0) AS workers,
-                0::float8 AS load, NULL::float8 AS deviation,
-                CASE WHEN ST_Perimeter(c.geom::geography) > 0
-                     THEN 4 * pi() * ST_Area(c.geom::geography)
-                          / ST_Perimeter(c.geom::geography) ^ 2 ELSE 0 END AS polsby_popper,
-                ST_NumGeometries(c.geom) AS parts,
-                coalesce(ST_Area(ST_Difference(c.geom, c.village_geom)::geography), 0)
-                    AS outside_village_m2
+                coalesce(w.workers, 0) AS workers
          FROM c
-         LEFT JOIN LATERAL (
-             SELECT count(*) AS households, sum(h.size) AS residents
-             FROM household h WHERE ST_Intersects(c.geom, h.geom)) h ON true
          LEFT JOIN LATERAL (
              SELECT count(*) AS cases, sum({SEVERITY_WEIGHT_SQL}) AS weighted
              FROM incident i
@@ -117,8 +189,80 @@ pub async fn cells(
     .bind(plan_id)
     .bind(prefix)
     .bind(now)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let keys: Vec<(Uuid, i64)> = rows.iter().map(|r| (r.outline, r.village_id)).collect();
+    let mut shapes = cache.known(stamps, &keys);
+    let missing: Vec<i64> = rows
+        .iter()
+        .filter(|r| !shapes.contains_key(&(r.outline, r.village_id)))
+        .map(|r| r.id)
+        .collect();
+    if !missing.is_empty() {
+        let computed: Vec<(i64, Shape)> = sqlx::query_as::<_, (i64, i64, i64, f64, f64, i32, f64)>(
+            "SELECT g.id, coalesce(h.households, 0), coalesce(h.residents, 0),
+                    ST_Area(g.geom::geography) / 1e6,
+                    CASE WHEN ST_Perimeter(g.geom::geography) > 0
+                         THEN 4 * pi() * ST_Area(g.geom::geography)
+                              / ST_Perimeter(g.geom::geography) ^ 2 ELSE 0 END,
+                    ST_NumGeometries(g.geom),
+                    coalesce(ST_Area(ST_Difference(g.geom, v.geom)::geography), 0)
+             FROM grid_cell g JOIN admin_unit v ON v.id = g.village_id
+             LEFT JOIN LATERAL (
+                 SELECT count(*) AS households, sum(h.size) AS residents
+                 FROM household h WHERE ST_Intersects(g.geom, h.geom)) h ON true
+             WHERE g.id = ANY ($1)",
+        )
+        .bind(&missing)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(
+            |(id, households, residents, area_km2, polsby_popper, parts, outside)| {
+                let shape = Shape {
+                    households,
+                    residents,
+                    area_km2,
+                    polsby_popper,
+                    parts,
+                    outside_village_m2: outside,
+                };
+                (id, shape)
+            },
+        )
+        .collect();
+        let by_id: HashMap<i64, Shape> = computed.into_iter().collect();
+        let new: Vec<((Uuid, i64), Shape)> = rows
+            .iter()
+            .filter_map(|r| by_id.get(&r.id).map(|s| ((r.outline, r.village_id), *s)))
+            .collect();
+        cache.keep(stamps, &new);
+        shapes.extend(new);
+    }
+    let mut cells: Vec<CellLoad> = rows
+        .into_iter()
+        .filter_map(|r| {
+            // (A cell deleted between the two reads has no shape: it is gone.)
+            let shape = shapes.get(&(r.outline, r.village_id))?;
+            Some(CellLoad {
+                code: r.code,
+                name: r.name,
+                village_code: r.village_code,
+                village_name: r.village_name,
+                households: shape.households,
+                residents: shape.residents,
+                cases: r.cases,
+                weighted_cases: r.weighted_cases,
+                area_km2: shape.area_km2,
+                workers: r.workers,
+                load: 0.0,
+                deviation: None,
+                polsby_popper: shape.polsby_popper,
+                parts: shape.parts,
+                outside_village_m2: shape.outside_village_m2,
+            })
+        })
+        .collect();
     let (load, workers) = cells.iter_mut().fold((0.0, 0), |(load, workers), c| {
         c.load = c.households as f64 + case_weight * c.weighted_cases;
         (load + c.load, workers + c.workers)

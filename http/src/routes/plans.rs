@@ -183,8 +183,15 @@ async fn plan_workload(
     let weight = case_weight(params.case_weight)?;
     let mut conn = state.pool.acquire().await?;
     let plan = plans::get(&mut conn, &caller, version).await?;
-    let cells =
-        workload::cells(&mut conn, plan.id, &caller.area.prefix, weight, Utc::now()).await?;
+    let cells = workload::cells(
+        &mut conn,
+        &state.workload,
+        plan.id,
+        &caller.area.prefix,
+        weight,
+        Utc::now(),
+    )
+    .await?;
     let summary = workload::summary(&cells, weight);
     Ok(Json(serde_json::json!({
         "version": version,
@@ -225,6 +232,7 @@ async fn plan_diff(
     let plan = plans::get(&mut conn, &caller, version).await?;
     let answer = diff::diff(
         &mut conn,
+        &state.workload,
         plan.id,
         version,
         &caller.area.prefix,
