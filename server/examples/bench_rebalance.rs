@@ -191,8 +191,13 @@ fn report(label: &str, plan: &Plan, build_s: f64, solve_s: f64) {
             .iter()
             .filter(|s| matches!(s, rebalance::Shortfall::Stalled { .. }))
             .count();
+        let coarse = plan
+            .shortfalls
+            .iter()
+            .filter(|s| matches!(s, rebalance::Shortfall::CoarseUnits { .. }))
+            .count();
         println!(
-            "    shortfalls: {heavy} units heavier than the band, {share} villages whose share of cells forces a deviation, {stalled} groups where the search stalled"
+            "    shortfalls: {heavy} units heavier than the band, {share} villages whose share of cells forces a deviation, {coarse} groups whose units are too coarse for the band, {stalled} groups where the search stalled"
         );
     }
 }
