@@ -105,8 +105,8 @@ fn townships(data: &DemoData) -> Vec<Township> {
     all.into_iter().map(|(_, t)| t).collect()
 }
 
-/// The township's units, each village only as fine as its households need (finest
-/// `resolution`).
+/// The township's units, each village as fine as its households need (`resolution`
+/// asked, 9 to 12 given).
 fn units(t: &Township, resolution: Resolution) -> (UnitGraph, f64) {
     let start = Instant::now();
     let graph = build_units_adaptive(
@@ -267,7 +267,7 @@ fn main() {
             .min_by_key(|t| t.households.abs_diff(20_000))
             .expect("a township");
         println!(
-            "\n(a) township {}: {} households, {} villages, {} current cells; H3 resolution {} at finest",
+            "\n(a) township {}: {} households, {} villages, {} current cells; H3 resolution {} asked (each village 9 to 12 as its households need)",
             t.name,
             t.households,
             t.villages.len(),
@@ -389,7 +389,7 @@ fn main() {
 
     // (b)
     println!(
-        "\n(b) every township to its current cell count, nested, resolution {} at finest",
+        "\n(b) every township to its current cell count, nested, resolution {} asked (each village 9 to 12)",
         u8::from(res)
     );
     let start = Instant::now();
