@@ -395,3 +395,21 @@ fn an_unreachable_tolerance_is_flagged_not_hidden() {
     }));
     assert!(plan.parts.iter().all(|p| p.contiguous));
 }
+
+#[test]
+fn units_too_coarse_for_the_band_are_named_as_the_reason() {
+    // Five units of 4 into two cells of 10: the best is 8 and 12, 20% out, and no search
+    // can do better; the reason is the units, not the search.
+    let g = path(&[4.0; 5]);
+    let plan = rebalance(&g, &Params::new(Target::Cells(2))).unwrap();
+    assert!(!plan.tolerance_met);
+    assert!((plan.max_deviation - 0.2).abs() < 1e-12);
+    assert_eq!(
+        plan.shortfalls,
+        vec![Shortfall::CoarseUnits {
+            village: Some(1),
+            typical_load: 4.0,
+            band_width: 1.0,
+        }]
+    );
+}

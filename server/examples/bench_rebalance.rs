@@ -105,8 +105,8 @@ fn townships(data: &DemoData) -> Vec<Township> {
     all.into_iter().map(|(_, t)| t).collect()
 }
 
-/// The township's units, each village only as fine as its households need (finest
-/// `resolution`).
+/// The township's units, each village as fine as its households need (`resolution`
+/// asked, 9 to 12 given).
 fn units(t: &Township, resolution: Resolution) -> (UnitGraph, f64) {
     let start = Instant::now();
     let graph = build_units_adaptive(
@@ -191,8 +191,13 @@ fn report(label: &str, plan: &Plan, build_s: f64, solve_s: f64) {
             .iter()
             .filter(|s| matches!(s, rebalance::Shortfall::Stalled { .. }))
             .count();
+        let coarse = plan
+            .shortfalls
+            .iter()
+            .filter(|s| matches!(s, rebalance::Shortfall::CoarseUnits { .. }))
+            .count();
         println!(
-            "    shortfalls: {heavy} units heavier than the band, {share} villages whose share of cells forces a deviation, {stalled} groups where the search stalled"
+            "    shortfalls: {heavy} units heavier than the band, {share} villages whose share of cells forces a deviation, {coarse} groups whose units are too coarse for the band, {stalled} groups where the search stalled"
         );
     }
 }
@@ -262,7 +267,7 @@ fn main() {
             .min_by_key(|t| t.households.abs_diff(20_000))
             .expect("a township");
         println!(
-            "\n(a) township {}: {} households, {} villages, {} current cells; H3 resolution {} at finest",
+            "\n(a) township {}: {} households, {} villages, {} current cells; H3 resolution {} asked (each village 9 to 12 as its households need)",
             t.name,
             t.households,
             t.villages.len(),
@@ -384,7 +389,7 @@ fn main() {
 
     // (b)
     println!(
-        "\n(b) every township to its current cell count, nested, resolution {} at finest",
+        "\n(b) every township to its current cell count, nested, resolution {} asked (each village 9 to 12)",
         u8::from(res)
     );
     let start = Instant::now();

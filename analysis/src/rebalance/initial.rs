@@ -1,6 +1,6 @@
 //! The starting partition of a group: the current cells as they lie on the units, each
-//! cut into its connected pieces, then merged (the lightest part into its lightest
-//! neighbour) or split (the heaviest part grown from two far-apart seeds) to the count
+//! cut into its connected pieces, then merged (the lightest part shared among the parts
+//! around it) or split (the heaviest part grown from two far-apart seeds) to the count
 //! asked for. Starting from the current cells is what keeps households where they are.
 
 use std::cmp::Reverse;
@@ -53,32 +53,32 @@ pub(crate) fn initial(group: &Group<'_>, k: usize) -> Vec<u32> {
                 x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2))
             })
             .expect("more than k parts");
-        let mut next_to: Vec<usize> = members[p]
-            .iter()
-            .flat_map(|&u| group.neighbours(u as usize))
-            .map(|&(v, _)| part[v as usize] as usize)
-            .filter(|&q| q != p)
-            .collect();
-        if next_to.is_empty() {
-            // A part no other touches (a group the graph leaves in pieces): merged anyway,
-            // which the plan then reports as not contiguous.
-            next_to = (0..alive.len()).filter(|&q| alive[q] && q != p).collect();
-        }
-        next_to.sort_unstable();
-        next_to.dedup();
-        let q = next_to
-            .into_iter()
-            .min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)))
-            .expect("another part");
         let moving = std::mem::take(&mut members[p]);
-        for &u in &moving {
-            part[u as usize] = q as u32;
-        }
-        members[q].extend(moving);
-        load[q] += load[p];
-        load[p] = 0.0;
         alive[p] = false;
+        load[p] = 0.0;
         count -= 1;
+        if dissolve(group, &mut part, &moving, p as u32) {
+            for &u in &moving {
+                let q = part[u as usize] as usize;
+                members[q].push(u);
+                load[q] += group.unit(u as usize).load;
+            }
+        } else {
+            // A part no other touches (a group the graph leaves in pieces): merged anyway
+            // into the lightest, which the plan then reports as not contiguous.
+            let q = (0..alive.len())
+                .filter(|&q| alive[q])
+                .min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)))
+                .expect("another part");
+            for &u in &moving {
+                part[u as usize] = q as u32;
+            }
+            members[q].extend(moving.iter().copied());
+            load[q] += moving
+                .iter()
+                .map(|&u| group.unit(u as usize).load)
+                .sum::<f64>();
+        }
     }
 
     let total: f64 = load.iter().sum();
@@ -122,6 +122,54 @@ pub(crate) fn initial(group: &Group<'_>, k: usize) -> Vec<u32> {
         new_id[p] = i as u32;
     }
     part.iter().map(|&p| new_id[p as usize]).collect()
+}
+
+/// Shares the units `members` of part `p` among the parts around it, each unit to the part
+/// that reaches it first growing in from all sides at once (breadth first, seeds in index
+/// order), so every part that grows stays connected and the load of the part dissolved
+/// goes to all its neighbours, not one: a cell fewer then moves the dissolved cell's
+/// households and little more. Returns false, leaving `part` as it was, when no other part
+/// touches it.
+fn dissolve(group: &Group<'_>, part: &mut [u32], members: &[u32], p: u32) -> bool {
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    let mut seeds: Vec<(u32, u32)> = Vec::new();
+    for &u in members {
+        let by = group
+            .neighbours(u as usize)
+            .iter()
+            .map(|&(v, _)| part[v as usize])
+            .filter(|&q| q != p)
+            .min();
+        if let Some(q) = by {
+            seeds.push((u, q));
+        }
+    }
+    if seeds.is_empty() {
+        return false;
+    }
+    seeds.sort_unstable();
+    for &(u, q) in &seeds {
+        part[u as usize] = q;
+        queue.push_back(u);
+    }
+    while let Some(u) = queue.pop_front() {
+        let q = part[u as usize];
+        for &(v, _) in group.neighbours(u as usize) {
+            if part[v as usize] == p {
+                part[v as usize] = q;
+                queue.push_back(v);
+            }
+        }
+    }
+    // Units of `p` no other part reached (a piece of it cut off from the rest): with the
+    // part that took its first unit.
+    let fallback = seeds[0].1;
+    for &u in members {
+        if part[u as usize] == p {
+            part[u as usize] = fallback;
+        }
+    }
+    true
 }
 
 /// Hops from `from` to every unit of part `p` (u32::MAX outside it or unreached).

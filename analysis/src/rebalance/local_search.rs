@@ -11,23 +11,31 @@
 //! the lighter, never past equality), so the largest deviation never grows and the search
 //! ends. When no move touches a part outside the band, any move between two parts that
 //! lowers the sum is taken, to open a way. When no single move lowers it (every unit along
-//! the edge is heavier than the difference it would settle, or holds its part together):
-//! first a chain, one unit of the same load across each link of a path of parts, so only
-//! the ends change (a part walled in by parts already at the aim can still give a
-//! household); then, last, a part outside the band and a neighbour are cut again as one
-//! region into two halves of equal load ([`super::bisect`]'s sweep), if that lowers the
-//! sum: a step no sequence of single moves could take (units with no load, a park or a
-//! field along the edge, wall loads apart, since moving them changes nothing), kept for
-//! last because a new boundary moves many households: the neighbour and direction whose cut
-//! moves fewest are chosen, and only if it moves no more than [`HOUSEHOLDS_PER_LOAD`]
-//! households per unit of load it brings into the band. Among single moves the preference is: not making the part less
-//! compact (shared boundary with the new part at least that with the old), then moving
-//! households home rather than away, then the most shared boundary, then the largest drop.
-//! Only units on a part's boundary are looked at, and they are kept in a list per part, so
-//! a move costs in proportion to the boundary, not the part. Everything is in index order:
-//! no randomness.
+//! the edge is heavier than the difference it would settle, carries no load, or holds its
+//! part together): first a bite, a connected piece of the part grown from its edge with a
+//! neighbour that has room, layer by layer, until it carries the load that brings the part
+//! into the band, moved as a whole (through units with no load, which no single move
+//! shifts, and with the pieces it would cut off); then a chain, one unit of the same load
+//! across each link of a path of parts, so only the ends change (a part walled in by parts
+//! already at the aim can still give a household); then, last, a part outside the band and
+//! a neighbour are cut again as one region into two halves of equal load
+//! ([`super::bisect`]'s sweep), if that lowers the sum: kept for last because a new
+//! boundary moves many households: the neighbour and direction whose cut moves fewest are
+//! chosen, and only if it moves no more than [`HOUSEHOLDS_PER_LOAD`] households per unit
+//! of load it brings into the band. Among single moves the preference is: not making the
+//! part less compact (shared boundary with the new part at least that with the old), then
+//! moving households home rather than away, then the most shared boundary, then the
+//! largest drop. Only units on a part's boundary are looked at, and they are kept in a list
+//! per part, so a move costs in proportion to the boundary, not the part. Everything is in
+//! index order: no randomness.
+//!
+//! The search may be given several bands in turn ([`improve`]): the caller aims first at
+//! the group's mean, then accepts anything within the tolerance; a later band is tried only
+//! while a part is outside the last. Households go home only where neither part leaves the
+//! last band nor, outside it, goes further out, so that phase never undoes the balance.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::bisect::Sweeper;
 use super::group::Group;
@@ -35,10 +43,10 @@ use super::group::Group;
 const NOT_LISTED: u32 = u32::MAX;
 
 /// The most households a re-cut of two parts may move per unit of load it brings into the
-/// band (a household's load is 1, cases add a little). On the demo city, 24 keeps a 5% load
-/// change under 10% of households moved (9.3%; 10.8% with no limit), at the price of 494 of
-/// 5,162 cells left outside ±5% where the villages' shares allow it (272 with no limit,
-/// 624 with a limit of 8).
+/// band (a household's load is 1, cases add a little). Set when re-cuts were the only way
+/// past a wall of empty units: on the demo city 24 kept a 5% load change under 10% of
+/// households moved (9.3%; 10.8% with no limit). Bites now take most of those cases, moving
+/// only the load that has to move.
 const HOUSEHOLDS_PER_LOAD: f64 = 24.0;
 
 /// What a search ended with.
@@ -51,16 +59,38 @@ pub(crate) struct Outcome {
     pub(crate) stuck: bool,
 }
 
-/// Band: a part is fine when |load − aim| ≤ allowed.
+/// Band: a part is fine when `lo ≤ load ≤ hi`; `aim` (the group's mean load per part,
+/// inside the band) is what the sum of squares is taken around. The band need not be
+/// centred on the aim: a village whose mean is 4% above the target may still have parts
+/// anywhere from 5% below it to 5% above, and the lighter ones leave room for the rest.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Band {
     pub(crate) aim: f64,
-    pub(crate) allowed: f64,
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
 }
 
 impl Band {
-    fn fine(&self, load: f64) -> bool {
-        (load - self.aim).abs() <= self.allowed + 1e-9 * self.aim.abs().max(1.0)
+    /// `aim ± allowed`.
+    pub(crate) fn around(aim: f64, allowed: f64) -> Self {
+        Band {
+            aim,
+            lo: aim - allowed,
+            hi: aim + allowed,
+        }
+    }
+
+    fn slack(&self) -> f64 {
+        1e-9 * self.aim.abs().max(1.0)
+    }
+
+    pub(crate) fn fine(&self, load: f64) -> bool {
+        self.excess(load) <= self.slack()
+    }
+
+    /// How far `load` lies outside the band (0 inside).
+    pub(crate) fn excess(&self, load: f64) -> f64 {
+        (self.lo - load).max(load - self.hi).max(0.0)
     }
 }
 
@@ -474,7 +504,7 @@ impl Search<'_, '_> {
                 // Worth it only where it brings load into the band in proportion to the
                 // households it moves: a part a household or two outside the band is not
                 // worth a new boundary across two cells.
-                let excess = |l: f64| ((l - band.aim).abs() - band.allowed).max(0.0);
+                let excess = |l: f64| band.excess(l);
                 let gain = excess(self.load[a as usize]) + excess(self.load[b as usize])
                     - excess(lx)
                     - excess(ly);
@@ -510,6 +540,188 @@ impl Search<'_, '_> {
         0
     }
 
+    /// When no single move helps a part outside the band: a bite, a connected piece of one
+    /// part taken by a neighbour as a whole, grown from their shared boundary one layer of
+    /// units at a time until it carries the load that brings the part outside the band in
+    /// (or as much of it as the neighbour can take and stay in the band). A bite goes
+    /// where single moves cannot: through units with no load (a park or a field along the
+    /// edge, which no single move shifts since it changes nothing), and past units that
+    /// hold their part together (taken with the units they join). Units that would carry
+    /// the bite past what the neighbour can take are left out; pieces of the giving part
+    /// the bite cuts off go with it, or the bite is given up. Of the part's neighbours the
+    /// one whose bite brings it into the band, then moves fewest households, is chosen.
+    /// Only the households in the bite move, about the load that had to: far fewer than a
+    /// re-cut of both parts. Returns the units moved.
+    fn bite(&mut self, band: &Band) -> usize {
+        let dev = |s: &Self, p: u32| (s.load[p as usize] - band.aim).abs();
+        let mut bad: Vec<u32> = (0..self.load.len() as u32)
+            .filter(|&p| !band.fine(self.load[p as usize]))
+            .collect();
+        bad.sort_by(|&x, &y| dev(self, y).total_cmp(&dev(self, x)).then(x.cmp(&y)));
+        for a in bad {
+            let heavy = self.load[a as usize] > band.aim;
+            let mut next: Vec<u32> = self.boundary[a as usize]
+                .iter()
+                .flat_map(|&u| self.g.neighbours(u as usize))
+                .map(|&(v, _)| self.part[v as usize])
+                .filter(|&b| b != a)
+                .collect();
+            next.sort_unstable();
+            next.dedup();
+            // (still outside, households moved, units, giver, taker)
+            let mut best: Option<(bool, i64, Vec<u32>, u32, u32)> = None;
+            for b in next {
+                let (giver, taker) = if heavy { (a, b) } else { (b, a) };
+                let (lg, lt) = (self.load[giver as usize], self.load[taker as usize]);
+                // The load that brings `a` into the band, and the most the other side can
+                // pass without leaving it (which also keeps the sum of squares falling).
+                let (need, limit) = if heavy {
+                    (lg - band.hi, band.hi - lt)
+                } else {
+                    (band.lo - lt, lg - band.lo)
+                };
+                if limit <= 0.0 {
+                    continue;
+                }
+                let Some((units, carried)) = self.grow_bite(giver, taker, need.min(limit), limit)
+                else {
+                    continue;
+                };
+                let outside = carried < need - band.slack();
+                let moved: i64 = units
+                    .iter()
+                    .map(|&u| {
+                        i64::from(self.at_home(u as usize, giver))
+                            - i64::from(self.at_home(u as usize, taker))
+                    })
+                    .sum();
+                if best
+                    .as_ref()
+                    .is_some_and(|x| (x.0, x.1) <= (outside, moved))
+                {
+                    continue;
+                }
+                best = Some((outside, moved, units, giver, taker));
+            }
+            if let Some((_, _, units, _, taker)) = best {
+                for &u in &units {
+                    self.apply(u as usize, taker);
+                }
+                return units.len();
+            }
+        }
+        0
+    }
+
+    /// The bite of [`Self::bite`]: units of `giver` grown from its boundary with `taker`,
+    /// breadth first, until they carry at least `least` and at most `most` load, with the
+    /// pieces of `giver` they cut off; `None` when there is none (or it would empty the
+    /// giver). Returns the units and their load.
+    fn grow_bite(
+        &mut self,
+        giver: u32,
+        taker: u32,
+        least: f64,
+        most: f64,
+    ) -> Option<(Vec<u32>, f64)> {
+        let members = self.members[giver as usize].len();
+        self.next_stamp();
+        let stamp = self.stamp;
+        // Layer by layer from the boundary; within a layer, the units whose households
+        // would move least first (those whose own cell is the taker's go home).
+        let cost = |s: &Self, u: u32| {
+            i64::from(s.at_home(u as usize, giver)) - i64::from(s.at_home(u as usize, taker))
+        };
+        let mut queue: BinaryHeap<Reverse<(u32, i64, u32)>> = BinaryHeap::new();
+        let seeds: Vec<u32> = self.boundary[giver as usize]
+            .iter()
+            .copied()
+            .filter(|&u| self.touches(u as usize, taker))
+            .collect();
+        for u in seeds {
+            self.seen[u as usize] = stamp;
+            queue.push(Reverse((0, cost(self, u), u)));
+        }
+        let mut taken: Vec<u32> = Vec::new();
+        let mut carried = 0.0;
+        let slack = 1e-9 * most.abs().max(1.0);
+        while carried < least - slack {
+            let Reverse((layer, _, u)) = queue.pop()?;
+            let w = self.g.unit(u as usize).load;
+            if carried + w > most + slack {
+                continue;
+            }
+            carried += w;
+            taken.push(u);
+            if taken.len() + 1 >= members {
+                return None;
+            }
+            for &(v, _) in self.g.neighbours(u as usize) {
+                if self.part[v as usize] == giver && self.seen[v as usize] != stamp {
+                    self.seen[v as usize] = stamp;
+                    queue.push(Reverse((layer + 1, cost(self, v), v)));
+                }
+            }
+        }
+        if taken.is_empty() {
+            return None;
+        }
+        // What is left of the giver must be one piece: pieces cut off go with the bite.
+        let mut side = std::collections::HashSet::with_capacity(taken.len());
+        side.extend(taken.iter().copied());
+        let mut pieces: Vec<Vec<u32>> = Vec::new();
+        self.next_stamp();
+        let stamp = self.stamp;
+        for &start in &self.members[giver as usize] {
+            if side.contains(&start) || self.seen[start as usize] == stamp {
+                continue;
+            }
+            self.seen[start as usize] = stamp;
+            let mut piece = vec![start];
+            let mut i = 0;
+            while i < piece.len() {
+                let x = piece[i] as usize;
+                i += 1;
+                for &(v, _) in self.g.neighbours(x) {
+                    if self.part[v as usize] == giver
+                        && self.seen[v as usize] != stamp
+                        && !side.contains(&v)
+                    {
+                        self.seen[v as usize] = stamp;
+                        piece.push(v);
+                    }
+                }
+            }
+            pieces.push(piece);
+        }
+        if pieces.len() > 1 {
+            let main = (0..pieces.len())
+                .max_by_key(|&i| (pieces[i].len(), std::cmp::Reverse(i)))
+                .expect("pieces");
+            for (i, piece) in pieces.iter().enumerate() {
+                if i != main {
+                    carried += piece
+                        .iter()
+                        .map(|&u| self.g.unit(u as usize).load)
+                        .sum::<f64>();
+                    taken.extend(piece);
+                }
+            }
+            if carried > most + slack {
+                return None;
+            }
+        }
+        Some((taken, carried))
+    }
+
+    fn next_stamp(&mut self) {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.stamp = 1;
+        }
+    }
+
     /// The balancing moves touching part `a`: out of it when heavy, into it when light.
     fn candidates(&self, a: u32, band: &Band) -> Vec<Candidate> {
         let heavy = self.load[a as usize] > band.aim;
@@ -543,32 +755,26 @@ impl Search<'_, '_> {
     }
 }
 
-/// Improves `part` (the part of each local unit, parts `0..parts`) in place: see the module
-/// doc. `home` is the matched part of each current cell's households per unit; `cap` bounds
-/// the balancing moves.
-pub(crate) fn improve(
-    g: &Group<'_>,
-    part: &mut Vec<u32>,
-    parts: usize,
-    home: Vec<Vec<(u32, u32)>>,
-    band: Band,
+/// The balancing phase of [`improve`] for one band: moves until every part is in it, no
+/// move helps, or `moves` reaches `cap`. Returns whether it stopped with a part outside.
+fn balance(
+    s: &mut Search<'_, '_>,
+    band: &Band,
     cap: usize,
-) -> Outcome {
-    let n = g.len();
-    let mut s = Search::new(g, std::mem::take(part), parts, home);
-    let mut moves = 0;
-    let mut stuck = false;
-    let mut sweeper: Option<Sweeper> = None;
+    moves: &mut usize,
+    sweeper: &mut Option<Sweeper>,
+) -> bool {
+    let g = s.g;
+    let parts = s.load.len();
     loop {
         let mut bad: Vec<u32> = (0..parts as u32)
             .filter(|&p| !band.fine(s.load[p as usize]))
             .collect();
         if bad.is_empty() {
-            break;
+            return false;
         }
-        if moves >= cap {
-            stuck = true;
-            break;
+        if *moves >= cap {
+            return true;
         }
         bad.sort_by(|&x, &y| {
             let (dx, dy) = (
@@ -579,10 +785,10 @@ pub(crate) fn improve(
         });
         let mut moved = false;
         'parts: for a in bad {
-            for c in s.candidates(a, &band) {
+            for c in s.candidates(a, band) {
                 if s.can_leave(c.unit as usize, c.from) {
                     s.apply(c.unit as usize, c.to);
-                    moves += 1;
+                    *moves += 1;
                     moved = true;
                     break 'parts;
                 }
@@ -601,10 +807,10 @@ pub(crate) fn improve(
                 dy.total_cmp(&dx).then(x.cmp(&y))
             });
             'all: for a in all {
-                for c in s.candidates(a, &band) {
+                for c in s.candidates(a, band) {
                     if s.can_leave(c.unit as usize, c.from) {
                         s.apply(c.unit as usize, c.to);
-                        moves += 1;
+                        *moves += 1;
                         moved = true;
                         break 'all;
                     }
@@ -612,30 +818,56 @@ pub(crate) fn improve(
             }
         }
         if !moved {
-            let changed = s.chain(&band);
-            moves += changed;
+            let changed = s.bite(band);
+            *moves += changed;
+            moved = changed > 0;
+        }
+        if !moved {
+            let changed = s.chain(band);
+            *moves += changed;
             moved = changed > 0;
         }
         if !moved {
             let sweeper = sweeper.get_or_insert_with(|| Sweeper::new(g));
-            let changed = s.resplit(&band, sweeper);
-            moves += changed;
+            let changed = s.resplit(band, sweeper);
+            *moves += changed;
             moved = changed > 0;
         }
         if !moved {
-            stuck = true;
-            break;
+            return true;
         }
     }
+}
 
-    // Households home, where both parts stay fine (or no worse than the worst part now).
-    let worst = (0..parts)
-        .map(|p| (s.load[p] - band.aim).abs())
-        .fold(band.allowed, f64::max);
-    let within = Band {
-        aim: band.aim,
-        allowed: worst,
-    };
+/// Improves `part` (the part of each local unit, parts `0..parts`) in place: see the module
+/// doc. `home` is the matched part of each current cell's households per unit; `bands` are
+/// balanced to in turn, each only while a part is outside the last (which the households
+/// going home keep to); `cap` bounds the balancing moves.
+pub(crate) fn improve(
+    g: &Group<'_>,
+    part: &mut Vec<u32>,
+    parts: usize,
+    home: Vec<Vec<(u32, u32)>>,
+    bands: &[Band],
+    cap: usize,
+) -> Outcome {
+    let n = g.len();
+    let mut s = Search::new(g, std::mem::take(part), parts, home);
+    let mut moves = 0;
+    let mut stuck = false;
+    let mut sweeper: Option<Sweeper> = None;
+    let band = *bands.last().expect("a band");
+    for b in bands {
+        if (0..parts).all(|p| band.fine(s.load[p])) {
+            stuck = false;
+            break;
+        }
+        stuck = balance(&mut s, b, cap, &mut moves, &mut sweeper);
+    }
+
+    // Households home, where neither part leaves the band nor, outside it, goes further out.
+    let keeps =
+        |before: f64, after: f64| band.fine(after) || band.excess(after) <= band.excess(before);
     for _ in 0..10 {
         let mut changed = false;
         for u in 0..n {
@@ -650,10 +882,8 @@ pub(crate) fn improve(
                 if to == from || h <= s.at_home(u, from) || !s.touches(u, to) {
                     continue;
                 }
-                if within.fine(s.load[from as usize] - w)
-                    && within.fine(s.load[to as usize] + w)
-                    && s.can_leave(u, from)
-                {
+                let (lf, lt) = (s.load[from as usize], s.load[to as usize]);
+                if keeps(lf, lf - w) && keeps(lt, lt + w) && s.can_leave(u, from) {
                     s.apply(u, to);
                     moves += 1;
                     changed = true;
@@ -757,6 +987,74 @@ mod tests {
     }
 
     #[test]
+    fn a_bite_passes_load_through_units_with_none() {
+        // Two halves of a disk; every unit within two rings of the cut carries nothing (a
+        // road and a park), the rest 2 on one side and 1 on the other. No single unit along
+        // the edge can shift any load, so only a bite through the empty strip can.
+        let mut graph = disk(10, |_| 1.0);
+        let (a, _) = {
+            let g = Group::new(&graph, 0, graph.units.len(), false);
+            let all: Vec<u32> = (0..g.len() as u32).collect();
+            Sweeper::new(&g).split(&g, &all, 1, 1).unwrap()
+        };
+        let n = graph.units.len();
+        let mut part = vec![1u32; n];
+        for &u in &a {
+            part[u as usize] = 0;
+        }
+        let mut near = vec![u32::MAX; n];
+        let mut queue: VecDeque<usize> = VecDeque::new();
+        for e in &graph.edges {
+            if part[e.a as usize] != part[e.b as usize] {
+                for u in [e.a as usize, e.b as usize] {
+                    near[u] = 0;
+                    queue.push_back(u);
+                }
+            }
+        }
+        while let Some(u) = queue.pop_front() {
+            for e in graph
+                .edges
+                .iter()
+                .filter(|e| e.a as usize == u || e.b as usize == u)
+            {
+                let v = if e.a as usize == u { e.b } else { e.a } as usize;
+                if part[v] == part[u] && near[v] == u32::MAX {
+                    near[v] = near[u] + 1;
+                    queue.push_back(v);
+                }
+            }
+        }
+        for (u, unit) in graph.units.iter_mut().enumerate() {
+            unit.load = match (near[u] <= 2, part[u]) {
+                (true, _) => 0.0,
+                (false, 0) => 2.0,
+                (false, _) => 1.0,
+            };
+        }
+        let g = Group::new(&graph, 0, n, false);
+        let total: f64 = graph.units.iter().map(|u| u.load).sum();
+        let band = Band::around(total / 2.0, 0.05 * total / 2.0);
+        let mut s = search(&g, part, 2);
+        assert!(!band.fine(s.load[0]) && !band.fine(s.load[1]));
+        assert!(
+            (0..2).all(|p| s.candidates(p, &band).is_empty()),
+            "no single move"
+        );
+        let (before, need) = (s.load[0], s.load[0] - band.hi);
+        while !(band.fine(s.load[0]) && band.fine(s.load[1])) {
+            assert!(s.bite(&band) > 0, "a bite is found: {:?}", s.load);
+        }
+        assert!(connected_parts(&g, &s.part));
+        // The load that had to move and less than one unit more, not a new cut.
+        assert!(
+            before - s.load[0] < need + 2.0,
+            "{} for {need}",
+            before - s.load[0]
+        );
+    }
+
+    #[test]
     fn lumpy_units_still_balance_and_parts_stay_connected() {
         // Every 5th unit is an apartment block of 12; two parts start as a lopsided cut.
         let graph = disk(12, |i| if i % 5 == 0 { 12.0 } else { 1.0 });
@@ -771,11 +1069,8 @@ mod tests {
         }
         assert!(connected_parts(&g, &part));
         let total: f64 = graph.units.iter().map(|u| u.load).sum();
-        let band = Band {
-            aim: total / 2.0,
-            allowed: 0.02 * total / 2.0,
-        };
-        let outcome = improve(&g, &mut part, 2, vec![Vec::new(); n], band, 100_000);
+        let band = Band::around(total / 2.0, 0.02 * total / 2.0);
+        let outcome = improve(&g, &mut part, 2, vec![Vec::new(); n], &[band], 100_000);
         assert!(!outcome.stuck);
         assert!(connected_parts(&g, &part));
         let a: f64 = (0..n)

@@ -3,16 +3,20 @@
 //! Cells are made of small atomic units, H3 hexagons clipped to their village
 //! ([`build_units`]), so that new boundaries follow where people live;
 //! [`build_units_adaptive`] builds each village only as fine as its households need (25 m
-//! hexagons in a crowded neighbourhood, coarser over empty hillsides), which is what makes a
-//! whole city quick. [`rebalance`] partitions the units into N cells (or cells of a target
+//! hexagons in a crowded neighbourhood, coarser over empty hillsides, which is what makes a
+//! whole city quick; 9 m ones among blocks of flats, where 25 m would be too coarse a step
+//! to tune a cell by). [`rebalance`] partitions the units into N cells (or cells of a target
 //! load) that are contiguous, compact, nested in villages, balanced within a tolerance (±5%
 //! by default) and that move as few households as they can from their current cell: cells
 //! are shared among villages ([`apportion`]); each village starts from its current cells
 //! (or, when those could keep few households in place anyway, from a fresh recursive
 //! bisection into compact parts of equal load), and boundary units move between
-//! neighbouring cells until loads are within the band, two cells being cut again as one
-//! where no single move helps. Contiguity is kept by every step, not repaired after. The
-//! [`Plan`] says honestly when the tolerance cannot be met, and why. [`outlines`] draws each
+//! neighbouring cells until loads are within the band: one at a time, or where no single
+//! move helps a connected bite of one cell taken by its neighbour, load passed along a
+//! chain of cells, and last two cells cut again as one. Contiguity is kept by every step,
+//! not repaired after. The [`Plan`] says honestly when the tolerance cannot be met, and why
+//! ([`Shortfall`]: a unit heavier than the band, a village's share of cells, units too
+//! coarse for the band, or the search stalling). [`outlines`] draws each
 //! new cell.
 //!
 //! Pure: plain data in and out, no I/O; villages run in parallel with results that do not

@@ -6,7 +6,10 @@
 //! then partitioned on its own, on as many threads as asked, with the same result on any
 //! number of them. A group starts from its current cells ([`initial`]), or afresh
 //! ([`bisect`]) when they could keep few households in place anyway, and is improved by
-//! moves of boundary units ([`local_search`]).
+//! moves of boundary units ([`local_search`]), aiming first at the village's mean and then,
+//! where that leaves a cell outside, at anything within the tolerance. A village left
+//! outside is reported with why: its share of cells, units too coarse for the band (its
+//! typical unit over half the band's width), or the search stalling.
 
 use super::apportion::{ApportionError, apportion};
 use super::bisect::bisect;
@@ -44,8 +47,9 @@ pub enum RebalanceError {
 /// [`super::PartSummary::contiguous`] reports it either way; with nesting each part lies in
 /// one village; the same input gives the same plan on any thread count. Balance is sought,
 /// not promised: when it cannot be reached (a unit heavier than the band, a village whose
-/// share of cells forces a deviation, or the search stalling) the plan still comes back,
-/// with [`Plan::tolerance_met`] false and the reasons in [`Plan::shortfalls`].
+/// share of cells forces a deviation, units too coarse to tune a cell within the band, or
+/// the search stalling) the plan still comes back, with [`Plan::tolerance_met`] false and
+/// the reasons in [`Plan::shortfalls`].
 pub fn rebalance(graph: &UnitGraph, params: &Params) -> Result<Plan, RebalanceError> {
     if graph.units.is_empty() {
         return Err(RebalanceError::NoUnits);
@@ -107,7 +111,7 @@ pub fn rebalance(graph: &UnitGraph, params: &Params) -> Result<Plan, RebalanceEr
     };
     let work: Vec<(usize, (usize, usize))> =
         counts.iter().copied().zip(ranges.iter().copied()).collect();
-    let solved: Vec<(Vec<u32>, bool, usize)> =
+    let solved: Vec<(Vec<u32>, bool, usize, Option<f64>)> =
         threads::map(&work, params.threads, |_, &(k, (s, e))| {
             let g = Group::new(graph, s, e, !params.nest_in_villages);
             let mut part = start(&g, k);
@@ -134,29 +138,54 @@ pub fn rebalance(graph: &UnitGraph, params: &Params) -> Result<Plan, RebalanceEr
                 0.0
             };
             let room = params.tolerance * target_load - (aim - target_load).abs();
-            // Where the village's share already breaks the tolerance, its parts aim within
-            // a tenth of the tolerance of their mean: chasing exact equality there costs
-            // many tiny moves and buys nothing the flag does not already say.
-            let band = Band {
-                aim,
-                allowed: room.max(0.1 * params.tolerance * target_load),
+            // The search first aims at the village's own mean: within the room its share
+            // leaves (where the share already breaks the tolerance, within a tenth of the
+            // tolerance: chasing exact equality there costs many tiny moves and buys nothing
+            // the flag does not already say). Aiming at the middle keeps every part clear
+            // of the band's edges, which is what leaves a walled-in part a neighbour to
+            // pass load to. Then, where that left a part outside the tolerance itself, the
+            // band is the tolerance: any load within it will do, on either side of the
+            // mean.
+            let narrow = Band::around(aim, room.max(0.1 * params.tolerance * target_load));
+            let bands = if room > 0.0 {
+                let tolerance = Band {
+                    aim,
+                    lo: target_load * (1.0 - params.tolerance),
+                    hi: target_load * (1.0 + params.tolerance),
+                };
+                vec![narrow, tolerance]
+            } else {
+                vec![narrow]
             };
-            let outcome = improve(&g, &mut part, parts, home, band, cap(e - s));
-            (part, outcome.stuck && room > 0.0, outcome.moves)
+            let outcome = improve(&g, &mut part, parts, home, &bands, cap(e - s));
+            let stuck = outcome.stuck && room > 0.0;
+            // Why it stuck: units too coarse for the band, or the search.
+            let typical = typical_load(&g);
+            let width = 2.0 * params.tolerance * target_load;
+            let coarse = (stuck && typical > COARSE * width).then_some(typical);
+            (part, stuck, outcome.moves, coarse)
         });
 
     let mut assignment = Vec::with_capacity(graph.units.len());
     let mut offset = 0u32;
     let mut stalled = Vec::new();
     let mut moves = 0;
-    for (i, (part, stuck, m)) in solved.into_iter().enumerate() {
+    for (i, (part, stuck, m, coarse)) in solved.into_iter().enumerate() {
         let parts = part.iter().max().map_or(0, |&p| p + 1);
         assignment.extend(part.iter().map(|&p| p + offset));
         if stuck {
-            stalled.push(if params.nest_in_villages {
+            let village = if params.nest_in_villages {
                 Some(graph.units[ranges[i].0].village)
             } else {
                 None
+            };
+            stalled.push(match coarse {
+                Some(typical_load) => Shortfall::CoarseUnits {
+                    village,
+                    typical_load,
+                    band_width: 2.0 * params.tolerance * target_load,
+                },
+                None => Shortfall::Stalled { village },
             });
         }
         moves += m;
@@ -183,9 +212,7 @@ pub fn rebalance(graph: &UnitGraph, params: &Params) -> Result<Plan, RebalanceEr
         }
     }
     if !plan.tolerance_met {
-        for village in stalled {
-            plan.shortfalls.push(Shortfall::Stalled { village });
-        }
+        plan.shortfalls.extend(stalled);
     }
     Ok(plan)
 }
@@ -213,6 +240,23 @@ fn start(g: &Group<'_>, k: usize) -> Vec<u32> {
         return part;
     }
     initial(g, k)
+}
+
+/// How heavy a group's typical unit may be, as a share of the band's width, before a part
+/// left outside the band is put down to the units rather than the search: a part's load
+/// then changes in steps of more than half the band, and landing in it is luck.
+const COARSE: f64 = 0.5;
+
+/// The load of the unit a typical unit of load lies in: Σ load² / Σ load over the group's
+/// units (0 without load). Unlike the heaviest unit, one block of flats does not make it.
+fn typical_load(g: &Group<'_>) -> f64 {
+    let (mut sum, mut squares) = (0.0, 0.0);
+    for u in 0..g.len() {
+        let l = g.unit(u).load;
+        sum += l;
+        squares += l * l;
+    }
+    if sum > 0.0 { squares / sum } else { 0.0 }
 }
 
 /// The count of cells (≥ 1) whose load each is nearest `per_cell` in relative terms.

@@ -46,8 +46,20 @@ pub enum Shortfall {
         cells: usize,
         mean_deviation: f64,
     },
+    /// The search stopped with a part still outside the band, and the group's units are
+    /// too coarse to expect better: its typical unit (the one the average unit of load lies
+    /// in, Σ load² / Σ load) carries more than half the band's width, so a cell's load moves
+    /// in steps too large to land in the band but by luck. Finer units would help (see
+    /// [`super::build_units_adaptive`]); `village` is `None` without nesting.
+    CoarseUnits {
+        village: Option<u32>,
+        typical_load: f64,
+        /// The band's width in load: twice the tolerance times the target load.
+        band_width: f64,
+    },
     /// The search found no further move that helped (or hit its cap) with a part still
-    /// outside the band; `village` is `None` without nesting.
+    /// outside the band, though the units are fine enough; `village` is `None` without
+    /// nesting.
     Stalled { village: Option<u32> },
 }
 

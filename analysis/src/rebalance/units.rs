@@ -100,8 +100,8 @@ pub struct Edge {
 /// The units of some villages and their adjacency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitGraph {
-    /// The resolution asked for: every unit's with [`build_units`], the finest any unit
-    /// may have with [`build_units_adaptive`].
+    /// The resolution asked for: every unit's with [`build_units`]; with
+    /// [`build_units_adaptive`] the finer of it and the finest any village was given.
     pub resolution: Resolution,
     /// Sorted by village key, then H3 index.
     pub units: Vec<Unit>,
@@ -114,7 +114,8 @@ pub struct UnitGraph {
 /// How to build units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnitParams {
-    /// One of [`RESOLUTIONS`].
+    /// One of [`RESOLUTIONS`]: every unit's with [`build_units`], the starting point of the
+    /// rule with [`build_units_adaptive`].
     pub resolution: Resolution,
     /// Worker threads; 0 for one per core. The graph does not depend on it.
     pub threads: usize,
@@ -181,11 +182,14 @@ pub fn build_units(
     build(villages, cells, points, params, false)
 }
 
-/// [`build_units`], with each village's units only as fine as its load needs: at
+/// [`build_units`], with each village's units as fine as its load needs: at
 /// `params.resolution` where people live densely, coarser (down to 9) where a village would
 /// have more than 300 hexagons per current cell and 2 per household, for as long as its
 /// heaviest unit stays within 20% of its mean load per current cell (or no heavier than at
-/// `params.resolution`). The graph's `resolution` is then the finest any unit has.
+/// `params.resolution`); finer (up to 12) where its typical unit would hold more than 3% of
+/// its mean load per current cell (blocks of flats), as long as the hexagons stay within the
+/// same count. The graph's `resolution` is then the finer of the one asked for and the
+/// finest any unit has.
 ///
 /// Guarantees as [`build_units`]'; in addition every unit of one village has one resolution,
 /// chosen from the village's own outline, points and current cells (so a village's units
@@ -294,11 +298,11 @@ fn build(
     };
     // Each village's resolution, then the hexagons whose centre it holds.
     let res_of: Vec<Resolution> = if adaptive {
-        type Located = (CellIndex, f64, u32);
+        use super::detail::Located;
         let mut mine: Vec<Vec<Located>> = vec![Vec::new(); outlines.len()];
         for (p, &(v, c, _)) in points.iter().zip(&located) {
             if let Some(v) = v {
-                mine[v as usize].push((c, p.load, p.households));
+                mine[v as usize].push((c, p.load, p.households, [p.lon, p.lat]));
             }
         }
         let work: Vec<(&OutlineIndex, Vec<Located>)> = outlines.iter().zip(mine).collect();
@@ -371,19 +375,19 @@ fn build(
     let mut households = vec![0u32; keys.len()];
     let mut by_current: Vec<Vec<(u32, u32)>> = vec![Vec::new(); keys.len()];
     let mut points_outside = 0;
-    let mut coarser: Vec<Resolution> = res_of
+    let mut others: Vec<Resolution> = res_of
         .iter()
         .copied()
         .filter(|&r| r != resolution)
         .collect();
-    coarser.sort_unstable();
-    coarser.dedup();
+    others.sort_unstable();
+    others.dedup();
     for (p, &(village, cell, current)) in points.iter().zip(&located) {
         let unit = match village {
             Some(v) => by_key[&(v, unit_cell(v, cell, p))],
             None => {
                 points_outside += 1;
-                match nearest_unit(cell, &coarser, [p.lon, p.lat], &by_cell, &centres) {
+                match nearest_unit(cell, &others, [p.lon, p.lat], &by_cell, &centres) {
                     Some(u) => u,
                     None => continue,
                 }
@@ -492,7 +496,7 @@ fn build(
         })
         .collect();
     Ok(UnitGraph {
-        resolution,
+        resolution: res_of.iter().copied().fold(resolution, Resolution::max),
         units,
         edges,
         points_outside,
@@ -770,10 +774,11 @@ fn bridge(s: usize, e: usize, centres: &[[f64; 2]], edges: &mut Vec<Edge>) {
     }
 }
 
-/// The unit whose centre is nearest `at`, searched ring by ring around `cell`.
+/// The unit whose centre is nearest `at`, searched ring by ring around `cell` (with the
+/// parents or children of each ring's hexagons at the `other` resolutions units have).
 fn nearest_unit(
     cell: CellIndex,
-    coarser: &[Resolution],
+    other: &[Resolution],
     at: [f64; 2],
     by_cell: &IndexMap<CellIndex, Vec<u32>>,
     centres: &[[f64; 2]],
@@ -789,7 +794,12 @@ fn nearest_unit(
             .grid_disk::<Vec<_>>(k)
             .iter()
             .flat_map(|&c| {
-                std::iter::once(c).chain(coarser.iter().filter_map(move |&r| c.parent(r)))
+                let at = other.iter().flat_map(move |&r| {
+                    let parent = c.parent(r).into_iter();
+                    let children = (r > c.resolution()).then(|| c.children(r));
+                    parent.chain(children.into_iter().flatten())
+                });
+                std::iter::once(c).chain(at)
             })
             .flat_map(|c| by_cell.get(&c).into_iter().flatten().copied())
             .collect();
