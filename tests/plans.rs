@@ -1333,10 +1333,10 @@ async fn rebalancing_a_village_is_one_undoable_edit_that_passes_the_rules() {
     for f in shortfalls {
         let kind = f["kind"].as_str().unwrap();
         assert!(
-            ["heavy_unit", "village_share", "stalled"].contains(&kind),
+            ["heavy_unit", "village_share", "coarse_units", "stalled"].contains(&kind),
             "{f}"
         );
-        if kind != "stalled" || !f["village_code"].is_null() {
+        if !f["village_code"].is_null() || !["stalled", "coarse_units"].contains(&kind) {
             let named = (
                 f["village_code"].as_str().unwrap().to_owned(),
                 f["village_name"].as_str().unwrap().to_owned(),

@@ -184,6 +184,7 @@ export interface RebalanceOutcome {
 export type Shortfall =
   | { kind: 'heavy_unit'; village_code: string; village_name: string; load: number }
   | { kind: 'village_share'; village_code: string; village_name: string; cells: number; mean_deviation: number }
+  | { kind: 'coarse_units'; village_code: string | null; village_name: string | null; typical_load: number; band_width: number }
   | { kind: 'stalled'; village_code: string | null; village_name: string | null };
 
 export interface Published {

@@ -100,6 +100,12 @@ function shortfallText(s: Shortfall): string {
       return tf('plans.sf.heavy', { village: s.village_name, code: s.village_code, load: formatDecimal(s.load) });
     case 'village_share':
       return tf('plans.sf.share', { village: s.village_name, code: s.village_code, cells: s.cells, deviation: formatDeviation(s.mean_deviation) });
+    case 'coarse_units': {
+      const params = { typical: formatDecimal(s.typical_load), band: formatDecimal(s.band_width) };
+      return s.village_code === null
+        ? tf('plans.sf.coarse.any', params)
+        : tf('plans.sf.coarse', { ...params, village: s.village_name ?? '', code: s.village_code });
+    }
     case 'stalled':
       return s.village_code === null ? t('plans.sf.stalled.any') : tf('plans.sf.stalled', { village: s.village_name ?? '', code: s.village_code });
   }

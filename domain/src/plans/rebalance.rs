@@ -78,6 +78,15 @@ pub enum Shortfall {
         cells: usize,
         mean_deviation: f64,
     },
+    /// The village's households come in blocks too big for the band (its typical unit
+    /// carries `typical_load`, more than half the band's width `band_width`): a cell's
+    /// load moves in steps too large to land inside it.
+    CoarseUnits {
+        village_code: Option<String>,
+        village_name: Option<String>,
+        typical_load: f64,
+        band_width: f64,
+    },
     /// The search found no further move that helped with a cell still outside the band
     /// (in this village; anywhere when the village is not known).
     Stalled {
@@ -113,6 +122,19 @@ impl Shortfall {
                     village_name,
                     cells,
                     mean_deviation,
+                }
+            }
+            engine::Shortfall::CoarseUnits {
+                village: v,
+                typical_load,
+                band_width,
+            } => {
+                let named = v.map(&village);
+                Self::CoarseUnits {
+                    village_code: named.as_ref().map(|n| n.0.clone()),
+                    village_name: named.map(|n| n.1),
+                    typical_load,
+                    band_width,
                 }
             }
             engine::Shortfall::Stalled { village: v } => {

@@ -96,23 +96,26 @@ struct Shape {
 /// households and the administrative units stay where they were read.
 #[derive(Debug, Default)]
 pub struct WorkloadCache {
-    inner: Mutex<(Stamps, HashMap<(Uuid, i64), Shape>)>,
+    inner: Mutex<(Stamps, Shapes)>,
 }
 
+/// The households' and the units' change counts the shapes were read under.
 type Stamps = Option<(i64, i64)>;
+/// Shapes by outline hash and village.
+type Shapes = HashMap<(Uuid, i64), Shape>;
 
 /// More outlines than a few cities' plans and their drafts: past it, start again.
 const CACHE_CELLS: usize = 200_000;
 
 impl WorkloadCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Stamps, HashMap<(Uuid, i64), Shape>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Stamps, Shapes)> {
         // Poisoned only by a panic mid-insert: the figures themselves are whole.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The shapes known under `stamps` (forgetting all when the stamps moved), and the keys
     /// not known.
-    fn known(&self, stamps: (i64, i64), keys: &[(Uuid, i64)]) -> HashMap<(Uuid, i64), Shape> {
+    fn known(&self, stamps: (i64, i64), keys: &[(Uuid, i64)]) -> Shapes {
         let mut inner = self.lock();
         if inner.0 != Some(stamps) || inner.1.len() > CACHE_CELLS {
             *inner = (Some(stamps), HashMap::new());
