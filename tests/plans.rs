@@ -1345,3 +1345,63 @@ async fn rebalancing_a_village_is_one_undoable_edit_that_passes_the_rules() {
         }
     }
 }
+
+/// A township whose grid a rebalancing drew and a publish put in force is rebalanced again:
+/// its ground is hexagon edges now, and the new cells must match them and the neighbours
+/// outside the township vertex for vertex, every household in exactly one cell.
+#[tokio::test]
+async fn a_township_rebalanced_and_published_can_be_rebalanced_again() {
+    let s = setup().await;
+    let township_cells = async |version: i64| -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+             JOIN admin_unit v ON v.id = g.village_id
+             WHERE p.version = $1 AND v.code LIKE $2 || '%'",
+        )
+        .bind(version as i32)
+        .bind(&s.township)
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap()
+    };
+    for round in 0..2 {
+        let version = new_draft(&s).await;
+        let target = township_cells(version).await + round;
+        let (status, answer) = request(
+            &s.state,
+            &s.planner,
+            Method::POST,
+            &format!("/api/v1/plans/{version}/rebalance"),
+            Some(json!({"revision": 0, "township": s.township, "target_cells": target})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {answer}");
+        assert_eq!(answer["cells"], target);
+        assert_eq!(township_cells(version).await, target);
+        assert_passes_the_rules(&s, version).await;
+        let (households, placed): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM household h JOIN admin_unit v ON v.id = h.village_id
+                     WHERE v.code LIKE $2 || '%'),
+                    (SELECT count(*) FROM household h JOIN admin_unit v ON v.id = h.village_id
+                     JOIN LATERAL (SELECT count(*) AS n FROM grid_cell g
+                                   JOIN grid_plan p ON p.id = g.plan_id AND p.version = $1
+                                   WHERE ST_Intersects(g.geom, h.geom)) c ON c.n = 1
+                     WHERE v.code LIKE $2 || '%')",
+        )
+        .bind(version as i32)
+        .bind(&s.township)
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(placed, households, "round {round}");
+        let (status, done) = request(
+            &s.state,
+            &s.planner,
+            Method::POST,
+            &format!("/api/v1/plans/{version}/publish"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {done}");
+    }
+}

@@ -152,13 +152,17 @@ fn invalid(detail: impl Into<String>) -> PlanError {
     PlanError::Invalid(detail.into())
 }
 
-/// Each part's hexagons clipped to the ground its village's old cells covered, by PostGIS,
-/// whose overlay keeps the ground's own vertices (the neighbours' too, so edges along the
-/// scope's edge still match); ground no hexagon reached (slivers along the edge, whose
-/// hexagon centres lie outside) joins the part it shares most boundary with. The hexagons
-/// are first snapped to the ground: where the ground is itself an earlier rebalancing's
-/// hexagon edges, the same corners computed again may differ from the stored ones in the
-/// last bit, and the overlay would then leave edges that nearly but not exactly coincide.
+/// Each part's hexagons cut to the ground its village's old cells covered. The parts'
+/// outlines and the ground's boundary are noded together, once per village, and polygonized
+/// (PostGIS on GEOS); each face goes to the part whose hexagons hold it, and ground no
+/// hexagon reached (slivers along the edge, whose hexagon centres lie outside) to the part
+/// it shares most boundary with. Every part is then a union of faces of one noding, so two
+/// parts' shared edges are the same segments, vertex for vertex; the ground's own vertices
+/// stay, so edges along the scope's edge still match the neighbours (overlaying each part
+/// with the ground on its own computed the same crossing twice, not always to the same bit,
+/// and left spikes where a part's edge ran along the ground's). The outlines are first
+/// snapped to the ground: where the ground is itself an earlier rebalancing's hexagon edges,
+/// the same corners computed again may differ from the stored ones in the last bit.
 async fn clip_to_ground(
     conn: &mut sqlx::PgConnection,
     hexagons: &[MultiPolygon<f64>],
@@ -171,27 +175,38 @@ async fn clip_to_ground(
              SELECT n AS part, g::geometry AS hex, v AS village
              FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS p (g, v, n)
          ), ground AS (
-             SELECT village_id, ST_Union(geom) AS geom FROM grid_cell
+             SELECT village_id AS village, ST_Union(geom) AS geom FROM grid_cell
              WHERE id = ANY ($3) GROUP BY village_id
-         ), clipped AS (
-             SELECT p.part, p.village,
-                    ST_CollectionExtract(ST_Intersection(ST_Snap(p.hex, g.geom, $4), g.geom), 3)
-                      AS geom
-             FROM parts p JOIN ground g ON g.village_id = p.village
-         ), leftover AS (
-             SELECT g.village_id AS village, d.geom
-             FROM ground g,
-                  ST_Dump(ST_CollectionExtract(ST_Difference(g.geom,
-                      (SELECT ST_Union(c.geom) FROM clipped c WHERE c.village = g.village_id)), 3)) d
+         ), noded AS (
+             SELECT g.village, g.geom AS ground,
+                    ST_UnaryUnion(ST_Collect(ST_Boundary(g.geom),
+                        ST_Snap((SELECT ST_Collect(ST_Boundary(p.hex)) FROM parts p
+                                 WHERE p.village = g.village), g.geom, $4))) AS lines
+             FROM ground g
+         ), faces AS (
+             SELECT n.village, d.geom, ST_PointOnSurface(d.geom) AS inside
+             FROM noded n,
+                  ST_Dump(ST_Polygonize(ARRAY[n.lines])) d
+             WHERE ST_Intersects(n.ground, ST_PointOnSurface(d.geom))
+         ), labelled AS (
+             SELECT f.village, f.geom,
+                    (SELECT p.part FROM parts p
+                     WHERE p.village = f.village AND ST_Intersects(p.hex, f.inside)
+                     ORDER BY p.part LIMIT 1) AS part
+             FROM faces f
          ), assigned AS (
-             SELECT (SELECT c.part FROM clipped c WHERE c.village = l.village
-                     ORDER BY ST_Length(ST_Intersection(ST_Boundary(l.geom), c.geom)) DESC,
-                              ST_Distance(l.geom, c.geom), c.part
-                     LIMIT 1) AS part, l.geom
-             FROM leftover l
+             SELECT coalesce(l.part,
+                    (SELECT k.part FROM labelled k
+                     WHERE k.village = l.village AND k.part IS NOT NULL
+                     ORDER BY ST_Length(ST_CollectionExtract(ST_Intersection(k.geom, l.geom), 2))
+                                DESC,
+                              ST_Distance(k.geom, l.geom), k.part
+                     LIMIT 1)) AS part,
+                    l.geom
+             FROM labelled l
          )
          SELECT part, ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)), 15)
-         FROM (SELECT part, geom FROM clipped UNION ALL SELECT part, geom FROM assigned) x
+         FROM assigned
          WHERE part IS NOT NULL
          GROUP BY part ORDER BY part",
     )
