@@ -73,19 +73,36 @@ try {
   assert.ok(inTownship.length > 0, `no cell of township ${township}`);
   step(`planner: draft v${draft.version} copied and its workload shown (${workload.cells.length} cells; ${inTownship.length} in ${township})`);
 
-  // Redraw: split the township's most loaded single-part cell along a line through its middle.
-  const target = [...inTownship].filter((c) => c.parts === 1 && c.deviation !== null).sort((a, b) => b.deviation - a.deviation)[0];
-  await planner.evaluate((code) => window.__wangge.plans.select([code]), target.code);
-  const cells = (await api(planner, `/api/v1/plans/${draft.version}/cells?codes=${encodeURIComponent(target.code)}`)).body;
-  const ring = cells.features[0].geometry.coordinates.flat(2);
-  const lons = ring.map((p) => p[0]);
-  const lats = ring.map((p) => p[1]);
-  const [w, e, s, n] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
-  const split = await api(planner, `/api/v1/plans/${draft.version}/edits`, {
-    method: 'POST',
-    body: JSON.stringify({ revision: draft.revision, op: 'split', cell: target.code, line: [[w - (e - w) * 0.1, (s + n) / 2], [e + (e - w) * 0.1, (s + n) / 2]] }),
-  });
+  // Redraw: split one of the township's most loaded single-part cells along a line through
+  // its middle, across or along; an outline of hexagon edges may need the other way, or the
+  // next cell, for the line to make exactly two pieces.
+  const candidates = [...inTownship].filter((c) => c.parts === 1 && c.deviation !== null).sort((a, b) => b.deviation - a.deviation).slice(0, 10);
+  let split;
+  let target;
+  for (const cell of candidates) {
+    const cells = (await api(planner, `/api/v1/plans/${draft.version}/cells?codes=${encodeURIComponent(cell.code)}`)).body;
+    const ring = cells.features[0].geometry.coordinates.flat(2);
+    const lons = ring.map((p) => p[0]);
+    const lats = ring.map((p) => p[1]);
+    const [w, e, s, n] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+    const lines = [
+      [[w - (e - w) * 0.1, (s + n) / 2], [e + (e - w) * 0.1, (s + n) / 2]],
+      [[(w + e) / 2, s - (n - s) * 0.1], [(w + e) / 2, n + (n - s) * 0.1]],
+    ];
+    for (const line of lines) {
+      split = await api(planner, `/api/v1/plans/${draft.version}/edits`, {
+        method: 'POST',
+        body: JSON.stringify({ revision: draft.revision, op: 'split', cell: cell.code, line }),
+      });
+      if (split.status !== 422) break;
+    }
+    if (split.status !== 422) {
+      target = cell;
+      break;
+    }
+  }
   assert.equal(split.status, 200, JSON.stringify(split.body));
+  await planner.evaluate((code) => window.__wangge.plans.select([code]), target.code);
   await planner.waitForFunction((rev) => window.__wangge.plans.open().revision >= rev, split.body.revision);
   await idle(planner);
   step(`planner: split ${target.code} (deviation ${(target.deviation * 100).toFixed(1)}%) → revision ${split.body.revision}`);
