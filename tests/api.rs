@@ -23,7 +23,12 @@ async fn get_as(db: &TestDb, token: Option<&str>, uri: &str) -> Reply {
 
 /// A GET as a city-wide operator.
 async fn get(db: &TestDb, uri: &str) -> Reply {
-    let token = match sqlx::query_scalar::<_, bool>(
+    get_as(db, Some(&operator_token(db).await), uri).await
+}
+
+/// A bearer token of a city-wide operator.
+async fn operator_token(db: &TestDb) -> String {
+    match sqlx::query_scalar::<_, bool>(
         "SELECT EXISTS (SELECT 1 FROM app_user WHERE username = 'operator')",
     )
     .fetch_one(&db.pool)
@@ -46,8 +51,7 @@ async fn get(db: &TestDb, uri: &str) -> Reply {
             .token
         }
         false => db.city_operator().await,
-    };
-    get_as(db, Some(&token), uri).await
+    }
 }
 
 async fn request(db: &TestDb, request: Request<Body>) -> Reply {
@@ -251,7 +255,21 @@ async fn facilities_filter_by_kind() {
 #[tokio::test]
 async fn summary_counts_every_kind_of_record() {
     let db = TestDb::small_demo().await;
-    let reply = get(&db, "/api/v1/stats/summary").await;
+    let token = operator_token(&db).await;
+    // One server for both calls, as in production: what it keeps between them is tested too.
+    let state = db
+        .state(Config::for_database(DatabaseConfig::External {
+            url: db.url(),
+        }))
+        .await;
+    let summary_now = async || {
+        let request = Request::get("/api/v1/stats/summary")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        send(state.clone(), request).await
+    };
+    let reply = summary_now().await;
     assert_eq!(reply.status, StatusCode::OK);
     let summary = reply.json();
     assert_eq!(summary["admin_units"]["county"], 1);
@@ -269,6 +287,30 @@ async fn summary_counts_every_kind_of_record() {
         assert_eq!(summary[key], db.count(table).await, "{key}");
     }
     assert!(summary["households"].as_i64().unwrap() > 100_000);
+
+    // Households, residents and facilities are kept between calls: a new household with
+    // its resident and a new facility are counted on the next call all the same.
+    sqlx::query(
+        "WITH v AS (SELECT id FROM admin_unit WHERE level = 'village' ORDER BY code LIMIT 1),
+              h AS (INSERT INTO household (address, size, village_id, geom)
+                    SELECT '新户 1 号', 1, id, ST_SetSRID(ST_MakePoint(102.5, 24.3), 4326) FROM v
+                    RETURNING id),
+              r AS (INSERT INTO resident (household_id, name) SELECT id, '新住户' FROM h)
+         INSERT INTO facility (kind, name, admin_unit_id, geom)
+         SELECT 'police_station', '新派出所', id, ST_SetSRID(ST_MakePoint(102.5, 24.3), 4326)
+         FROM v",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let again = summary_now().await.json();
+    for key in ["households", "residents", "facilities"] {
+        assert_eq!(
+            again[key].as_i64().unwrap(),
+            summary[key].as_i64().unwrap() + 1,
+            "{key}"
+        );
+    }
 }
 
 #[tokio::test]

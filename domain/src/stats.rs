@@ -2,6 +2,9 @@
 //! headline strip (open cases by tier, overdue, this month's share resolved at township
 //! level or below).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -30,44 +33,111 @@ pub struct Summary {
     pub incident_events: i64,
 }
 
+/// The counts that only imports and the demo change (units, households, residents,
+/// facilities), by area, kept while the four tables' change counts (migrations 0017 and 0018)
+/// stay where they were read. The rest is counted on every call.
+#[derive(Debug, Default)]
+pub struct SummaryCache {
+    inner: Mutex<HashMap<AreaKey, (Stamps, Fixed)>>,
+}
+
+/// An area's prefix and, for a grid worker, their cell.
+type AreaKey = (String, Option<i64>);
+/// The change counts of admin_unit, facility, household and resident, in that order.
+type Stamps = Vec<i64>;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Fixed {
+    city: i64,
+    county: i64,
+    township: i64,
+    village: i64,
+    households: i64,
+    residents: i64,
+    facilities: i64,
+}
+
+/// More areas than a city has users: past it, start again.
+const CACHE_AREAS: usize = 10_000;
+
+impl SummaryCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AreaKey, (Stamps, Fixed)>> {
+        // Poisoned only by a panic mid-insert: the counts themselves are whole.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Counts inside `area` (a grid worker's: their own cell).
-pub async fn summary(pool: &PgPool, area: &Area) -> Result<Summary, sqlx::Error> {
+pub async fn summary(
+    pool: &PgPool,
+    cache: &SummaryCache,
+    area: &Area,
+) -> Result<Summary, sqlx::Error> {
     let prefix = &area.prefix;
     let cell = area.grid_cell_id;
-    let admin_units: AdminUnitCounts = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE level = 'city') AS city,
-                count(*) FILTER (WHERE level = 'county') AS county,
-                count(*) FILTER (WHERE level = 'township') AS township,
-                count(*) FILTER (WHERE level = 'village') AS village
-         FROM admin_unit WHERE code LIKE $1 || '%'",
+    let key = (prefix.clone(), cell);
+    // Read before the counts, so counts are never older than the stamps they are kept under.
+    let stamps: Stamps = sqlx::query_scalar(
+        "SELECT n FROM wangge_change_count
+         WHERE name IN ('admin_unit', 'facility', 'household', 'resident') ORDER BY name",
     )
-    .bind(prefix)
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await?;
-    // Records hang off villages; a grid-cell area narrows them to the cell.
-    let counts: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
-        "WITH villages AS (
-             SELECT id FROM admin_unit WHERE level = 'village' AND code LIKE $1 || '%'
-         ), cells AS (
-             SELECT g.id, g.geom FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
-             WHERE p.status = 'published' AND g.village_id IN (SELECT id FROM villages)
+    let known = cache
+        .lock()
+        .get(&key)
+        .filter(|(at, _)| *at == stamps)
+        .map(|(_, fixed)| fixed.clone());
+    let fixed = match known {
+        Some(fixed) => fixed,
+        None => {
+            // Records hang off villages; a grid-cell area narrows them to the cell.
+            let fixed: Fixed = sqlx::query_as(
+                "WITH villages AS MATERIALIZED (
+                     SELECT id FROM admin_unit WHERE level = 'village' AND code LIKE $1 || '%'
+                 ), households AS NOT MATERIALIZED (
+                     SELECT h.id FROM household h
+                     WHERE h.village_id IN (SELECT id FROM villages)
+                       AND ($2::int8 IS NULL OR EXISTS (
+                           SELECT 1 FROM grid_cell g WHERE g.id = $2
+                             AND ST_Intersects(g.geom, h.geom)))
+                 )
+                 SELECT count(*) FILTER (WHERE level = 'city') AS city,
+                        count(*) FILTER (WHERE level = 'county') AS county,
+                        count(*) FILTER (WHERE level = 'township') AS township,
+                        count(*) FILTER (WHERE level = 'village') AS village,
+                        (SELECT count(*) FROM households) AS households,
+                        (SELECT count(*) FROM resident
+                         WHERE household_id IN (SELECT id FROM households)) AS residents,
+                        (SELECT count(*) FROM facility f JOIN admin_unit a ON a.id = f.admin_unit_id
+                         WHERE a.code LIKE $1 || '%') AS facilities
+                 FROM admin_unit WHERE code LIKE $1 || '%'",
+            )
+            .bind(prefix)
+            .bind(cell)
+            .fetch_one(pool)
+            .await?;
+            let mut kept = cache.lock();
+            if kept.len() >= CACHE_AREAS {
+                kept.clear();
+            }
+            kept.insert(key, (stamps, fixed.clone()));
+            fixed
+        }
+    };
+    let counts: (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "WITH cells AS (
+             SELECT g.id FROM grid_cell g JOIN grid_plan p ON p.id = g.plan_id
+             JOIN admin_unit v ON v.id = g.village_id
+             WHERE p.status = 'published' AND v.code LIKE $1 || '%'
                AND ($2::int8 IS NULL OR g.id = $2)
-         ), households AS (
-             SELECT h.id FROM household h
-             WHERE h.village_id IN (SELECT id FROM villages)
-               AND ($2::int8 IS NULL OR EXISTS (
-                   SELECT 1 FROM cells c WHERE ST_Intersects(c.geom, h.geom)))
-         ), incidents AS (
+         ), incidents AS NOT MATERIALIZED (
              SELECT i.id FROM incident i
              WHERE i.area_code LIKE $1 || '%'
                AND ($2::int8 IS NULL OR i.grid_cell_id = $2)
          )
          SELECT (SELECT count(*) FROM grid_plan),
                 (SELECT count(*) FROM cells),
-                (SELECT count(*) FROM households),
-                (SELECT count(*) FROM resident WHERE household_id IN (SELECT id FROM households)),
-                (SELECT count(*) FROM facility f JOIN admin_unit a ON a.id = f.admin_unit_id
-                  WHERE a.code LIKE $1 || '%'),
                 (SELECT count(DISTINCT wc.worker_id) FROM grid_worker_cell wc
                   WHERE wc.grid_cell_id IN (SELECT id FROM cells)),
                 (SELECT count(*) FROM incidents),
@@ -77,23 +147,19 @@ pub async fn summary(pool: &PgPool, area: &Area) -> Result<Summary, sqlx::Error>
     .bind(cell)
     .fetch_one(pool)
     .await?;
-    let (
-        grid_plans,
-        grid_cells,
-        households,
-        residents,
-        facilities,
-        grid_workers,
-        incidents,
-        incident_events,
-    ) = counts;
+    let (grid_plans, grid_cells, grid_workers, incidents, incident_events) = counts;
     Ok(Summary {
-        admin_units,
+        admin_units: AdminUnitCounts {
+            city: fixed.city,
+            county: fixed.county,
+            township: fixed.township,
+            village: fixed.village,
+        },
         grid_plans,
         grid_cells,
-        households,
-        residents,
-        facilities,
+        households: fixed.households,
+        residents: fixed.residents,
+        facilities: fixed.facilities,
         grid_workers,
         incidents,
         incident_events,

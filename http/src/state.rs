@@ -16,6 +16,7 @@ use wangge_domain::live::LiveHub;
 use wangge_domain::personal::Cipher;
 use wangge_domain::plans::workload::WorkloadCache;
 use wangge_domain::render_slots::RenderSlots;
+use wangge_domain::stats::SummaryCache;
 use wangge_domain::tile_cache::TileCache;
 
 /// Largest request body accepted anywhere (bytes), and largest message on the live socket.
@@ -46,6 +47,8 @@ pub struct AppState {
     pub tile_renders: Arc<RenderSlots>,
     /// Grid plan cells' figures that only their outlines and the households change.
     pub workload: Arc<WorkloadCache>,
+    /// The summary's counts that only imports change, by area.
+    pub summary: Arc<SummaryCache>,
     /// What finding a request's caller needs (the pool, `sessions`, the session rules).
     pub auth: AuthState,
 }
@@ -105,6 +108,7 @@ impl AppState {
             sessions,
             tile_renders: Arc::default(),
             workload: Arc::default(),
+            summary: Arc::default(),
         }
     }
 }

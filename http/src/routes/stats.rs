@@ -22,7 +22,9 @@ async fn summary(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
 ) -> Result<Json<Summary>, ApiError> {
-    Ok(Json(stats::summary(&state.pool, &caller.area).await?))
+    Ok(Json(
+        stats::summary(&state.pool, &state.summary, &caller.area).await?,
+    ))
 }
 
 async fn headline(
