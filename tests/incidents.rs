@@ -5,6 +5,7 @@
 use crate::common;
 
 use axum::http::StatusCode;
+use serde_json::json;
 use wangge::auth::Role;
 use wangge::auth::users::AreaCode;
 use wangge::config::{Config, DatabaseConfig};
@@ -253,11 +254,31 @@ async fn a_grid_worker_moves_only_their_own_cases_not_a_colleagues_in_the_same_c
             .await
             .unwrap()
     };
+    // What each is offered is what the server then allows: the case panel shows only these.
+    let offered = async |token: &str| -> Vec<String> {
+        let (status, case) =
+            get_as_bearer(&state, token, &format!("/api/v1/incidents/{case}")).await;
+        assert_eq!(status, StatusCode::OK);
+        case["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
     for (step, after) in [
         ("accept", "accepted"),
         ("start", "in_progress"),
         ("resolve", "resolved"),
     ] {
+        assert!(
+            offered(mine).await.iter().any(|a| a == step),
+            "assignee: {step}"
+        );
+        assert!(
+            !offered(theirs).await.iter().any(|a| a == step),
+            "colleague: {step}"
+        );
         let refused = act(theirs, step).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "colleague: {step}");
         assert_eq!(refused.json()["type"], "/problems/forbidden");
@@ -269,5 +290,165 @@ async fn a_grid_worker_moves_only_their_own_cases_not_a_colleagues_in_the_same_c
     let dispatcher = db
         .user_token("di", Role::Dispatcher, AreaCode::Unit("530400".into()))
         .await;
+    assert_eq!(offered(&dispatcher).await, ["close", "reopen", "note"]);
     assert_eq!(act(&dispatcher, "close").await.status, StatusCode::OK);
+    assert_eq!(offered(&dispatcher).await, ["note"]);
+    assert_eq!(offered(mine).await, ["note"]);
+
+    // The timeline names who did what: users by name and role, grid workers by name.
+    let (_, details) =
+        get_as_bearer(&state, &dispatcher, &format!("/api/v1/incidents/{case}")).await;
+    let timeline = details["timeline"].as_array().unwrap();
+    let by = |kind: &str| {
+        let e = timeline.iter().rfind(|e| e["kind"] == kind).unwrap();
+        (e["actor_name"].clone(), e["actor_role"].clone())
+    };
+    assert_eq!(by("accepted"), (json!("assignee"), json!("worker")));
+    assert_eq!(by("closed"), (json!("di"), json!("dispatcher")));
+    let (worker_case, worker_name): (i64, String) = sqlx::query_as(
+        "SELECT e.incident_id, w.name FROM incident_event e
+         JOIN grid_worker w ON e.actor = 'grid_worker:' || w.id ORDER BY e.id LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let (_, details) = get_as_bearer(
+        &state,
+        &dispatcher,
+        &format!("/api/v1/incidents/{worker_case}"),
+    )
+    .await;
+    let event = details["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["actor"].as_str().unwrap().starts_with("grid_worker:"))
+        .unwrap()
+        .clone();
+    assert_eq!(event["actor_name"], worker_name.as_str());
+    assert_eq!(event["actor_role"], "grid_worker");
+}
+
+#[tokio::test]
+async fn a_report_form_sees_its_possible_duplicates_before_sending() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let operator = db.city_operator().await;
+    // A first caller's report, placed on the map.
+    let (category, lon, lat, township): (String, f64, f64, String) = sqlx::query_as(
+        "SELECT 'neighbour', ST_X(p), ST_Y(p), t.code
+         FROM (SELECT ST_PointOnSurface(g.geom) AS p, v.parent_id FROM grid_cell g
+               JOIN grid_plan pl ON pl.id = g.plan_id AND pl.status = 'published'
+               JOIN admin_unit v ON v.id = g.village_id ORDER BY g.code LIMIT 1) c
+         JOIN admin_unit t ON t.id = c.parent_id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let report = async |lon: f64| {
+        let reply = common::call(
+            &state,
+            &operator,
+            axum::http::Method::POST,
+            "/api/v1/incidents",
+            Some(&json!({
+                "category": category, "severity": "minor", "description": "邻居噪音扰民",
+                "location": {"lon": lon, "lat": lat}
+            })),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        reply.json()
+    };
+    let id = report(lon).await["id"].as_i64().unwrap();
+    let ask = async |token: &str, category: &str, lon: f64, lat: f64| {
+        get_as_bearer(
+            &state,
+            token,
+            &format!(
+                "/api/v1/incidents/possible-duplicates?category={category}&lon={lon}&lat={lat}"
+            ),
+        )
+        .await
+    };
+    // About 20 m away: found, with its distance and what the list shows of it.
+    let (status, near) = ask(&operator, &category, lon + 0.0002, lat).await;
+    assert_eq!(status, StatusCode::OK, "{near}");
+    let items = near["items"].as_array().unwrap();
+    let found = items
+        .iter()
+        .find(|i| i["id"] == id)
+        .expect("the case nearby");
+    let d = found["distance_m"].as_f64().unwrap();
+    assert!((15.0..25.0).contains(&d), "{d} m");
+    assert_eq!(found["status"], "reported");
+    assert!(found["title"].is_string());
+    assert!(
+        items
+            .windows(2)
+            .all(|w| w[0]["distance_m"].as_f64() <= w[1]["distance_m"].as_f64())
+    );
+    // What a report sent from there would be told: the same cases.
+    let written = report(lon + 0.0002).await;
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_i64().unwrap())
+            .collect()
+    };
+    let listed: Vec<i64> = items.iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, ids(&written["possible_duplicates"]));
+    // Another category there, or the same far away: nothing.
+    let other: String = sqlx::query_scalar(
+        "SELECT code FROM incident_category WHERE code <> $1 ORDER BY code LIMIT 1",
+    )
+    .bind(&category)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let (_, none) = ask(&operator, &other, lon, lat).await;
+    assert!(
+        none["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != id)
+    );
+    let (_, far) = ask(&operator, &category, lon + 0.5, lat).await;
+    assert!(
+        far["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != id)
+    );
+    // Someone of another township does not learn of it.
+    let other_township: String = sqlx::query_scalar(
+        "SELECT code FROM admin_unit WHERE level = 'township' AND code <> $1 ORDER BY code LIMIT 1",
+    )
+    .bind(&township)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let outsider = db
+        .user_token("elsewhere", Role::Operator, AreaCode::Unit(other_township))
+        .await;
+    let (_, hidden) = ask(&outsider, &category, lon, lat).await;
+    assert!(
+        hidden["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != id)
+    );
+    // Bad input is a clear 4xx.
+    assert_eq!(
+        ask(&operator, &category, 200.0, lat).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        ask(&operator, "no-such", lon, lat).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }

@@ -50,7 +50,13 @@ pub struct TimelineEvent {
     pub kind: String,
     pub status: String,
     pub tier: String,
+    /// As stored: `user:NAME`, `grid_worker:ID`, `citizen`, `system`, `dispatcher` (the demo).
     pub actor: String,
+    /// Who that is: a user's username, a grid worker's name.
+    pub actor_name: Option<String>,
+    /// Their role (`operator`, `dispatcher`, `worker`, … for users; `grid_worker`), or what
+    /// the actor is (`citizen`, `system`).
+    pub actor_role: Option<String>,
     pub note: String,
 }
 
@@ -80,6 +86,9 @@ pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporter: Option<Reporter>,
     pub timeline: Vec<TimelineEvent>,
+    /// What the caller may do to the case now (`POST …/actions` names), by the same rules
+    /// the actions themselves check: a client shows these and no others.
+    pub actions: Vec<&'static str>,
 }
 
 /// The answer to a report: the case as stored, and how its place was found.

@@ -358,6 +358,47 @@ impl Action {
     }
 }
 
+/// The actions `by` may take on `case` now, by name, in the order a case panel shows them:
+/// each action's own rules asked with a sample of it (a note, a placeholder worker, place or
+/// leader), so a client shows what the server would allow without knowing the rules. Whether
+/// the particular worker, duplicate or place a user then picks is acceptable is the action's
+/// own answer.
+pub fn available(case: &Case, by: Actor) -> Vec<&'static str> {
+    let note = || "-".to_owned();
+    let samples = [
+        Action::Assign {
+            worker_id: 0,
+            note: None,
+        },
+        Action::Accept { note: None },
+        Action::Start { note: None },
+        Action::Resolve { note: None },
+        Action::Decline { note: note() },
+        Action::Close { note: None },
+        Action::Reopen { note: note() },
+        Action::Escalate {
+            from: None,
+            note: None,
+        },
+        Action::Lead {
+            leader: note(),
+            note: None,
+        },
+        Action::Place {
+            location: LonLat::new(0.0, 0.0).expect("0,0 is on the globe"),
+            note: None,
+        },
+        Action::MarkDuplicate { of: 0, note: None },
+        Action::Reject { note: note() },
+        Action::Note { note: note() },
+    ];
+    samples
+        .iter()
+        .filter(|a| a.apply(case, by).is_ok())
+        .map(Action::name)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,6 +693,57 @@ mod tests {
             }
             .apply(&mine, colleague)
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn available_actions_follow_the_role_the_state_and_the_assignee() {
+        use IncidentStatus as S;
+        let worker = |id| Actor {
+            role: Role::Worker,
+            worker_id: Some(id),
+        };
+        let assigned = Case {
+            assignee_id: Some(7),
+            ..case(S::Assigned)
+        };
+        assert_eq!(
+            available(&assigned, worker(7)),
+            ["accept", "start", "resolve", "decline", "escalate", "note"]
+        );
+        // A colleague in the same cell may only escalate and annotate it.
+        assert_eq!(available(&assigned, worker(8)), ["escalate", "note"]);
+        assert_eq!(
+            available(&case(S::Reported), Role::Dispatcher.into()),
+            [
+                "assign",
+                "resolve",
+                "escalate",
+                "place",
+                "mark_duplicate",
+                "reject",
+                "note"
+            ]
+        );
+        assert_eq!(
+            available(&case(S::Resolved), Role::Dispatcher.into()),
+            ["close", "reopen", "note"]
+        );
+        assert_eq!(
+            available(&case(S::Reported), Role::Operator.into()),
+            ["escalate", "note"]
+        );
+        assert_eq!(available(&case(S::Closed), Role::Operator.into()), ["note"]);
+        // Only major and critical cases get a leader; the city tier cannot go higher.
+        let major_at_city = Case {
+            severity: IncidentSeverity::Major,
+            tier: IncidentTier::City,
+            ..case(S::InProgress)
+        };
+        let names = available(&major_at_city, Role::Dispatcher.into());
+        assert!(
+            names.contains(&"lead") && !names.contains(&"escalate"),
+            "{names:?}"
         );
     }
 }

@@ -2,17 +2,20 @@
 //! (the reporter audited when shown), and the answers to reports just written.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use wangge_analysis::sphere::{LonLat, MEAN_EARTH_RADIUS_M};
 
 use crate::audit::{self, RequestMeta};
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::geocode::{self, Geocoded, Geocoder};
 use crate::incidents::IncidentError;
 use crate::incidents::answer::{CreatedAnswer, Details, Page, Reporter, Summary, TimelineEvent};
 use crate::incidents::filters::IncidentFilters;
 use crate::incidents::idempotency::Stored;
 use crate::incidents::intake::{self, NewCase, Report};
-use crate::model::open_statuses;
+use crate::incidents::lifecycle::{self, Actor, Case};
+use crate::model::{IncidentSeverity, IncidentStatus, IncidentTier, open_statuses};
 use crate::personal::{Cipher, mask_name, mask_phone};
 
 /// Where a case is read (the `Location` of a report's answer).
@@ -194,12 +197,56 @@ pub async fn load_details(
     .fetch_one(&mut *conn)
     .await?;
     let timeline: Vec<TimelineEvent> = sqlx::query_as(
-        "SELECT at, kind::text, status::text, tier::text, actor, note
-         FROM incident_event WHERE incident_id = $1 ORDER BY at, id",
+        "SELECT e.at, e.kind::text, e.status::text, e.tier::text, e.actor,
+                coalesce(u.username, w.name) AS actor_name,
+                coalesce(u.role::text, CASE WHEN w.id IS NOT NULL THEN 'grid_worker' END,
+                         CASE WHEN e.actor IN ('citizen', 'system', 'dispatcher') THEN e.actor END)
+                  AS actor_role,
+                e.note
+         FROM incident_event e
+         LEFT JOIN app_user u ON e.actor LIKE 'user:%' AND u.username = substr(e.actor, 6)
+         LEFT JOIN grid_worker w
+           ON w.id = CASE WHEN e.actor ~ '^grid_worker:[0-9]{1,18}$'
+                          THEN substr(e.actor, 13)::int8 END
+         WHERE e.incident_id = $1 ORDER BY e.at, e.id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    let actions = {
+        let (status, tier, severity, assignee_id): (
+            IncidentStatus,
+            IncidentTier,
+            IncidentSeverity,
+            Option<i64>,
+        ) = sqlx::query_as(
+            "SELECT status, tier, severity, assignee_id FROM incident WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let worker_id: Option<i64> = if caller.role == Role::Worker {
+            sqlx::query_scalar("SELECT id FROM grid_worker WHERE user_id = $1")
+                .bind(caller.user_id)
+                .fetch_optional(&mut *conn)
+                .await?
+        } else {
+            None
+        };
+        let case = Case {
+            status,
+            tier,
+            severity,
+            assignee_id,
+        };
+        lifecycle::available(
+            &case,
+            Actor {
+                role: caller.role,
+                worker_id,
+            },
+        )
+    };
     let possible_duplicates = if summary.open {
         intake::possible_duplicates(conn, caller, id).await?
     } else {
@@ -251,7 +298,78 @@ pub async fn load_details(
         possible_duplicates,
         reporter,
         timeline,
+        actions,
     })
+}
+
+/// An open case near a place about to be reported, and how far from it (m, on the sphere).
+#[derive(Debug, Serialize)]
+pub struct Nearby {
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub distance_m: f64,
+}
+
+/// What a report of `category` at `point` sent now would be told are its possible
+/// duplicates, before it is sent: the open cases of that category within the category's
+/// radius and time window that `caller` may see, nearest first, at most 5 (the same rules
+/// as a written report's `possible_duplicates`).
+pub async fn possible_duplicates_near(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    category: &str,
+    point: LonLat,
+) -> Result<Vec<Nearby>, IncidentError> {
+    let rule = intake::category(conn, category).await?;
+    let near: Vec<(i64, f64)> = sqlx::query_as(concat!(
+        "WITH p AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS geom)
+         SELECT o.id, ST_Distance(o.geom::geography, p.geom::geography, false)
+         FROM incident o, p
+         WHERE o.category = $1 AND o.status IN ",
+        open_statuses!(),
+        "
+           AND o.location_method <> 'area'
+           AND o.reported_at >= now() - make_interval(hours => $5)
+           AND ST_DWithin(o.geom, p.geom, degrees($4 / ($6::float8 * cos(radians($3)))))
+           AND ST_DWithin(o.geom::geography, p.geom::geography, $4, false)
+           AND o.area_code LIKE $7 || '%' AND ($8::int8 IS NULL OR o.grid_cell_id = $8)
+         ORDER BY o.geom <-> p.geom, o.id
+         LIMIT 5"
+    ))
+    .bind(&rule.code)
+    .bind(point.lon())
+    .bind(point.lat())
+    .bind(f64::from(rule.duplicate_radius_m))
+    .bind(rule.duplicate_window_hours)
+    .bind(MEAN_EARTH_RADIUS_M)
+    .bind(&caller.area.prefix)
+    .bind(caller.area.grid_cell_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<i64> = near.iter().map(|(id, _)| *id).collect();
+    let mut summaries: Vec<Summary> = sqlx::query_as(sqlx::AssertSqlSafe(concat!(
+        summary_select!(),
+        "WHERE i.id = ANY ($1)"
+    )))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found: Vec<Nearby> = near
+        .into_iter()
+        .filter_map(|(id, distance_m)| {
+            let at = summaries.iter().position(|s| s.id == id)?;
+            Some(Nearby {
+                summary: summaries.swap_remove(at),
+                distance_m,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        a.distance_m
+            .total_cmp(&b.distance_m)
+            .then(a.summary.id.cmp(&b.summary.id))
+    });
+    Ok(found)
 }
 
 /// The answers to reports just written (without their reporters, which the callers just
@@ -306,8 +424,20 @@ pub fn created_answers(
                     status: "reported".into(),
                     tier: "village".into(),
                     actor: intake::actor(case.caller),
+                    actor_name: Some(case.caller.username.clone()),
+                    actor_role: Some(case.caller.role.as_str().to_owned()),
                     note: String::new(),
                 }],
+                actions: lifecycle::available(
+                    &Case {
+                        status: IncidentStatus::Reported,
+                        tier: IncidentTier::Village,
+                        severity: case.report.severity,
+                        assignee_id: None,
+                    },
+                    // Whose worker the caller is matters only for a case assigned to them.
+                    case.caller.role.into(),
+                ),
             };
             let body = serde_json::to_vec(&CreatedAnswer {
                 incident,

@@ -23,7 +23,7 @@ use wangge_domain::incidents::idempotency::{self, Claim, Stored};
 use wangge_domain::incidents::intake::{self, Channel, Report};
 use wangge_domain::incidents::lifecycle::Action;
 use wangge_domain::incidents::queue::Job;
-use wangge_domain::incidents::read::{self, ListQuery, load_details};
+use wangge_domain::incidents::read::{self, ListQuery, Nearby, load_details};
 use wangge_domain::model::IncidentSeverity;
 
 use crate::error::ApiError;
@@ -35,6 +35,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/incidents", get(list).post(create))
+        .route("/incidents/possible-duplicates", get(possible_duplicates))
         .route("/incidents/{id}", get(one))
         .route("/incidents/{id}/actions", post(act))
 }
@@ -61,6 +62,29 @@ struct ListParams {
     until: Option<DateTime<Utc>>,
     limit: Option<i64>,
     offset: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NearbyParams {
+    category: String,
+    lon: f64,
+    lat: f64,
+}
+
+/// `GET /api/v1/incidents/possible-duplicates?category=&lon=&lat=`: what a report about to be
+/// sent would be told are its possible duplicates, for the report form to show first.
+async fn possible_duplicates(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    Params(params): Params<NearbyParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let point = LonLat::new(params.lon, params.lat)
+        .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
+    let mut conn = state.pool.acquire().await?;
+    let items: Vec<Nearby> =
+        read::possible_duplicates_near(&mut conn, &caller, &params.category, point).await?;
+    Ok(Json(serde_json::json!({ "items": items })))
 }
 
 async fn list(
