@@ -22,6 +22,7 @@ mod intake;
 mod live;
 mod open311;
 mod personal;
+mod photos;
 mod plans;
 mod schema;
 mod structure;

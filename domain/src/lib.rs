@@ -24,6 +24,7 @@ pub mod map;
 pub mod model;
 pub mod net;
 pub mod personal;
+pub mod photos;
 pub mod plans;
 pub mod render_slots;
 pub mod stats;

@@ -21,7 +21,8 @@ use crate::extract::{
 use crate::respond::run_to_completion;
 use crate::routes::{
     admin_units, analysis, audit, dispatch, facilities, figures, geocode, grid_cells, health,
-    households, incident_rules, incidents, live, open311, plans, session, stats, tiles, workers,
+    households, incident_rules, incidents, live, open311, photos, plans, session, stats, tiles,
+    workers,
 };
 use crate::state::{AppState, MAX_BODY_BYTES};
 
@@ -55,6 +56,9 @@ pub fn app(state: AppState) -> Router {
         .merge(tiles::router())
         .merge(open311::router())
         .nest("/api/v1", api)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Photos are larger than any other body: their route reads up to its own limit.
+        .merge(photos::router())
         // On the routes (not the fallbacks), so the route's pattern names the action.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -74,7 +78,6 @@ pub fn app(state: AppState) -> Router {
     router
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         // Spans name the path without the query: Open311 clients may put an api_key there.
         // Failures are not logged here: `ApiError` logs each 5xx once, with its id and cause.

@@ -13,6 +13,8 @@ use wangge_domain::dispatch::DispatchError;
 use wangge_domain::households::HouseholdError;
 use wangge_domain::incidents::IncidentError;
 use wangge_domain::incidents::lifecycle::Refusal;
+use wangge_domain::photos::PhotoError;
+use wangge_domain::photos::picture::PictureError;
 use wangge_domain::tile_render::TileError;
 
 /// What a 503 for want of the database tells the client to wait before trying again.
@@ -53,6 +55,12 @@ pub enum ApiError {
         detail: String,
         issues: serde_json::Value,
     },
+    /// A body larger than the endpoint takes.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A body of a kind the endpoint does not take (a photo that is not JPEG, PNG or HEIC).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("no such resource")]
     NotFound,
     #[error("sign in first: this needs a session cookie or a bearer token")]
@@ -125,6 +133,8 @@ impl ApiError {
             Self::Conflict(_) | Self::ConflictWith { .. } => "conflict",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::InvalidPlan { .. } => "invalid-plan",
+            Self::TooLarge(_) => "too-large",
+            Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::NotFound => "not-found",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid-credentials",
@@ -146,6 +156,8 @@ impl ApiError {
             | Self::IdempotencyKeyReused
             | Self::InvalidPlan { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) | Self::ConflictWith { .. } => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -165,6 +177,8 @@ impl ApiError {
             Self::Conflict(_) | Self::ConflictWith { .. } => "Conflict",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::InvalidPlan { .. } => "Invalid grid plan",
+            Self::TooLarge(_) => "Too large",
+            Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::NotFound => "Not found",
             Self::Unauthenticated => "Authentication required",
             Self::InvalidCredentials => "Invalid credentials",
@@ -285,6 +299,23 @@ impl From<IncidentError> for ApiError {
             IncidentError::KeyReused => Self::IdempotencyKeyReused,
             IncidentError::Database(error) => error.into(),
             IncidentError::Internal(detail) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<PhotoError> for ApiError {
+    fn from(error: PhotoError) -> Self {
+        match error {
+            PhotoError::TooLarge(_) => Self::TooLarge(error.to_string()),
+            PhotoError::Picture(PictureError::Unknown) => {
+                Self::UnsupportedMediaType(error.to_string())
+            }
+            PhotoError::Empty | PhotoError::Picture(_) => Self::InvalidField(error.to_string()),
+            PhotoError::TooMany | PhotoError::Finished(_) => Self::Conflict(error.to_string()),
+            PhotoError::NotFound => Self::NotFound,
+            PhotoError::Forbidden => Self::Forbidden,
+            PhotoError::Database(error) => error.into(),
+            PhotoError::Internal(detail) => Self::internal(detail),
         }
     }
 }

@@ -196,10 +196,16 @@ function postJson<T>(url: string, body: unknown, signal?: AbortSignal): Promise<
   return sendJson('POST', url, body, signal);
 }
 
-export async function sendJson<T>(method: 'POST' | 'PUT' | 'PATCH', url: string, body: unknown, signal?: AbortSignal): Promise<T> {
+export async function sendJson<T>(
+  method: 'POST' | 'PUT' | 'PATCH',
+  url: string,
+  body: unknown,
+  signal?: AbortSignal,
+  extraHeaders: Record<string, string> = {},
+): Promise<T> {
   const response = await send(url, {
     method,
-    headers: { Accept: ACCEPT_JSON, 'Content-Type': 'application/json' },
+    headers: { Accept: ACCEPT_JSON, 'Content-Type': 'application/json', ...extraHeaders },
     body: JSON.stringify(body),
     ...(signal ? { signal } : {}),
   });
@@ -366,7 +372,12 @@ export interface TimelineEntry {
   kind: string;
   status?: IncidentStatus | string | null;
   tier?: Tier | string | null;
+  /** As stored: `user:NAME`, `grid_worker:ID`, `citizen`, `system`, `dispatcher`. */
   actor?: string | null;
+  /** Who that is: a user's username, a grid worker's name. */
+  actor_name?: string | null;
+  /** A user's role (ROLES), `grid_worker`, or what the actor is (`citizen`, `system`, `dispatcher`). */
+  actor_role?: string | null;
   note?: string | null;
 }
 
@@ -385,6 +396,8 @@ export interface IncidentDetail extends IncidentSummary {
   possible_duplicates?: (number | string)[];
   reporter?: { name?: string | null; phone?: string | null } | null;
   timeline?: TimelineEntry[];
+  /** What the caller may do to the case now (`POST …/actions` names): a client shows these and no others. */
+  actions?: string[];
 }
 
 /**
@@ -420,6 +433,104 @@ export function fetchIncidents(filter: IncidentFilter, limit: number, offset: nu
 
 export function fetchIncident(id: number | string, signal?: AbortSignal): Promise<IncidentDetail> {
   return getJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}`), signal, ACCEPT_JSON);
+}
+
+/** An open case a report about to be sent would be told is a possible duplicate, with how far it is. */
+export interface NearbyIncident extends IncidentSummary {
+  distance_m: number;
+}
+
+/** `GET /api/v1/incidents/possible-duplicates`: nearest first, at most 5. */
+export async function fetchPossibleDuplicates(category: string, lon: number, lat: number, signal?: AbortSignal): Promise<NearbyIncident[]> {
+  const answer = await getJson<{ items: NearbyIncident[] }>(
+    buildUrl('/incidents/possible-duplicates', { category, lon: String(lon), lat: String(lat) }),
+    signal,
+    ACCEPT_JSON,
+  );
+  return answer.items;
+}
+
+/** One place an address may be (`GET /api/v1/geocode`). */
+export interface GeocodeCandidate {
+  address: string;
+  lon: number;
+  lat: number;
+  /** 0..1 */
+  score: number;
+  village_code: string;
+  village_name: string;
+}
+
+export interface Geocoded {
+  query: string;
+  detail?: string;
+  candidates: GeocodeCandidate[];
+  /** The best candidate is good enough to place a report by itself. */
+  accepted: boolean;
+}
+
+export function fetchGeocode(q: string, limit = 5, signal?: AbortSignal): Promise<Geocoded> {
+  return getJson(buildUrl('/geocode', { q, limit: String(limit) }), signal, ACCEPT_JSON);
+}
+
+/** `POST /api/v1/incidents`: a report. */
+export interface NewReport {
+  category: string;
+  severity: Severity;
+  title?: string;
+  description: string;
+  reporter?: { name?: string; phone?: string };
+  location: { lon?: number; lat?: number; accuracy_m?: number; address?: string };
+}
+
+/** The answer to a report: the case as stored (its fields at the top level), and how an address was placed. */
+export interface CreatedIncident extends IncidentDetail {
+  geocoding?: Geocoded | null;
+}
+
+/**
+ * Files a report. The same `idempotencyKey` for retries and double clicks:
+ * the server files one case and answers the first answer again.
+ */
+export function reportIncident(report: NewReport, idempotencyKey: string): Promise<CreatedIncident> {
+  return sendJson('POST', buildUrl('/incidents'), report, undefined, { 'Idempotency-Key': idempotencyKey });
+}
+
+/** The lifecycle actions of `POST /api/v1/incidents/{id}/actions`, in the order the server lists them. */
+export const INCIDENT_ACTIONS = [
+  'assign',
+  'accept',
+  'start',
+  'resolve',
+  'decline',
+  'close',
+  'reopen',
+  'escalate',
+  'lead',
+  'place',
+  'mark_duplicate',
+  'reject',
+  'note',
+] as const;
+export type IncidentAction = (typeof INCIDENT_ACTIONS)[number];
+
+export interface ActionRequest {
+  action: IncidentAction | string;
+  note?: string;
+  worker_id?: number;
+  /** mark_duplicate: the case this one duplicates. */
+  of?: number;
+  /** lead: the leader's name. */
+  leader?: string;
+  /** place: where it happened, by hand. */
+  location?: { lon: number; lat: number };
+  /** escalate: the tier the user saw (a conflict if the case moved since). */
+  from?: Tier | string;
+}
+
+/** Takes an action; answers the case as it is after it (409 `/problems/conflict` when the case moved). */
+export function actOnIncident(id: number | string, request: ActionRequest): Promise<IncidentDetail> {
+  return postJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}/actions`), request);
 }
 
 export function fetchCategories(signal?: AbortSignal): Promise<IncidentCategory[]> {

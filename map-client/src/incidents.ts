@@ -36,6 +36,7 @@ import {
 import { el, relabel, text } from './dom';
 import { formatApiTime, formatDecimal, formatNumber, getLang, onLangChange, t, tDynamic, tf, type MessageKey } from './i18n';
 import { STATUS_COLORS } from './layers';
+import { pickIncident } from './picker';
 
 export const PAGE_SIZE = 50;
 
@@ -50,8 +51,8 @@ export interface IncidentPanelOptions {
   onSelectionChange(id: IncidentId | null, at: [number, number] | null): void;
   /** A load failed (401s included: the caller decides what they mean). */
   onError(what: MessageKey, err: unknown): void;
-  /** A section shown in the details after the fields (the dispatch section), if any. */
-  detailSection?: HTMLElement;
+  /** Sections shown in the details after the fields (the case's actions, the dispatch section), in order. */
+  detailSections?: HTMLElement[];
   /** The details shown changed or were fetched again (null: none shown, or another incident is loading). */
   onDetail?(detail: IncidentDetail | null): void;
 }
@@ -99,6 +100,21 @@ export function locationMethodName(method: string): string {
 
 export function channelName(channel: string): string {
   return tDynamic(`channel.${channel}`, channel);
+}
+
+/** What an actor of the timeline is: a user's role, a grid worker, the public, the system. */
+export function actorRoleName(role: string): string {
+  return tDynamic(`actor.${role}`, tDynamic(`role.${role}`, role));
+}
+
+/** Who did it: their name and what they are (`张三 · 网格员`), or the raw actor when the server named nobody. */
+export function actorLabel(entry: TimelineEntry): string {
+  const name = entry.actor_name?.trim();
+  const role = entry.actor_role ? actorRoleName(entry.actor_role) : '';
+  if (name && role && name !== role) return `${name} · ${role}`;
+  if (name) return name;
+  if (role) return role;
+  return entry.actor ?? '';
 }
 
 /** Only its unit is known: it waits for a dispatcher to place it (待定位). */
@@ -236,6 +252,8 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     );
     button.append(top, meta, where);
     button.addEventListener('click', () => {
+      // a case being picked for a form or an action (the original of a duplicate)
+      if (pickIncident(item.id)) return;
       void select(item.id, [item.lon, item.lat]);
       if (Number.isFinite(item.lon) && Number.isFinite(item.lat)) options.onPick({ id: item.id, lon: item.lon, lat: item.lat });
     });
@@ -391,7 +409,13 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     if (entry.status) head.append(badge('status', entry.status, statusName(entry.status)));
     if (entry.tier) head.append(el('span', { class: `tier tier-${entry.tier}` }, tierName(entry.tier)));
     li.append(head);
-    if (entry.actor) li.append(el('div', { class: 'timeline-actor' }, entry.actor));
+    const who = actorLabel(entry);
+    if (who) {
+      const actor = el('div', { class: 'timeline-actor' }, who);
+      if (entry.actor) actor.dataset['actor'] = entry.actor;
+      if (entry.actor_role) actor.dataset['role'] = entry.actor_role;
+      li.append(actor);
+    }
     if (entry.note) li.append(el('p', { class: 'timeline-note' }, entry.note));
     return li;
   };
@@ -476,7 +500,7 @@ export function createIncidentPanel(options: IncidentPanelOptions): IncidentPane
     const body: HTMLElement[] = [el('h3', { class: 'detail-title', id: 'incident-title' }, d.title || `#${d.id}`), badges];
     if (unplaced(d)) body.push(el('p', { class: 'detail-hint unplaced-hint', role: 'note' }, t('location.area.hint')));
     body.push(fields);
-    if (options.detailSection) body.push(options.detailSection);
+    body.push(...(options.detailSections ?? []));
     if (d.description) {
       body.push(el('div', { class: 'detail-description' }, text('h4', 'field.description'), el('p', {}, d.description)));
     }

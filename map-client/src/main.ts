@@ -12,6 +12,7 @@ import { LIVE_TILE_SOURCES } from './analysisstyle';
 import { DEFAULT_FILTER, fetchGridCells, type GridCellCollection, type IncidentCategory, type IncidentFilter } from './api';
 import { removeBasemap } from './basemap';
 import { createCamera } from './camera';
+import { createCaseActions } from './caseactions';
 import { createDispatchSection } from './dispatch';
 import { createHeadline } from './headline';
 import { applyDocumentLang } from './i18n';
@@ -24,6 +25,7 @@ import { createLoginScreen } from './login';
 import { createMap, watchErrors } from './map';
 import { createPlansPanel } from './plans';
 import { PulseOverlay } from './pulse';
+import { createReportForm } from './report';
 import { createRulesView } from './rules';
 import { createMapSelection } from './selection';
 import { createSession } from './session';
@@ -76,6 +78,16 @@ const dispatch = createDispatchSection({
   onError: (what, err) => session.lateError(what, err),
   workerName: (id) => workerList.name(id),
 });
+/** A case changed by the user (an action, a report): its details, the list, the headline and the map follow. */
+function caseChanged(): void {
+  panel.refreshSelected();
+  updates.refreshPanels();
+  refresher.now('incidents');
+}
+const caseActions = createCaseActions({
+  onChanged: () => caseChanged(),
+  onError: (what, err) => session.lateError(what, err),
+});
 const panel = createIncidentPanel({
   onFilterChange(filter) {
     incidentFilter = filter;
@@ -89,8 +101,11 @@ const panel = createIncidentPanel({
     selection.setIncidentPoint(at);
   },
   onError: (what, err) => session.lateError(what, err),
-  detailSection: dispatch.root,
-  onDetail: (detail) => dispatch.show(detail),
+  detailSections: [caseActions.root, dispatch.root],
+  onDetail: (detail) => {
+    caseActions.show(detail);
+    dispatch.show(detail);
+  },
 });
 const workerList = createWorkerList({
   incidents: panel.list,
@@ -124,6 +139,23 @@ const plans = createPlansPanel({
   },
 });
 
+const report = createReportForm({
+  map,
+  flyTo: (lon, lat) => camera.flyTo(lon, lat),
+  onOpenCase(id, at) {
+    void panel.select(id, at);
+    if (at) camera.flyTo(at[0], at[1]);
+  },
+  onFiled(incident) {
+    const at: [number, number] | null = Number.isFinite(incident.lon) && Number.isFinite(incident.lat) ? [incident.lon, incident.lat] : null;
+    void panel.select(incident.id, at);
+    if (at) camera.flyTo(at[0], at[1]);
+    updates.refreshPanels();
+    refresher.now('incidents');
+  },
+  onError: (what, err) => session.lateError(what, err),
+});
+
 /** The grid cells' outlines, fetched once per session when an alert is first shown on the map. */
 let gridCells: Promise<GridCellCollection> | null = null;
 const alerts = createAlerts({
@@ -150,6 +182,7 @@ const alerts = createAlerts({
 /** The incident panel, the statistics view and the analysis panel name categories; each keeps the latest list. */
 function showCategories(categories: IncidentCategory[]): void {
   panel.setCategories(categories);
+  report.setCategories(categories);
   statsView.setCategories(categories);
   analysis.setCategories(categories);
 }
@@ -167,8 +200,8 @@ const ui = createUi(uiRoot, {
   statsView: statsView.root,
   rulesView: rulesView.root,
   onViewChange: (view) => views.show(view),
-  headerButtons: [analysis.toggle, plans.toggle, alerts.bell],
-  left: [plans.root, analysis.root],
+  headerButtons: [report.toggle, analysis.toggle, plans.toggle, alerts.bell],
+  left: [report.root, plans.root, analysis.root],
   overlays: [alerts.toasts, alerts.list],
 });
 const login = createLoginScreen(document.body);
@@ -190,6 +223,7 @@ const selection = createMapSelection({
   sources,
   onIncident: (id, at) => void panel.select(id, at),
   suspended: () => plans.hook.open() !== null,
+  reportHere: { allowed: () => report.allowed(), open: (at) => report.openAt(at) },
 });
 
 // ---------------------------------------------------------------- load, live, session
@@ -235,6 +269,7 @@ const session = createSession({
   showSession: (s) => ui.setSession(s),
   onEnter(s) {
     dispatch.setRole(s.role);
+    report.setRole(s.role);
     workerList.setEnabled(s.role === 'dispatcher');
     rulesView.setSession(s);
     plans.setRole(s.role);
@@ -248,6 +283,8 @@ const session = createSession({
     gridLabels.setEnabled(false);
     panel.reset();
     dispatch.reset();
+    caseActions.reset();
+    report.reset();
     workerList.reset();
     headline.reset();
     ui.reset();
@@ -283,6 +320,7 @@ exposeTestHook({
   tileRefreshes: refresher.counts,
   analysis: analysis.hook,
   plans: plans.hook,
+  report: report.hook,
   alerts: () => alerts.items(),
   settled: () => sourcesLoaded(map, new AbortController().signal),
   dispatch: {

@@ -15,9 +15,11 @@ import type {
   WorkerProperties,
 } from './api';
 import { candidateLines } from './dispatch';
-import { onLangChange } from './i18n';
+import { el } from './dom';
+import { onLangChange, t } from './i18n';
 import type { IncidentId } from './incidents';
 import { CLICKABLE_LAYERS, DISPATCH_SOURCE, INCIDENT_POINTS_ZOOM, SELECTION_SOURCE, WORKERS_LIVE_SOURCE } from './layers';
+import { currentPick, pickIncident, pickPoint } from './picker';
 import { EMPTY, type GeoJsonSources } from './sources';
 import { popupContent, type Selection } from './ui';
 
@@ -28,6 +30,8 @@ export interface MapSelectionOptions {
   onIncident(id: IncidentId, at: [number, number] | null): void;
   /** While true, map clicks belong to someone else (the grid plan editor selects cells). */
   suspended?: () => boolean;
+  /** A report may be filed from the map: a clicked place offers 在此上报, which opens the form there. */
+  reportHere?: { allowed(): boolean; open(at: [number, number]): void };
 }
 
 export interface MapSelection {
@@ -66,7 +70,7 @@ function toSelection(feature: MapGeoJSONFeature): Selection | null {
   }
 }
 
-export function createMapSelection({ map, sources, onIncident, suspended }: MapSelectionOptions): MapSelection {
+export function createMapSelection({ map, sources, onIncident, suspended, reportHere }: MapSelectionOptions): MapSelection {
   let popup: Popup | null = null;
   let selection: { selection: Selection; source: string; sourceLayer: string | undefined; id: string | number } | null = null;
   let lines: FeatureCollection = EMPTY;
@@ -95,12 +99,55 @@ export function createMapSelection({ map, sources, onIncident, suspended }: MapS
     return null;
   }
 
+  /** The 在此上报 button of a popup at `at`, when the user may report. */
+  function reportButton(at: [number, number]): HTMLElement | null {
+    if (!reportHere?.allowed()) return null;
+    const button = el('button', { type: 'button', class: 'report-here', 'data-lon': String(at[0]), 'data-lat': String(at[1]) }, t('intake.here'));
+    button.addEventListener('click', () => {
+      popup?.remove();
+      reportHere.open(at);
+    });
+    return button;
+  }
+
+  function openPopup(at: [number, number], content: HTMLElement): void {
+    const opened = new Popup({ maxWidth: '300px', focusAfterOpen: false }).setLngLat(at).setDOMContent(content).addTo(map);
+    opened.on('close', () => {
+      if (popup === opened) {
+        clearSelection();
+        popup = null;
+      }
+    });
+    popup = opened;
+  }
+
   map.on('click', (e) => {
     if (suspended?.()) return;
     const feature = pick(e);
+    const at: [number, number] = [e.lngLat.lng, e.lngLat.lat];
+    const picking = currentPick();
+    if (picking) {
+      // a place or a case being picked for a form or an action takes the click
+      popup?.remove();
+      clearSelection();
+      if (picking.kind === 'point') {
+        pickPoint(at);
+        return;
+      }
+      if (feature?.source === 'incidents' && !('count' in feature.properties)) {
+        const id = ((feature.properties as { id?: IncidentId }).id ?? feature.id) as IncidentId | undefined;
+        if (id !== undefined) pickIncident(id);
+        return;
+      }
+      if (!feature || !(feature.source === 'incidents' && feature.geometry.type === 'Point')) return;
+    }
     popup?.remove();
     clearSelection();
-    if (!feature) return;
+    if (!feature) {
+      const button = reportButton(at);
+      if (button) openPopup(at, el('div', { class: 'popup-report' }, button));
+      return;
+    }
     if (feature.source === 'incidents' && 'count' in feature.properties && feature.geometry.type === 'Point') {
       // a hexagon's count (below zoom 13): zoom in towards the single cases
       const [lon = 0, lat = 0] = feature.geometry.coordinates;
@@ -120,18 +167,17 @@ export function createMapSelection({ map, sources, onIncident, suspended }: MapS
     if (!sel) return;
     selection = { selection: sel, source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id };
     map.setFeatureState({ source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id }, { selected: true });
-    const opened = new Popup({ maxWidth: '300px', focusAfterOpen: false })
-      .setLngLat(e.lngLat)
-      .setDOMContent(popupContent(sel))
-      .addTo(map);
-    opened.on('close', () => {
-      if (popup === opened) {
-        clearSelection();
-        popup = null;
-      }
-    });
-    popup = opened;
+    reportAt = at;
+    openPopup(at, withReportButton(popupContent(sel), at));
   });
+
+  /** Where the popup's 在此上报 would report (kept across a language switch). */
+  let reportAt: [number, number] | null = null;
+  function withReportButton(content: HTMLElement, at: [number, number]): HTMLElement {
+    const button = reportButton(at);
+    if (button) content.append(el('div', { class: 'popup-report' }, button));
+    return content;
+  }
 
   // (one hit test per frame, however fast the pointer moves)
   let hoverFrame = 0;
@@ -139,12 +185,15 @@ export function createMapSelection({ map, sources, onIncident, suspended }: MapS
     if (hoverFrame) return;
     hoverFrame = requestAnimationFrame(() => {
       hoverFrame = 0;
-      map.getCanvas().style.cursor = pick(e) ? 'pointer' : '';
+      map.getCanvas().style.cursor = currentPick()?.kind === 'point' ? 'crosshair' : pick(e) ? 'pointer' : '';
     });
   });
 
   onLangChange(() => {
-    if (popup && selection) popup.setDOMContent(popupContent(selection.selection));
+    if (popup && selection) {
+      const content = popupContent(selection.selection);
+      popup.setDOMContent(reportAt ? withReportButton(content, reportAt) : content);
+    }
   });
 
   return {

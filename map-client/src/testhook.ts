@@ -10,6 +10,7 @@ import type { AnalysisAlert } from './analysisapi';
 import type { Candidates, Session, WorkerListProperties } from './api';
 import type { LiveClient } from './live';
 import type { PlansHook } from './plans';
+import type { ReportHook } from './report';
 import type { SideTab } from './workerlist';
 import type { WorkerOverlay } from './workers';
 
@@ -48,6 +49,8 @@ export interface TestHook {
    * rebalancing shown; `idle()` resolves once none of its requests is under way.
    */
   plans: PlansHook;
+  /** The report form: open, the point chosen, the possible duplicates shown, the key the next send uses. */
+  report: ReportHook;
   /** The hot spot alerts listed, most recent first. */
   alerts(): AnalysisAlert[];
   /** The dispatcher's screen: the ranking shown in the details, its map lines, the worker list. */

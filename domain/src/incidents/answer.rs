@@ -86,6 +86,9 @@ pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporter: Option<Reporter>,
     pub timeline: Vec<TimelineEvent>,
+    /// Photos taken with the report and the resolution, oldest first (their bytes are read
+    /// one by one, audited).
+    pub photos: Vec<crate::photos::Photo>,
     /// What the caller may do to the case now (`POST …/actions` names), by the same rules
     /// the actions themselves check: a client shows these and no others.
     pub actions: Vec<&'static str>,

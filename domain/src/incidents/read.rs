@@ -298,6 +298,7 @@ pub async fn load_details(
         possible_duplicates,
         reporter,
         timeline,
+        photos: crate::photos::of_case(conn, id).await?,
         actions,
     })
 }
@@ -428,6 +429,7 @@ pub fn created_answers(
                     actor_role: Some(case.caller.role.as_str().to_owned()),
                     note: String::new(),
                 }],
+                photos: Vec::new(),
                 actions: lifecycle::available(
                     &Case {
                         status: IncidentStatus::Reported,

@@ -15,6 +15,7 @@ pub mod incident_rules;
 pub mod incidents;
 pub mod live;
 pub mod open311;
+pub mod photos;
 pub mod plans;
 pub mod session;
 pub mod stats;
