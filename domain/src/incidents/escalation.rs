@@ -102,12 +102,11 @@ pub async fn resume_after_outage(
     started: DateTime<Utc>,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let last: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT swept_at FROM deadline_watch WHERE only_row FOR UPDATE",
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .flatten();
+    let last: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT swept_at FROM deadline_watch WHERE only_row FOR UPDATE")
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
     if last.is_some_and(|last| started - last < OUTAGE) {
         return Ok(Vec::new());
     }

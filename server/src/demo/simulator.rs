@@ -209,7 +209,6 @@ async fn walk(pool: &PgPool, share: f64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-
 /// An open (or resolved, not yet closed) case as the simulator sees it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Case {
