@@ -16,6 +16,7 @@ mod dispatch;
 mod embedded;
 mod figures;
 mod geocode;
+mod headline;
 mod import;
 mod incidents;
 mod intake;

@@ -182,14 +182,41 @@ pub const SEVERITIES: [(&str, f64); 4] = [
     ("major", 12.0),
     ("critical", 3.0),
 ];
-/// Share of cases finally resolved at village, township, county, city tier, by severity.
-const RESOLUTION_TIERS: [[f64; 4]; 4] = [
+/// Share of cases finally resolved at village, township, county, city tier, by severity
+/// (the order of [`SEVERITIES`]). Over the severities' shares, about 86% are resolved at
+/// township level or below, as in Yuxi ("over 80%").
+pub const RESOLUTION_TIERS: [[f64; 4]; 4] = [
     [75.0, 20.0, 4.5, 0.5],
     [45.0, 40.0, 13.0, 2.0],
     [15.0, 45.0, 32.0, 8.0],
     [5.0, 30.0, 45.0, 20.0],
 ];
-const TIERS: [&str; 4] = ["village", "township", "county", "city"];
+pub const TIERS: [&str; 4] = ["village", "township", "county", "city"];
+/// Minutes, shortest and longest, from a case's last escalation (or its start) to its
+/// resolution at its final tier, by tier.
+pub const RESOLVE_MINUTES: [(i64, i64); 4] = [
+    (60, 3 * 24 * 60),
+    (24 * 60, 10 * 24 * 60),
+    (5 * 24 * 60, 30 * 24 * 60),
+    (20 * 24 * 60, 60 * 24 * 60),
+];
+/// Minutes, shortest and longest, a case is worked at a tier before it goes up one.
+pub const ESCALATE_MINUTES: (i64, i64) = (6 * 60, 5 * 24 * 60);
+
+/// The chance that a case of severity `severity` (an index into [`SEVERITIES`]) being worked
+/// at tier `tier` (an index into [`TIERS`]) goes up a tier rather than being resolved there:
+/// the history's final-tier shares, given that the case got this far. Going up tier by tier
+/// with these chances ends at each tier with exactly the shares of [`RESOLUTION_TIERS`].
+pub fn escalation_chance(severity: usize, tier: usize) -> f64 {
+    let shares = &RESOLUTION_TIERS[severity.min(RESOLUTION_TIERS.len() - 1)];
+    let here_or_above: f64 = shares.iter().skip(tier).sum();
+    let above: f64 = shares.iter().skip(tier + 1).sum();
+    if here_or_above > 0.0 {
+        above / here_or_above
+    } else {
+        0.0
+    }
+}
 
 const SURNAMES: &[&str] = &[
     "李", "王", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭",
@@ -943,7 +970,7 @@ fn add_incident(
         for tier in TIERS.iter().take(final_tier + 1).skip(1) {
             let note = format!("升级至{}处理", tier_name(tier));
             timeline.push(event(
-                step(6 * 60, 5 * 24 * 60, rng),
+                step(ESCALATE_MINUTES.0, ESCALATE_MINUTES.1, rng),
                 "escalated",
                 "in_progress",
                 tier,
@@ -952,12 +979,7 @@ fn add_incident(
             ));
         }
         let tier = TIERS[final_tier];
-        let resolve_minutes = match final_tier {
-            0 => (60, 3 * 24 * 60),
-            1 => (24 * 60, 10 * 24 * 60),
-            2 => (5 * 24 * 60, 30 * 24 * 60),
-            _ => (20 * 24 * 60, 60 * 24 * 60),
-        };
+        let resolve_minutes = RESOLVE_MINUTES[final_tier];
         let resolved = step(resolve_minutes.0, resolve_minutes.1, rng);
         timeline.push(event(
             resolved,
@@ -1280,5 +1302,30 @@ mod tests {
         assert_eq!(shares.iter().sum::<usize>(), 100);
         assert!(shares[1] <= 30);
         assert!(shares.iter().all(|&s| s >= 1));
+    }
+}
+
+#[cfg(test)]
+mod escalation_tests {
+    use super::*;
+
+    #[test]
+    fn going_up_tier_by_tier_ends_at_the_historys_final_tiers() {
+        for (severity, shares) in RESOLUTION_TIERS.iter().enumerate() {
+            let total: f64 = shares.iter().sum();
+            let mut reached = 1.0;
+            for (tier, share) in shares.iter().enumerate() {
+                let up = escalation_chance(severity, tier);
+                assert!((reached * (1.0 - up) - share / total).abs() < 1e-9);
+                reached *= up;
+            }
+            assert_eq!(escalation_chance(severity, TIERS.len() - 1), 0.0);
+        }
+        let low: f64 = SEVERITIES
+            .iter()
+            .zip(RESOLUTION_TIERS)
+            .map(|((_, weight), shares)| weight / 100.0 * (shares[0] + shares[1]) / 100.0)
+            .sum();
+        assert!(low > 0.85 && low < 0.87, "{low}");
     }
 }
