@@ -165,8 +165,11 @@ fn damaged(format: &'static str, why: &str) -> PictureError {
     PictureError::Damaged(format, why.to_owned())
 }
 
-/// The JPEG's segments before its image data: (marker, start of the segment, its end).
-fn jpeg_segments(bytes: &[u8]) -> Result<(Vec<(u8, usize, usize)>, usize), PictureError> {
+/// A JPEG segment: its marker, where it starts and where it ends.
+type Segment = (u8, usize, usize);
+
+/// The JPEG's segments before its image data, and where that data starts.
+fn jpeg_segments(bytes: &[u8]) -> Result<(Vec<Segment>, usize), PictureError> {
     let bad = |why| damaged("JPEG", why);
     let mut at = 2;
     let mut segments = Vec::new();
@@ -315,8 +318,11 @@ fn png_strip(bytes: &[u8]) -> Result<Vec<u8>, PictureError> {
     Ok(out)
 }
 
-/// The boxes inside `range` of `b`: (type, start of the box's content, its end).
-fn boxes(b: &[u8], range: std::ops::Range<usize>) -> Option<Vec<([u8; 4], usize, usize)>> {
+/// An ISO BMFF box: its type, where its content starts and where it ends.
+type BmffBox = ([u8; 4], usize, usize);
+
+/// The boxes inside `range` of `b`.
+fn boxes(b: &[u8], range: std::ops::Range<usize>) -> Option<Vec<BmffBox>> {
     let mut out = Vec::new();
     let mut at = range.start;
     while at + 8 <= range.end {
