@@ -60,6 +60,21 @@ pub async fn current_state(
     Ok(state)
 }
 
+/// The grid worker a grid worker's sign-in is (none for other roles, or a sign-in bound to
+/// no worker): whose assignee the caller is.
+pub async fn own_worker(
+    conn: &mut PgConnection,
+    caller: &Caller,
+) -> Result<Option<i64>, sqlx::Error> {
+    if caller.role != Role::Worker {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT id FROM grid_worker WHERE user_id = $1")
+        .bind(caller.user_id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// Like [`act`], but when `expected_assignee` is given and the case's assignee is not that
 /// (someone assigned it first), nothing changes and the answer is a conflict that carries the
 /// case as it is now.
@@ -71,14 +86,7 @@ pub async fn act_expecting(
     action: &Action,
     expected_assignee: Option<Option<i64>>,
 ) -> Result<Acted, IncidentError> {
-    let own_worker: Option<i64> = if caller.role == Role::Worker {
-        sqlx::query_scalar("SELECT id FROM grid_worker WHERE user_id = $1")
-            .bind(caller.user_id)
-            .fetch_optional(&mut *conn)
-            .await?
-    } else {
-        None
-    };
+    let own_worker = own_worker(conn, caller).await?;
     let row: Option<(
         IncidentStatus,
         IncidentTier,

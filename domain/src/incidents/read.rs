@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use wangge_analysis::sphere::{LonLat, MEAN_EARTH_RADIUS_M};
 
 use crate::audit::{self, RequestMeta};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::geocode::{self, Geocoded, Geocoder};
 use crate::incidents::IncidentError;
 use crate::incidents::answer::{CreatedAnswer, Details, Page, Reporter, Summary, TimelineEvent};
@@ -225,14 +225,7 @@ pub async fn load_details(
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-        let worker_id: Option<i64> = if caller.role == Role::Worker {
-            sqlx::query_scalar("SELECT id FROM grid_worker WHERE user_id = $1")
-                .bind(caller.user_id)
-                .fetch_optional(&mut *conn)
-                .await?
-        } else {
-            None
-        };
+        let worker_id = crate::incidents::actions::own_worker(conn, caller).await?;
         let case = Case {
             status,
             tier,
