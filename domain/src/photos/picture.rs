@@ -151,6 +151,17 @@ fn be64(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
+/// A big-endian 32-bit (`wide`) or 16-bit number at `*at`, moving `at` past it.
+fn be_u16_or_u32(b: &[u8], at: &mut usize, wide: bool) -> Option<u32> {
+    let n = if wide {
+        be32(b, *at)?
+    } else {
+        u32::from(be16(b, *at)?)
+    };
+    *at += if wide { 4 } else { 2 };
+    Some(n)
+}
+
 /// A big-endian unsigned number of `n` bytes (0, 4 or 8, as ISO BMFF sizes them).
 fn be_n(b: &[u8], at: usize, n: usize) -> Option<u64> {
     match n {
@@ -412,26 +423,12 @@ fn heif_metadata_extents(b: &[u8]) -> Option<Vec<(usize, usize)>> {
         0
     };
     at += 2;
-    let count = if version < 2 {
-        let c = u32::from(be16(b, at)?);
-        at += 2;
-        c
-    } else {
-        let c = be32(b, at)?;
-        at += 4;
-        c
-    };
+    // Item counts and ids are 16-bit before version 2, 32-bit from it.
+    let wide = version >= 2;
+    let count = be_u16_or_u32(b, &mut at, wide)?;
     let mut extents = Vec::new();
     for _ in 0..count {
-        let id = if version < 2 {
-            let id = u32::from(be16(b, at)?);
-            at += 2;
-            id
-        } else {
-            let id = be32(b, at)?;
-            at += 4;
-            id
-        };
+        let id = be_u16_or_u32(b, &mut at, wide)?;
         let method = if version >= 1 {
             let m = be16(b, at)? & 15;
             at += 2;
