@@ -1074,3 +1074,96 @@ async fn a_signed_out_token_is_refused_at_once() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// `[west, south, east, north]` of a grid cell's or unit's outline, as PostGIS boxes it.
+async fn outline_box(db: &TestDb, sql: &'static str, code: &str) -> Vec<f64> {
+    sqlx::query_scalar(sql)
+        .bind(code)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+fn json_box(session: &Value) -> Vec<f64> {
+    session["bbox"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no bbox in {session}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_session_says_where_the_callers_map_opens_and_which_worker_a_grid_worker_is() {
+    let db = TestDb::small_demo().await;
+    let server = Server::new(&db).await;
+    let (worker, worker_name, cell): (i64, String, String) = sqlx::query_as(
+        "SELECT w.id, w.name, g.code FROM grid_worker w
+         JOIN grid_worker_cell wc ON wc.worker_id = w.id JOIN grid_cell g ON g.id = wc.grid_cell_id
+         WHERE w.user_id IS NULL ORDER BY w.id LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let field = db
+        .user_token("field", Role::Worker, AreaCode::GridCell(cell.clone()))
+        .await;
+    sqlx::query(
+        "UPDATE grid_worker SET user_id = (SELECT id FROM app_user WHERE username = 'field'),
+                status = 'off_duty' WHERE id = $1",
+    )
+    .bind(worker)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let township: String = sqlx::query_scalar(
+        "SELECT code FROM admin_unit WHERE level = 'township' ORDER BY code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let staff = db
+        .user_token("staff", Role::Operator, AreaCode::Unit(township.clone()))
+        .await;
+
+    let me = server.get("/api/v1/session", Some(&field)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    let me = me.json();
+    assert_eq!(me["worker"]["id"], worker);
+    assert_eq!(me["worker"]["name"], worker_name.as_str());
+    assert_eq!(me["worker"]["status"], "off_duty");
+    let cell_box = outline_box(
+        &db,
+        "SELECT ARRAY[ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)]::float8[]
+         FROM grid_cell WHERE code = $1 AND plan_id = (SELECT id FROM grid_plan WHERE status = 'published')",
+        &cell,
+    )
+    .await;
+    let got = json_box(&me);
+    for (a, b) in got.iter().zip(&cell_box) {
+        assert!(
+            (a - b).abs() < 1e-6,
+            "{got:?} is not the cell's box {cell_box:?}"
+        );
+    }
+    assert!(got[0] < got[2] && got[1] < got[3]);
+
+    // A township's staff: their township's box, and no worker.
+    let me = server.get("/api/v1/session", Some(&staff)).await.json();
+    assert!(me["worker"].is_null(), "{me}");
+    let township_box = outline_box(
+        &db,
+        "SELECT ARRAY[ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)]::float8[]
+         FROM admin_unit WHERE code = $1",
+        &township,
+    )
+    .await;
+    let got = json_box(&me);
+    for (a, b) in got.iter().zip(&township_box) {
+        assert!(
+            (a - b).abs() < 1e-6,
+            "{got:?} is not the township's box {township_box:?}"
+        );
+    }
+    assert_ne!(got, cell_box);
+}

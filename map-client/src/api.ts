@@ -251,8 +251,24 @@ export interface Session {
   role: Role | string;
   /** The area the server scopes every data answer to. */
   area: { level: AreaLevel | string; code: string; name: string };
+  /** The area's box [west, south, east, north] (lon/lat): where the map opens. */
+  bbox?: [number, number, number, number] | null;
+  /** For a grid worker: the worker they are. */
+  worker?: OwnWorker | null;
   /** RFC 3339 */
   expires_at: string;
+}
+
+/** The grid worker a signed-in grid worker is. */
+export interface OwnWorker {
+  id: number;
+  name: string;
+  status: WorkerStatus | string;
+}
+
+/** `PUT /api/v1/workers/{id}/status`: on duty (available, busy) or off duty; answers the worker. */
+export function setWorkerStatus(id: number, status: WorkerStatus): Promise<{ id: number; status: string }> {
+  return sendJson('PUT', buildUrl(`/workers/${encodeURIComponent(String(id))}/status`), { status });
 }
 
 const SESSION_URL = `${API_BASE}/session`;

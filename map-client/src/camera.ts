@@ -18,6 +18,12 @@ export interface Camera {
   fitCandidates(answer: Candidates | null): void;
   /** Fits an area ([minLon, minLat, maxLon, maxLat]) into the part of the map between the side panels. */
   fitArea(bbox: [number, number, number, number]): void;
+  /**
+   * Opens the map on the caller's area (at sign-in), at once, unless the view the page
+   * opened with (the URL's) already looks at it: its centre inside the area, and the area
+   * not a speck in it.
+   */
+  openOn(bbox: [number, number, number, number]): void;
 }
 
 /** A narrow window leaves little map between the panels: the candidates are fitted to the whole map then. */
@@ -55,6 +61,8 @@ export function createCamera(map: MapLibreMap): Camera {
 
   /** Horizontal offset that centres a point in the part of the map the side panels leave visible. */
   function panelOffset(): [number, number] {
+    const sheet = sheetPadding();
+    if (sheet) return [0, Math.round((sheet.top - sheet.bottom) / 2)];
     const [leftEdge, rightEdge] = panelEdges();
     const width = map.getContainer().clientWidth;
     return [Math.round((leftEdge + rightEdge) / 2 - width / 2), 0];
@@ -70,14 +78,49 @@ export function createCamera(map: MapLibreMap): Camera {
     });
   }
 
+  /**
+   * On a phone the case panel is a sheet along the bottom (and the header a bar along the
+   * top): what is fitted goes into the map between them.
+   */
+  function sheetPadding(): { top: number; bottom: number; left: number; right: number } | null {
+    const sheet = document.querySelector<HTMLElement>('#side-right');
+    const container = map.getContainer();
+    if (!sheet || sheet.offsetParent === null) return null;
+    const box = sheet.getBoundingClientRect();
+    if (box.width < container.clientWidth - 24 || box.top <= 0) return null;
+    const bar = document.querySelector<HTMLElement>('.topbar')?.getBoundingClientRect();
+    const top = (bar ? bar.bottom : 0) + 16;
+    const bottom = Math.max(16, container.clientHeight - box.top + 16);
+    // a sheet taller than the map leaves no room: then the whole map
+    return top + bottom < container.clientHeight - 80 ? { top, bottom, left: 24, right: 24 } : null;
+  }
+
+  function areaPadding(): number | { top: number; bottom: number; left: number; right: number } {
+    const sheet = sheetPadding();
+    if (sheet) return sheet;
+    const [left, right] = panelEdges();
+    const width = map.getContainer().clientWidth;
+    return narrow(left, right) ? 40 : { top: 70, bottom: 70, left: left + 50, right: width - right + 50 };
+  }
+
   return {
+    openOn([minLon, minLat, maxLon, maxLat]) {
+      const bounds: [[number, number], [number, number]] = [
+        [minLon, minLat],
+        [maxLon, maxLat],
+      ];
+      const fitted = map.cameraForBounds(bounds, { padding: areaPadding(), maxZoom: 17 });
+      const centre = map.getCenter();
+      const inside = centre.lng >= minLon && centre.lng <= maxLon && centre.lat >= minLat && centre.lat <= maxLat;
+      // two zoom levels out the area fills a sixteenth of the view: still the caller's map
+      if (inside && (fitted?.zoom === undefined || map.getZoom() >= fitted.zoom - 2)) return;
+      map.fitBounds(bounds, { padding: areaPadding(), maxZoom: 17, animate: false });
+    },
     flyTo(lon, lat) {
       map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 14), offset: panelOffset(), essential: true, maxDuration: 2500 });
     },
     fitArea([minLon, minLat, maxLon, maxLat]) {
-      const [left, right] = panelEdges();
-      const width = map.getContainer().clientWidth;
-      const padding = narrow(left, right) ? 40 : { top: 70, bottom: 70, left: left + 50, right: width - right + 50 };
+      const padding = areaPadding();
       map.fitBounds(
         [
           [minLon, minLat],

@@ -89,6 +89,11 @@ export interface ResyncMessage {
 
 export type LiveMessage = HelloMessage | ChangesMessage | ResyncMessage | HeartbeatMessage;
 
+/** The server's answer to a message this client sent (positions): stored, or its problem. */
+export type LiveAnswer =
+  | { type: 'positions_stored'; id: unknown; received: number; stored: number; latest: number }
+  | { type: 'error'; id: unknown; problem: { type?: string; title?: string; detail?: string; status?: number } };
+
 export interface LiveHandlers {
   onChanges(message: ChangesMessage): void;
   /** Everything may have changed: reload all data. */
@@ -123,7 +128,7 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
   return Math.round(base * (0.5 + random() / 2));
 }
 
-function parse(data: unknown): LiveMessage | null {
+function parse(data: unknown): LiveMessage | LiveAnswer | null {
   if (typeof data !== 'string') return null;
   let value: unknown;
   try {
@@ -133,6 +138,7 @@ function parse(data: unknown): LiveMessage | null {
   }
   if (typeof value !== 'object' || value === null) return null;
   const m = value as { type?: unknown; epoch?: unknown; seq?: unknown };
+  if (m.type === 'positions_stored' || m.type === 'error') return value as LiveAnswer;
   if (m.type !== 'hello' && m.type !== 'changes' && m.type !== 'resync' && m.type !== 'heartbeat') return null;
   if (typeof m.epoch !== 'string' || typeof m.seq !== 'number') return null;
   return value as LiveMessage;
@@ -176,6 +182,18 @@ export class LiveClient extends EventTarget {
 
   get lastMessageAt(): Date | null {
     return this.#lastMessageAt;
+  }
+
+  /**
+   * Sends a message to the server (a field device's positions) if the socket is open;
+   * false if it is not (the caller keeps what it meant to send for later). The answer
+   * comes as an `answer` event (detail: LiveAnswer).
+   */
+  send(message: unknown): boolean {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN || this.#status !== 'live') return false;
+    socket.send(JSON.stringify(message));
+    return true;
   }
 
   /** Connects (once signed in). Idempotent. */
@@ -245,6 +263,10 @@ export class LiveClient extends EventTarget {
     socket.onmessage = (event: MessageEvent) => {
       const message = parse(event.data);
       if (!message) return;
+      if (message.type === 'positions_stored' || message.type === 'error') {
+        this.dispatchEvent(new CustomEvent('answer', { detail: message }));
+        return;
+      }
       this.#received += 1;
       this.#lastMessageAt = new Date();
       if (message.type === 'hello') greeted = true;

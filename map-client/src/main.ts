@@ -14,6 +14,7 @@ import { removeBasemap } from './basemap';
 import { createCamera } from './camera';
 import { createCaseActions } from './caseactions';
 import { createDispatchSection } from './dispatch';
+import { createFieldPanel } from './field';
 import { createHeadline } from './headline';
 import { applyDocumentLang } from './i18n';
 import { createIncidentPanel } from './incidents';
@@ -82,6 +83,7 @@ const dispatch = createDispatchSection({
 function caseChanged(): void {
   panel.refreshSelected();
   updates.refreshPanels();
+  field.refresh();
   refresher.now('incidents');
 }
 const caseActions = createCaseActions({
@@ -106,6 +108,15 @@ const panel = createIncidentPanel({
     caseActions.show(detail);
     dispatch.show(detail);
   },
+});
+/** A grid worker's own panel: on/off duty, positions while on duty, the cases they hold. */
+const field = createFieldPanel({
+  onOpenCase(id, at) {
+    void panel.select(id, at);
+    if (at) camera.flyTo(at[0], at[1]);
+  },
+  onReportAt: (at) => report.openAt(at),
+  onError: (what, err) => session.lateError(what, err),
 });
 const workerList = createWorkerList({
   incidents: panel.list,
@@ -196,7 +207,7 @@ const ui = createUi(uiRoot, {
   },
   onSignOut: () => session.signOut(),
   headline: headline.root,
-  right: [workerList.tabs, panel.list, workerList.root, panel.detail],
+  right: [field.root, workerList.tabs, panel.list, workerList.root, panel.detail],
   statsView: statsView.root,
   rulesView: rulesView.root,
   onViewChange: (view) => views.show(view),
@@ -264,10 +275,14 @@ const updates = createLiveUpdates({
   onConnectFailed: () => session.recheck(),
 });
 
+field.connect(updates.live);
+
 const session = createSession({
   login,
   showSession: (s) => ui.setSession(s),
   onEnter(s) {
+    if (s.bbox) camera.openOn(s.bbox);
+    field.setSession(s);
     dispatch.setRole(s.role);
     report.setRole(s.role);
     workerList.setEnabled(s.role === 'dispatcher');
@@ -284,6 +299,7 @@ const session = createSession({
     panel.reset();
     dispatch.reset();
     caseActions.reset();
+    field.reset();
     report.reset();
     workerList.reset();
     headline.reset();
@@ -321,6 +337,7 @@ exposeTestHook({
   analysis: analysis.hook,
   plans: plans.hook,
   report: report.hook,
+  field: field.hook,
   alerts: () => alerts.items(),
   settled: () => sourcesLoaded(map, new AbortController().signal),
   dispatch: {

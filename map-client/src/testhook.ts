@@ -8,6 +8,7 @@ import type { Map as MapLibreMap } from 'maplibre-gl';
 import type { AnalysisHook } from './analysis';
 import type { AnalysisAlert } from './analysisapi';
 import type { Candidates, Session, WorkerListProperties } from './api';
+import type { FieldHook } from './field';
 import type { LiveClient } from './live';
 import type { PlansHook } from './plans';
 import type { ReportHook } from './report';
@@ -51,6 +52,8 @@ export interface TestHook {
   plans: PlansHook;
   /** The report form: open, the point chosen, the possible duplicates shown, the key the next send uses. */
   report: ReportHook;
+  /** The grid worker's panel: who they are, the positions the server stored. */
+  field: FieldHook;
   /** The hot spot alerts listed, most recent first. */
   alerts(): AnalysisAlert[];
   /** The dispatcher's screen: the ranking shown in the details, its map lines, the worker list. */

@@ -16,6 +16,8 @@ use crate::respond::run_to_completion;
 use crate::state::AppState;
 use wangge_domain::auth::session::{self, Attempt, SessionKind};
 use wangge_domain::auth::{Area, COOKIE, Caller, Role};
+use wangge_domain::dispatch::workers::{self, OwnWorker};
+use wangge_domain::map;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,22 +48,31 @@ struct SessionInfo {
     username: String,
     role: Role,
     area: Area,
+    /// The area's lon/lat box `[west, south, east, north]`: where the map opens.
+    bbox: Option<[f64; 4]>,
+    /// For a grid worker: the worker they are (their status, the id their positions carry).
+    worker: Option<OwnWorker>,
     expires_at: DateTime<Utc>,
 }
 
-impl From<&Caller> for SessionInfo {
-    fn from(caller: &Caller) -> Self {
-        Self {
+impl SessionInfo {
+    async fn of(state: &AppState, caller: &Caller) -> Result<Self, ApiError> {
+        Ok(Self {
             username: caller.username.clone(),
             role: caller.role,
             area: caller.area.clone(),
+            bbox: map::area_bbox(&state.pool, &caller.area).await?,
+            worker: workers::own(&state.pool, caller).await?,
             expires_at: caller.expires_at,
-        }
+        })
     }
 }
 
-async fn current(SignedIn(caller): SignedIn) -> Json<SessionInfo> {
-    Json(SessionInfo::from(&caller))
+async fn current(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Json<SessionInfo>, ApiError> {
+    Ok(Json(SessionInfo::of(&state, &caller).await?))
 }
 
 async fn sign_in(
@@ -100,7 +111,7 @@ async fn sign_in(
             ""
         }
     );
-    let mut response = Json(SessionInfo::from(&issued.caller)).into_response();
+    let mut response = Json(SessionInfo::of(&state, &issued.caller).await?).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,

@@ -5,7 +5,9 @@
 //! cells; open cases move on (assigned to the cell's worker, accepted, started, resolved or
 //! escalated a tier, closed). Every change is an ordinary committed write, so tiles, the live
 //! feed and the audit trail follow it exactly as they follow real work. Workers' positions are
-//! telemetry and are not audited; every incident change is, as the `system` user.
+//! telemetry and are not audited; every incident change is, as the `system` user. A worker
+//! with a sign-in of their own (the demo's `worker`) is left to whoever signs in: not walked,
+//! not handed cases, their cases not worked.
 //!
 //! The simulated city works like the demo's history ([`wangge_demo::generate`]): each step of
 //! a case comes after a wait drawn from the history's ranges, and a case being worked at a tier
@@ -196,7 +198,9 @@ async fn walk(pool: &PgPool, share: f64) -> Result<(), sqlx::Error> {
              JOIN LATERAL (SELECT g.geom FROM grid_worker_cell wc
                            JOIN grid_cell g ON g.id = wc.grid_cell_id
                            WHERE wc.worker_id = w.id ORDER BY g.code LIMIT 1) cell ON true
-             WHERE w.status <> 'off_duty' AND w.last_position IS NOT NULL AND random() < $1)
+             -- a worker with a sign-in of their own is moved by their phone, not by us
+             WHERE w.status <> 'off_duty' AND w.last_position IS NOT NULL AND w.user_id IS NULL
+               AND random() < $1)
          UPDATE grid_worker w
          SET last_position = CASE WHEN ST_Contains(s.cell, s.position) THEN s.position
                                   ELSE w.last_position END,
@@ -345,9 +349,13 @@ async fn progress(
     let cases: Vec<Case> = sqlx::query_as(concat!(
         "SELECT id, status::text AS status, tier::text AS tier, severity::text AS severity,
                 updated_at, due_at
-         FROM incident WHERE status IN ",
+         FROM incident
+         WHERE (status IN ",
         open_statuses!(),
-        " OR status = 'resolved'"
+        " OR status = 'resolved')
+           -- the cases of a worker with a sign-in of their own are theirs to work
+           AND NOT EXISTS (SELECT 1 FROM grid_worker w
+                           WHERE w.id = incident.assignee_id AND w.user_id IS NOT NULL)"
     ))
     .fetch_all(pool)
     .await?;
@@ -380,6 +388,7 @@ async fn take_step(
                          (SELECT wc.worker_id FROM grid_worker_cell wc
                           JOIN grid_worker w ON w.id = wc.worker_id
                           WHERE wc.grid_cell_id = i.grid_cell_id AND w.caseload < w.capacity
+                            AND w.user_id IS NULL
                           ORDER BY wc.worker_id LIMIT 1)),
                 coalesce((SELECT v.code FROM admin_unit v WHERE v.id = i.village_id), '')
          FROM incident i
