@@ -303,7 +303,13 @@ async fn a_grid_worker_moves_only_their_own_cases_not_a_colleagues_in_the_same_c
         let e = timeline.iter().rfind(|e| e["kind"] == kind).unwrap();
         (e["actor_name"].clone(), e["actor_role"].clone())
     };
-    assert_eq!(by("accepted"), (json!("assignee"), json!("worker")));
+    // A grid worker's sign-in by the worker's name, not the account's.
+    let assignee_name: String = sqlx::query_scalar("SELECT name FROM grid_worker WHERE id = $1")
+        .bind(assignee)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(by("accepted"), (json!(assignee_name), json!("worker")));
     assert_eq!(by("closed"), (json!("di"), json!("dispatcher")));
     let (worker_case, worker_name): (i64, String) = sqlx::query_as(
         "SELECT e.incident_id, w.name FROM incident_event e

@@ -497,14 +497,14 @@ describe('reports and case actions from the map', { timeout: SUITE_TIMEOUT }, ()
     assert.ok(!after.includes('close') && !after.includes('reopen'), `a worker is offered ${after}`);
     // the timeline: the worker by name and role, the dispatcher, no raw ids
     const actors = await worker.locator('#incident-timeline .timeline-actor').allTextContents();
-    // (the grid worker's own sign-in acts as the user `worker`, role 网格员; `me` is their worker record)
-    assert.ok(actors.includes('worker · 网格员'), `timeline actors: ${actors}`);
+    // (the grid worker's own sign-in, the user `worker`, is named as the worker `me` is)
+    assert.ok(actors.includes(`${me.name} · 网格员`), `timeline actors: ${actors}`);
     assert.ok(actors.includes('dispatcher · 调度员'), `timeline actors: ${actors}`);
     assert.ok(!actors.some((a) => /grid_worker:|user:/.test(a)), `raw actor ids: ${actors}`);
     // English
     await worker.locator('#lang-switch').click();
     assert.equal(await worker.locator('#case-actions-heading').textContent(), 'Actions');
-    assert.ok((await worker.locator('#incident-timeline .timeline-actor').allTextContents()).includes('worker · Grid worker'));
+    assert.ok((await worker.locator('#incident-timeline .timeline-actor').allTextContents()).includes(`${me.name} · Grid worker`));
     await worker.screenshot({ path: path.join(ARTIFACTS, 'actions-worker.png') });
     await worker.locator('#lang-switch').click();
     // a dispatcher would now be offered close

@@ -129,6 +129,7 @@ mod tests {
                 prefix: "5304".into(),
                 grid_cell_id: None,
             },
+            worker_name: None,
             token_hash: [token; 32],
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
         }

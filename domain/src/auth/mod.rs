@@ -105,6 +105,9 @@ pub struct Caller {
     pub username: String,
     pub role: Role,
     pub area: Area,
+    /// For a grid worker's sign-in: the worker's name, which the timeline shows for what
+    /// they did (a username is an account, not a person).
+    pub worker_name: Option<String>,
     /// The hash of the token that authenticated this request.
     pub token_hash: [u8; 32],
     pub expires_at: chrono::DateTime<chrono::Utc>,

@@ -84,6 +84,7 @@ async fn read(
         Option<String>,
         DateTime<Utc>,
         bool,
+        Option<String>,
     );
     // A read, then a touch only when the clock is a minute old: a field device or an
     // integration sending many requests on one token would otherwise queue every request
@@ -92,7 +93,8 @@ async fn read(
         "SELECT u.id, u.username, u.role,
                 COALESCE(au.level::text, 'grid_cell'), COALESCE(au.code, gc.code),
                 COALESCE(au.name, gc.name), u.area_grid_cell_id, gv.code, s.expires_at,
-                s.last_seen_at < now() - make_interval(secs => $3)
+                s.last_seen_at < now() - make_interval(secs => $3),
+                (SELECT w.name FROM grid_worker w WHERE w.user_id = u.id)
          FROM auth_session s
          JOIN app_user u ON u.id = s.user_id
          LEFT JOIN admin_unit au ON au.id = u.area_unit_id
@@ -120,6 +122,7 @@ async fn read(
             village_code,
             expires_at,
             stale_clock,
+            worker_name,
         )| {
             let prefix = match &village_code {
                 Some(village) => village.clone(),
@@ -136,6 +139,7 @@ async fn read(
                     prefix,
                     grid_cell_id,
                 },
+                worker_name,
                 token_hash: *token_hash,
                 expires_at,
             };

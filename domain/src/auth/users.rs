@@ -297,7 +297,8 @@ async fn hash_off_thread(password: &str) -> String {
         .expect("hashing does not panic")
 }
 
-/// A user's id, name, role, area (level, code, name), grid cell and its village's code.
+/// A user's id, name, role, area (level, code, name), grid cell, its village's code, and the
+/// name of the grid worker the user is (if one).
 type CallerRow = (
     i64,
     String,
@@ -306,6 +307,7 @@ type CallerRow = (
     String,
     String,
     Option<i64>,
+    Option<String>,
     Option<String>,
 );
 
@@ -316,7 +318,8 @@ pub async fn caller(pool: &PgPool, username: &str) -> Result<super::Caller, User
     let row: Option<CallerRow> = sqlx::query_as(
         "SELECT u.id, u.username, u.role,
                     COALESCE(au.level::text, 'grid_cell'), COALESCE(au.code, gc.code),
-                    COALESCE(au.name, gc.name), u.area_grid_cell_id, gv.code
+                    COALESCE(au.name, gc.name), u.area_grid_cell_id, gv.code,
+                    (SELECT w.name FROM grid_worker w WHERE w.user_id = u.id)
              FROM app_user u
              LEFT JOIN admin_unit au ON au.id = u.area_unit_id
              LEFT JOIN grid_cell gc ON gc.id = u.area_grid_cell_id
@@ -326,7 +329,7 @@ pub async fn caller(pool: &PgPool, username: &str) -> Result<super::Caller, User
     .bind(username)
     .fetch_optional(pool)
     .await?;
-    let (user_id, username, role, level, code, name, grid_cell_id, village_code) =
+    let (user_id, username, role, level, code, name, grid_cell_id, village_code, worker_name) =
         row.ok_or_else(|| UserError::NoSuchUser(username.to_owned()))?;
     let prefix = match &village_code {
         Some(village) => village.clone(),
@@ -343,6 +346,7 @@ pub async fn caller(pool: &PgPool, username: &str) -> Result<super::Caller, User
             prefix,
             grid_cell_id,
         },
+        worker_name,
         token_hash: [0; 32],
         expires_at: chrono::Utc::now() + chrono::TimeDelta::days(1),
     })

@@ -198,13 +198,14 @@ pub async fn load_details(
     .await?;
     let timeline: Vec<TimelineEvent> = sqlx::query_as(
         "SELECT e.at, e.kind::text, e.status::text, e.tier::text, e.actor,
-                coalesce(u.username, w.name) AS actor_name,
+                coalesce(uw.name, u.username, w.name) AS actor_name,
                 coalesce(u.role::text, CASE WHEN w.id IS NOT NULL THEN 'grid_worker' END,
                          CASE WHEN e.actor IN ('citizen', 'system', 'dispatcher') THEN e.actor END)
                   AS actor_role,
                 e.note
          FROM incident_event e
          LEFT JOIN app_user u ON e.actor LIKE 'user:%' AND u.username = substr(e.actor, 6)
+         LEFT JOIN grid_worker uw ON uw.user_id = u.id
          LEFT JOIN grid_worker w
            ON w.id = CASE WHEN e.actor ~ '^grid_worker:[0-9]{1,18}$'
                           THEN substr(e.actor, 13)::int8 END
@@ -418,7 +419,12 @@ pub fn created_answers(
                     status: "reported".into(),
                     tier: "village".into(),
                     actor: intake::actor(case.caller),
-                    actor_name: Some(case.caller.username.clone()),
+                    actor_name: Some(
+                        case.caller
+                            .worker_name
+                            .clone()
+                            .unwrap_or_else(|| case.caller.username.clone()),
+                    ),
                     actor_role: Some(case.caller.role.as_str().to_owned()),
                     note: String::new(),
                 }],
