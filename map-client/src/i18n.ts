@@ -743,7 +743,7 @@ const zh = {
   'actions.confirm.note': '确认{action}事件 {id}？此操作不能撤销，请填写理由。',
   'actions.duplicate.confirm': '将事件 {id} 标记为事件 {of} 的重复？此操作不能撤销。',
   'actions.resolve.photos': '可附办结照片（先上传照片，再办结）。',
-  'actions.resolve.photoFailed': '未办结，照片未能全部上传：{detail}',
+  'actions.resolve.photoFailed': '未办结：{detail}',
 
   'photos.title': '照片',
   'photos.empty': '暂无照片',
@@ -1540,7 +1540,7 @@ const en: Record<MessageKey, string> = {
   'actions.confirm.note': '{action} case {id}? This cannot be undone; please give the reason.',
   'actions.duplicate.confirm': 'Mark case {id} as a duplicate of case {of}? This cannot be undone.',
   'actions.resolve.photos': 'Photos of the resolution may be attached (they are uploaded first, then the case is resolved).',
-  'actions.resolve.photoFailed': 'Not resolved, not every photo was uploaded: {detail}',
+  'actions.resolve.photoFailed': 'Not resolved: {detail}',
 
   'photos.title': 'Photos',
   'photos.empty': 'No photos',
