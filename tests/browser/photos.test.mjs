@@ -334,7 +334,33 @@ describe('photos of a case in the map client', { timeout: SUITE_TIMEOUT }, () =>
     assert.deepEqual(await photosOf('dispatcher', c.id), []);
     assert.equal(await operator.locator('#case-photo-list .photo-tile').count(), 0);
     await operator.screenshot({ path: path.join(ARTIFACTS, 'photos-refused-type.png') });
-    assertConsole([`415 (Unsupported Media Type) ${WANGGE_URL}/api/v1/incidents/${c.id}/photos`]);
+
+    // with a report: the case is filed and opens whatever the server says of its photo, which is named
+    await jumpToAndWaitSettled(operator, { center: WORKER_CELL_POINT, zoom: 16.5 });
+    await operator.locator('#report-toggle').click();
+    await operator.locator('#report-pick').click();
+    const box = await operator.locator('#map canvas').boundingBox();
+    await operator.mouse.click(box.x + box.width / 2 + 60, box.y + box.height / 2 - 40);
+    const token = `${RUN}-refused-report`;
+    await operator.locator('#report-category').selectOption(categories[0].code);
+    await operator.locator('#report-description').fill(`照片被拒 ${token}`);
+    await operator.locator('#report-photos-input').setInputFiles({ name: 'y.png', mimeType: 'image/png', buffer: Buffer.from('still not a picture') });
+    const created = operator.waitForResponse((r) => r.url().endsWith('/api/v1/incidents') && r.request().method() === 'POST');
+    await operator.locator('#report-submit').click();
+    const filed = await created;
+    assert.equal(filed.status(), 201);
+    const id = (await filed.json()).id;
+    await operator.locator(`#incident-detail[data-id="${id}"][data-state="ready"]`).waitFor();
+    await operator.locator('#case-photo-message[data-kind="error"]').waitFor();
+    const told = await operator.locator('#case-photo-message').textContent();
+    assert.ok(told.includes('照片“y.png”未能上传：不是 JPEG、PNG 或 HEIC 格式的图片') && told.includes('事件已保存'), told);
+    assert.equal((await api('dispatcher', `/api/v1/incidents?q=${encodeURIComponent(token)}&limit=5`)).total, 1);
+    assert.deepEqual(await photosOf('dispatcher', id), []);
+    assert.equal(await operator.locator('#case-photo-add').isVisible(), true, 'photos cannot be added again');
+    assertConsole([
+      `415 (Unsupported Media Type) ${WANGGE_URL}/api/v1/incidents/${c.id}/photos`,
+      `415 (Unsupported Media Type) ${WANGGE_URL}/api/v1/incidents/${id}/photos`,
+    ]);
   });
 
   it('shows a HEIC photo (no thumbnail) as a tile linking to the original', async () => {
