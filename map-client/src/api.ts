@@ -414,6 +414,8 @@ export interface IncidentDetail extends IncidentSummary {
   timeline?: TimelineEntry[];
   /** What the caller may do to the case now (`POST …/actions` names): a client shows these and no others. */
   actions?: string[];
+  /** The case's photos, oldest first (report and resolution together, at most MAX_PHOTOS_PER_CASE). */
+  photos?: Photo[];
 }
 
 /**
@@ -547,6 +549,67 @@ export interface ActionRequest {
 /** Takes an action; answers the case as it is after it (409 `/problems/conflict` when the case moved). */
 export function actOnIncident(id: number | string, request: ActionRequest): Promise<IncidentDetail> {
   return postJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}/actions`), request);
+}
+
+// ---------------------------------------------------------------- photos
+
+/** When a photo was taken: with the report, or as proof of the resolution. */
+export const PHOTO_STAGES = ['report', 'resolution'] as const;
+export type PhotoStage = (typeof PHOTO_STAGES)[number];
+
+/** Largest photo the server takes (bytes), and most photos a case holds: the server's limits. */
+export const MAX_PHOTO_BYTES = 10 * 1024 * 1024;
+export const MAX_PHOTOS_PER_CASE = 9;
+
+/** A photo of a case, without its bytes (`GET /api/v1/incidents/{id}/photos`, and the details' `photos`). */
+export interface Photo {
+  id: number;
+  incident_id: number;
+  stage: PhotoStage | string;
+  content_type: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  /** The reporter asked to keep where it was taken (otherwise the server stripped it). */
+  location_kept: boolean;
+  /** As stored: `user:NAME`, … */
+  uploaded_by: string;
+  uploaded_at: string;
+  /** Where the photo is read (same origin: the session cookie goes with an <img>). */
+  url: string;
+  /** Where its thumbnail (JPEG) is read; null for a HEIC, which has none. */
+  thumbnail_url: string | null;
+}
+
+export function fetchPhotos(id: number | string, signal?: AbortSignal): Promise<Photo[]> {
+  return getJson(buildUrl(`/incidents/${encodeURIComponent(String(id))}/photos`), signal, ACCEPT_JSON);
+}
+
+/**
+ * Adds a photo to case `id`: the bytes as they are, with the file's media type (the server
+ * reads the format from the bytes). The same bytes sent again answer the photo already kept
+ * (200, not a second one), so a retry is harmless. Throws ApiError: 413 too large, 415 not a
+ * JPEG/PNG/HEIC, 422 damaged, 409 nine photos already or the case finished, 403, 404.
+ */
+export async function uploadPhoto(
+  id: number | string,
+  file: Blob,
+  stage: PhotoStage,
+  keepLocation = false,
+  signal?: AbortSignal,
+): Promise<Photo> {
+  const url = buildUrl(`/incidents/${encodeURIComponent(String(id))}/photos`, {
+    stage,
+    keep_location: keepLocation ? 'true' : undefined,
+  });
+  const response = await send(url, {
+    method: 'POST',
+    headers: { Accept: ACCEPT_JSON, 'Content-Type': file.type || 'application/octet-stream' },
+    body: file,
+    ...(signal ? { signal } : {}),
+  });
+  if (!response.ok) throw await failure(url, response);
+  return readJson<Photo>(url, response);
 }
 
 export function fetchCategories(signal?: AbortSignal): Promise<IncidentCategory[]> {

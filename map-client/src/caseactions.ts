@@ -14,12 +14,18 @@
 // sends the tier shown (`from`), so a case the deadline escalated meanwhile
 // is a conflict, not a second step up. A 409 shows the problem's detail and
 // the case is fetched again as it is now (`onChanged`).
+//
+// resolve may carry photos of the resolution (photos.ts): they are uploaded
+// first (stage=resolution), and the case is resolved only once every one of
+// them is in, so a resolution never goes without a photo the user attached.
+// A failed upload says which photo and why, and the case stays as it was.
 
 import { ApiError, actOnIncident, isUnauthenticated, type ActionRequest, type IncidentDetail } from './api';
 import { ask } from './dialog';
 import { el, relabel, text } from './dom';
 import { onLangChange, t, tDynamic, tf, type MessageKey } from './i18n';
 import type { IncidentId } from './incidents';
+import { createPhotoPicker, failureText, photoRoom, uploadAll } from './photos';
 import { cancelPick, startPick, type Pick } from './picker';
 
 /** Actions this section leaves to another (assign: the dispatch section). */
@@ -171,6 +177,32 @@ export function createCaseActions(options: CaseActionsOptions): CaseActions {
 
   const withNote = (request: ActionRequest, value: string | null): ActionRequest => (value ? { ...request, note: value } : request);
 
+  /** Uploads the resolution's photos; true when every one is in (the case may then be resolved). */
+  const uploadFirst = async (detail: IncidentDetail, files: File[], keepLocation: boolean): Promise<boolean> => {
+    const id = detail.id;
+    setBusy(true);
+    try {
+      const result = await uploadAll(id, { files, stage: 'resolution', keepLocation }, (i, n) =>
+        setMessage(id, 'photos.uploading', 'hint', { i: String(i), n: String(n) }),
+      );
+      // the photos that went in are shown with the case
+      if (result.photos.length) options.onChanged(id, null);
+      if (result.unauthenticated) {
+        note = null;
+        renderMessage();
+        options.onError('actions.title', result.unauthenticated);
+        return false;
+      }
+      if (result.failures.length) {
+        setMessage(id, 'actions.resolve.photoFailed', 'error', { detail: result.failures.map(failureText).join('；') });
+        return false;
+      }
+      return true;
+    } finally {
+      setBusy(false);
+    }
+  };
+
   /** Asks what the action needs, then sends it. */
   const begin = async (action: string): Promise<void> => {
     const detail = shown;
@@ -213,6 +245,23 @@ export function createCaseActions(options: CaseActionsOptions): CaseActions {
           input: { label: t('actions.lead.label'), required: true },
         });
         if (leader) await send(detail, { action, leader });
+        return;
+      }
+      case 'resolve': {
+        const picker = createPhotoPicker('resolve-photos', photoRoom(detail));
+        const value = await ask({
+          message: `${tf('actions.confirm', { action: name, id: caseLabel })}\n${t('actions.resolve.photos')}`,
+          confirm: name,
+          danger: true,
+          input: { label: t('actions.note.optional'), multiline: true },
+          extra: [picker.root],
+        });
+        const files = picker.files();
+        const keepLocation = picker.keepLocation();
+        picker.destroy();
+        if (value === null) return;
+        if (files.length && !(await uploadFirst(detail, files, keepLocation))) return;
+        await send(detail, withNote({ action }, value));
         return;
       }
       case 'escalate': {

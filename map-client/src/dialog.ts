@@ -1,6 +1,7 @@
 // In-page dialogs (not window.confirm / prompt, which block the page and are
 // awkward to test): a question to confirm, or a line of text to give (a note,
-// a leader's name, a case number). One at a time; Escape or 取消 answers null.
+// a leader's name, a case number), with more of the form if need be (photos to
+// attach). One at a time; Escape or 取消 answers null.
 
 import { el } from './dom';
 import { t } from './i18n';
@@ -14,6 +15,10 @@ export interface AskOptions {
   input?: { label: string; required?: boolean; multiline?: boolean; value?: string; inputmode?: string };
   /** A button shown in red (irreversible). */
   danger?: boolean;
+  /** More of the form, after the input (photos to attach: photos.ts). */
+  extra?: HTMLElement[];
+  /** Checked on OK: a message keeps the dialog open and is shown (what is missing). */
+  check?: () => string | null;
 }
 
 let open: { dialog: HTMLDialogElement; finish(value: string | null): void } | null = null;
@@ -34,8 +39,10 @@ export function ask(options: AskOptions): Promise<string | null> {
         : el('input', { id: 'app-dialog-input', name: 'value', type: 'text', autocomplete: 'off', maxlength: '200' });
       if (options.input.inputmode) input.setAttribute('inputmode', options.input.inputmode);
       input.value = options.input.value ?? '';
-      form.append(el('label', { class: 'app-dialog-field' }, el('span', {}, options.input.label), input), error);
+      form.append(el('label', { class: 'app-dialog-field' }, el('span', {}, options.input.label), input));
     }
+    if (options.extra) form.append(...options.extra);
+    form.append(error);
     const cancel = el('button', { type: 'button', class: 'app-dialog-cancel', id: 'app-dialog-cancel' }, t('dialog.cancel'));
     const ok = el(
       'button',
@@ -64,6 +71,12 @@ export function ask(options: AskOptions): Promise<string | null> {
         error.hidden = false;
         input.setAttribute('aria-invalid', 'true');
         input.focus();
+        return;
+      }
+      const problem = options.check?.() ?? null;
+      if (problem) {
+        error.textContent = problem;
+        error.hidden = false;
         return;
       }
       finish(value);

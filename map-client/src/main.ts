@@ -24,6 +24,7 @@ import { createLiveUpdates } from './liveupdates';
 import { createLoader, sourcesLoaded } from './loading';
 import { createLoginScreen } from './login';
 import { createMap, watchErrors } from './map';
+import { createPhotoSection } from './photos';
 import { createPlansPanel } from './plans';
 import { PulseOverlay } from './pulse';
 import { createReportForm } from './report';
@@ -90,6 +91,10 @@ const caseActions = createCaseActions({
   onChanged: () => caseChanged(),
   onError: (what, err) => session.lateError(what, err),
 });
+const photos = createPhotoSection({
+  onAdded: () => caseChanged(),
+  onError: (what, err) => session.lateError(what, err),
+});
 const panel = createIncidentPanel({
   onFilterChange(filter) {
     incidentFilter = filter;
@@ -103,8 +108,9 @@ const panel = createIncidentPanel({
     selection.setIncidentPoint(at);
   },
   onError: (what, err) => session.lateError(what, err),
-  detailSections: [caseActions.root, dispatch.root],
+  detailSections: [photos.root, caseActions.root, dispatch.root],
   onDetail: (detail) => {
+    photos.show(detail);
     caseActions.show(detail);
     dispatch.show(detail);
   },
@@ -157,7 +163,8 @@ const report = createReportForm({
     void panel.select(id, at);
     if (at) camera.flyTo(at[0], at[1]);
   },
-  onFiled(incident) {
+  onFiled(incident, batch) {
+    if (batch) void photos.upload(incident.id, batch);
     const at: [number, number] | null = Number.isFinite(incident.lon) && Number.isFinite(incident.lat) ? [incident.lon, incident.lat] : null;
     void panel.select(incident.id, at);
     if (at) camera.flyTo(at[0], at[1]);
@@ -285,6 +292,7 @@ const session = createSession({
     field.setSession(s);
     dispatch.setRole(s.role);
     report.setRole(s.role);
+    photos.setRole(s.role);
     workerList.setEnabled(s.role === 'dispatcher');
     rulesView.setSession(s);
     plans.setRole(s.role);
@@ -300,6 +308,7 @@ const session = createSession({
     dispatch.reset();
     caseActions.reset();
     field.reset();
+    photos.reset();
     report.reset();
     workerList.reset();
     headline.reset();

@@ -20,6 +20,11 @@
 // a failed attempt, which the server would refuse as a reused key), so a
 // double click or a retry after a lost answer files one case; the button is
 // disabled while sending. On success the form closes and the new case opens.
+//
+// Photos (photos.ts) are chosen with the form and checked as they are chosen;
+// they are sent once the case exists, one by one, by the case's photo section
+// (`onFiled`'s batch), which says there which one failed and why: the case is
+// filed whatever happens to them, and photos can be added to it again.
 
 import { Marker, type Map as MapLibreMap } from 'maplibre-gl';
 
@@ -39,6 +44,7 @@ import {
 } from './api';
 import { el, relabel, text } from './dom';
 import { formatDistance, formatNumber, getLang, onLangChange, t, tDynamic, tf, type MessageKey } from './i18n';
+import { createPhotoPicker, type PhotoBatch } from './photos';
 import { cancelPick, startPick, type Pick } from './picker';
 
 /** Roles the server takes reports from. */
@@ -54,8 +60,8 @@ export interface ReportFormOptions {
   flyTo(lon: number, lat: number): void;
   /** Open a case in the details (a possible duplicate). */
   onOpenCase(id: number | string, at: [number, number] | null): void;
-  /** A case was filed: open it, refresh the list. */
-  onFiled(incident: IncidentDetail): void;
+  /** A case was filed: open it, refresh the list, and send its photos (null: none chosen). */
+  onFiled(incident: IncidentDetail, photos: PhotoBatch | null): void;
   /** A failure the form does not explain itself (401s: the caller decides). */
   onError(what: MessageKey, err: unknown): void;
 }
@@ -148,6 +154,7 @@ export function createReportForm(options: ReportFormOptions): ReportForm {
     duplicateNote,
     duplicateList,
   );
+  const photos = createPhotoPicker('report-photos');
   const message = el('p', { class: 'report-message', id: 'report-message', role: 'status', 'aria-live': 'polite', hidden: '' });
   const submit = text('button', 'intake.submit', { type: 'submit', id: 'report-submit', class: 'primary' });
 
@@ -175,6 +182,7 @@ export function createReportForm(options: ReportFormOptions): ReportForm {
     field('intake.description', description),
     el('div', { class: 'report-row' }, field('intake.reporterName', reporterName, [], true), field('intake.reporterPhone', reporterPhone, [], true)),
     duplicateBox,
+    photos.root,
     message,
     el('div', { class: 'report-buttons' }, submit),
   );
@@ -465,9 +473,11 @@ export function createReportForm(options: ReportFormOptions): ReportForm {
     setMessage('intake.sending', 'hint');
     try {
       const answer = await track(reportIncident(report, key));
+      const files = photos.files();
+      const batch: PhotoBatch | null = files.length ? { files, stage: 'report', keepLocation: photos.keepLocation() } : null;
       clearForm();
       setOpen(false);
-      options.onFiled(answer);
+      options.onFiled(answer, batch);
     } catch (err) {
       if (isUnauthenticated(err)) {
         setMessage(null);
@@ -501,6 +511,7 @@ export function createReportForm(options: ReportFormOptions): ReportForm {
     description.value = '';
     reporterName.value = '';
     reporterPhone.value = '';
+    photos.clear();
     category.value = '';
     severity.value = 'moderate';
     for (const control of [address, category, description]) control.removeAttribute('aria-invalid');
