@@ -1,9 +1,13 @@
 # Sourced by the benchmark scripts: builds wangge and the benchmark example named in
-# $bench_example, starts a demo database (a demo of $bench_scale — small unless set — in a
+# $bench_example (if any), starts a demo database (a demo of $bench_scale — small unless set — in a
 # temporary folder, or the demo in WANGGE_DATA_DIR) and a city-wide operator `bench-tiles`
 # with a fresh password; sets $url and $password for the benchmark, and `bench_cleanup`,
 # which an EXIT trap runs (scripts that set their own trap call it).
-cargo build --release --quiet --bin wangge --example "$bench_example"
+if [[ -n ${bench_example:-} ]]; then
+    cargo build --release --quiet --bin wangge --example "$bench_example"
+else
+    cargo build --release --quiet --bin wangge
+fi
 data_dir=${WANGGE_DATA_DIR:-}
 bench_cleanup() { :; }
 if [[ -z "$data_dir" ]]; then
