@@ -202,3 +202,55 @@ export function waitForResourceError(page, expected) {
       msg.type() === 'error' && isResourceError({ text: msg.text(), url: msg.location().url }, expected),
   });
 }
+
+/**
+ * The demo users' API sessions for a test file: `signIn(users)` signs each in (cookies from
+ * apiSignIn), `api(user, path, init, expected)` checks the answer's status and answers its
+ * JSON body (a string body is sent as JSON; bytes as they are), `signOut()` ends them all.
+ */
+export function apiSessions() {
+  const cookies = {};
+  async function api(user, pathAndQuery, init = {}, expected = [200, 201]) {
+    const res = await fetch(`${WANGGE_URL}${pathAndQuery}`, {
+      ...init,
+      headers: {
+        Cookie: cookies[user],
+        Accept: 'application/json',
+        ...(typeof init.body === 'string' ? { 'Content-Type': 'application/json' } : {}),
+        ...(init.headers ?? {}),
+      },
+    });
+    const body = res.status === 204 ? null : await res.json().catch(() => null);
+    assert.ok(expected.includes(res.status), `${init.method ?? 'GET'} ${pathAndQuery} as ${user} answered ${res.status}: ${JSON.stringify(body)}`);
+    return body;
+  }
+  return {
+    cookies,
+    api,
+    async signIn(users, password = demoPassword()) {
+      for (const user of users) cookies[user] = await apiSignIn(user, password);
+    },
+    async signOut() {
+      for (const cookie of Object.values(cookies)) await fetch(`${WANGGE_URL}/api/v1/session`, { method: 'DELETE', headers: { Cookie: cookie } });
+    },
+  };
+}
+
+/**
+ * A new page (in a context made with `contextOptions`: a 1280×800 desk by default) signed in
+ * as `user` through the form, in Chinese, ready; its console errors and uncaught exceptions
+ * are pushed to `errors`, prefixed with the user.
+ */
+export async function openSignedIn(browser, user, { password = demoPassword(), contextOptions = { viewport: VIEWPORT, deviceScaleFactor: 1 }, errors = [], timeout = 60_000 } = {}) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeout);
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`${user}: ${msg.text()} ${msg.location().url}`);
+  });
+  page.on('pageerror', (err) => errors.push(`${user}: uncaught ${err.message}`));
+  await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
+  await submitLogin(page, user, password);
+  await waitForReady(page);
+  return { page, context };
+}

@@ -22,7 +22,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { WANGGE_URL, apiSignIn, demoPassword, eventually, launchBrowser, submitLogin, waitForReady } from './browser.mjs';
+import { apiSessions, demoPassword, eventually, launchBrowser, openSignedIn } from './browser.mjs';
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TIMEOUT = 120_000;
@@ -30,17 +30,8 @@ const SUITE_TIMEOUT = 10 * 60_000;
 const PHONE = { width: 390, height: 844 };
 const RUN = `p${Date.now().toString(36)}`;
 
-const cookies = {};
-
-async function api(user, pathAndQuery, init = {}, expected = [200, 201]) {
-  const res = await fetch(`${WANGGE_URL}${pathAndQuery}`, {
-    ...init,
-    headers: { Cookie: cookies[user], Accept: 'application/json', ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...(init.headers ?? {}) },
-  });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  assert.ok(expected.includes(res.status), `${init.method ?? 'GET'} ${pathAndQuery} as ${user} answered ${res.status}: ${JSON.stringify(body)}`);
-  return body;
-}
+const sessions = apiSessions();
+const { api } = sessions;
 
 /** Whether [lon, lat] is inside a GeoJSON Polygon or MultiPolygon (even-odd rule). */
 function inside([x, y], geometry) {
@@ -101,35 +92,30 @@ describe("a grid worker's day on a phone", { timeout: SUITE_TIMEOUT }, () => {
 
   before(async () => {
     password = demoPassword();
-    for (const user of ['dispatcher', 'worker', 'operator']) cookies[user] = await apiSignIn(user, password);
+    await sessions.signIn(['dispatcher', 'worker'], password);
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await launchBrowser();
   });
 
   after(async () => {
     await browser?.close();
-    for (const cookie of Object.values(cookies)) await fetch(`${WANGGE_URL}/api/v1/session`, { method: 'DELETE', headers: { Cookie: cookie } });
+    await sessions.signOut();
   });
 
   /** A phone-sized page (touch, Chinese) whose Geolocation answers `at`, signed in as `user`. */
   async function phoneAs(user, at) {
-    const context = await browser.newContext({
-      viewport: PHONE,
-      deviceScaleFactor: 1,
-      isMobile: true,
-      hasTouch: true,
-      ...(at ? { geolocation: { longitude: at[0], latitude: at[1], accuracy: 12 }, permissions: ['geolocation'] } : {}),
+    return openSignedIn(browser, user, {
+      password,
+      errors: consoleErrors,
+      timeout: TIMEOUT / 2,
+      contextOptions: {
+        viewport: PHONE,
+        deviceScaleFactor: 1,
+        isMobile: true,
+        hasTouch: true,
+        ...(at ? { geolocation: { longitude: at[0], latitude: at[1], accuracy: 12 }, permissions: ['geolocation'] } : {}),
+      },
     });
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT / 2);
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(`${user}: ${msg.text()} ${msg.location().url}`);
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`${user}: uncaught ${err.message}`));
-    await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
-    await submitLogin(page, user, password);
-    await waitForReady(page);
-    return { page, context };
   }
 
   function assertConsole() {

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 
-import { VIEWPORT, WANGGE_URL, apiSignIn, demoPassword, eventually, jumpToAndWaitSettled, launchBrowser, submitLogin, waitForReady } from './browser.mjs';
+import { WANGGE_URL, apiSessions, demoPassword, eventually, jumpToAndWaitSettled, launchBrowser, openSignedIn } from './browser.mjs';
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TIMEOUT = 120_000;
@@ -36,17 +36,8 @@ const ELSEWHERE_POINT = [102.5741, 24.3712];
 const RUN = `p${Date.now().toString(36)}`;
 const MIB = 1024 * 1024;
 
-const cookies = {};
-
-async function api(user, pathAndQuery, init = {}, expected = [200, 201]) {
-  const res = await fetch(`${WANGGE_URL}${pathAndQuery}`, {
-    ...init,
-    headers: { Cookie: cookies[user], Accept: 'application/json', ...(typeof init.body === 'string' ? { 'Content-Type': 'application/json' } : {}), ...(init.headers ?? {}) },
-  });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  assert.ok(expected.includes(res.status), `${init.method ?? 'GET'} ${pathAndQuery} as ${user} answered ${res.status}: ${JSON.stringify(body)}`);
-  return body;
-}
+const sessions = apiSessions();
+const { api, cookies } = sessions;
 
 /** The status of a GET as `user` (no body read as JSON: photos are bytes). */
 async function statusOf(user, pathAndQuery) {
@@ -175,7 +166,7 @@ describe('photos of a case in the map client', { timeout: SUITE_TIMEOUT }, () =>
 
   before(async () => {
     password = demoPassword();
-    for (const user of ['operator', 'dispatcher', 'worker']) cookies[user] = await apiSignIn(user, password);
+    await sessions.signIn(['operator', 'dispatcher', 'worker'], password);
     categories = await api('operator', '/api/v1/incident-categories');
     assert.ok(categories.length > 0);
     await mkdir(ARTIFACTS, { recursive: true });
@@ -188,22 +179,12 @@ describe('photos of a case in the map client', { timeout: SUITE_TIMEOUT }, () =>
       const c = await api('dispatcher', `/api/v1/incidents/${id}`, {}, [200, 404]);
       if (c?.actions?.includes('reject')) await act('dispatcher', id, { action: 'reject', note: `测试结束 ${RUN}` }, [200, 409]);
     }
-    for (const cookie of Object.values(cookies)) await fetch(`${WANGGE_URL}${SESSION_PATH}`, { method: 'DELETE', headers: { Cookie: cookie } });
+    await sessions.signOut();
   });
 
   /** A page signed in as `user` (Chinese). */
   async function openAs(user) {
-    const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT / 2);
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(`${user}: ${msg.text()} ${msg.location().url}`);
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`${user}: uncaught ${err.message}`));
-    await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
-    await submitLogin(page, user, password);
-    await waitForReady(page);
-    return page;
+    return (await openSignedIn(browser, user, { password, errors: consoleErrors, timeout: TIMEOUT / 2 })).page;
   }
 
   /** Only the console errors expected so far (fragments of their text): the 401 of the first session check and `more`. */

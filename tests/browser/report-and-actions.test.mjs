@@ -27,36 +27,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
-  VIEWPORT,
-  WANGGE_URL,
-  apiSignIn,
+  apiSessions,
   demoPassword,
   eventually,
   jumpToAndWaitSettled,
   launchBrowser,
-  submitLogin,
-  waitForReady,
+  openSignedIn,
 } from './browser.mjs';
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TIMEOUT = 120_000;
 const SUITE_TIMEOUT = 15 * 60_000;
-const SESSION_PATH = '/api/v1/session';
 /** The demo grid worker's cell (荷花社区第一网格), inside it. */
 const WORKER_CELL_POINT = [102.5441, 24.3512];
 const RUN = `t${Date.now().toString(36)}`;
 
-const cookies = {};
-
-async function api(user, pathAndQuery, init = {}, expected = [200, 201]) {
-  const res = await fetch(`${WANGGE_URL}${pathAndQuery}`, {
-    ...init,
-    headers: { Cookie: cookies[user], Accept: 'application/json', ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...(init.headers ?? {}) },
-  });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  assert.ok(expected.includes(res.status), `${init.method ?? 'GET'} ${pathAndQuery} as ${user} answered ${res.status}: ${JSON.stringify(body)}`);
-  return body;
-}
+const sessions = apiSessions();
+const { api } = sessions;
 
 const act = (user, id, action, expected) =>
   api(user, `/api/v1/incidents/${id}/actions`, { method: 'POST', body: JSON.stringify(action) }, expected);
@@ -85,7 +72,7 @@ describe('reports and case actions from the map', { timeout: SUITE_TIMEOUT }, ()
 
   before(async () => {
     password = demoPassword();
-    for (const user of ['operator', 'dispatcher', 'worker']) cookies[user] = await apiSignIn(user, password);
+    await sessions.signIn(['operator', 'dispatcher', 'worker'], password);
     categories = await api('operator', '/api/v1/incident-categories');
     assert.ok(categories.length > 0);
     await mkdir(ARTIFACTS, { recursive: true });
@@ -94,22 +81,12 @@ describe('reports and case actions from the map', { timeout: SUITE_TIMEOUT }, ()
 
   after(async () => {
     await browser?.close();
-    for (const cookie of Object.values(cookies)) await fetch(`${WANGGE_URL}${SESSION_PATH}`, { method: 'DELETE', headers: { Cookie: cookie } });
+    await sessions.signOut();
   });
 
   /** A page signed in as `user` (Chinese). */
   async function openAs(user) {
-    const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT / 2);
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(`${user}: ${msg.text()} ${msg.location().url}`);
-    });
-    page.on('pageerror', (err) => consoleErrors.push(`${user}: uncaught ${err.message}`));
-    await page.goto(`${WANGGE_URL}/?lang=zh-CN`);
-    await submitLogin(page, user, password);
-    await waitForReady(page);
-    return page;
+    return (await openSignedIn(browser, user, { password, errors: consoleErrors, timeout: TIMEOUT / 2 })).page;
   }
 
   /** Only the console errors expected so far (fragments of their text): the 401 of the first session check and `more`. */
