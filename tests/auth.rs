@@ -1084,13 +1084,19 @@ async fn outline_box(db: &TestDb, sql: &'static str, code: &str) -> Vec<f64> {
         .unwrap()
 }
 
-fn json_box(session: &Value) -> Vec<f64> {
-    session["bbox"]
+/// The session's `bbox`, which must be `want` (to a micro-degree).
+fn assert_session_box(session: &Value, want: &[f64], what: &str) -> Vec<f64> {
+    let got: Vec<f64> = session["bbox"]
         .as_array()
         .unwrap_or_else(|| panic!("no bbox in {session}"))
         .iter()
         .map(|v| v.as_f64().unwrap())
-        .collect()
+        .collect();
+    assert_eq!(got.len(), 4, "{got:?}");
+    for (a, b) in got.iter().zip(want) {
+        assert!((a - b).abs() < 1e-6, "{got:?} is not {what}'s box {want:?}");
+    }
+    got
 }
 
 #[tokio::test]
@@ -1139,13 +1145,7 @@ async fn the_session_says_where_the_callers_map_opens_and_which_worker_a_grid_wo
         &cell,
     )
     .await;
-    let got = json_box(&me);
-    for (a, b) in got.iter().zip(&cell_box) {
-        assert!(
-            (a - b).abs() < 1e-6,
-            "{got:?} is not the cell's box {cell_box:?}"
-        );
-    }
+    let got = assert_session_box(&me, &cell_box, "the cell");
     assert!(got[0] < got[2] && got[1] < got[3]);
 
     // A township's staff: their township's box, and no worker.
@@ -1158,12 +1158,6 @@ async fn the_session_says_where_the_callers_map_opens_and_which_worker_a_grid_wo
         &township,
     )
     .await;
-    let got = json_box(&me);
-    for (a, b) in got.iter().zip(&township_box) {
-        assert!(
-            (a - b).abs() < 1e-6,
-            "{got:?} is not the township's box {township_box:?}"
-        );
-    }
+    let got = assert_session_box(&me, &township_box, "the township");
     assert_ne!(got, cell_box);
 }

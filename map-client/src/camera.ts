@@ -109,12 +109,13 @@ export function createCamera(map: MapLibreMap): Camera {
         [minLon, minLat],
         [maxLon, maxLat],
       ];
-      const fitted = map.cameraForBounds(bounds, { padding: areaPadding(), maxZoom: 17 });
+      const padding = areaPadding();
+      const fitted = map.cameraForBounds(bounds, { padding, maxZoom: 17 });
       const centre = map.getCenter();
       const inside = centre.lng >= minLon && centre.lng <= maxLon && centre.lat >= minLat && centre.lat <= maxLat;
       // two zoom levels out the area fills a sixteenth of the view: still the caller's map
       if (inside && (fitted?.zoom === undefined || map.getZoom() >= fitted.zoom - 2)) return;
-      map.fitBounds(bounds, { padding: areaPadding(), maxZoom: 17, animate: false });
+      map.fitBounds(bounds, { padding, maxZoom: 17, animate: false });
     },
     flyTo(lon, lat) {
       map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 14), offset: panelOffset(), essential: true, maxDuration: 2500 });

@@ -134,31 +134,17 @@ export function createFieldPanel(options: FieldPanelOptions): FieldPanel {
 
   function renderPosition(): void {
     position.dataset['state'] = state.kind;
-    switch (state.kind) {
-      case 'off':
-        position.textContent = t('field.position.off');
-        break;
-      case 'locating':
-        position.textContent = t('field.position.locating');
-        break;
-      case 'stored':
-        position.textContent =
-          state.accuracy === null
-            ? tf('field.position.stored', { time: formatTime(state.at) })
-            : tf('field.position.storedWithin', { time: formatTime(state.at), metres: formatNumber(Math.round(state.accuracy)) });
-        break;
-      case 'held':
-        position.textContent = t('field.position.held');
-        break;
-      case 'denied':
-        position.textContent = t('field.position.denied');
-        break;
-      case 'unavailable':
-        position.textContent = t('field.position.unavailable');
-        break;
-      case 'refused':
-        position.textContent = tf('field.position.refused', { detail: state.detail });
-        break;
+    if (state.kind === 'stored') {
+      const time = formatTime(state.at);
+      position.textContent =
+        state.accuracy === null
+          ? tf('field.position.stored', { time })
+          : tf('field.position.storedWithin', { time, metres: formatNumber(Math.round(state.accuracy)) });
+    } else if (state.kind === 'refused') {
+      position.textContent = tf('field.position.refused', { detail: state.detail });
+    } else {
+      // the states without details are named by their message key
+      position.textContent = t(`field.position.${state.kind}`);
     }
     reportHere.disabled = lastFix === null;
   }

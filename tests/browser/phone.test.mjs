@@ -23,6 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { apiSessions, demoPassword, eventually, launchBrowser, openSignedIn } from './browser.mjs';
+import { png } from './images.mjs';
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TIMEOUT = 120_000;
@@ -67,22 +68,6 @@ function pointsInside(geometry, [w, s, e, n], count) {
 function hashView(url) {
   const [zoom, lat, lon] = new URL(url).hash.slice(1).split('/').map(Number);
   return { zoom, lon, lat };
-}
-
-/** A small PNG (a solid square), made in the page: what a phone camera would hand over. */
-function pngInPage(page, size = 64) {
-  return page.evaluate(async (size) => {
-    const canvas = document.createElement('canvas');
-    canvas.width = size;
-    canvas.height = size;
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#3a7';
-    ctx.fillRect(0, 0, size, size);
-    ctx.fillStyle = '#fff';
-    ctx.fillRect(size / 4, size / 4, size / 2, size / 2);
-    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
-    return Array.from(new Uint8Array(await blob.arrayBuffer()));
-  }, size);
 }
 
 describe("a grid worker's day on a phone", { timeout: SUITE_TIMEOUT }, () => {
@@ -230,8 +215,7 @@ describe("a grid worker's day on a phone", { timeout: SUITE_TIMEOUT }, () => {
     await action('resolve').click();
     const dialog = page.locator('#app-dialog');
     await dialog.waitFor();
-    const photo = await pngInPage(page);
-    await page.locator('#app-dialog input[type="file"]').setInputFiles({ name: 'done.png', mimeType: 'image/png', buffer: Buffer.from(photo) });
+    await page.locator('#app-dialog input[type="file"]').setInputFiles({ name: 'done.png', mimeType: 'image/png', buffer: png(64, 64, Date.now() % 251) });
     if (await page.locator('#app-dialog-input').count()) await page.locator('#app-dialog-input').fill('已修复');
     await page.locator('#app-dialog-ok').click();
     await dialog.waitFor({ state: 'detached', timeout: TIMEOUT });

@@ -145,7 +145,33 @@ pub struct AuthState {
     pub config: Arc<AuthConfig>,
 }
 
+/// The grid worker a grid worker's sign-in is, as their own screen shows them.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OwnWorker {
+    pub id: i64,
+    pub name: String,
+    /// `available`, `busy` or `off_duty`.
+    pub status: String,
+}
+
 impl Caller {
+    /// The grid worker this sign-in is (none for other roles, or a sign-in bound to no
+    /// worker): the assignee whose cases it works, the worker its positions move.
+    pub async fn own_worker<'e>(
+        &self,
+        db: impl sqlx::PgExecutor<'e>,
+    ) -> Result<Option<OwnWorker>, sqlx::Error> {
+        if self.role != Role::Worker {
+            return Ok(None);
+        }
+        sqlx::query_as(
+            "SELECT id, name, status::text AS status FROM grid_worker WHERE user_id = $1",
+        )
+        .bind(self.user_id)
+        .fetch_optional(db)
+        .await
+    }
+
     /// The user behind a presented token (bearer token, session cookie or Open311 api_key),
     /// or `None` when it opens no live session.
     ///

@@ -53,26 +53,6 @@ async fn commit(
     Ok(row)
 }
 
-/// The grid worker a signed-in grid worker is, as their own screen shows them.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct OwnWorker {
-    pub id: i64,
-    pub name: String,
-    /// `available`, `busy` or `off_duty`.
-    pub status: String,
-}
-
-/// The worker `caller` is (none for other roles, or a worker user not linked to a worker).
-pub async fn own(pool: &PgPool, caller: &Caller) -> Result<Option<OwnWorker>, sqlx::Error> {
-    if caller.role != Role::Worker {
-        return Ok(None);
-    }
-    sqlx::query_as("SELECT id, name, status::text AS status FROM grid_worker WHERE user_id = $1")
-        .bind(caller.user_id)
-        .fetch_optional(pool)
-        .await
-}
-
 /// Sets worker `id`'s status, audited; the worker as committed.
 pub async fn set_status(
     pool: &PgPool,

@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 
 use crate::audit::{self, RequestMeta};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::geometry::Ewkb;
 use crate::incidents::IncidentError;
 use crate::incidents::intake::{Placement, actor, check_in_area, route_point};
@@ -60,21 +60,6 @@ pub async fn current_state(
     Ok(state)
 }
 
-/// The grid worker a grid worker's sign-in is (none for other roles, or a sign-in bound to
-/// no worker): whose assignee the caller is.
-pub async fn own_worker(
-    conn: &mut PgConnection,
-    caller: &Caller,
-) -> Result<Option<i64>, sqlx::Error> {
-    if caller.role != Role::Worker {
-        return Ok(None);
-    }
-    sqlx::query_scalar("SELECT id FROM grid_worker WHERE user_id = $1")
-        .bind(caller.user_id)
-        .fetch_optional(conn)
-        .await
-}
-
 /// Like [`act`], but when `expected_assignee` is given and the case's assignee is not that
 /// (someone assigned it first), nothing changes and the answer is a conflict that carries the
 /// case as it is now.
@@ -86,7 +71,7 @@ pub async fn act_expecting(
     action: &Action,
     expected_assignee: Option<Option<i64>>,
 ) -> Result<Acted, IncidentError> {
-    let own_worker = own_worker(conn, caller).await?;
+    let own_worker = caller.own_worker(&mut *conn).await?.map(|w| w.id);
     let row: Option<(
         IncidentStatus,
         IncidentTier,

@@ -226,7 +226,7 @@ pub async fn load_details(
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-        let worker_id = crate::incidents::actions::own_worker(conn, caller).await?;
+        let worker_id = caller.own_worker(&mut *conn).await?.map(|w| w.id);
         let case = Case {
             status,
             tier,

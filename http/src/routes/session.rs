@@ -15,8 +15,7 @@ use crate::params::JsonBody;
 use crate::respond::run_to_completion;
 use crate::state::AppState;
 use wangge_domain::auth::session::{self, Attempt, SessionKind};
-use wangge_domain::auth::{Area, COOKIE, Caller, Role};
-use wangge_domain::dispatch::workers::{self, OwnWorker};
+use wangge_domain::auth::{Area, COOKIE, Caller, OwnWorker, Role};
 use wangge_domain::map;
 
 pub fn router() -> Router<AppState> {
@@ -62,7 +61,7 @@ impl SessionInfo {
             role: caller.role,
             area: caller.area.clone(),
             bbox: map::area_bbox(&state.pool, &caller.area).await?,
-            worker: workers::own(&state.pool, caller).await?,
+            worker: caller.own_worker(&state.pool).await?,
             expires_at: caller.expires_at,
         })
     }
