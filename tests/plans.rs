@@ -917,6 +917,14 @@ async fn publishing_relinks_workers_areas_and_open_cases_and_the_old_plan_still_
     .await
     .unwrap();
     assert_eq!(diff["households_moving"], in_split_off, "{diff}");
+    // Until it is published, each household keeps the published cell it lies in.
+    assert_cells_follow_the_rule(&s.db).await;
+    let in_code = households_in(&s.db, &code).await;
+    assert!(
+        in_code > in_split_off && in_split_off > 0,
+        "{in_code} {in_split_off}"
+    );
+    assert_eq!(households_in(&s.db, &split_off).await, 0);
     assert_eq!(diff["before"]["households"], diff["after"]["households"]);
 
     // The workload: every household of the area counted once, the load as documented.
@@ -1011,6 +1019,35 @@ async fn publishing_relinks_workers_areas_and_open_cases_and_the_old_plan_still_
     .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(published_version(&s.db).await, version);
+    // The households under the split-off part now name the new cell, on the tiles too.
+    assert_eq!(
+        households_in(&s.db, &split_off).await,
+        in_split_off,
+        "the split-off part's households were re-linked"
+    );
+    assert_eq!(
+        households_in(&s.db, &code).await,
+        in_code - in_split_off,
+        "the rest stayed"
+    );
+    assert_cells_follow_the_rule(&s.db).await;
+    // A published cell moved by hand (psql) takes its households along; moved back, they
+    // come back.
+    let move_cell = |dx: f64| {
+        sqlx::query(
+            "UPDATE grid_cell SET geom = ST_Translate(geom, $1, 0)
+             WHERE code = $2 AND plan_id = (SELECT id FROM grid_plan WHERE status = 'published')",
+        )
+        .bind(dx)
+        .bind(&split_off)
+        .execute(&s.db.pool)
+    };
+    move_cell(0.5).await.unwrap();
+    assert_eq!(households_in(&s.db, &split_off).await, 0);
+    assert_cells_follow_the_rule(&s.db).await;
+    move_cell(-0.5).await.unwrap();
+    assert_eq!(households_in(&s.db, &split_off).await, in_split_off);
+    assert_cells_follow_the_rule(&s.db).await;
     let stale: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM grid_worker_cell wc JOIN grid_cell g ON g.id = wc.grid_cell_id
          JOIN grid_plan p ON p.id = g.plan_id WHERE p.status <> 'published'",
@@ -1099,6 +1136,34 @@ async fn publishing_relinks_workers_areas_and_open_cases_and_the_old_plan_still_
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert_eq!(published_version(&s.db).await, version);
+}
+
+/// Households whose stored cell (what the household tiles show) is this code.
+async fn households_in(db: &TestDb, code: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM household WHERE grid_cell_code = $1")
+        .bind(code)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// Every household's stored cell is the published cell of its village that holds its point
+/// (the first by code on a shared edge), or none.
+async fn assert_cells_follow_the_rule(db: &TestDb) {
+    let wrong: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT h.id, h.grid_cell_code, c.code FROM household h
+         LEFT JOIN LATERAL (
+             SELECT g.code FROM grid_cell g
+             JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
+             WHERE g.village_id = h.village_id AND ST_Intersects(g.geom, h.geom)
+             ORDER BY g.code LIMIT 1) c ON true
+         WHERE h.grid_cell_code IS DISTINCT FROM c.code
+         LIMIT 5",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(wrong.is_empty(), "stored cell, rule's cell: {wrong:?}");
 }
 
 /// A small deterministic generator, so a failure replays.

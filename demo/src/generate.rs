@@ -73,6 +73,8 @@ pub struct Household {
     pub size: i16,
     pub village_id: i64,
     pub lonlat: (f64, f64),
+    /// The code of the grid cell it was placed in.
+    pub grid_cell_code: String,
     /// The head of household, as the register lists them.
     pub head: Person,
 }
@@ -837,6 +839,7 @@ fn populate_village(
                 size: household_size(rng),
                 village_id: c.village_id,
                 lonlat,
+                grid_cell_code: data.grid_cells[first_cell_id as usize - 1 + k].code.clone(),
                 head,
             });
         }

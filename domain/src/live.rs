@@ -319,11 +319,17 @@ impl LiveHub {
         // Notifications are delivered in commit order: once this one is seen, every change
         // committed before it has been seen too.
         let payload = serde_json::json!({ "e": event, "token": token }).to_string();
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(payload)
-            .execute(pool)
-            .await;
+        // Committed without waiting for the disk: the notice is delivered at commit either
+        // way, and a lost barrier is worth nothing after a crash. Waiting for the flush made
+        // every tile request wait for one. Events and tokens are ours (a name, hex), quoted
+        // all the same.
+        let sent = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify({}, {}); COMMIT",
+            quote_literal(CHANNEL),
+            quote_literal(&payload)
+        )))
+        .execute(pool)
+        .await;
         if let Err(e) = sent {
             self.waiters
                 .lock()
@@ -354,6 +360,12 @@ impl LiveHub {
                 (None, None) => self.cache.invalidate_layer(change.layer),
             }
         }
+    }
+
+    /// Whether the listener is connected now: while it is, a tile put in the cache is
+    /// dropped by any later change.
+    pub fn is_listening(&self) -> bool {
+        *self.listening.borrow()
     }
 
     fn release(&self, token: Option<&str>) {
@@ -997,4 +1009,9 @@ async fn sweep(hub: Arc<LiveHub>, pool: PgPool) {
             Err(e) => tracing::warn!(error = %e, "deadline sweep failed; retrying"),
         }
     }
+}
+
+/// A string as an SQL literal (standard-conforming strings: only `'` is special).
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }

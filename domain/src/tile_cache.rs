@@ -151,6 +151,21 @@ impl TileCache {
         Generation(self.lock().generation)
     }
 
+    /// Whether the tile is cached, before serving it takes a wait: counts a miss when it is
+    /// not, and nothing when it is (the [`get`](Self::get) that serves it counts the hit).
+    pub fn holds(&self, address: TileAddress, variant: &TileVariant) -> bool {
+        let mut inner = self.lock();
+        let held = inner
+            .tiles
+            .get(&(address.layer, address.z))
+            .and_then(|by_xy| by_xy.get(&(address.x, address.y)))
+            .is_some_and(|variants| variants.contains_key(variant));
+        if !held {
+            inner.misses += 1;
+        }
+        held
+    }
+
     pub fn get(&self, address: TileAddress, variant: &TileVariant) -> Option<CachedTile> {
         let mut inner = self.lock();
         inner.clock += 1;

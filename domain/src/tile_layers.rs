@@ -237,17 +237,13 @@ impl TileLayer {
                 tile_envelope!(),
                 "SELECT h.id,
                         ST_AsBinary(ST_AsMVTGeom(ST_Transform(h.geom, 3857), t.env, 4096, 64, true)),
-                        json_build_object('id', h.id, 'grid_cell_code', c.code)::text
+                        json_build_object('id', h.id, 'grid_cell_code', h.grid_cell_code)::text
                  FROM t, household h
                  JOIN admin_unit v ON v.id = h.village_id
-                 LEFT JOIN LATERAL (
-                     SELECT g.id, g.code FROM grid_cell g
-                     JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
-                     WHERE g.village_id = h.village_id AND ST_Intersects(g.geom, h.geom)
-                     ORDER BY g.code LIMIT 1) c ON true
                  WHERE h.geom && t.env4326
                    AND v.code LIKE $4 || '%'
-                   AND ($5::int8 IS NULL OR c.id = $5)
+                   AND ($5::int8 IS NULL
+                        OR h.grid_cell_code = (SELECT code FROM grid_cell WHERE id = $5))
                    AND $6::float8 IS NOT NULL
                  ORDER BY h.id
                  LIMIT $7"

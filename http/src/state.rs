@@ -26,6 +26,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Connections for rendering tiles, whose queries keep one generic plan each (see
+    /// [`AppState::new`]).
+    pub tile_pool: PgPool,
     pub config: Arc<Config>,
     /// Sign-in throttling per client address and per (username, address).
     pub sign_in_guard: Arc<SignInGuard>,
@@ -89,6 +92,19 @@ impl AppState {
         if let Some(every) = config.hotspot_scan_every {
             wangge_domain::hotspots::alerts::start(pool.clone(), every);
         }
+        // A tile query is planned once per connection rather than for every tile: a tile's
+        // own plan cost as much as the tile at the zooms with few features, and the spatial
+        // index is the right way in whatever the tile. Other queries keep plans made for
+        // their values (an area's prefix picks an index). Half the pool: two cores render
+        // no faster with more, and a burst of tiles leaves the rest for everything else.
+        let tile_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections((config.max_connections / 2).max(2))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_lazy_with(
+                (*pool.connect_options())
+                    .clone()
+                    .options([("plan_cache_mode", "force_generic_plan")]),
+            );
         let auth = AuthState {
             pool: pool.clone(),
             sessions: Arc::clone(&sessions),
@@ -96,6 +112,7 @@ impl AppState {
         };
         Self {
             pool,
+            tile_pool,
             config: Arc::new(config),
             auth,
             sign_in_guard,

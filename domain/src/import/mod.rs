@@ -433,8 +433,10 @@ pub async fn import_households(
         return Err(invalid("line", problems));
     }
     sqlx::query(
-        "INSERT INTO household (address, size, village_id, geom)
-         SELECT address, size, village_id, geom::geometry
+        // A bulk write: the trigger that finds a household's cell is off, so it is found here.
+        "INSERT INTO household (address, size, village_id, geom, grid_cell_code)
+         SELECT address, size, village_id, geom::geometry,
+                wangge_household_cell(village_id, geom::geometry)
          FROM unnest($1::text[], $2::int2[], $3::int8[], $4::text[]) AS t(address, size, village_id, geom)",
     )
     .bind(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())

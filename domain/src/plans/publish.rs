@@ -181,6 +181,22 @@ pub async fn publish(
     .bind(draft.id)
     .execute(&mut *tx)
     .await?;
+    // Households keep their cell's code where a cell kept its code, village and outline;
+    // under the cells redrawn, added or removed they are looked up again.
+    sqlx::query(
+        "SELECT wangge_relink_households(array(
+             SELECT n.geom FROM grid_cell n WHERE n.plan_id = $1 AND NOT EXISTS (
+                 SELECT 1 FROM grid_cell o WHERE o.plan_id = $2 AND o.code = n.code
+                    AND o.village_id = n.village_id AND o.geom = n.geom)
+             UNION ALL
+             SELECT o.geom FROM grid_cell o WHERE o.plan_id = $2 AND NOT EXISTS (
+                 SELECT 1 FROM grid_cell n WHERE n.plan_id = $1 AND n.code = o.code
+                    AND n.village_id = o.village_id AND n.geom = o.geom)))",
+    )
+    .bind(draft.id)
+    .bind(old_id)
+    .execute(&mut *tx)
+    .await?;
     super::quiet(&mut tx, false).await?;
     sqlx::query("SELECT pg_notify('wangge_change', '{\"e\":\"all\"}')")
         .execute(&mut *tx)

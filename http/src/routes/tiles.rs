@@ -153,27 +153,22 @@ async fn tile(
         grid_cell_id: caller.area.grid_cell_id,
         filters,
     };
-    // Every change committed before this request has dropped its tiles first, so a client
-    // that writes and then reads sees its write. Without that assurance (the change feed is
-    // down) the tile is read fresh and not kept.
-    let current = match state.live.tiles_current(&state.pool).await {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(%error, "tiles served uncached: cannot tell which are stale");
-            false
-        }
-    };
-    let cached = match state.tile_cache.get(address, &variant).filter(|_| current) {
+    // A tile rendered now reads the database as it is, so it shows every change committed
+    // before this request. A cached one does only once every such change has dropped its
+    // tiles: the read barrier. Without the listener a tile is rendered and not kept (a
+    // change then would not drop it).
+    let listening = state.live.is_listening();
+    let cached = match cached_current(&state, address, &variant, listening).await {
         Some(tile) => tile,
         None => {
             let _slot = state.tile_renders.acquire(caller.user_id).await;
             // Another request of this user may have rendered it while this one waited.
-            match state.tile_cache.get(address, &variant).filter(|_| current) {
+            match cached_current(&state, address, &variant, listening).await {
                 Some(tile) => tile,
                 None => {
                     let seen = state.tile_cache.generation();
                     let tile = tile_render::render(
-                        &state.pool,
+                        &state.tile_pool,
                         &caller.area,
                         layer,
                         coord,
@@ -181,7 +176,9 @@ async fn tile(
                         state.config.worker_stale_after,
                     )
                     .await?;
-                    if current {
+                    if listening {
+                        // Not kept if a change came in since `seen` (or the listener lost
+                        // its connection): the tile may predate it.
                         state
                             .tile_cache
                             .insert(address, &variant, tile.clone(), seen);
@@ -192,6 +189,31 @@ async fn tile(
         }
     };
     Ok(tile_response(&cached, &headers))
+}
+
+/// The cached tile, once the read barrier has shown that no change committed before now
+/// has yet to drop it; `None` to render it.
+async fn cached_current(
+    state: &AppState,
+    address: TileAddress,
+    variant: &TileVariant,
+    listening: bool,
+) -> Option<CachedTile> {
+    if !listening {
+        return None;
+    }
+    // Nothing cached: nothing to wait for.
+    if !state.tile_cache.holds(address, variant) {
+        return None;
+    }
+    match state.live.tiles_current(&state.pool).await {
+        // Looked up again: the barrier may have dropped it.
+        Ok(()) => state.tile_cache.get(address, variant),
+        Err(error) => {
+            tracing::warn!(%error, "tile rendered afresh: cannot tell whether the cached one is stale");
+            None
+        }
+    }
 }
 
 fn tile_response(tile: &CachedTile, request: &HeaderMap) -> Response {
