@@ -321,6 +321,36 @@ async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
         .unwrap();
         assert_eq!(number(f, "open_incidents"), open);
     }
+    // The household tile: every household in the tile and its buffer, each with its cell,
+    // placed where ST_AsMVTGeom would put it.
+    let t = TileCoord::containing(lon, lat, 15).unwrap();
+    let homes = tile(&state, &token, "households", t, "").await;
+    let expected: Vec<(i64, Option<String>, i32, i32)> = sqlx::query_as(
+        "SELECT h.id, h.grid_cell_code, ST_X(m)::int4, ST_Y(m)::int4
+         FROM household h,
+              ST_AsMVTGeom(ST_Transform(h.geom, 3857), ST_TileEnvelope($1, $2, $3), 4096, 64, true) m
+         WHERE h.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.015625), 4326)
+           AND m IS NOT NULL
+         ORDER BY h.id",
+    )
+    .bind(i32::from(t.z()))
+    .bind(t.x() as i32)
+    .bind(t.y() as i32)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(!expected.is_empty(), "households at {t}");
+    let got: Vec<(i64, Option<String>, i32, i32)> = homes
+        .iter()
+        .map(|f| {
+            let code = f
+                .properties
+                .get("grid_cell_code")
+                .map(|_| text(f, "grid_cell_code"));
+            (f.id.unwrap() as i64, code, f.points[0][0], f.points[0][1])
+        })
+        .collect();
+    assert_eq!(got, expected);
 }
 
 #[tokio::test]
@@ -537,6 +567,157 @@ async fn a_committed_change_reaches_every_zoom_and_leaves_other_tiles_cached() {
         ids(&tile(&state, &token, "incidents", far_tile, "?status=open").await)
             .contains(&(id as u64))
     );
+}
+
+/// The published grid's cells are tiled from memory; those tiles are the database's: the
+/// same cells in the same order with the same properties, outlines agreeing to within the
+/// simplification's tolerance, for a city-wide caller and a grid worker's one cell, at every
+/// zoom over the demo. A committed change is in the memory's next tile.
+#[tokio::test]
+async fn grid_cells_tiled_from_memory_are_the_databases_tiles() {
+    use wangge::auth::Area;
+    use wangge::tile_layers::{TileFilters, TileLayer};
+
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let (lon, lat, cell_id, ..) = cell_point(&db, 3).await;
+    let city = Area {
+        level: "city".into(),
+        code: "530400".into(),
+        name: "玉溪市".into(),
+        prefix: "5304".into(),
+        grid_cell_id: None,
+    };
+    let one_cell = Area {
+        level: "grid_cell".into(),
+        code: String::new(),
+        name: String::new(),
+        prefix: "5304".into(),
+        grid_cell_id: Some(cell_id),
+    };
+    let from_memory = async |coord: TileCoord, area: &Area| -> Vec<u8> {
+        for _ in 0..200 {
+            state.live.tiles_current(&state.pool).await.unwrap();
+            if let Some(tile) = state.cell_tiles.render(coord, area) {
+                return tile.unwrap().raw.to_vec();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the memory never caught up for {coord}");
+    };
+    let from_database = async |coord: TileCoord, area: &Area| -> Vec<u8> {
+        wangge::tile_render::render(
+            &state.pool,
+            area,
+            TileLayer::GridCells,
+            coord,
+            &TileFilters::default(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap()
+        .raw
+        .to_vec()
+    };
+    let extent: (f64, f64, f64, f64) = sqlx::query_as(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+         FROM (SELECT ST_Extent(geom) AS e FROM grid_cell) x",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let mut tiles = Vec::new();
+    for z in 8..=12 {
+        let nw = TileCoord::containing(extent.0, extent.3, z).unwrap();
+        let se = TileCoord::containing(extent.2, extent.1, z).unwrap();
+        for x in nw.x()..=se.x() {
+            for y in nw.y()..=se.y() {
+                tiles.push((TileCoord::new(z, x, y).unwrap(), &city));
+            }
+        }
+    }
+    for z in 13..=18 {
+        tiles.push((TileCoord::containing(lon, lat, z).unwrap(), &city));
+        tiles.push((TileCoord::containing(lon, lat, z).unwrap(), &one_cell));
+    }
+    let bbox = |f: &Feature| {
+        let xs = f.points.iter().map(|p| p[0]);
+        let ys = f.points.iter().map(|p| p[1]);
+        [
+            xs.clone().min().unwrap(),
+            ys.clone().min().unwrap(),
+            xs.max().unwrap(),
+            ys.max().unwrap(),
+        ]
+    };
+    // One pixel of a 512-pixel tile is 8 units: what simplifying may move an outline. A cell
+    // reaching no further than that into the tile may be drawn by one and not the other.
+    let tolerance = 8 + 2;
+    let clearly_in_tile = |b: [i32; 4]| {
+        b[2] > tolerance && b[0] < 4096 - tolerance && b[3] > tolerance && b[1] < 4096 - tolerance
+    };
+    let mut features_seen = 0;
+    for (coord, area) in tiles {
+        let memory = decode(&from_memory(coord, area).await);
+        let database = decode(&from_database(coord, area).await);
+        let by_id = |features: &[Feature]| -> BTreeMap<u64, Feature> {
+            features
+                .iter()
+                .map(|f| (f.id.unwrap(), f.clone()))
+                .collect()
+        };
+        let (m, d) = (by_id(&memory), by_id(&database));
+        for (one, other, which) in [(&m, &d, "memory"), (&d, &m, "database")] {
+            for (id, f) in one {
+                assert!(
+                    other.contains_key(id) || !clearly_in_tile(bbox(f)),
+                    "cell {id} at {coord} ({}) only from the {which}: {:?}",
+                    area.level,
+                    bbox(f)
+                );
+            }
+        }
+        let order = |features: &[Feature], other: &BTreeMap<u64, Feature>| -> Vec<u64> {
+            features
+                .iter()
+                .filter_map(|f| f.id)
+                .filter(|id| other.contains_key(id))
+                .collect()
+        };
+        assert_eq!(
+            order(&memory, &d),
+            order(&database, &m),
+            "the order at {coord}"
+        );
+        for (id, fm) in &m {
+            let Some(fd) = d.get(id) else { continue };
+            assert_eq!(fm.properties, fd.properties, "cell {id} at {coord}");
+            // Compared where they are drawn: the buffer only continues outlines past the edge.
+            let drawn = |b: [i32; 4]| b.map(|v| v.clamp(0, 4096));
+            let (bm, bd) = (drawn(bbox(fm)), drawn(bbox(fd)));
+            assert!(
+                bm.iter().zip(&bd).all(|(a, b)| (a - b).abs() <= tolerance),
+                "cell {id} at {coord}: {bm:?} from memory, {bd:?} from the database"
+            );
+            features_seen += 1;
+        }
+    }
+    assert!(features_seen > 100, "{features_seen} features compared");
+
+    // A new case in the cell: the memory's next tile counts it, as the database's does.
+    let coord = TileCoord::containing(lon, lat, 14).unwrap();
+    let open = |features: &[Feature]| -> i64 {
+        let cell = features
+            .iter()
+            .find(|f| f.id == Some(cell_id as u64))
+            .unwrap();
+        number(cell, "open_incidents")
+    };
+    let before = open(&decode(&from_memory(coord, &city).await));
+    insert_incident(&db, 3).await;
+    let after = open(&decode(&from_memory(coord, &city).await));
+    assert_eq!(after, before + 1);
+    assert_eq!(open(&decode(&from_database(coord, &city).await)), after);
 }
 
 /// Hexagon tiles count cases: a new case changes the count of the hexagon it falls in, in

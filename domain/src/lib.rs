@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cell_tiles;
 pub mod config;
 pub mod db;
 pub mod dispatch;

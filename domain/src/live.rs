@@ -167,6 +167,8 @@ pub struct LiveHub {
     geocoder: std::sync::OnceLock<Arc<crate::geocode::Geocoder>>,
     /// Told of every worker change, so dispatch ranks with committed state.
     dispatch: std::sync::OnceLock<Arc<crate::dispatch::Dispatch>>,
+    /// Told of every change to the published grid-cells layer, as the tile cache is.
+    cell_tiles: std::sync::OnceLock<Arc<crate::cell_tiles::CellTiles>>,
     /// Whether the listener is connected: a sync point announced before it is would never
     /// be heard.
     listening: tokio::sync::watch::Sender<bool>,
@@ -199,6 +201,7 @@ impl LiveHub {
             stale_after,
             geocoder: std::sync::OnceLock::new(),
             dispatch: std::sync::OnceLock::new(),
+            cell_tiles: std::sync::OnceLock::new(),
             listening: tokio::sync::watch::Sender::new(false),
             barrier: Mutex::new(Barrier::default()),
             barrier_done: tokio::sync::Notify::new(),
@@ -214,6 +217,13 @@ impl LiveHub {
     /// in [`LiveHub::sync`] is released), and everything when anything may have changed.
     pub fn on_workers_changed(&self, dispatch: Arc<crate::dispatch::Dispatch>) {
         let _ = self.dispatch.set(dispatch);
+    }
+
+    /// Has `cell_tiles` read again what each change to the published grid cells touches
+    /// (before anyone waiting at the read barrier is released), and everything when
+    /// anything may have changed.
+    pub fn on_grid_changed(&self, cell_tiles: Arc<crate::cell_tiles::CellTiles>) {
+        let _ = self.cell_tiles.set(cell_tiles);
     }
 
     /// Whether it was reloaded.
@@ -354,6 +364,11 @@ impl LiveHub {
     /// has left the cache (see [`LiveHub::tiles_current`]).
     fn invalidate_tiles(&self, n: &Notification) {
         for change in tiles_touched(n) {
+            if let (TileLayer::GridCells, None, Some(cells)) =
+                (change.layer, change.plan, self.cell_tiles.get())
+            {
+                cells.changed(change.bbox);
+            }
             match (change.bbox, change.plan) {
                 (bbox, Some(draft)) => self.cache.invalidate_plan(change.layer, bbox, draft),
                 (Some(b), None) => self.cache.invalidate(change.layer, b),
@@ -445,6 +460,9 @@ impl LiveHub {
     fn everything_changed(&self) {
         for layer in TileLayer::ALL {
             self.cache.invalidate_layer(layer);
+        }
+        if let Some(cells) = self.cell_tiles.get() {
+            cells.everything_changed();
         }
         self.publish(Batch {
             resync: true,
@@ -833,6 +851,9 @@ async fn listen(
         if connected_before {
             for layer in TileLayer::ALL {
                 hub.cache.invalidate_layer(layer);
+            }
+            if let Some(cells) = hub.cell_tiles.get() {
+                cells.everything_changed();
             }
             if heard.send(Heard::Lost).await.is_err() {
                 return;

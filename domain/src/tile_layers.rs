@@ -187,7 +187,8 @@ impl TileLayer {
     /// The query reading one tile. Its parameters: `$1..$3` z, x, y; `$4` the caller's area
     /// code prefix; `$5` the caller's grid cell (or NULL); `$6` the simplification tolerance in
     /// metres; `$7` the feature cap; then the layer's own (see [`TileFilters`]). It answers
-    /// rows of (id, tile-space WKB, properties as JSON text), most important first.
+    /// rows of (id, tile-space WKB, properties as JSON text), most important first; the
+    /// households' answer points instead ([`TileLayer::read_households`]).
     pub fn sql(self) -> &'static str {
         match self {
             TileLayer::Counties | TileLayer::Townships | TileLayer::Villages => concat!(
@@ -233,11 +234,12 @@ impl TileLayer {
                  ORDER BY g.code
                  LIMIT $7"
             ),
+            // Rows of (id, lon, lat, grid cell code): placed in the tile in Rust
+            // ([`TileLayer::read_households`]), since projecting a point costs less there
+            // than building its WKB and properties in SQL and reading them back.
             TileLayer::Households => concat!(
                 tile_envelope!(),
-                "SELECT h.id,
-                        ST_AsBinary(ST_AsMVTGeom(ST_Transform(h.geom, 3857), t.env, 4096, 64, true)),
-                        json_build_object('id', h.id, 'grid_cell_code', h.grid_cell_code)::text
+                "SELECT h.id, ST_X(h.geom), ST_Y(h.geom), h.grid_cell_code
                  FROM t, household h
                  JOIN admin_unit v ON v.id = h.village_id
                  WHERE h.geom && t.env4326
@@ -385,6 +387,9 @@ pub struct TileFilters {
 /// One feature as a layer's query answers it: id, tile-space WKB, properties as JSON text.
 pub type TileRow = (i64, Option<Vec<u8>>, String);
 
+/// One household as its tile's query answers it: id, longitude, latitude, grid cell code.
+pub type HouseholdRow = (i64, f64, f64, Option<String>);
+
 impl TileLayer {
     /// Reads one tile of this layer inside `area`, most important features first: binds the
     /// parameters every layer's [`sql`](Self::sql) takes, then this layer's own, in the order
@@ -421,6 +426,24 @@ impl TileLayer {
             TileLayer::Households | TileLayer::Facilities => query,
         };
         query.fetch_all(pool).await
+    }
+
+    /// Reads one household tile inside `area`: (id, lon, lat, grid cell code), by id.
+    pub async fn read_households(
+        pool: &PgPool,
+        coord: TileCoord,
+        area: &Area,
+    ) -> Result<Vec<HouseholdRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(TileLayer::Households.sql()))
+            .bind(i32::from(coord.z()))
+            .bind(coord.x() as i32)
+            .bind(coord.y() as i32)
+            .bind(&area.prefix)
+            .bind(area.grid_cell_id)
+            .bind(0.0_f64)
+            .bind(TileLayer::Households.feature_cap())
+            .fetch_all(pool)
+            .await
     }
 
     /// Binds `$8..$14`, the incident filters ([`incident_filters!`]).

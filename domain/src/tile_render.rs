@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
-use wangge_tiles::mvt::{LayerBuilder, TileBuilder, Value};
+use wangge_tiles::mvt::{LayerBuilder, TileBuilder, TileGeometry, Value};
 use wangge_tiles::{TileCoord, WORLD_EXTENT_3857, parse_wkb};
 
 use crate::auth::Area;
-use crate::tile_cache::CachedTile;
+use crate::tile_cache::{BUFFER, CachedTile, EXTENT};
 use crate::tile_layers::{TileFilters, TileLayer};
 
 /// No tile is sent larger than this; past it, the least important features are dropped.
@@ -38,6 +38,29 @@ pub async fn render(
         let cells = crate::heat::count_tile(pool, layer, coord, area, filters).await?;
         crate::heat::add_counts(&mut builder, layer, coord, &cells)
             .map_err(|e| TileError::Encoding(format!("tile encoding: {e}")))?;
+    } else if layer == TileLayer::Households && coord.z() >= layer.min_zoom() {
+        for (id, lon, lat, cell) in TileLayer::read_households(pool, coord, area).await? {
+            let point = coord.project(lon, lat, EXTENT as u32);
+            // As ST_AsMVTGeom clips: points past the buffer are left out.
+            if point
+                .iter()
+                .any(|v| f64::from(*v) < -BUFFER || f64::from(*v) > EXTENT + BUFFER)
+            {
+                continue;
+            }
+            let mut values = vec![("id", Value::Int(id))];
+            if let Some(cell) = cell {
+                values.push(("grid_cell_code", Value::String(cell)));
+            }
+            builder
+                .add_feature(
+                    u64::try_from(id).ok(),
+                    &TileGeometry::Points(vec![point]),
+                    &values,
+                )
+                .map_err(|e| TileError::Encoding(format!("tile encoding: {e}")))?;
+        }
+        fit(&mut builder, layer, coord);
     } else if coord.z() >= layer.min_zoom() {
         let tile_width_m = 2.0 * WORLD_EXTENT_3857 / f64::from(1u32 << coord.z());
         // One pixel of a 512-pixel tile: invisible, and it keeps low-zoom polygons small.
@@ -63,17 +86,22 @@ pub async fn render(
                 .add_feature(u64::try_from(id).ok(), &geometry, &values)
                 .map_err(|e| TileError::Encoding(format!("tile encoding: {e}")))?;
         }
-        // The query put the most important features first; drop from the end until it fits.
-        while builder.encoded_len() > MAX_TILE_BYTES && builder.feature_count() > 0 {
-            let keep = builder.feature_count() / 2;
-            tracing::warn!(%layer, tile = %coord, keep, "tile over the size cap; dropping features");
-            builder.truncate(keep);
-        }
+        fit(&mut builder, layer, coord);
     }
     let mut tile = TileBuilder::new();
     tile.add_layer(builder)
         .map_err(|e| TileError::Encoding(e.to_string()))?;
     Ok(CachedTile::new(tile.encode()))
+}
+
+/// Keeps a tile under [`MAX_TILE_BYTES`]: features come most important first, so they are
+/// dropped from the end until it fits.
+pub(crate) fn fit(builder: &mut LayerBuilder, layer: TileLayer, coord: TileCoord) {
+    while builder.encoded_len() > MAX_TILE_BYTES && builder.feature_count() > 0 {
+        let keep = builder.feature_count() / 2;
+        tracing::warn!(%layer, tile = %coord, keep, "tile over the size cap; dropping features");
+        builder.truncate(keep);
+    }
 }
 
 /// Tile properties are strings, numbers and booleans; null (e.g. a county's parent) is left

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use wangge_domain::auth::AuthState;
 use wangge_domain::auth::cache::SessionCache;
 use wangge_domain::auth::limiter::SignInGuard;
+use wangge_domain::cell_tiles::CellTiles;
 use wangge_domain::config::Config;
 use wangge_domain::dispatch::Dispatch;
 use wangge_domain::geocode::Geocoder;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub dispatch: Arc<Dispatch>,
     /// Sessions looked up moments ago, dropped when the change feed says they ended.
     pub sessions: Arc<SessionCache>,
+    /// The published grid's cells in memory, for `grid-cells` tiles.
+    pub cell_tiles: Arc<CellTiles>,
     /// Tiles being rendered, per user.
     pub tile_renders: Arc<RenderSlots>,
     /// Grid plan cells' figures that only their outlines and the households change.
@@ -76,8 +79,11 @@ impl AppState {
         live.on_admin_units_changed(Arc::clone(&geocoder));
         let dispatch = Dispatch::new(config.worker_stale_after, config.position_keep_days);
         live.on_workers_changed(Arc::clone(&dispatch));
+        let cell_tiles = Arc::new(CellTiles::default());
+        live.on_grid_changed(Arc::clone(&cell_tiles));
         // After everything the listener tells is registered with it.
         live.start(pool.clone(), Arc::clone(&sessions));
+        cell_tiles.start(pool.clone());
         let hub = Arc::clone(&live);
         dispatch.start(pool.clone(), move |pool| {
             let hub = Arc::clone(&hub);
@@ -123,6 +129,7 @@ impl AppState {
             intake_queue,
             dispatch,
             sessions,
+            cell_tiles,
             tile_renders: Arc::default(),
             workload: Arc::default(),
             summary: Arc::default(),

@@ -11,7 +11,8 @@ pub mod demo;
 pub mod embedded;
 
 pub use wangge_domain::{
-    Config, audit, auth, config, db, dispatch, feed_cache, geocode, heat, hotspots, import,
-    incidents, live, model, net, personal, render_slots, tile_cache, tile_layers, tile_render,
+    Config, audit, auth, cell_tiles, config, db, dispatch, feed_cache, geocode, heat, hotspots,
+    import, incidents, live, model, net, personal, render_slots, tile_cache, tile_layers,
+    tile_render,
 };
 pub use wangge_http::{AppState, app, error, extract, params, respond, routes, state};

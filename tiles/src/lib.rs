@@ -4,6 +4,8 @@
 //!
 //! * tile arithmetic: which tile a point falls in, what area a tile covers, and which tiles
 //!   a changed area touches (so the server can invalidate cached tiles after a write);
+//! * [`clip`]: polygons in Web Mercator metres cut to a tile, as `ST_AsMVTGeom` does (for
+//!   the grid cells tiled from memory);
 //! * [`mvt`]: a Mapbox Vector Tile 2.1 encoder (hand-written protobuf, no code generator)
 //!   that cleans and rewinds geometries to the spec's rules and tracks the encoded size so
 //!   the server can keep tiles under a byte budget;
@@ -46,6 +48,7 @@
 //! ```
 
 mod bounds;
+pub mod clip;
 mod coord;
 mod mercator;
 pub mod mvt;

@@ -18,10 +18,11 @@ use crate::error::ApiError;
 use crate::extract::SignedIn;
 use crate::params::Params;
 use crate::state::AppState;
+use wangge_domain::auth::{Area, Caller};
 use wangge_domain::incidents::filters::IncidentFilters;
-use wangge_domain::tile_cache::{CachedTile, TileAddress, TileVariant};
+use wangge_domain::tile_cache::{CachedTile, Generation, TileAddress, TileVariant};
 use wangge_domain::tile_layers::{TileFilters, TileLayer};
-use wangge_domain::tile_render;
+use wangge_domain::tile_render::{self, TileError};
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
@@ -160,35 +161,75 @@ async fn tile(
     let listening = state.live.is_listening();
     let cached = match cached_current(&state, address, &variant, listening).await {
         Some(tile) => tile,
-        None => {
-            let _slot = state.tile_renders.acquire(caller.user_id).await;
-            // Another request of this user may have rendered it while this one waited.
-            match cached_current(&state, address, &variant, listening).await {
-                Some(tile) => tile,
-                None => {
-                    let seen = state.tile_cache.generation();
-                    let tile = tile_render::render(
-                        &state.tile_pool,
-                        &caller.area,
-                        layer,
-                        coord,
-                        &variant.filters,
-                        state.config.worker_stale_after,
-                    )
-                    .await?;
-                    if listening {
-                        // Not kept if a change came in since `seen` (or the listener lost
-                        // its connection): the tile may predate it.
-                        state
-                            .tile_cache
-                            .insert(address, &variant, tile.clone(), seen);
-                    }
-                    tile
-                }
+        None => match from_memory(&state, address, &caller.area, &variant, listening).await {
+            Some((tile, seen)) => {
+                let tile = tile?;
+                state
+                    .tile_cache
+                    .insert(address, &variant, tile.clone(), seen);
+                tile
             }
-        }
+            None => render(&state, &caller, address, coord, &variant, listening).await?,
+        },
     };
     Ok(tile_response(&cached, &headers))
+}
+
+/// Renders a tile from the database, with one of the caller's render slots, and keeps it
+/// if nothing changed meanwhile.
+async fn render(
+    state: &AppState,
+    caller: &Caller,
+    address: TileAddress,
+    coord: TileCoord,
+    variant: &TileVariant,
+    listening: bool,
+) -> Result<CachedTile, ApiError> {
+    let _slot = state.tile_renders.acquire(caller.user_id).await;
+    // Another request of this user may have rendered it while this one waited.
+    if let Some(tile) = cached_current(state, address, variant, listening).await {
+        return Ok(tile);
+    }
+    let seen = state.tile_cache.generation();
+    let tile = tile_render::render(
+        &state.tile_pool,
+        &caller.area,
+        address.layer,
+        coord,
+        &variant.filters,
+        state.config.worker_stale_after,
+    )
+    .await?;
+    if listening {
+        // Not kept if a change came in since `seen` (or the listener lost its connection):
+        // the tile may predate it.
+        state
+            .tile_cache
+            .insert(address, variant, tile.clone(), seen);
+    }
+    Ok(tile)
+}
+
+/// The published grid's cells tiled from memory, past the read barrier (the memory is
+/// current once every earlier change has been heard), with the cache generation it was
+/// read at; `None` for other layers, drafts, or when the memory cannot tell.
+async fn from_memory(
+    state: &AppState,
+    address: TileAddress,
+    area: &Area,
+    variant: &TileVariant,
+    listening: bool,
+) -> Option<(Result<CachedTile, TileError>, Generation)> {
+    if !listening || address.layer != TileLayer::GridCells || variant.filters.plan.is_some() {
+        return None;
+    }
+    let coord = TileCoord::new(address.z, address.x, address.y).ok()?;
+    if let Err(error) = state.live.tiles_current(&state.pool).await {
+        tracing::warn!(%error, "grid cells read from the database: cannot tell whether memory is current");
+        return None;
+    }
+    let seen = state.tile_cache.generation();
+    Some((state.cell_tiles.render(coord, area)?, seen))
 }
 
 /// The cached tile, once the read barrier has shown that no change committed before now
