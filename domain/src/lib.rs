@@ -7,7 +7,6 @@
 
 pub mod audit;
 pub mod auth;
-pub mod cell_tiles;
 pub mod config;
 pub mod db;
 pub mod dispatch;
@@ -22,6 +21,7 @@ pub mod import;
 pub mod incidents;
 pub mod live;
 pub mod map;
+pub mod memory_tiles;
 pub mod model;
 pub mod net;
 pub mod personal;

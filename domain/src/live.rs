@@ -167,8 +167,8 @@ pub struct LiveHub {
     geocoder: std::sync::OnceLock<Arc<crate::geocode::Geocoder>>,
     /// Told of every worker change, so dispatch ranks with committed state.
     dispatch: std::sync::OnceLock<Arc<crate::dispatch::Dispatch>>,
-    /// Told of every change to the published grid-cells layer, as the tile cache is.
-    cell_tiles: std::sync::OnceLock<Arc<crate::cell_tiles::CellTiles>>,
+    /// Told of every change to the layers kept in memory, as the tile cache is.
+    memory_tiles: std::sync::OnceLock<Arc<crate::memory_tiles::MemoryTiles>>,
     /// Whether the listener is connected: a sync point announced before it is would never
     /// be heard.
     listening: tokio::sync::watch::Sender<bool>,
@@ -201,7 +201,7 @@ impl LiveHub {
             stale_after,
             geocoder: std::sync::OnceLock::new(),
             dispatch: std::sync::OnceLock::new(),
-            cell_tiles: std::sync::OnceLock::new(),
+            memory_tiles: std::sync::OnceLock::new(),
             listening: tokio::sync::watch::Sender::new(false),
             barrier: Mutex::new(Barrier::default()),
             barrier_done: tokio::sync::Notify::new(),
@@ -219,11 +219,11 @@ impl LiveHub {
         let _ = self.dispatch.set(dispatch);
     }
 
-    /// Has `cell_tiles` read again what each change to the published grid cells touches
-    /// (before anyone waiting at the read barrier is released), and everything when
-    /// anything may have changed.
-    pub fn on_grid_changed(&self, cell_tiles: Arc<crate::cell_tiles::CellTiles>) {
-        let _ = self.cell_tiles.set(cell_tiles);
+    /// Has `memory_tiles` read again what each change to its layers touches (marked before
+    /// anyone waiting at the read barrier is released), and everything when anything may
+    /// have changed.
+    pub fn on_static_layers_changed(&self, memory_tiles: Arc<crate::memory_tiles::MemoryTiles>) {
+        let _ = self.memory_tiles.set(memory_tiles);
     }
 
     /// Whether it was reloaded.
@@ -364,10 +364,8 @@ impl LiveHub {
     /// has left the cache (see [`LiveHub::tiles_current`]).
     fn invalidate_tiles(&self, n: &Notification) {
         for change in tiles_touched(n) {
-            if let (TileLayer::GridCells, None, Some(cells)) =
-                (change.layer, change.plan, self.cell_tiles.get())
-            {
-                cells.changed(change.bbox);
+            if let (None, Some(memory)) = (change.plan, self.memory_tiles.get()) {
+                memory.changed(change.layer, change.bbox);
             }
             match (change.bbox, change.plan) {
                 (bbox, Some(draft)) => self.cache.invalidate_plan(change.layer, bbox, draft),
@@ -461,8 +459,8 @@ impl LiveHub {
         for layer in TileLayer::ALL {
             self.cache.invalidate_layer(layer);
         }
-        if let Some(cells) = self.cell_tiles.get() {
-            cells.everything_changed();
+        if let Some(memory) = self.memory_tiles.get() {
+            memory.everything_changed();
         }
         self.publish(Batch {
             resync: true,
@@ -852,8 +850,8 @@ async fn listen(
             for layer in TileLayer::ALL {
                 hub.cache.invalidate_layer(layer);
             }
-            if let Some(cells) = hub.cell_tiles.get() {
-                cells.everything_changed();
+            if let Some(memory) = hub.memory_tiles.get() {
+                memory.everything_changed();
             }
             if heard.send(Heard::Lost).await.is_err() {
                 return;

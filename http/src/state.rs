@@ -8,12 +8,12 @@ use sqlx::PgPool;
 use wangge_domain::auth::AuthState;
 use wangge_domain::auth::cache::SessionCache;
 use wangge_domain::auth::limiter::SignInGuard;
-use wangge_domain::cell_tiles::CellTiles;
 use wangge_domain::config::Config;
 use wangge_domain::dispatch::Dispatch;
 use wangge_domain::geocode::Geocoder;
 use wangge_domain::incidents::queue::IntakeQueue;
 use wangge_domain::live::LiveHub;
+use wangge_domain::memory_tiles::MemoryTiles;
 use wangge_domain::personal::Cipher;
 use wangge_domain::plans::workload::WorkloadCache;
 use wangge_domain::render_slots::RenderSlots;
@@ -47,8 +47,8 @@ pub struct AppState {
     pub dispatch: Arc<Dispatch>,
     /// Sessions looked up moments ago, dropped when the change feed says they ended.
     pub sessions: Arc<SessionCache>,
-    /// The published grid's cells in memory, for `grid-cells` tiles.
-    pub cell_tiles: Arc<CellTiles>,
+    /// The layers tiled from memory (the published grid's cells, the households).
+    pub memory_tiles: Arc<MemoryTiles>,
     /// Tiles being rendered, per user.
     pub tile_renders: Arc<RenderSlots>,
     /// Grid plan cells' figures that only their outlines and the households change.
@@ -79,11 +79,11 @@ impl AppState {
         live.on_admin_units_changed(Arc::clone(&geocoder));
         let dispatch = Dispatch::new(config.worker_stale_after, config.position_keep_days);
         live.on_workers_changed(Arc::clone(&dispatch));
-        let cell_tiles = Arc::new(CellTiles::default());
-        live.on_grid_changed(Arc::clone(&cell_tiles));
+        let memory_tiles = Arc::new(MemoryTiles::default());
+        live.on_static_layers_changed(Arc::clone(&memory_tiles));
         // After everything the listener tells is registered with it.
         live.start(pool.clone(), Arc::clone(&sessions));
-        cell_tiles.start(pool.clone());
+        memory_tiles.start(pool.clone());
         let hub = Arc::clone(&live);
         dispatch.start(pool.clone(), move |pool| {
             let hub = Arc::clone(&hub);
@@ -129,7 +129,7 @@ impl AppState {
             intake_queue,
             dispatch,
             sessions,
-            cell_tiles,
+            memory_tiles,
             tile_renders: Arc::default(),
             workload: Arc::default(),
             summary: Arc::default(),

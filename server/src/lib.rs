@@ -11,8 +11,8 @@ pub mod demo;
 pub mod embedded;
 
 pub use wangge_domain::{
-    Config, audit, auth, cell_tiles, config, db, dispatch, feed_cache, geocode, heat, hotspots,
-    import, incidents, live, model, net, personal, render_slots, tile_cache, tile_layers,
+    Config, audit, auth, config, db, dispatch, feed_cache, geocode, heat, hotspots, import,
+    incidents, live, memory_tiles, model, net, personal, render_slots, tile_cache, tile_layers,
     tile_render,
 };
 pub use wangge_http::{AppState, app, error, extract, params, respond, routes, state};

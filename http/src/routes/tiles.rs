@@ -20,6 +20,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use wangge_domain::auth::{Area, Caller};
 use wangge_domain::incidents::filters::IncidentFilters;
+use wangge_domain::memory_tiles::MemoryTiles;
 use wangge_domain::tile_cache::{CachedTile, Generation, TileAddress, TileVariant};
 use wangge_domain::tile_layers::{TileFilters, TileLayer};
 use wangge_domain::tile_render::{self, TileError};
@@ -210,9 +211,10 @@ async fn render(
     Ok(tile)
 }
 
-/// The published grid's cells tiled from memory, past the read barrier (the memory is
-/// current once every earlier change has been heard), with the cache generation it was
-/// read at; `None` for other layers, drafts, or when the memory cannot tell.
+/// A layer kept in memory (the published grid's cells, the households) tiled from there,
+/// past the read barrier (the memory is current once every earlier change has been heard),
+/// with the cache generation it was read at; `None` for other layers, drafts, or when the
+/// memory cannot tell.
 async fn from_memory(
     state: &AppState,
     address: TileAddress,
@@ -220,7 +222,7 @@ async fn from_memory(
     variant: &TileVariant,
     listening: bool,
 ) -> Option<(Result<CachedTile, TileError>, Generation)> {
-    if !listening || address.layer != TileLayer::GridCells || variant.filters.plan.is_some() {
+    if !listening || !MemoryTiles::keeps(address.layer) || variant.filters.plan.is_some() {
         return None;
     }
     let coord = TileCoord::new(address.z, address.x, address.y).ok()?;
@@ -229,7 +231,7 @@ async fn from_memory(
         return None;
     }
     let seen = state.tile_cache.generation();
-    Some((state.cell_tiles.render(coord, area)?, seen))
+    Some((state.memory_tiles.render(address.layer, coord, area)?, seen))
 }
 
 /// The cached tile, once the read barrier has shown that no change committed before now
