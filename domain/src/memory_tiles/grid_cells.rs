@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use wangge_tiles::mvt::{LayerBuilder, TileGeometry, Value};
 use wangge_tiles::{MAX_ZOOM, TileCoord, WORLD_EXTENT_3857, clip::polygon_in_tile, lonlat_to_3857};
 
-use super::{MemoryLayer, box_columns};
+use super::{MemoryLayer, bind_boxes, in_boxes};
 use crate::auth::Area;
 use crate::model::open_statuses;
 use crate::tile_cache::{BUFFER, EXTENT};
@@ -76,9 +76,9 @@ impl MemoryLayer for GridCells {
 
     async fn read(pool: &PgPool, boxes: Option<&[[f64; 4]]>) -> Result<Vec<Cell>, sqlx::Error> {
         type Row = (i64, String, String, String, i32, i64, i64, String);
-        let [xmin, ymin, xmax, ymax] = box_columns(boxes);
-        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT g.id, g.code, g.name, v.code, p.version,
+        let rows: Vec<Row> = bind_boxes(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT g.id, g.code, g.name, v.code, p.version,
                     (SELECT count(*) FROM incident i
                      WHERE i.grid_cell_id = g.id AND i.status IN {}),
                     (SELECT count(*) FROM grid_worker_cell wc WHERE wc.grid_cell_id = g.id),
@@ -86,17 +86,12 @@ impl MemoryLayer for GridCells {
              FROM grid_cell g
              JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'published'
              JOIN admin_unit v ON v.id = g.village_id
-             WHERE $1::bool
-                OR EXISTS (SELECT 1 FROM unnest($2::float8[], $3::float8[], $4::float8[],
-                                                $5::float8[]) AS b (xmin, ymin, xmax, ymax)
-                           WHERE g.geom && ST_MakeEnvelope(b.xmin, b.ymin, b.xmax, b.ymax, 4326))",
-            open_statuses!()
-        )))
-        .bind(boxes.is_none())
-        .bind(xmin)
-        .bind(ymin)
-        .bind(xmax)
-        .bind(ymax)
+             WHERE {}",
+                open_statuses!(),
+                in_boxes("g.geom")
+            ))),
+            boxes,
+        )
         .fetch_all(pool)
         .await?;
         let mut cells = Vec::with_capacity(rows.len());

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use wangge_tiles::mvt::{LayerBuilder, TileGeometry, Value};
 use wangge_tiles::{TileCoord, lonlat_to_3857};
 
-use super::{MemoryLayer, box_columns};
+use super::{MemoryLayer, bind_boxes, in_boxes};
 use crate::auth::Area;
 use crate::tile_cache::{BUFFER, EXTENT};
 use crate::tile_layers::TileLayer;
@@ -39,21 +39,16 @@ impl MemoryLayer for Households {
         pool: &PgPool,
         boxes: Option<&[[f64; 4]]>,
     ) -> Result<Vec<Household>, sqlx::Error> {
-        let [xmin, ymin, xmax, ymax] = box_columns(boxes);
-        let rows: Vec<(i64, String, f64, f64, Option<String>)> = sqlx::query_as(
-            "SELECT h.id, v.code, ST_X(h.geom), ST_Y(h.geom), h.grid_cell_code
-             FROM household h
-             JOIN admin_unit v ON v.id = h.village_id
-             WHERE $1::bool
-                OR EXISTS (SELECT 1 FROM unnest($2::float8[], $3::float8[], $4::float8[],
-                                                $5::float8[]) AS b (xmin, ymin, xmax, ymax)
-                           WHERE h.geom && ST_MakeEnvelope(b.xmin, b.ymin, b.xmax, b.ymax, 4326))",
+        let rows: Vec<(i64, String, f64, f64, Option<String>)> = bind_boxes(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT h.id, v.code, ST_X(h.geom), ST_Y(h.geom), h.grid_cell_code
+                 FROM household h
+                 JOIN admin_unit v ON v.id = h.village_id
+                 WHERE {}",
+                in_boxes("h.geom")
+            ))),
+            boxes,
         )
-        .bind(boxes.is_none())
-        .bind(xmin)
-        .bind(ymin)
-        .bind(xmax)
-        .bind(ymax)
         .fetch_all(pool)
         .await?;
         let mut codes: HashMap<String, Arc<str>> = HashMap::new();

@@ -271,10 +271,30 @@ fn meets(a: &[f64; 4], b: &[f64; 4]) -> bool {
     a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3]
 }
 
-/// The boxes as four arrays (min x, min y, max x, max y), for `unnest` in a query.
-fn box_columns(boxes: Option<&[[f64; 4]]>) -> [Vec<f64>; 4] {
-    let column = |i: usize| boxes.unwrap_or_default().iter().map(|b| b[i]).collect();
-    [column(0), column(1), column(2), column(3)]
+/// The condition a layer's read puts on its geometry `column`: inside one of the boxes
+/// bound by [`bind_boxes`] (`$1..$5`), or anywhere when there are none.
+fn in_boxes(column: &str) -> String {
+    format!(
+        "($1::bool OR EXISTS (
+             SELECT 1 FROM unnest($2::float8[], $3::float8[], $4::float8[], $5::float8[])
+                 AS b (xmin, ymin, xmax, ymax)
+             WHERE {column} && ST_MakeEnvelope(b.xmin, b.ymin, b.xmax, b.ymax, 4326)))"
+    )
+}
+
+/// Binds `$1..$5` of [`in_boxes`]: whether everything is read, and the boxes as four arrays.
+fn bind_boxes<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    boxes: Option<&[[f64; 4]]>,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let column =
+        |i: usize| -> Vec<f64> { boxes.unwrap_or_default().iter().map(|b| b[i]).collect() };
+    query
+        .bind(boxes.is_none())
+        .bind(column(0))
+        .bind(column(1))
+        .bind(column(2))
+        .bind(column(3))
 }
 
 /// The layers kept in memory.
