@@ -351,6 +351,42 @@ async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
         })
         .collect();
     assert_eq!(got, expected);
+    // The incident tile likewise: each case where ST_AsMVTGeom puts it, as it stands.
+    let t = TileCoord::containing(lon, lat, 13).unwrap();
+    let cases = tile(&state, &token, "incidents", t, "").await;
+    let mut expected: Vec<(i64, String, String, bool, i32, i32)> = sqlx::query_as(
+        "SELECT i.id, i.status::text, i.category,
+                i.status IN ('reported', 'assigned', 'accepted', 'in_progress'),
+                ST_X(m)::int4, ST_Y(m)::int4
+         FROM incident i,
+              ST_AsMVTGeom(ST_Transform(i.geom, 3857), ST_TileEnvelope($1, $2, $3), 4096, 64, true) m
+         WHERE i.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.015625), 4326)
+           AND m IS NOT NULL",
+    )
+    .bind(i32::from(t.z()))
+    .bind(t.x() as i32)
+    .bind(t.y() as i32)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(!expected.is_empty(), "cases at {t}");
+    let mut got: Vec<(i64, String, String, bool, i32, i32)> = cases
+        .iter()
+        .map(|f| {
+            let open = matches!(f.properties.get("open"), Some(Decoded::Bool(true)));
+            (
+                f.id.unwrap() as i64,
+                text(f, "status"),
+                text(f, "category"),
+                open,
+                f.points[0][0],
+                f.points[0][1],
+            )
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
 }
 
 #[tokio::test]

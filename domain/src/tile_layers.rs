@@ -188,7 +188,8 @@ impl TileLayer {
     /// code prefix; `$5` the caller's grid cell (or NULL); `$6` the simplification tolerance in
     /// metres; `$7` the feature cap; then the layer's own (see [`TileFilters`]). It answers
     /// rows of (id, tile-space WKB, properties as JSON text), most important first; the
-    /// households' answer points instead ([`TileLayer::read_households`]).
+    /// households' and the incidents' answer points instead ([`TileLayer::read_households`],
+    /// [`TileLayer::read_incidents`]).
     pub fn sql(self) -> &'static str {
         match self {
             TileLayer::Counties | TileLayer::Townships | TileLayer::Villages => concat!(
@@ -264,20 +265,19 @@ impl TileLayer {
                  ORDER BY f.id
                  LIMIT $7"
             ),
+            // Rows of [`IncidentRow`], placed in the tile in Rust
+            // ([`TileLayer::read_incidents`]), as the households are.
             TileLayer::Incidents => concat!(
                 tile_envelope!(),
-                "SELECT i.id,
-                        ST_AsBinary(ST_AsMVTGeom(ST_Transform(i.geom, 3857), t.env, 4096, 64, true)),
-                        json_build_object(
-                            'id', i.id, 'category', i.category, 'severity', i.severity,
-                            'status', i.status, 'tier', i.tier,
-                            'open', i.status IN ",
+                "SELECT i.id, ST_X(i.geom), ST_Y(i.geom), i.category, i.severity::text,
+                        i.status::text, i.tier::text,
+                        i.status IN ",
                 open_statuses!(),
                 ",
-                            'overdue', i.status IN ",
+                        i.status IN ",
                 open_statuses!(),
                 " AND i.due_at < now(),
-                            'reported_at', extract(epoch FROM i.reported_at)::int8)::text
+                        extract(epoch FROM i.reported_at)::int8
                  FROM t, incident i
                  WHERE i.geom && t.env4326
                    AND i.area_code LIKE $4 || '%'
@@ -390,6 +390,21 @@ pub type TileRow = (i64, Option<Vec<u8>>, String);
 /// One household as its tile's query answers it: id, longitude, latitude, grid cell code.
 pub type HouseholdRow = (i64, f64, f64, Option<String>);
 
+/// One case as its tile's query answers it: id, longitude, latitude, category, severity,
+/// status, tier, open, overdue (unknown without a deadline), reported at (Unix seconds).
+pub type IncidentRow = (
+    i64,
+    f64,
+    f64,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    Option<bool>,
+    i64,
+);
+
 impl TileLayer {
     /// Reads one tile of this layer inside `area`, most important features first: binds the
     /// parameters every layer's [`sql`](Self::sql) takes, then this layer's own, in the order
@@ -444,6 +459,29 @@ impl TileLayer {
             .bind(TileLayer::Households.feature_cap())
             .fetch_all(pool)
             .await
+    }
+
+    /// Reads one incident tile (points, from [`POINTS_FROM_ZOOM`]) inside `area` and the
+    /// filters, the open and most severe first.
+    pub async fn read_incidents(
+        pool: &PgPool,
+        coord: TileCoord,
+        area: &Area,
+        filters: &TileFilters,
+    ) -> Result<Vec<IncidentRow>, sqlx::Error> {
+        Self::bind_incident_filters(
+            sqlx::query_as(sqlx::AssertSqlSafe(TileLayer::Incidents.sql()))
+                .bind(i32::from(coord.z()))
+                .bind(coord.x() as i32)
+                .bind(coord.y() as i32)
+                .bind(&area.prefix)
+                .bind(area.grid_cell_id)
+                .bind(0.0_f64)
+                .bind(TileLayer::Incidents.feature_cap()),
+            filters,
+        )
+        .fetch_all(pool)
+        .await
     }
 
     /// Binds `$8..$14`, the incident filters ([`incident_filters!`]).

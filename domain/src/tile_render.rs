@@ -40,25 +40,31 @@ pub async fn render(
             .map_err(|e| TileError::Encoding(format!("tile encoding: {e}")))?;
     } else if layer == TileLayer::Households && coord.z() >= layer.min_zoom() {
         for (id, lon, lat, cell) in TileLayer::read_households(pool, coord, area).await? {
-            let point = coord.project(lon, lat, EXTENT as u32);
-            // As ST_AsMVTGeom clips: points past the buffer are left out.
-            if point
-                .iter()
-                .any(|v| f64::from(*v) < -BUFFER || f64::from(*v) > EXTENT + BUFFER)
-            {
-                continue;
-            }
             let mut values = vec![("id", Value::Int(id))];
             if let Some(cell) = cell {
                 values.push(("grid_cell_code", Value::String(cell)));
             }
-            builder
-                .add_feature(
-                    u64::try_from(id).ok(),
-                    &TileGeometry::Points(vec![point]),
-                    &values,
-                )
-                .map_err(|e| TileError::Encoding(format!("tile encoding: {e}")))?;
+            add_point(&mut builder, coord, id, lon, lat, &values)?;
+        }
+        fit(&mut builder, layer, coord);
+    } else if layer == TileLayer::Incidents {
+        let rows = TileLayer::read_incidents(pool, coord, area, filters).await?;
+        for (id, lon, lat, category, severity, status, tier, open, overdue, reported_at) in rows {
+            let mut values = vec![
+                ("id", Value::Int(id)),
+                ("category", Value::String(category)),
+                ("severity", Value::String(severity)),
+                ("status", Value::String(status)),
+            ];
+            if let Some(tier) = tier {
+                values.push(("tier", Value::String(tier)));
+            }
+            values.push(("open", Value::Bool(open)));
+            if let Some(overdue) = overdue {
+                values.push(("overdue", Value::Bool(overdue)));
+            }
+            values.push(("reported_at", Value::Int(reported_at)));
+            add_point(&mut builder, coord, id, lon, lat, &values)?;
         }
         fit(&mut builder, layer, coord);
     } else if coord.z() >= layer.min_zoom() {
@@ -92,6 +98,33 @@ pub async fn render(
     tile.add_layer(builder)
         .map_err(|e| TileError::Encoding(e.to_string()))?;
     Ok(CachedTile::new(tile.encode()))
+}
+
+/// Adds a point feature where `ST_AsMVTGeom` would put it: projected, rounded to the grid,
+/// and left out past the buffer.
+fn add_point(
+    builder: &mut LayerBuilder,
+    coord: TileCoord,
+    id: i64,
+    lon: f64,
+    lat: f64,
+    values: &[(&str, Value)],
+) -> Result<(), TileError> {
+    let point = coord.project(lon, lat, EXTENT as u32);
+    if point
+        .iter()
+        .any(|v| f64::from(*v) < -BUFFER || f64::from(*v) > EXTENT + BUFFER)
+    {
+        return Ok(());
+    }
+    builder
+        .add_feature(
+            u64::try_from(id).ok(),
+            &TileGeometry::Points(vec![point]),
+            values,
+        )
+        .map(|_| ())
+        .map_err(|e| TileError::Encoding(format!("tile encoding: {e}")))
 }
 
 /// Keeps a tile under [`MAX_TILE_BYTES`]: features come most important first, so they are

@@ -140,25 +140,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     cached.push(started.elapsed());
 
                     let tolerance = 2.0 * WORLD_EXTENT_3857 / f64::from(1u32 << t.z()) / 512.0;
-                    let sql = if layer == TileLayer::Households {
-                        // Its query answers points, placed in the tile by wangge.
+                    // The point layers' queries answer points, placed in the tile by wangge;
+                    // PostGIS places them here.
+                    let points = |properties: &str| {
                         format!(
                             "WITH rows AS ({}) SELECT ST_AsMVT(q, '{}', 4096, 'geom', 'id')
-                             FROM (SELECT id, grid_cell_code, ST_AsMVTGeom(
+                             FROM (SELECT id, {properties}, ST_AsMVTGeom(
                                        ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 3857),
                                        ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom
-                                   FROM rows AS r (id, lon, lat, grid_cell_code)) q",
+                                   FROM rows AS r (id, lon, lat, {properties})) q",
                             layer.sql(),
                             layer.name()
                         )
-                    } else {
-                        format!(
+                    };
+                    let sql = match layer {
+                        TileLayer::Households => points("grid_cell_code"),
+                        TileLayer::Incidents => {
+                            points("category, severity, status, tier, open, overdue, reported_at")
+                        }
+                        _ => format!(
                             "WITH rows AS ({}) SELECT ST_AsMVT(q, '{}', 4096, 'geom', 'id')
                              FROM (SELECT id, ST_GeomFromWKB(wkb) AS geom, props::jsonb AS props
                                    FROM rows AS r (id, wkb, props)) q",
                             layer.sql(),
                             layer.name()
-                        )
+                        ),
                     };
                     let query = sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(sql))
                         .bind(i32::from(t.z()))
