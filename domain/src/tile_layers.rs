@@ -418,14 +418,7 @@ impl TileLayer {
         filters: &TileFilters,
         worker_stale_after: Duration,
     ) -> Result<Vec<TileRow>, sqlx::Error> {
-        let query = sqlx::query_as::<_, TileRow>(sqlx::AssertSqlSafe(self.sql()))
-            .bind(i32::from(coord.z()))
-            .bind(coord.x() as i32)
-            .bind(coord.y() as i32)
-            .bind(&area.prefix)
-            .bind(area.grid_cell_id)
-            .bind(tolerance_m)
-            .bind(self.feature_cap());
+        let query = self.query::<TileRow>(coord, area, tolerance_m);
         let query = match self {
             // `$8`: the administrative level.
             TileLayer::Counties => query.bind("county"),
@@ -449,14 +442,8 @@ impl TileLayer {
         coord: TileCoord,
         area: &Area,
     ) -> Result<Vec<HouseholdRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(TileLayer::Households.sql()))
-            .bind(i32::from(coord.z()))
-            .bind(coord.x() as i32)
-            .bind(coord.y() as i32)
-            .bind(&area.prefix)
-            .bind(area.grid_cell_id)
-            .bind(0.0_f64)
-            .bind(TileLayer::Households.feature_cap())
+        TileLayer::Households
+            .query(coord, area, 0.0)
             .fetch_all(pool)
             .await
     }
@@ -469,19 +456,30 @@ impl TileLayer {
         area: &Area,
         filters: &TileFilters,
     ) -> Result<Vec<IncidentRow>, sqlx::Error> {
-        Self::bind_incident_filters(
-            sqlx::query_as(sqlx::AssertSqlSafe(TileLayer::Incidents.sql()))
-                .bind(i32::from(coord.z()))
-                .bind(coord.x() as i32)
-                .bind(coord.y() as i32)
-                .bind(&area.prefix)
-                .bind(area.grid_cell_id)
-                .bind(0.0_f64)
-                .bind(TileLayer::Incidents.feature_cap()),
-            filters,
-        )
-        .fetch_all(pool)
-        .await
+        Self::bind_incident_filters(TileLayer::Incidents.query(coord, area, 0.0), filters)
+            .fetch_all(pool)
+            .await
+    }
+
+    /// This layer's [`sql`](Self::sql) with the parameters every layer takes bound
+    /// (`$1..$7`): the tile, the area, the simplification tolerance and the feature cap.
+    fn query<'q, O>(
+        self,
+        coord: TileCoord,
+        area: &'q Area,
+        tolerance_m: f64,
+    ) -> QueryAs<'q, sqlx::Postgres, O, PgArguments>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        sqlx::query_as(sqlx::AssertSqlSafe(self.sql()))
+            .bind(i32::from(coord.z()))
+            .bind(coord.x() as i32)
+            .bind(coord.y() as i32)
+            .bind(&area.prefix)
+            .bind(area.grid_cell_id)
+            .bind(tolerance_m)
+            .bind(self.feature_cap())
     }
 
     /// Binds `$8..$14`, the incident filters ([`incident_filters!`]).
