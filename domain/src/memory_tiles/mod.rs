@@ -3,7 +3,9 @@
 //! of either is cut from an R-tree in memory (outlines simplified and clipped in Rust,
 //! points placed in Rust); drafts, and every other layer, are read from PostGIS.
 //!
-//! The memory follows the notices that drop cached tiles ([`MemoryTiles::changed`], from the
+//! A layer is read in full when a tile of it is first asked for (that tile, and any asked
+//! for while it is read, come from PostGIS). The memory then follows the notices that drop
+//! cached tiles ([`MemoryTiles::changed`], from the
 //! listener, for every change to these layers). A change with a box marks the box pending;
 //! a background task reads the features meeting the pending boxes again and swaps them in,
 //! clearing only the marks it read for, so a change that comes in meanwhile stays pending. A
@@ -87,6 +89,8 @@ impl<L: MemoryLayer> Features<L> {
 
 /// What is read, and what is pending: boxes marked by changes not yet read, or all.
 struct State<L: MemoryLayer> {
+    /// Whether a tile of the layer has been asked for: until then nothing is read or kept.
+    wanted: bool,
     features: Option<Arc<Features<L>>>,
     /// Changes not yet read: a mark (in order) and its lon/lat box.
     pending: Vec<(u64, [f64; 4])>,
@@ -111,6 +115,7 @@ impl<L: MemoryLayer> Default for Store<L> {
     fn default() -> Self {
         Self {
             state: Mutex::new(State {
+                wanted: false,
                 features: None,
                 pending: Vec::new(),
                 all_pending: None,
@@ -122,9 +127,10 @@ impl<L: MemoryLayer> Default for Store<L> {
 }
 
 impl<L: MemoryLayer> Store<L> {
-    /// Starts the task that reads the layer, all of it first.
+    /// Starts the task that reads the layer: all of it once a tile of it is first asked
+    /// for (a server, or a test, that never shows households never holds them), then what
+    /// changes.
     fn start(self: &Arc<Self>, pool: PgPool) {
-        self.changed(None);
         let me = Arc::clone(self);
         tokio::spawn(async move {
             loop {
@@ -147,13 +153,17 @@ impl<L: MemoryLayer> Store<L> {
 
     fn has_pending(&self) -> bool {
         let state = self.lock();
-        state.all_pending.is_some() || !state.pending.is_empty()
+        state.wanted && (state.all_pending.is_some() || !state.pending.is_empty())
     }
 
     /// A change to the layer inside `bbox` (lon/lat), or anywhere.
     fn changed(&self, bbox: Option<[f64; 4]>) {
         {
             let mut state = self.lock();
+            if !state.wanted {
+                // Nothing kept yet; the first read will read everything.
+                return;
+            }
             state.next_mark += 1;
             let mark = state.next_mark;
             match bbox {
@@ -203,7 +213,15 @@ impl<L: MemoryLayer> Store<L> {
     fn render(&self, coord: TileCoord, area: &Area) -> Option<Result<CachedTile, TileError>> {
         let tile_box = buffered_box_4326(coord);
         let features = {
-            let state = self.lock();
+            let mut state = self.lock();
+            if !state.wanted {
+                state.wanted = true;
+                state.next_mark += 1;
+                state.all_pending = Some(state.next_mark);
+                drop(state);
+                self.wake.notify_one();
+                return None;
+            }
             if state.all_pending.is_some() || state.pending.iter().any(|(_, b)| meets(b, &tile_box))
             {
                 return None;
@@ -305,7 +323,8 @@ pub struct MemoryTiles {
 }
 
 impl MemoryTiles {
-    /// Starts reading each layer (all of it first, then what changes).
+    /// Starts keeping each layer (read in full when a tile of it is first asked for, then
+    /// what changes).
     pub fn start(&self, pool: PgPool) {
         self.grid_cells.start(pool.clone());
         self.households.start(pool);
