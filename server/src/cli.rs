@@ -815,7 +815,11 @@ pub async fn serve(pool: PgPool, config: Config) -> Result<(), CliError> {
     }
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    let app = wangge_http::app(wangge_http::AppState::new(pool, config));
+    let state = wangge_http::AppState::new(pool, config);
+    // A server that will show maps reads the layers it keeps in memory now rather than at
+    // its first tiles.
+    state.memory_tiles.read_all_now();
+    let app = wangge_http::app(state);
     println!("wangge is serving http://{address}");
     axum::serve(
         listener,

@@ -3,8 +3,8 @@
 //! of either is cut from an R-tree in memory (outlines simplified and clipped in Rust,
 //! points placed in Rust); drafts, and every other layer, are read from PostGIS.
 //!
-//! A layer is read in full when a tile of it is first asked for (that tile, and any asked
-//! for while it is read, come from PostGIS). The memory then follows the notices that drop
+//! A layer is read in full when `wangge serve` starts, or else when a tile of it is first
+//! asked for (tiles asked for while it is read come from PostGIS). The memory then follows the notices that drop
 //! cached tiles ([`MemoryTiles::changed`], from the
 //! listener, for every change to these layers). A change with a box marks the box pending;
 //! a background task reads the features meeting the pending boxes again and swaps them in,
@@ -156,6 +156,20 @@ impl<L: MemoryLayer> Store<L> {
         state.wanted && (state.all_pending.is_some() || !state.pending.is_empty())
     }
 
+    /// Starts keeping the layer: all of it is read (once), then what changes.
+    fn want(&self) {
+        {
+            let mut state = self.lock();
+            if state.wanted {
+                return;
+            }
+            state.wanted = true;
+            state.next_mark += 1;
+            state.all_pending = Some(state.next_mark);
+        }
+        self.wake.notify_one();
+    }
+
     /// A change to the layer inside `bbox` (lon/lat), or anywhere.
     fn changed(&self, bbox: Option<[f64; 4]>) {
         {
@@ -213,13 +227,10 @@ impl<L: MemoryLayer> Store<L> {
     fn render(&self, coord: TileCoord, area: &Area) -> Option<Result<CachedTile, TileError>> {
         let tile_box = buffered_box_4326(coord);
         let features = {
-            let mut state = self.lock();
+            let state = self.lock();
             if !state.wanted {
-                state.wanted = true;
-                state.next_mark += 1;
-                state.all_pending = Some(state.next_mark);
                 drop(state);
-                self.wake.notify_one();
+                self.want();
                 return None;
             }
             if state.all_pending.is_some() || state.pending.iter().any(|(_, b)| meets(b, &tile_box))
@@ -358,6 +369,12 @@ impl MemoryTiles {
             TileLayer::Households => self.households.render(coord, area),
             _ => None,
         }
+    }
+
+    /// Reads every layer now, rather than when a tile of it is first asked for.
+    pub fn read_all_now(&self) {
+        self.grid_cells.want();
+        self.households.want();
     }
 
     /// Whether `layer` is kept in memory.
