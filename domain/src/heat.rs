@@ -41,19 +41,11 @@ pub async fn count_tile(
     // the average edge, so two of those plus the tile buffer keeps every drawn hexagon whole.
     let hexagon_m = 2.0 * 1.6 * resolution.edge_length_m() / lat.to_radians().cos();
     let margin = (hexagon_m / tile_width_m + BUFFER / EXTENT).min(1.0);
-    let rows: Vec<(f64, f64, bool)> = TileLayer::bind_incident_filters(
-        sqlx::query_as(TileLayer::Hexagons.sql())
-            .bind(i32::from(coord.z()))
-            .bind(coord.x() as i32)
-            .bind(coord.y() as i32)
-            .bind(&area.prefix)
-            .bind(area.grid_cell_id)
-            .bind(margin)
-            .bind(0_i64),
-        filters,
-    )
-    .fetch_all(pool)
-    .await?;
+    // `$6` is the margin here, and `$7` (the feature cap) unused.
+    let rows: Vec<(f64, f64, bool)> =
+        TileLayer::bind_incident_filters(TileLayer::Hexagons.query(coord, area, margin), filters)
+            .fetch_all(pool)
+            .await?;
     let points: Vec<CountedPoint> = rows
         .into_iter()
         .filter_map(|(lon, lat, open)| {

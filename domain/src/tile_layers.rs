@@ -463,7 +463,7 @@ impl TileLayer {
 
     /// This layer's [`sql`](Self::sql) with the parameters every layer takes bound
     /// (`$1..$7`): the tile, the area, the simplification tolerance and the feature cap.
-    fn query<'q, O>(
+    pub(crate) fn query<'q, O>(
         self,
         coord: TileCoord,
         area: &'q Area,
