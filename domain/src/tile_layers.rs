@@ -408,7 +408,8 @@ pub type IncidentRow = (
 impl TileLayer {
     /// Reads one tile of this layer inside `area`, most important features first: binds the
     /// parameters every layer's [`sql`](Self::sql) takes, then this layer's own, in the order
-    /// its SQL numbers them.
+    /// its SQL numbers them. Not for the point layers, whose rows differ:
+    /// [`read_households`](Self::read_households), [`read_incidents`](Self::read_incidents).
     pub async fn read(
         self,
         pool: &PgPool,

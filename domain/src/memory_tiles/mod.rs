@@ -222,23 +222,26 @@ impl<L: MemoryLayer> Store<L> {
         Ok(())
     }
 
-    /// The tile inside `area`, from memory; `None` when the memory cannot tell (not read
-    /// yet, or a change it has not read meets the tile). Call it after the read barrier.
-    fn render(&self, coord: TileCoord, area: &Area) -> Option<Result<CachedTile, TileError>> {
+    /// What the memory holds for the tile, unless it cannot tell: not read yet (asked for
+    /// from now on), or a change it has not read meets the tile.
+    fn current_for(&self, coord: TileCoord) -> Option<Arc<Features<L>>> {
         let tile_box = buffered_box_4326(coord);
-        let features = {
-            let state = self.lock();
-            if !state.wanted {
-                drop(state);
-                self.want();
-                return None;
-            }
-            if state.all_pending.is_some() || state.pending.iter().any(|(_, b)| meets(b, &tile_box))
-            {
-                return None;
-            }
-            Arc::clone(state.features.as_ref()?)
-        };
+        let state = self.lock();
+        if !state.wanted {
+            drop(state);
+            self.want();
+            return None;
+        }
+        if state.all_pending.is_some() || state.pending.iter().any(|(_, b)| meets(b, &tile_box)) {
+            return None;
+        }
+        state.features.clone()
+    }
+
+    /// The tile inside `area`, from memory; `None` when the memory cannot tell. Call it
+    /// after the read barrier.
+    fn render(&self, coord: TileCoord, area: &Area) -> Option<Result<CachedTile, TileError>> {
+        let features = self.current_for(coord)?;
         Some(encode(&features, coord, area))
     }
 }
@@ -377,8 +380,13 @@ impl MemoryTiles {
         self.households.want();
     }
 
-    /// Whether `layer` is kept in memory.
-    pub fn keeps(layer: TileLayer) -> bool {
-        matches!(layer, TileLayer::GridCells | TileLayer::Households)
+    /// Whether the memory could serve this tile of `layer` now: worth passing the read
+    /// barrier for (it is asked again after it, by [`MemoryTiles::render`]).
+    pub fn may_render(&self, layer: TileLayer, coord: TileCoord) -> bool {
+        match layer {
+            TileLayer::GridCells => self.grid_cells.current_for(coord).is_some(),
+            TileLayer::Households => self.households.current_for(coord).is_some(),
+            _ => false,
+        }
     }
 }

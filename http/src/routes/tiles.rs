@@ -20,7 +20,6 @@ use crate::params::Params;
 use crate::state::AppState;
 use wangge_domain::auth::{Area, Caller};
 use wangge_domain::incidents::filters::IncidentFilters;
-use wangge_domain::memory_tiles::MemoryTiles;
 use wangge_domain::tile_cache::{CachedTile, Generation, TileAddress, TileVariant};
 use wangge_domain::tile_layers::{TileFilters, TileLayer};
 use wangge_domain::tile_render::{self, TileError};
@@ -222,12 +221,16 @@ async fn from_memory(
     variant: &TileVariant,
     listening: bool,
 ) -> Option<(Result<CachedTile, TileError>, Generation)> {
-    if !listening || !MemoryTiles::keeps(address.layer) || variant.filters.plan.is_some() {
+    let coord = TileCoord::new(address.z, address.x, address.y).ok()?;
+    // No barrier round trip for a tile the memory could not serve anyway.
+    if !listening
+        || variant.filters.plan.is_some()
+        || !state.memory_tiles.may_render(address.layer, coord)
+    {
         return None;
     }
-    let coord = TileCoord::new(address.z, address.x, address.y).ok()?;
     if let Err(error) = state.live.tiles_current(&state.pool).await {
-        tracing::warn!(%error, "grid cells read from the database: cannot tell whether memory is current");
+        tracing::warn!(%error, layer = %address.layer, "tile read from the database: cannot tell whether memory is current");
         return None;
     }
     let seen = state.tile_cache.generation();
