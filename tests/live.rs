@@ -657,7 +657,7 @@ async fn layers_tiled_from_memory_are_the_databases_tiles() {
     };
     let from_memory_of = async |layer: TileLayer, coord: TileCoord, area: &Area| -> Vec<u8> {
         for _ in 0..200 {
-            state.live.tiles_current(&state.pool).await.unwrap();
+            state.live.tiles_current().await.unwrap();
             if let Some(tile) = state.memory_tiles.render(layer, coord, area) {
                 return tile.unwrap().raw.to_vec();
             }
@@ -927,7 +927,7 @@ async fn a_tile_request_dropped_halfway_does_not_hold_up_the_next() {
     let state = state(&db).await;
     state.live.sync(&state.pool).await.unwrap();
     for _ in 0..5 {
-        let mut dropped = Box::pin(state.live.tiles_current(&state.pool));
+        let mut dropped = Box::pin(state.live.tiles_current());
         assert!(
             dropped.as_mut().now_or_never().is_none(),
             "the barrier is out once polled"
@@ -935,9 +935,52 @@ async fn a_tile_request_dropped_halfway_does_not_hold_up_the_next() {
         drop(dropped);
         state
             .live
-            .tiles_current(&state.pool)
+            .tiles_current()
             .await
             .expect("the next request passes its barrier");
+    }
+}
+
+/// The listener's connection dropping loses the barrier rounds sent on it and any notices
+/// on their way: a request waiting at the barrier gets through once the listener is back,
+/// and a change committed meanwhile is in the next tile read.
+#[tokio::test]
+async fn a_lost_listener_loses_no_change_and_holds_up_no_tile() {
+    let db = TestDb::small_demo().await;
+    let state = state(&db).await;
+    let token = db.city_operator().await;
+    let (lon, lat, ..) = cell_point(&db, 4).await;
+    let t = TileCoord::containing(lon, lat, 14).unwrap();
+    for _ in 0..3 {
+        // Cached, and the listener has sent a barrier round of its own.
+        tile(&state, &token, "incidents", t, "?status=open").await;
+        state.live.tiles_current().await.unwrap();
+        let killed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND query = 'SELECT pg_notify($1, $2)'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            killed, 1,
+            "the listener's connection, found by its last statement"
+        );
+        let waiting = tokio::spawn({
+            let state = state.clone();
+            async move { state.live.tiles_current().await }
+        });
+        let (id, ..) = insert_incident(&db, 4).await;
+        waiting
+            .await
+            .unwrap()
+            .expect("the barrier is passed once the listener is back");
+        let features = tile(&state, &token, "incidents", t, "?status=open").await;
+        assert!(
+            ids(&features).contains(&(id as u64)),
+            "case {id}, committed while nobody listened, missing from {t}"
+        );
     }
 }
 

@@ -174,15 +174,17 @@ pub struct LiveHub {
     listening: tokio::sync::watch::Sender<bool>,
     /// Rounds of [`LiveHub::tiles_current`], shared by the callers that arrive together.
     barrier: Mutex<Barrier>,
-    barrier_done: tokio::sync::Notify,
+    /// Wakes the listener to send a round.
+    barrier_wanted: tokio::sync::Notify,
+    barrier_heard: tokio::sync::watch::Sender<u64>,
 }
 
-/// Barrier rounds: the last one sent, the last one heard back, whether one is out.
+/// Barrier rounds: the newest one a caller waits for, and the newest one sent. The newest
+/// heard back is [`LiveHub::barrier_heard`].
 #[derive(Debug, Default)]
 struct Barrier {
-    started: u64,
-    completed: u64,
-    running: bool,
+    wanted: u64,
+    sent: u64,
 }
 
 impl LiveHub {
@@ -204,7 +206,8 @@ impl LiveHub {
             memory_tiles: std::sync::OnceLock::new(),
             listening: tokio::sync::watch::Sender::new(false),
             barrier: Mutex::new(Barrier::default()),
-            barrier_done: tokio::sync::Notify::new(),
+            barrier_wanted: tokio::sync::Notify::new(),
+            barrier_heard: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -306,12 +309,12 @@ impl LiveHub {
     /// dropped and the batch published. A handler calls it after its own write commits, so
     /// the caller's next read sees the write.
     pub async fn sync(&self, pool: &PgPool) -> Result<(), SyncError> {
-        self.round_trip(pool, "sync").await
+        self.sync_round(pool).await
     }
 
-    /// Sends a notice of kind `event` with a new token and waits until the listener has
-    /// seen it (a barrier) or the changes before it have been applied (a sync).
-    async fn round_trip(&self, pool: &PgPool, event: &str) -> Result<(), SyncError> {
+    /// Sends a `sync` notice with a new token and waits until the changes before it have
+    /// been applied.
+    async fn sync_round(&self, pool: &PgPool) -> Result<(), SyncError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut listening = self.listening.subscribe();
         if tokio::time::timeout_at(deadline, listening.wait_for(|l| *l))
@@ -328,10 +331,9 @@ impl LiveHub {
             .insert(token.clone(), tx);
         // Notifications are delivered in commit order: once this one is seen, every change
         // committed before it has been seen too.
-        let payload = serde_json::json!({ "e": event, "token": token }).to_string();
+        let payload = serde_json::json!({ "e": "sync", "token": token }).to_string();
         // Committed without waiting for the disk: the notice is delivered at commit either
-        // way, and a lost barrier is worth nothing after a crash. Waiting for the flush made
-        // every tile request wait for one. Events and tokens are ours (a name, hex), quoted
+        // way, and a lost one is worth nothing after a crash. Tokens are ours (hex), quoted
         // all the same.
         let sent = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify({}, {}); COMMIT",
@@ -381,72 +383,55 @@ impl LiveHub {
         *self.listening.borrow()
     }
 
-    fn release(&self, token: Option<&str>) {
-        if let Some(waiter) = token.and_then(|t| {
-            self.waiters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(t)
-        }) {
-            let _ = waiter.send(());
-        }
-    }
-
     /// Waits until the tile cache holds nothing older than the moment of the call: every
     /// change committed before it, by any process on the database, has dropped its tiles.
     /// A tile read after a write (this instance's or another's, a script's, psql's) so
-    /// always shows it. Callers arriving together share one round trip to the database:
-    /// each waits for the first barrier sent after it arrived.
-    pub async fn tiles_current(self: &Arc<Self>, pool: &PgPool) -> Result<(), SyncError> {
-        let target = self.barrier_lock().started + 1;
-        loop {
-            let notified = self.barrier_done.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let round = {
-                let mut barrier = self.barrier_lock();
-                if barrier.completed >= target {
-                    return Ok(());
-                }
-                if barrier.running {
-                    None
-                } else {
-                    barrier.running = true;
-                    barrier.started += 1;
-                    Some(barrier.started)
-                }
-            };
-            if let Some(round) = round {
-                // A round of its own task: the request that started it may be dropped halfway
-                // (a map moving on aborts its tile requests), and a round left open would
-                // hold up every request after it.
-                let (hub, pool) = (Arc::clone(self), pool.clone());
-                let result = tokio::spawn(async move {
-                    let result = hub.round_trip(&pool, "barrier").await;
-                    {
-                        let mut barrier = hub.barrier_lock();
-                        barrier.running = false;
-                        if result.is_ok() {
-                            barrier.completed = barrier.completed.max(round);
-                        }
-                    }
-                    hub.barrier_done.notify_waiters();
-                    result
-                })
-                .await
-                .unwrap_or(Err(SyncError::Timeout));
-                if round >= target || result.is_err() {
-                    return result;
-                }
-                continue;
-            }
-            if tokio::time::timeout(Duration::from_secs(10), notified)
-                .await
-                .is_err()
-            {
-                return Err(SyncError::Timeout);
-            }
+    /// always shows it.
+    ///
+    /// The listener itself sends the barrier: a notice on its own connection, which comes
+    /// back to it in commit order behind every change committed before it. Callers arriving
+    /// together share one; each waits for the first sent after it arrived. Dropping the wait
+    /// halfway (a map moving on aborts its tile requests) holds up nobody.
+    pub async fn tiles_current(&self) -> Result<(), SyncError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let target = {
+            let mut barrier = self.barrier_lock();
+            let target = barrier.sent + 1;
+            barrier.wanted = barrier.wanted.max(target);
+            target
+        };
+        self.barrier_wanted.notify_one();
+        let mut heard = self.barrier_heard.subscribe();
+        match tokio::time::timeout_at(deadline, heard.wait_for(|h| *h >= target)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(SyncError::Timeout),
         }
+    }
+
+    /// The next barrier round the listener should send, if a caller is waiting for one.
+    fn next_round(&self) -> Option<u64> {
+        let mut barrier = self.barrier_lock();
+        (barrier.wanted > barrier.sent).then(|| {
+            barrier.sent = barrier.wanted;
+            barrier.sent
+        })
+    }
+
+    /// The listener's connection changed: rounds sent on the old one will never be heard.
+    /// Sent again on the new one, after the caller has dropped everything cached.
+    fn resend_rounds(&self) {
+        let mut barrier = self.barrier_lock();
+        barrier.sent = *self.barrier_heard.borrow();
+        if barrier.wanted > barrier.sent {
+            self.barrier_wanted.notify_one();
+        }
+    }
+
+    /// This process's barrier round, from a `barrier` notice's token (`epoch:round`); other
+    /// processes' rounds are theirs.
+    fn own_round(&self, token: &str) -> Option<u64> {
+        let (epoch, round) = token.split_once(':')?;
+        (epoch == self.epoch).then(|| round.parse().ok()).flatten()
     }
 
     fn barrier_lock(&self) -> std::sync::MutexGuard<'_, Barrier> {
@@ -798,8 +783,10 @@ enum Heard {
 }
 
 /// Gathers changes for [`GATHER`] after the first of a group arrives, so a busy city makes a
-/// few batches a second rather than one per notification, then applies them.
-const GATHER: Duration = Duration::from_millis(50);
+/// batch per transaction or so (a simulator's step moves hundreds of workers in one) rather
+/// than one per notification, then applies them. Short: it is part of every change's way to
+/// the screen, and of every write's answer (`sync`).
+const GATHER: Duration = Duration::from_millis(25);
 
 async fn apply_loop(hub: Arc<LiveHub>, pool: PgPool, mut heard: mpsc::Receiver<Heard>) {
     while let Some(first) = heard.recv().await {
@@ -844,6 +831,16 @@ async fn listen(
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        // The connection writes nothing but barrier notices, which are delivered at commit
+        // either way and worth nothing after a crash: no waiting for the disk.
+        if let Err(e) = sqlx::query("SET synchronous_commit = off")
+            .execute(&mut listener)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot listen for changes; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         // Whatever changed while nobody listened is unknown. The tiles go before anyone can
         // pass a barrier on this connection; the rest follows in the applier.
         if connected_before {
@@ -862,9 +859,31 @@ async fn listen(
         if let Some(dispatch) = hub.dispatch.get() {
             dispatch.subjects.set_listening(true);
         }
+        hub.resend_rounds();
         hub.listening.send_replace(true);
         loop {
-            let notification = match listener.try_recv().await {
+            // Waiting for a notice is cancel-safe: a round sent meanwhile loses none.
+            let received = tokio::select! {
+                biased;
+                received = listener.try_recv() => received,
+                () = hub.barrier_wanted.notified() => {
+                    let Some(round) = hub.next_round() else { continue };
+                    let token = format!("{}:{round}", hub.epoch);
+                    let payload = serde_json::json!({ "e": "barrier", "token": token }).to_string();
+                    // Any notice arriving meanwhile is kept for `try_recv`.
+                    let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(CHANNEL)
+                        .bind(payload)
+                        .execute(&mut listener)
+                        .await;
+                    if let Err(e) = sent {
+                        tracing::warn!(error = %e, "change listener failed; reconnecting");
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let notification = match received {
                 Ok(Some(n)) => n,
                 Ok(None) => break,
                 Err(e) => {
@@ -879,7 +898,10 @@ async fn listen(
                     drop_cached(&n, &sessions, hub.dispatch.get().map(|d| &d.subjects));
                     hub.invalidate_tiles(&n);
                     if n.e == "barrier" {
-                        hub.release(n.token.as_deref());
+                        if let Some(round) = n.token.as_deref().and_then(|t| hub.own_round(t)) {
+                            hub.barrier_heard
+                                .send_modify(|heard| *heard = (*heard).max(round));
+                        }
                         continue;
                     }
                     if heard.send(Heard::Change(Box::new(n))).await.is_err() {

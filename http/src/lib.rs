@@ -7,6 +7,7 @@
 pub mod app;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod params;
 pub mod respond;
 pub mod routes;

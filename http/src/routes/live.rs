@@ -29,7 +29,6 @@
 //! (else 1009) and [`MESSAGE_BURST`] at once, [`MESSAGES_PER_SECOND`] on average (else
 //! 1008). A browser may only open the socket from the server's own origin (403 otherwise).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +46,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
 use crate::extract::{Meta, SignedIn};
+use crate::feed::Scope;
 use crate::params::Params;
 use crate::state::{AppState, MAX_BODY_BYTES};
 use wangge_domain::audit::RequestMeta;
@@ -54,13 +54,13 @@ use wangge_domain::auth::cache::{self, SessionNews};
 use wangge_domain::auth::session;
 use wangge_domain::auth::{Caller, Role};
 use wangge_domain::dispatch::positions::{PositionBatch, PositionIn};
-use wangge_domain::hotspots::alerts::{self, Alert};
-use wangge_domain::live::{Batch, IncidentState, LayerChange, Removed, Resume, WorkerState};
+use wangge_domain::hotspots::alerts;
+use wangge_domain::live::{Batch, Resume};
 use wangge_domain::map;
-use wangge_domain::tile_layers::TileLayer;
 
-/// At most this many messages a second per client, however busy the city.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// At most one message this often per client, however busy the city. A change waits at most
+/// this long behind the one sent before it; the first after a quiet spell goes at once.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
@@ -162,177 +162,33 @@ async fn live(
             ));
         }
     };
-    let scope = Scope::of(&state, &caller).await?;
+    let scope = scope_of(&state, &caller).await?;
     Ok(upgrade
         .max_message_size(MAX_BODY_BYTES)
         .max_frame_size(MAX_BODY_BYTES)
         .on_upgrade(move |socket| serve(socket, state, caller, scope, meta, resume_from)))
 }
 
-/// What one caller may see of a batch.
-struct Scope {
-    prefix: String,
-    grid_cell_id: Option<i64>,
-    /// A city-wide caller sees everything, even what is gone from an unknown place.
-    city: bool,
-    /// The lon/lat box of the caller's area, for changes known only by their box (layers).
-    bbox: Option<[f64; 4]>,
-    /// Whether the caller's role is told of hot spot alerts.
-    alerted: bool,
-    /// Whether the caller may read draft plans (is told when one changes).
-    planner: bool,
+/// What `caller` may see of each batch.
+async fn scope_of(state: &AppState, caller: &Caller) -> Result<Scope, ApiError> {
+    let area = &caller.area;
+    let city = area.level == "city";
+    let bbox = if city {
+        None
+    } else {
+        map::area_bbox(&state.pool, area).await?
+    };
+    Ok(Scope {
+        prefix: area.prefix.clone(),
+        grid_cell_id: area.grid_cell_id,
+        city,
+        bbox,
+        alerted: alerts::is_alerted(caller.role),
+        planner: caller.role == Role::Planner,
+    })
 }
 
-impl Scope {
-    async fn of(state: &AppState, caller: &Caller) -> Result<Self, ApiError> {
-        let area = &caller.area;
-        let city = area.level == "city";
-        let bbox = if city {
-            None
-        } else {
-            map::area_bbox(&state.pool, area).await?
-        };
-        Ok(Self {
-            prefix: area.prefix.clone(),
-            grid_cell_id: area.grid_cell_id,
-            city,
-            bbox,
-            alerted: alerts::is_alerted(caller.role),
-            planner: caller.role == Role::Planner,
-        })
-    }
-
-    fn sees_place(&self, code: &str, cell: Option<i64>) -> bool {
-        code.starts_with(&self.prefix) && self.grid_cell_id.is_none_or(|c| cell == Some(c))
-    }
-
-    fn sees_incident(&self, i: &IncidentState) -> bool {
-        self.sees_place(&i.area_code, i.grid_cell_id)
-    }
-
-    fn sees_worker(&self, w: &WorkerState) -> bool {
-        w.village_codes
-            .iter()
-            .zip(&w.cell_ids)
-            .any(|(v, c)| self.sees_place(v, Some(*c)))
-    }
-
-    /// Whether the caller could have seen a record now gone.
-    fn saw(&self, removed: &Removed) -> bool {
-        if removed.places.is_empty() {
-            return self.city;
-        }
-        removed
-            .places
-            .iter()
-            .any(|(code, cell)| self.sees_place(code, *cell))
-    }
-
-    /// Whether a layer's change may show in the caller's area (boxes meet); a draft's only
-    /// to planners.
-    fn sees_layer(&self, change: &LayerChange) -> bool {
-        if change.plan.is_some() && !self.planner {
-            return false;
-        }
-        match (change.bbox, self.bbox) {
-            _ if self.city => true,
-            (None, _) => true,
-            (Some(b), Some(a)) => b[0] <= a[2] && a[0] <= b[2] && b[1] <= a[3] && a[1] <= b[3],
-            (Some(_), None) => false,
-        }
-    }
-}
-
-/// Changes gathered for the next message, the latest state of each record winning.
-#[derive(Default)]
-struct Pending {
-    incidents: BTreeMap<i64, Option<IncidentState>>,
-    workers: BTreeMap<i64, Option<WorkerState>>,
-    layers: BTreeSet<TileLayer>,
-    /// Draft plans (versions) whose cells changed.
-    plans: BTreeSet<i32>,
-    alerts: BTreeMap<i64, Alert>,
-}
-
-impl Pending {
-    fn is_empty(&self) -> bool {
-        self.incidents.is_empty()
-            && self.workers.is_empty()
-            && self.layers.is_empty()
-            && self.plans.is_empty()
-            && self.alerts.is_empty()
-    }
-
-    fn add(&mut self, batch: &Batch, scope: &Scope) {
-        for i in &batch.incidents {
-            if scope.sees_incident(i) {
-                self.incidents.insert(i.id, Some(i.clone()));
-            } else if self.incidents.contains_key(&i.id) {
-                // It left the area: the client drops it.
-                self.incidents.insert(i.id, None);
-            }
-        }
-        for removed in &batch.removed_incidents {
-            if scope.saw(removed) {
-                self.incidents.insert(removed.id, None);
-            }
-        }
-        for w in &batch.workers {
-            if scope.sees_worker(w) {
-                self.workers.insert(w.id, Some(w.clone()));
-            }
-        }
-        for removed in &batch.removed_workers {
-            if scope.saw(removed) {
-                self.workers.insert(removed.id, None);
-            }
-        }
-        for change in batch.layers.iter().filter(|c| scope.sees_layer(c)) {
-            match change.plan {
-                Some(draft) => self.plans.insert(draft),
-                None => self.layers.insert(change.layer),
-            };
-        }
-        for alert in &batch.alerts {
-            if scope.alerted && scope.sees_place(&alert.village_code, Some(alert.grid_cell_id)) {
-                self.alerts.insert(alert.id, alert.clone());
-            }
-        }
-    }
-
-    fn take_message(&mut self, epoch: &str, seq: u64) -> String {
-        let pending = std::mem::take(self);
-        let (incidents, removed_incidents) = split(pending.incidents);
-        let (workers, removed_workers) = split(pending.workers);
-        json!({
-            "type": "changes",
-            "epoch": epoch,
-            "seq": seq,
-            "incidents": incidents,
-            "removed_incidents": removed_incidents,
-            "workers": workers,
-            "removed_workers": removed_workers,
-            "layers": pending.layers,
-            "plans": pending.plans,
-            "alerts": pending.alerts.into_values().collect::<Vec<_>>(),
-        })
-        .to_string()
-    }
-}
-
-fn split<T>(records: BTreeMap<i64, Option<T>>) -> (Vec<T>, Vec<i64>) {
-    let mut present = Vec::new();
-    let mut removed = Vec::new();
-    for (id, record) in records {
-        match record {
-            Some(r) => present.push(r),
-            None => removed.push(id),
-        }
-    }
-    (present, removed)
-}
-
-async fn send(socket: &mut WebSocket, text: String) -> bool {
+async fn send(socket: &mut WebSocket, text: impl Into<Utf8Bytes>) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
         Ok(Ok(()))
@@ -501,7 +357,11 @@ async fn serve(
     if !send(&mut socket, hello).await {
         return;
     }
-    let mut pending = Pending::default();
+    let shared = Arc::clone(&state.live_messages);
+    // The batches not yet sent, and when they may be: at once, unless a message went out
+    // less than FLUSH_EVERY ago.
+    let mut window: Vec<Arc<Batch>> = Vec::new();
+    let mut flush_at: Option<tokio::time::Instant> = None;
     let mut seq = current;
     match resume {
         Resume::Resync => {
@@ -511,21 +371,18 @@ async fn serve(
             }
         }
         Resume::Replay(batches) => {
-            for batch in batches {
-                pending.add(&batch, &scope);
-            }
-            if !pending.is_empty() {
-                let text = pending.take_message(&epoch, current);
-                if !send(&mut socket, text).await {
-                    return;
-                }
+            if let Some(text) = shared.of(&scope, &batches, &epoch)
+                && !send(&mut socket, text).await
+            {
+                return;
             }
         }
     }
-    let mut flush = tokio::time::interval(FLUSH_EVERY);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent_seq = seq;
     let mut last_sent = tokio::time::Instant::now();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.reset();
     let session_end = (caller.expires_at - chrono::Utc::now())
         .to_std()
         .unwrap_or_default();
@@ -536,7 +393,10 @@ async fn serve(
     recheck.reset();
     let mut allowance = Allowance::new();
     loop {
+        // Batches waiting in the channel are taken before a due message goes: one message
+        // for a burst.
         tokio::select! {
+            biased;
             received = receiver.recv() => match received {
                 Ok(batch) => {
                     if batch.seq <= seq {
@@ -544,7 +404,8 @@ async fn serve(
                     }
                     seq = batch.seq;
                     if batch.resync {
-                        pending = Pending::default();
+                        window.clear();
+                        flush_at = None;
                         let text = json!({ "type": "resync", "epoch": epoch, "seq": seq }).to_string();
                         if !send(&mut socket, text).await {
                             return;
@@ -552,7 +413,8 @@ async fn serve(
                         sent_seq = seq;
                         last_sent = tokio::time::Instant::now();
                     } else {
-                        pending.add(&batch, &scope);
+                        window.push(batch);
+                        flush_at.get_or_insert(last_sent + FLUSH_EVERY);
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
@@ -561,15 +423,20 @@ async fn serve(
                 }
                 Err(RecvError::Closed) => return,
             },
-            _ = flush.tick() => {
-                if !pending.is_empty() {
-                    let text = pending.take_message(&epoch, seq);
+            () = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)), if flush_at.is_some() => {
+                flush_at = None;
+                let message = shared.of(&scope, &window, &epoch);
+                window.clear();
+                if let Some(text) = message {
                     if !send(&mut socket, text).await {
                         return;
                     }
                     sent_seq = seq;
                     last_sent = tokio::time::Instant::now();
-                } else if seq > sent_seq && last_sent.elapsed() >= HEARTBEAT_EVERY {
+                }
+            },
+            _ = heartbeat.tick() => {
+                if seq > sent_seq && window.is_empty() && last_sent.elapsed() >= HEARTBEAT_EVERY {
                     let text = json!({ "type": "heartbeat", "epoch": epoch, "seq": seq }).to_string();
                     if !send(&mut socket, text).await {
                         return;

@@ -229,7 +229,7 @@ async fn from_memory(
     {
         return None;
     }
-    if let Err(error) = state.live.tiles_current(&state.pool).await {
+    if let Err(error) = state.live.tiles_current().await {
         tracing::warn!(%error, layer = %address.layer, "tile read from the database: cannot tell whether memory is current");
         return None;
     }
@@ -252,7 +252,7 @@ async fn cached_current(
     if !state.tile_cache.holds(address, variant) {
         return None;
     }
-    match state.live.tiles_current(&state.pool).await {
+    match state.live.tiles_current().await {
         // Looked up again: the barrier may have dropped it.
         Ok(()) => state.tile_cache.get(address, variant),
         Err(error) => {
