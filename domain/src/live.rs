@@ -308,13 +308,10 @@ impl LiveHub {
     /// Waits until every change committed before this call has been applied: cached tiles
     /// dropped and the batch published. A handler calls it after its own write commits, so
     /// the caller's next read sees the write.
+    ///
+    /// A `sync` notice with a new token goes round; the applier releases the caller once the
+    /// changes before it have been applied.
     pub async fn sync(&self, pool: &PgPool) -> Result<(), SyncError> {
-        self.sync_round(pool).await
-    }
-
-    /// Sends a `sync` notice with a new token and waits until the changes before it have
-    /// been applied.
-    async fn sync_round(&self, pool: &PgPool) -> Result<(), SyncError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut listening = self.listening.subscribe();
         if tokio::time::timeout_at(deadline, listening.wait_for(|l| *l))
