@@ -5,6 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The allocator the `wangge` binary runs with, so the in-process server measured is the
+/// one deployed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A whole-number setting from the environment, or `default`.
 pub fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
