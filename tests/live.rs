@@ -144,6 +144,28 @@ async fn state(db: &TestDb) -> AppState {
     .await
 }
 
+/// The rows of `table` (as `r`) in tile `t`, each as `columns` followed by the point's tile
+/// coordinates where `ST_AsMVTGeom` puts it (buffer 64 of 4,096): what a point layer's tile
+/// must hold.
+async fn placed_by_postgis<T>(db: &TestDb, t: TileCoord, table: &str, columns: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns}, ST_X(m)::int4, ST_Y(m)::int4
+         FROM {table} r,
+              ST_AsMVTGeom(ST_Transform(r.geom, 3857), ST_TileEnvelope($1, $2, $3), 4096, 64, true) m
+         WHERE r.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.015625), 4326)
+           AND m IS NOT NULL"
+    )))
+    .bind(i32::from(t.z()))
+    .bind(t.x() as i32)
+    .bind(t.y() as i32)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
 /// A point well inside a grid cell of the published plan, with the cell's ids, and the
 /// township it lies in.
 async fn cell_point(db: &TestDb, nth: i64) -> (f64, f64, i64, i64, i64, i64, String) {
@@ -325,22 +347,11 @@ async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
     // placed where ST_AsMVTGeom would put it.
     let t = TileCoord::containing(lon, lat, 15).unwrap();
     let homes = tile(&state, &token, "households", t, "").await;
-    let expected: Vec<(i64, Option<String>, i32, i32)> = sqlx::query_as(
-        "SELECT h.id, h.grid_cell_code, ST_X(m)::int4, ST_Y(m)::int4
-         FROM household h,
-              ST_AsMVTGeom(ST_Transform(h.geom, 3857), ST_TileEnvelope($1, $2, $3), 4096, 64, true) m
-         WHERE h.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.015625), 4326)
-           AND m IS NOT NULL
-         ORDER BY h.id",
-    )
-    .bind(i32::from(t.z()))
-    .bind(t.x() as i32)
-    .bind(t.y() as i32)
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    let mut expected: Vec<(i64, Option<String>, i32, i32)> =
+        placed_by_postgis(&db, t, "household", "r.id, r.grid_cell_code").await;
+    expected.sort();
     assert!(!expected.is_empty(), "households at {t}");
-    let got: Vec<(i64, Option<String>, i32, i32)> = homes
+    let mut got: Vec<(i64, Option<String>, i32, i32)> = homes
         .iter()
         .map(|f| {
             let code = f
@@ -350,25 +361,19 @@ async fn every_layer_decodes_with_only_map_fields_inside_the_callers_area() {
             (f.id.unwrap() as i64, code, f.points[0][0], f.points[0][1])
         })
         .collect();
+    got.sort();
     assert_eq!(got, expected);
     // The incident tile likewise: each case where ST_AsMVTGeom puts it, as it stands.
     let t = TileCoord::containing(lon, lat, 13).unwrap();
     let cases = tile(&state, &token, "incidents", t, "").await;
-    let mut expected: Vec<(i64, String, String, bool, i32, i32)> = sqlx::query_as(
-        "SELECT i.id, i.status::text, i.category,
-                i.status IN ('reported', 'assigned', 'accepted', 'in_progress'),
-                ST_X(m)::int4, ST_Y(m)::int4
-         FROM incident i,
-              ST_AsMVTGeom(ST_Transform(i.geom, 3857), ST_TileEnvelope($1, $2, $3), 4096, 64, true) m
-         WHERE i.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.015625), 4326)
-           AND m IS NOT NULL",
+    let mut expected: Vec<(i64, String, String, bool, i32, i32)> = placed_by_postgis(
+        &db,
+        t,
+        "incident",
+        "r.id, r.status::text, r.category,
+         r.status IN ('reported', 'assigned', 'accepted', 'in_progress')",
     )
-    .bind(i32::from(t.z()))
-    .bind(t.x() as i32)
-    .bind(t.y() as i32)
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert!(!expected.is_empty(), "cases at {t}");
     let mut got: Vec<(i64, String, String, bool, i32, i32)> = cases
         .iter()
