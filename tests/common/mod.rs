@@ -117,6 +117,22 @@ pub fn reference_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
 }
 
+/// The server's warnings and errors go to the test's captured output, so that a failing
+/// test shows the cause of a 500 (logged under its `error_id`) and any slow statement, not
+/// only the answer. `RUST_LOG` overrides the level.
+fn log_to_test_output() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // Another test binary's harness may have set one already; theirs is as good.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 /// Where the test cluster is, found (or started) once per test binary.
 fn server_options() -> &'static PgConnectOptions {
     static OPTIONS: OnceLock<PgConnectOptions> = OnceLock::new();
@@ -264,6 +280,7 @@ impl TestDb {
     }
 
     async fn from_template(template: &str) -> Self {
+        log_to_test_output();
         let name = format!("wangge_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = maintenance().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -273,9 +290,10 @@ impl TestDb {
         .await
         .unwrap();
         conn.close().await.unwrap();
+        // Without JIT, as the server's own connections (`wangge::db::connect`).
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .connect_with(options_for(&name))
+            .connect_with(options_for(&name).options([("jit", "off")]))
             .await
             .unwrap();
         Self { pool, name }

@@ -995,15 +995,19 @@ async fn node_neighbours(
              -- every cell of the plan was tested).
              SELECT DISTINCT g.id, g.geom FROM written w
              JOIN grid_cell g ON g.plan_id = $1 AND ST_DWithin(w.geom, g.geom, $3)
-         ), snapped AS (
+         ), others AS (
              -- A written cell takes every neighbour's vertices on its edges, a neighbour
              -- only the written cells': old flaws between two untouched cells stay theirs.
-             SELECT n.id, n.geom AS old,
-                    ST_Multi(ST_Snap(n.geom,
-                        (SELECT ST_Collect(o.geom) FROM near o
-                         WHERE o.id <> n.id AND ST_DWithin(o.geom, n.geom, $3)
-                           AND (n.id = ANY ($2) OR o.id = ANY ($2))), $3)) AS new
-             FROM near n
+             -- Found through the spatial index too: testing each near cell against every
+             -- other took 9 s for a rebalanced township's 170 cells.
+             SELECT n.id, ST_Collect(o.geom) AS geom FROM near n
+             JOIN grid_cell o ON o.plan_id = $1 AND o.id <> n.id
+                             AND ST_DWithin(o.geom, n.geom, $3)
+             WHERE n.id = ANY ($2) OR o.id = ANY ($2)
+             GROUP BY n.id
+         ), snapped AS (
+             SELECT n.id, n.geom AS old, ST_Multi(ST_Snap(n.geom, o.geom, $3)) AS new
+             FROM near n JOIN others o ON o.id = n.id
          )
          UPDATE grid_cell g SET geom = s.new, revision = $4
          FROM snapped s

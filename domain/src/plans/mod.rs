@@ -264,6 +264,11 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     quiet(&mut tx, false).await?;
+    // The statistics must know the new plan's cells before its first edit is planned (see
+    // migration 20261207000023); ANALYZE counts this transaction's own rows.
+    sqlx::query("SELECT wangge_analyze_grid_cells()")
+        .execute(&mut *tx)
+        .await?;
     let version: i32 = sqlx::query_scalar("SELECT version FROM grid_plan WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *tx)

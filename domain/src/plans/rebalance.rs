@@ -194,7 +194,8 @@ async fn clip_to_ground(
                      WHERE p.village = f.village AND ST_Intersects(p.hex, f.inside)
                      ORDER BY p.part LIMIT 1) AS part
              FROM faces f
-         ), assigned AS (
+         ), assigned AS MATERIALIZED (
+             -- Once: inlined, the fallback was worked out twice per face (filter and group).
              SELECT coalesce(l.part,
                     (SELECT k.part FROM labelled k
                      WHERE k.village = l.village AND k.part IS NOT NULL
