@@ -40,8 +40,43 @@ export const LAUNCH_ARGS = [
 
 export const VIEWPORT = { width: 1280, height: 800 };
 
-export function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: LAUNCH_ARGS });
+/**
+ * How finely the tests' maps draw (MapLibre's pixel ratio): env
+ * WANGGE_TEST_MAP_PIXEL_RATIO, 0.5 unless set. Chromium draws WebGL in
+ * software here, and at 1280×800 a frame of the live map took about 270 ms
+ * of CPU, 120 ms at half the pixels; every step of a test waited behind the
+ * frames the live feed asks for. The map's features, clicks and
+ * queryRenderedFeatures are in CSS pixels and do not change; only the map in
+ * the tests' own screenshots is coarser.
+ */
+export const TEST_MAP_PIXEL_RATIO = Number(process.env.WANGGE_TEST_MAP_PIXEL_RATIO ?? 0.5);
+
+/** Runs in every page before its scripts: once the map client's map exists, sets its pixel ratio. */
+function drawMapAt(ratio) {
+  const until = Date.now() + 60_000;
+  const apply = () => {
+    const map = window.__wangge?.map;
+    if (map) map.setPixelRatio(ratio);
+    else if (Date.now() < until) setTimeout(apply, 50);
+  };
+  apply();
+}
+
+/**
+ * Starts Chromium; each context it makes draws maps at `mapPixelRatio`
+ * (screenshots meant for people pass 1).
+ */
+export async function launchBrowser({ mapPixelRatio = TEST_MAP_PIXEL_RATIO } = {}) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: LAUNCH_ARGS });
+  if (mapPixelRatio !== 1) {
+    const newContext = browser.newContext.bind(browser);
+    browser.newContext = async (options) => {
+      const context = await newContext(options);
+      await context.addInitScript(drawMapAt, mapPixelRatio);
+      return context;
+    };
+  }
+  return browser;
 }
 
 /**

@@ -42,7 +42,7 @@ try {
 const hash = rawHash.replace(/^#/, '');
 const url = `${WANGGE_URL}/${lang ? `?lang=${encodeURIComponent(lang)}` : ''}${hash ? `#${hash}` : ''}`;
 
-const browser = await launchBrowser();
+const browser = await launchBrowser({ mapPixelRatio: 1 });
 try {
   const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
   const page = await context.newPage();

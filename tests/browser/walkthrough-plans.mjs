@@ -43,7 +43,7 @@ function idle(page) {
 }
 
 await mkdir(ARTIFACTS, { recursive: true });
-const browser = await launchBrowser();
+const browser = await launchBrowser({ mapPixelRatio: 1 });
 try {
   const operatorContext = await browser.newContext({ viewport: VIEWPORT, locale: 'zh-CN' });
   const operator = await operatorContext.newPage();
