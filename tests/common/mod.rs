@@ -121,16 +121,13 @@ pub fn reference_time() -> DateTime<Utc> {
 /// test shows the cause of a 500 (logged under its `error_id`) and any slow statement, not
 /// only the answer. `RUST_LOG` overrides the level.
 fn log_to_test_output() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-        // Another test binary's harness may have set one already; theirs is as good.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The first test to get here installs it; for the others it is there already.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 /// Where the test cluster is, found (or started) once per test binary.

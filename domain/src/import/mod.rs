@@ -308,6 +308,7 @@ pub async fn import_grid_cells(
     .bind(features.iter().map(|f| f.ewkb.as_str().to_owned()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
+    crate::plans::cells_written_in_bulk(&mut tx).await?;
     let what = format!("plan {plan_version}: {} cells", features.len());
     audit::record(
         &mut tx,

@@ -998,8 +998,8 @@ async fn node_neighbours(
          ), others AS (
              -- A written cell takes every neighbour's vertices on its edges, a neighbour
              -- only the written cells': old flaws between two untouched cells stay theirs.
-             -- Found through the spatial index too: testing each near cell against every
-             -- other took 9 s for a rebalanced township's 170 cells.
+             -- Found through the spatial index too, rather than by testing each near cell
+             -- against every other.
              SELECT n.id, ST_Collect(o.geom) AS geom FROM near n
              JOIN grid_cell o ON o.plan_id = $1 AND o.id <> n.id
                              AND ST_DWithin(o.geom, n.geom, $3)

@@ -264,11 +264,7 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     quiet(&mut tx, false).await?;
-    // The statistics must know the new plan's cells before its first edit is planned (see
-    // migration 20261207000023); ANALYZE counts this transaction's own rows.
-    sqlx::query("SELECT wangge_analyze_grid_cells()")
-        .execute(&mut *tx)
-        .await?;
+    cells_written_in_bulk(&mut tx).await?;
     let version: i32 = sqlx::query_scalar("SELECT version FROM grid_plan WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *tx)
@@ -301,6 +297,17 @@ pub(crate) async fn quiet(conn: &mut PgConnection, on: bool) -> Result<(), sqlx:
     })
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// After a whole plan's cells are written under a new plan id (a draft copied, a plan
+/// imported): refreshes the table's statistics, which still say that plan holds about one
+/// cell, so that the first edit's neighbour searches use the spatial index (see migration
+/// 20261207000023). ANALYZE counts the calling transaction's own rows.
+pub(crate) async fn cells_written_in_bulk(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT wangge_analyze_grid_cells()")
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
