@@ -328,7 +328,8 @@ pub async fn possible_duplicates_near(
            AND ST_DWithin(o.geom, p.geom, degrees($4 / ($6::float8 * cos(radians($3)))))
            AND ST_DWithin(o.geom::geography, p.geom::geography, $4, false)
            AND o.area_code LIKE $7 || '%' AND ($8::int8 IS NULL OR o.grid_cell_id = $8)
-         ORDER BY o.geom <-> p.geom, o.id
+         -- By distance alone, as a written report's search (`intake::duplicates_of`).
+         ORDER BY o.geom <-> p.geom
          LIMIT 5"
     ))
     .bind(&rule.code)
