@@ -3,6 +3,11 @@
 //! acknowledged only after a durable commit — beside PostgreSQL's own `pgbench` inserting one
 //! row per transaction into a table of the same database, in the same run, alternating.
 //!
+//! A third run per round sends the same reports to the intake queue in this process, without
+//! HTTP (no connection, parsing, sign-in check or answer sent): the ceiling the database work
+//! of a report sets, so the gap to pgbench shows what the HTTP layer costs and what the
+//! report's own writes (case, timeline, audit, idempotency, duplicate search, placement) do.
+//!
 //! Usage: `scripts/bench-intake.sh` (it prepares a scratch copy of the demo database).
 //! Environment: DATABASE_URL (owner), WANGGE_BENCH_PASSWORD, optional BENCH_SECONDS (20) and
 //! BENCH_CLIENTS, the concurrencies to measure (`32,128`). Each is measured for both sides.
@@ -17,8 +22,14 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use wangge::audit::RequestMeta;
+use wangge::auth::Caller;
 use wangge::config::{Config, DatabaseConfig};
 use wangge::db::Privilege;
+use wangge::incidents::idempotency::Key;
+use wangge::incidents::intake::{Channel, Report};
+use wangge::incidents::queue::Job;
+use wangge_analysis::sphere::LonLat;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -48,12 +59,7 @@ async fn client(
     let (mut created, mut failed, mut latencies) = (0u64, 0u64, Vec::new());
     let mut n = first;
     while !stop.load(Ordering::Relaxed) {
-        let (lon, lat) = points[n % points.len()];
-        let body = format!(
-            r#"{{"category":"{}","severity":"{}","description":"基准测试上报 {n}","reporter":{{"name":"测试","phone":"13800000000"}},"location":{{"lon":{lon},"lat":{lat},"accuracy_m":10}}}}"#,
-            CATEGORIES[n % CATEGORIES.len()],
-            SEVERITIES[n % SEVERITIES.len()],
-        );
+        let body = report_body(&points, n);
         let request = format!(
             "POST /api/v1/incidents HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\
              Content-Type: application/json\r\nIdempotency-Key: bench-{n}-{first}\r\n\
@@ -93,6 +99,15 @@ async fn client(
     Ok((created, failed, latencies))
 }
 
+/// Per second, run by run, for one concurrency: over HTTP, pgbench, the queue without HTTP.
+#[derive(Default)]
+struct Figures {
+    clients: usize,
+    ours: Vec<f64>,
+    baseline: Vec<f64>,
+    queue: Vec<f64>,
+}
+
 struct Run {
     per_second: f64,
     failed: u64,
@@ -126,6 +141,113 @@ async fn intake_run(
     let (mut created, mut failed, mut latencies) = (0, 0, Vec::new());
     for task in tasks {
         let (c, f, l) = task.await.expect("client task").expect("client I/O");
+        created += c;
+        failed += f;
+        latencies.extend(l);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Run {
+        per_second: created as f64 / elapsed,
+        failed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
+/// The report client `c` sends as its `n`th: the body over HTTP, and the same report for
+/// the in-process queue.
+fn report_body(points: &[(f64, f64)], n: usize) -> String {
+    let (lon, lat) = points[n % points.len()];
+    format!(
+        r#"{{"category":"{}","severity":"{}","description":"基准测试上报 {n}","reporter":{{"name":"测试","phone":"13800000000"}},"location":{{"lon":{lon},"lat":{lat},"accuracy_m":10}}}}"#,
+        CATEGORIES[n % CATEGORIES.len()],
+        SEVERITIES[n % SEVERITIES.len()],
+    )
+}
+
+/// `tasks` tasks submitting reports to the intake queue directly (no HTTP) until `seconds`
+/// pass: each report checked, keyed and answered as the handler does.
+async fn in_process_run(
+    state: &wangge::AppState,
+    caller: &Caller,
+    points: &Arc<Vec<(f64, f64)>>,
+    tasks: usize,
+    seconds: u64,
+    run: usize,
+) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|c| {
+            let (state, caller, points, stop) = (
+                state.clone(),
+                caller.clone(),
+                Arc::clone(points),
+                Arc::clone(&stop),
+            );
+            tokio::spawn(async move {
+                let (mut created, mut failed, mut latencies) = (0u64, 0u64, Vec::new());
+                let first = run * 1_000 + c;
+                let mut n = first;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = report_body(&points, n);
+                    let (lon, lat) = points[n % points.len()];
+                    let header = format!("bench-queue-{n}-{first}");
+                    let started = Instant::now();
+                    let key = Key::from_request(
+                        Some(header.as_bytes()),
+                        "POST",
+                        "/api/v1/incidents",
+                        body.as_bytes(),
+                    )
+                    .expect("a valid key");
+                    let mut report = Report {
+                        category: CATEGORIES[n % CATEGORIES.len()].into(),
+                        severity: SEVERITIES[n % SEVERITIES.len()]
+                            .parse()
+                            .expect("a severity"),
+                        title: None,
+                        description: format!("基准测试上报 {n}"),
+                        reporter_name: Some("测试".into()),
+                        reporter_phone: Some("13800000000".into()),
+                        point: Some(LonLat::new(lon, lat).expect("a point in range")),
+                        accuracy_m: Some(10.0),
+                        address: None,
+                        media_url: None,
+                        channel: Channel::Api,
+                    };
+                    report.validate().expect("a valid report");
+                    let answer = state
+                        .intake_queue
+                        .submit(Job {
+                            caller: caller.clone(),
+                            meta: RequestMeta::system(format!("bench-{n}"), "bench"),
+                            report,
+                            key,
+                        })
+                        .await;
+                    latencies.push(started.elapsed());
+                    match answer {
+                        Ok(stored) if stored.status == 201 => created += 1,
+                        other => {
+                            failed += 1;
+                            if failed <= 3 {
+                                eprintln!("in process: {other:?}");
+                            }
+                        }
+                    }
+                    n += 1_000_003;
+                }
+                (created, failed, latencies)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut created, mut failed, mut latencies) = (0, 0, Vec::new());
+    for handle in handles {
+        let (c, f, l) = handle.await.expect("a submitting task");
         created += c;
         failed += f;
         latencies.extend(l);
@@ -232,8 +354,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pool.clone(),
         Config::for_database(DatabaseConfig::External { url: url.clone() }),
     );
-    let address = serve(state).await?;
+    let address = serve(state.clone()).await?;
     let token = bearer(&pool, "bench-tiles", &password).await?;
+    let caller = Caller::from_token(&state.auth, &token)
+        .await?
+        .ok_or("the bench user's token opens no session")?;
     let token = Arc::new(token);
     let points = Arc::new(points);
 
@@ -245,9 +370,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:<46} {:>10} {:>9} {:>9} {:>7}",
         "run", "per s", "p50 ms", "p99 ms", "errors"
     );
-    let mut results: Vec<(usize, Vec<f64>, Vec<f64>)> = concurrencies
+    let mut results: Vec<Figures> = concurrencies
         .iter()
-        .map(|&c| (c, Vec::new(), Vec::new()))
+        .map(|&clients| Figures {
+            clients,
+            ..Figures::default()
+        })
         .collect();
     // Each run's idempotency keys are its own, so no report is a replay of an earlier one.
     let mut run_number = 0;
@@ -264,7 +392,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await;
     for round in 0..2 {
-        for (clients, ours, baseline) in &mut results {
+        for Figures {
+            clients,
+            ours,
+            baseline,
+            queue,
+        } in &mut results
+        {
             run_number += 1;
             let clients = *clients;
             let tps = pgbench_run(&url, &script.to_string_lossy(), clients, seconds);
@@ -289,16 +423,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 run.failed
             );
             ours.push(run.per_second);
+            run_number += 1;
+            let run = in_process_run(&state, &caller, &points, clients, seconds, run_number).await;
+            println!(
+                "{:<46} {:>10.0} {:>9.1} {:>9.1} {:>7}",
+                format!(
+                    "wangge intake queue, no HTTP, {clients} tasks ({})",
+                    round + 1
+                ),
+                run.per_second,
+                run.p50_ms,
+                run.p99_ms,
+                run.failed
+            );
+            queue.push(run.per_second);
         }
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    for (clients, ours, baseline) in &results {
+    for Figures {
+        clients,
+        ours,
+        baseline,
+        queue,
+    } in &results
+    {
         println!(
             "{clients} clients, mean: wangge {:.0} incidents/s, pgbench {:.0} inserts/s; \
              ratio wangge / pgbench = {:.2}",
             mean(ours),
             mean(baseline),
             mean(ours) / mean(baseline)
+        );
+        println!(
+            "{clients} clients, mean: intake queue without HTTP {:.0} incidents/s; \
+             ratio queue / pgbench = {:.2}, wangge over HTTP / queue = {:.2}",
+            mean(queue),
+            mean(queue) / mean(baseline),
+            mean(ours) / mean(queue)
         );
     }
     sqlx::query("DROP TABLE bench_single_insert")
