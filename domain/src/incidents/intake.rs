@@ -630,7 +630,8 @@ async fn duplicates_of(
              -- By distance alone: a second key (the id) made the planner read and sort
              -- every candidate in reach (EXPLAIN, 23 reports with 37 candidates each: 4.9 ms
              -- against 2.0 ms). Among cases at exactly the same distance, the index's order
-             -- picks the fifth, the same for the form's question (`possible_duplicates_near`).
+             -- decides which is fifth. The form's question (`possible_duplicates_near`) orders
+             -- the same way.
              ORDER BY o.geom <-> i.geom
              LIMIT 5) d
          WHERE i.location_method <> 'area'
