@@ -52,7 +52,7 @@ async fn client(
     points: Arc<Vec<(f64, f64)>>,
     first: usize,
     stop: Arc<AtomicBool>,
-) -> std::io::Result<(u64, u64, Vec<Duration>)> {
+) -> std::io::Result<Counts> {
     let stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
     let mut stream = BufReader::new(stream);
@@ -127,20 +127,34 @@ async fn intake_run(
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
-            tokio::spawn(client(
+            let client = client(
                 address,
                 Arc::clone(token),
                 Arc::clone(points),
                 run * 1_000 + c,
                 Arc::clone(&stop),
-            ))
+            );
+            tokio::spawn(async move { client.await.expect("client I/O") })
         })
         .collect();
+    run_for(seconds, &stop, started, tasks).await
+}
+
+/// What one client or task counted: created, failed, and each report's latency.
+type Counts = (u64, u64, Vec<Duration>);
+
+/// Lets `tasks` run for `seconds` from `started`, stops them, and sums what they counted.
+async fn run_for(
+    seconds: u64,
+    stop: &AtomicBool,
+    started: Instant,
+    tasks: Vec<tokio::task::JoinHandle<Counts>>,
+) -> Run {
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let (mut created, mut failed, mut latencies) = (0, 0, Vec::new());
     for task in tasks {
-        let (c, f, l) = task.await.expect("client task").expect("client I/O");
+        let (c, f, l) = task.await.expect("a client task");
         created += c;
         failed += f;
         latencies.extend(l);
@@ -243,23 +257,7 @@ async fn in_process_run(
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut created, mut failed, mut latencies) = (0, 0, Vec::new());
-    for handle in handles {
-        let (c, f, l) = handle.await.expect("a submitting task");
-        created += c;
-        failed += f;
-        latencies.extend(l);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    Run {
-        per_second: created as f64 / elapsed,
-        failed,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-    }
+    run_for(seconds, &stop, started, handles).await
 }
 
 /// pgbench: `clients` connections, each transaction one durable single-row insert.
