@@ -169,8 +169,8 @@ async fn run_for(
     }
 }
 
-/// The report client `c` sends as its `n`th: the body over HTTP, and the same report for
-/// the in-process queue.
+/// The body of the `n`th report: posted over HTTP, and hashed into the in-process run's
+/// idempotency key (that run builds the same report itself).
 fn report_body(points: &[(f64, f64)], n: usize) -> String {
     let (lon, lat) = points[n % points.len()];
     format!(
